@@ -1,0 +1,163 @@
+#include "bindings/convert.hpp"
+
+#include <cmath>
+#include <unordered_set>
+
+#include "ochre/errors.hpp"
+
+namespace ochre::lua {
+
+bool is_instance(lua_State* L, int idx) {
+  if (lua_type(L, idx) != LUA_TTABLE || !lua_getmetatable(L, idx)) return false;
+  lua_pushliteral(L, "__ochre_type");
+  lua_rawget(L, -2);
+  bool yes = !lua_isnil(L, -1);
+  lua_pop(L, 2);
+  return yes;
+}
+
+namespace {
+
+struct Converter {
+  lua_State* L;
+  const std::function<std::string(int)>& on_instance;
+  std::unordered_set<const void*> on_path;
+
+  [[noreturn]] void bad(const std::string& path, const std::string& what) {
+    fail(Code::BadValue, {"field '" + path + "'", what});
+  }
+
+  static std::string child_path(const std::string& base, lua_State* L, int key_idx) {
+    if (lua_type(L, key_idx) == LUA_TSTRING) return base + "." + lua_tostring(L, key_idx);
+    char buf[64];
+    std::snprintf(buf, sizeof buf, "[%.17g]", lua_tonumber(L, key_idx));
+    return base + buf;
+  }
+
+  Value number(double x, const std::string& path) {
+    if (std::isnan(x)) bad(path, "NaN has no stable hash");
+    if (std::isinf(x)) bad(path, "an infinite number has no stable hash");
+    return Value::of_number(x);
+  }
+
+  Value convert(int idx, const std::string& path) {
+    switch (lua_type(L, idx)) {
+      case LUA_TNIL: return Value::nil();
+      case LUA_TBOOLEAN: return Value::of_bool(lua_toboolean(L, idx));
+      case LUA_TNUMBER: return number(lua_tonumber(L, idx), path);
+      case LUA_TSTRING: {
+        size_t len = 0;
+        const char* s = lua_tolstring(L, idx, &len);
+        return Value::of_string(std::string(s, len));
+      }
+      case LUA_TTABLE: break;
+      default:
+        bad(path, std::string("holds a ") + luaL_typename(L, idx) +
+                      "; fields hold data only (nil, booleans, numbers, strings and tables of those)");
+    }
+    if (is_instance(L, idx)) return Value::of_ref(on_instance(idx));
+    if (lua_getmetatable(L, idx)) {
+      lua_pop(L, 1);
+      bad(path, "holds a table with a metatable; fields hold plain data");
+    }
+    const void* ptr = lua_topointer(L, idx);
+    if (!on_path.insert(ptr).second) bad(path, "contains a cycle (a table that contains itself)");
+    if (!lua_checkstack(L, 4)) bad(path, "is nested too deeply");
+
+    // One pass collects entries; the shape decides array or map.
+    Value map = Value::map();
+    bool strings = false, numbers = false;
+    double max_key = 0;
+    lua_pushnil(L);
+    while (lua_next(L, idx)) {
+      int kt = lua_type(L, -2);
+      Value key;
+      if (kt == LUA_TSTRING) {
+        strings = true;
+        size_t len = 0;
+        const char* s = lua_tolstring(L, -2, &len);
+        key = Value::of_string(std::string(s, len));
+      } else if (kt == LUA_TNUMBER) {
+        numbers = true;
+        key = number(lua_tonumber(L, -2), path + " (a key)");
+        if (key.number > max_key) max_key = key.number;
+      } else {
+        std::string tname = luaL_typename(L, -2);
+        lua_pop(L, 2);
+        bad(path, "has a " + tname + " key; keys are strings or numbers");
+      }
+      if (strings && numbers) {
+        lua_pop(L, 2);
+        bad(path, "mixes string and number keys; use one kind");
+      }
+      std::string sub = child_path(path, L, -2);
+      Value v;
+      try {
+        v = convert(lua_gettop(L), sub);
+      } catch (...) {
+        lua_pop(L, 2);
+        throw;
+      }
+      map.entries.emplace_back(std::move(key), std::move(v));
+      lua_pop(L, 1);
+    }
+    on_path.erase(ptr);
+    size_t n = map.entries.size();
+    bool is_array = !strings && max_key == static_cast<double>(n);
+    if (is_array) {
+      for (const auto& e : map.entries)
+        if (e.first.number != std::floor(e.first.number) || e.first.number < 1) is_array = false;
+    }
+    if (is_array) {
+      Value arr = Value::array();
+      arr.items.resize(n);
+      for (auto& e : map.entries) arr.items[static_cast<size_t>(e.first.number) - 1] = std::move(e.second);
+      return arr;
+    }
+    map.sort_entries();
+    return map;
+  }
+};
+
+}  // namespace
+
+Value to_value(lua_State* L, int idx, const std::function<std::string(int)>& on_instance,
+               const std::string& path) {
+  int top = lua_gettop(L);
+  if (idx < 0) idx = top + idx + 1;
+  Converter c{L, on_instance, {}};
+  try {
+    return c.convert(idx, path);
+  } catch (...) {
+    lua_settop(L, top);
+    throw;
+  }
+}
+
+void push_value(lua_State* L, const Value& v, const std::function<void(const std::string&)>& push_ref) {
+  luaL_checkstack(L, 3, "value too deep");
+  switch (v.kind) {
+    case Value::Kind::Nil: lua_pushnil(L); break;
+    case Value::Kind::Bool: lua_pushboolean(L, v.boolean); break;
+    case Value::Kind::Number: lua_pushnumber(L, v.number); break;
+    case Value::Kind::String: lua_pushlstring(L, v.text.data(), v.text.size()); break;
+    case Value::Kind::Ref: push_ref(v.text); break;
+    case Value::Kind::Array:
+      lua_createtable(L, static_cast<int>(v.items.size()), 0);
+      for (size_t i = 0; i < v.items.size(); ++i) {
+        push_value(L, v.items[i], push_ref);
+        lua_rawseti(L, -2, static_cast<int>(i + 1));
+      }
+      break;
+    case Value::Kind::Map:
+      lua_createtable(L, 0, static_cast<int>(v.entries.size()));
+      for (const auto& [k, val] : v.entries) {
+        push_value(L, k, push_ref);
+        push_value(L, val, push_ref);
+        lua_rawset(L, -3);
+      }
+      break;
+  }
+}
+
+}  // namespace ochre::lua

@@ -1,0 +1,310 @@
+-- The component DSL: ochre.component, instances and the validation of their fields.
+-- Loaded once per Lua state by the bindings; returns the `ochre` module table and the
+-- `internal` table the C++ side reads (types, instance info). Every error is raised at
+-- the caller's level, so it points at the user's line, not at this file.
+
+local M = {}
+local internal = {}
+
+local REQUIRED = setmetatable({}, {
+  __tostring = function() return "ochre.required" end,
+  __metatable = "ochre.required",
+})
+M.required = REQUIRED
+
+local PENDING_MT = { __metatable = "ochre.pending" }
+-- A hook returns ochre.pending "reason" to say it has not finished yet.
+function M.pending(reason)
+  if reason ~= nil and type(reason) ~= "string" then
+    error("ochre.pending takes a reason string", 2)
+  end
+  return setmetatable({ reason = reason or "pending" }, PENDING_MT)
+end
+function internal.pending_reason(v)
+  if type(v) == "table" and getmetatable(v) == "ochre.pending" then return rawget(v, "reason") end
+  return nil
+end
+
+local types = {}                                 -- name -> type
+local info = setmetatable({}, { __mode = "k" })  -- instance -> { type, site, bare }
+internal.types = types
+internal.REQUIRED = REQUIRED
+
+local HOOKS = { create = true, read = true, update = true, delete = true }
+local RESERVED = { identifier = true, outputs = true }
+
+local function site(level)
+  local i = debug.getinfo(level + 1, "Sl")
+  if not i then return "?" end
+  return i.short_src .. ":" .. (i.currentline or 0)
+end
+
+local function distance(a, b)
+  local prev, cur = {}, {}
+  for j = 0, #b do prev[j] = j end
+  for i = 1, #a do
+    cur[0] = i
+    for j = 1, #b do
+      local cost = a:byte(i) == b:byte(j) and 0 or 1
+      cur[j] = math.min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + cost)
+    end
+    prev, cur = cur, prev
+  end
+  return prev[#b]
+end
+
+-- " (did you mean 'x'?)" for the closest of `names`, or "".
+local function suggest(name, names)
+  local best, best_d
+  for _, n in ipairs(names) do
+    local d = distance(name, n)
+    if not best_d or d < best_d then best, best_d = n, d end
+  end
+  if best and best_d <= math.max(2, math.floor(#name / 3)) then
+    return (" (did you mean '%s'?)"):format(best)
+  end
+  if #names == 0 then return " (it declares no fields)" end
+  return " (its fields: " .. table.concat(names, ", ") .. ")"
+end
+internal.suggest = suggest
+
+local function is_instance(v)
+  return type(v) == "table" and info[v] ~= nil
+end
+internal.is_instance = is_instance
+
+local function describe(v)
+  local t = type(v)
+  if t == "string" then return ("%q"):format(v) end
+  if t == "table" and is_instance(v) then return tostring(v) end
+  return t == "nil" and "nil" or t .. (t == "number" and " " .. tostring(v) or "")
+end
+internal.describe = describe
+
+local function path_of(base, key)
+  if type(key) == "string" and key:match("^[%a_][%w_]*$") then return base .. "." .. key end
+  return base .. "[" .. tostring(key) .. "]"
+end
+
+-- nil when `v` is data a field may hold, else the reason it is not.
+local function check_value(v, path, on_path)
+  local t = type(v)
+  if t == "nil" or t == "boolean" or t == "string" then return nil end
+  if t == "number" then
+    if v ~= v then return ("field '%s' is NaN, which has no stable hash"):format(path) end
+    if v == math.huge or v == -math.huge then
+      return ("field '%s' is infinite, which has no stable hash"):format(path)
+    end
+    return nil
+  end
+  if t == "table" then
+    if info[v] then return nil end
+    if v == REQUIRED then
+      return ("field '%s': ochre.required marks a field in a type's fields, not a value"):format(path)
+    end
+    if getmetatable(v) ~= nil then
+      return ("field '%s' holds a table with a metatable; fields hold plain data"):format(path)
+    end
+    on_path = on_path or {}
+    if on_path[v] then return ("field '%s' contains a cycle (a table that contains itself)"):format(path) end
+    on_path[v] = true
+    local kind
+    for k, x in pairs(v) do
+      local kt = type(k)
+      if kt ~= "string" and kt ~= "number" then
+        return ("field '%s' has a %s key; keys are strings or numbers"):format(path, kt)
+      end
+      if kt == "number" and (k ~= k or k == math.huge or k == -math.huge) then
+        return ("field '%s' has a key that is not a finite number"):format(path)
+      end
+      if kind and kind ~= kt then
+        return ("field '%s' mixes string and number keys; use one kind"):format(path)
+      end
+      kind = kt
+      local err = check_value(x, path_of(path, k), on_path)
+      if err then return err end
+    end
+    on_path[v] = nil
+    return nil
+  end
+  return ("field '%s' holds a %s; fields hold data only (nil, booleans, numbers, strings and tables of those)")
+    :format(path, t)
+end
+internal.check_value = check_value
+
+local function deep_copy(v)
+  if type(v) ~= "table" or info[v] then return v end
+  local c = {}
+  for k, x in pairs(v) do c[k] = deep_copy(x) end
+  return c
+end
+
+local base_methods = {}
+
+local function unknown_field(T, k)
+  return ("%s has no field '%s'%s"):format(T.name, tostring(k), suggest(tostring(k), T.field_names))
+end
+
+local function make_instance_mt(T)
+  local mt = { __ochre_type = T }
+  function mt.__index(self, k)
+    local m = T.methods[k]
+    if m ~= nil then return m end
+    m = base_methods[k]
+    if m ~= nil then return m end
+    if T.fields[k] ~= nil or k == "outputs" then return nil end
+    error(unknown_field(T, k), 2)
+  end
+  function mt.__newindex(self, k, v)
+    if k == "outputs" then rawset(self, k, v) return end
+    if k == "identifier" then error(("the identifier of %s cannot change"):format(tostring(self)), 2) end
+    if T.fields[k] == nil then error(unknown_field(T, k), 2) end
+    local err = check_value(v, k)
+    if err then error(tostring(self) .. ": " .. err, 2) end
+    rawset(self, k, v)
+  end
+  function mt.__call(self, values)
+    local i = info[self]
+    if not i.bare then
+      error(("%s already has its fields; give them once: %s \"%s\" { ... }")
+        :format(tostring(self), T.name, rawget(self, "identifier")), 2)
+    end
+    if type(values) ~= "table" or getmetatable(values) ~= nil then
+      error(("%s: expected a table of fields, got %s"):format(tostring(self), describe(values)), 2)
+    end
+    for k, v in pairs(values) do
+      if type(k) ~= "string" then
+        error(("%s: field names are strings; got %s (write name = value)"):format(tostring(self), describe(k)), 2)
+      end
+      if RESERVED[k] then error(("%s: '%s' cannot be set as a field"):format(tostring(self), k), 2) end
+      if T.fields[k] == nil then error(unknown_field(T, k), 2) end
+      local err = check_value(v, k)
+      if err then error(tostring(self) .. ": " .. err, 2) end
+      rawset(self, k, v)
+    end
+    i.bare = false
+    internal.check_required(self, 2)
+    return self
+  end
+  function mt.__tostring(self)
+    return T.name .. "/" .. tostring(rawget(self, "identifier"))
+  end
+  return mt
+end
+
+function internal.check_required(inst, level)
+  local T = info[inst].type
+  for _, f in ipairs(T.field_names) do
+    if T.fields[f] == REQUIRED and rawget(inst, f) == nil then
+      local msg = ("%s needs a value for required field '%s'"):format(tostring(inst), f)
+      if level then error(msg, level + 1) end
+      return msg
+    end
+  end
+  return nil
+end
+
+local type_mt = {}
+function type_mt.__call(T, identifier)
+  if type(identifier) ~= "string" or identifier == "" then
+    error(("%s: an identifier must be a non-empty string (got %s); write %s \"name\""):format(
+      T.name, describe(identifier), T.name), 2)
+  end
+  local inst = { identifier = identifier, outputs = {} }
+  for _, f in ipairs(T.field_names) do
+    local d = T.fields[f]
+    if d ~= REQUIRED then inst[f] = deep_copy(d) end
+  end
+  info[inst] = { type = T, site = site(2), bare = true }
+  return setmetatable(inst, T.mt)
+end
+function type_mt.__tostring(T) return "ochre.component \"" .. T.name .. "\"" end
+
+local SPEC_KEYS = { "breaks", "fields", "create", "read", "update", "delete", "doc" }
+
+-- ochre.component "Name" { breaks = {...}, fields = {...}, create = fn, ... }
+function M.component(name)
+  if type(name) ~= "string" or not name:match("^[%a_][%w_%.%-]*$") then
+    error(("a component type name is a word like \"Processor\" (got %s)"):format(describe(name)), 2)
+  end
+  local defined_at = site(2)
+  return function(spec)
+    if type(spec) ~= "table" then
+      error(("ochre.component \"%s\" expects a table { fields = ..., create = ... } (got %s)")
+        :format(name, describe(spec)), 2)
+    end
+    if types[name] then
+      error(("component type '%s' is already defined at %s"):format(name, types[name].site), 2)
+    end
+    local T = { name = name, site = defined_at, fields = {}, field_names = {}, breaks = {},
+                hooks = {}, methods = {} }
+    for k, v in pairs(spec) do
+      if type(k) ~= "string" then
+        error(("ochre.component \"%s\": unexpected entry %s"):format(name, describe(k)), 2)
+      end
+      if type(v) == "function" then
+        T.methods[k] = v
+        if HOOKS[k] then T.hooks[k] = v end
+      elseif k ~= "breaks" and k ~= "fields" and k ~= "doc" then
+        local hint = suggest(k, SPEC_KEYS)
+        if HOOKS[k] then hint = " (a hook must be a function)" end
+        error(("ochre.component \"%s\": unknown entry '%s'%s"):format(name, k, hint), 2)
+      end
+    end
+    local fields = spec.fields or {}
+    if type(fields) ~= "table" then
+      error(("ochre.component \"%s\": fields must be a table of name = default"):format(name), 2)
+    end
+    for f, default in pairs(fields) do
+      if type(f) ~= "string" or not f:match("^[%a_][%w_]*$") then
+        error(("ochre.component \"%s\": field names are words (got %s)"):format(name, describe(f)), 2)
+      end
+      if RESERVED[f] then
+        error(("ochre.component \"%s\": '%s' is reserved and cannot be a field"):format(name, f), 2)
+      end
+      if default ~= REQUIRED then
+        local err = check_value(default, f)
+        if err then error(("ochre.component \"%s\": default of %s"):format(name, err), 2) end
+      end
+      T.fields[f] = default
+      T.field_names[#T.field_names + 1] = f
+    end
+    table.sort(T.field_names)
+    local breaks = spec.breaks or {}
+    if type(breaks) ~= "table" then
+      error(("ochre.component \"%s\": breaks must be a list of field names"):format(name), 2)
+    end
+    local seen = {}
+    for i, f in ipairs(breaks) do
+      if f ~= "identifier" and T.fields[f] == nil then
+        error(("ochre.component \"%s\": breaks names '%s', which is not a field%s")
+          :format(name, tostring(f), suggest(tostring(f), T.field_names)), 2)
+      end
+      if seen[f] then error(("ochre.component \"%s\": breaks names '%s' twice"):format(name, f), 2) end
+      seen[f] = true
+      T.breaks[i] = f
+    end
+    T.mt = make_instance_mt(T)
+    types[name] = T
+    return setmetatable(T, type_mt)
+  end
+end
+
+-- The instance of type `T` as stored: no validation, its site is the state.
+function internal.stored_instance(T, fields, outputs)
+  local inst = fields
+  inst.outputs = outputs or {}
+  info[inst] = { type = T, site = "(state)", bare = false }
+  return setmetatable(inst, T.mt)
+end
+
+function internal.info(inst)
+  local i = info[inst]
+  if not i then return nil end
+  return i.type, i.site, i.bare
+end
+
+M.Component = M.component "Component" {}
+types.Component.site = "(built in)"
+
+return M, internal

@@ -1,0 +1,104 @@
+// ochre::Engine, the public API, over a Session.
+#include "bindings/session.hpp"
+
+namespace ochre {
+
+struct Engine::Impl {
+  explicit Impl(Options o) : session(std::move(o)) {}
+  lua::Session session;
+
+  const Plan& plan() const {
+    if (!session.current_plan) fail(Code::Internal, {"no plan yet: call plan() first"});
+    return *session.current_plan;
+  }
+};
+
+Engine::Engine(Options options) : impl_(std::make_unique<Impl>(std::move(options))) {}
+Engine::~Engine() = default;
+Engine::Engine(Engine&&) noexcept = default;
+Engine& Engine::operator=(Engine&&) noexcept = default;
+
+void Engine::load_file(const std::string& path) { impl_->session.load_file(path); }
+void Engine::load_string(std::string_view code, const std::string& name) {
+  impl_->session.load_string(code, name);
+}
+void Engine::plan() { impl_->session.plan(false, {}); }
+void Engine::plan_destroy(const std::vector<std::string>& keys) { impl_->session.plan(true, keys); }
+const std::string& Engine::state_path() const { return impl_->session.state_path; }
+
+namespace {
+
+JobInfo info_of(const Plan& plan, int i) {
+  const Job& j = plan.jobs[i];
+  JobInfo info;
+  info.index = i;
+  info.action = action_name(j.action);
+  info.key = j.key;
+  info.uuid = j.uuid;
+  info.details = j.details();
+  info.reason = j.reason;
+  info.replace = j.replace;
+  info.deps = j.deps;
+  return info;
+}
+
+}  // namespace
+
+std::vector<JobInfo> Engine::jobs() const {
+  const Plan& p = impl_->plan();
+  std::vector<JobInfo> out;
+  for (int i = 0; i < (int)p.jobs.size(); ++i) out.push_back(info_of(p, i));
+  return out;
+}
+
+std::string Engine::plan_table() const { return format_table(impl_->plan()); }
+std::string Engine::plan_json() const {
+  return format_json(impl_->plan(), *impl_->session.graph);
+}
+std::string Engine::explain(const std::string& key) const {
+  return format_explain(impl_->plan(), *impl_->session.graph, key);
+}
+
+RunResult Engine::apply(const Callbacks& callbacks) {
+  lua::Session& s = impl_->session;
+  const Plan& plan = impl_->plan();
+  RunResult result;
+  if (plan.empty() && !s.destroying) {
+    // Nothing to do: the roots are still recorded, so other pipelines see them.
+    result.nothing_to_do = true;
+    return result;
+  }
+  if (plan.empty()) {
+    result.nothing_to_do = true;
+    return result;
+  }
+  StateStore& st = s.state(true);
+  st.recover_interrupted();
+  lua::LuaHookRunner runner(s);
+  std::vector<std::string> roots;
+  for (int r : s.graph->roots()) roots.push_back(s.graph->node(r).key);
+  ApplyEvents events;
+  events.started = [&](int i, const Job&) {
+    if (callbacks.started) callbacks.started(info_of(plan, i));
+  };
+  events.finished = [&](int i, const Job&, const JobOutcome& o) {
+    if (!callbacks.finished) return;
+    JobEnd end;
+    end.outcome = outcome_name(o.kind);
+    end.error = o.error;
+    end.output = o.output;
+    callbacks.finished(info_of(plan, i), end);
+  };
+  RunInfo info{s.destroying ? "destroy" : "apply", s.source};
+  bool whole_destroy = s.destroying;
+  ApplyReport report = apply_plan(plan, *s.graph, st, runner, info,
+                                  s.destroying ? nullptr : &roots, whole_destroy, events);
+  result.done = report.done;
+  result.failed = report.failed;
+  result.skipped = report.skipped;
+  result.pending = report.pending;
+  result.summary = report.summary();
+  return result;
+}
+
+}  // namespace ochre

@@ -1,0 +1,349 @@
+// Loading a pipeline and turning its instances into the engine's graph: stored outputs
+// are given to the instances, read hooks run (sub-components first), fields are
+// converted, duplicates and cycles are caught with the user's lines.
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <unordered_set>
+
+#include "bindings/convert.hpp"
+#include "bindings/session.hpp"
+#include "engine/canonical.hpp"
+
+namespace ochre::lua {
+
+Session::Session(Options opts) : options(std::move(opts)) {
+  install_module(*this);
+}
+
+Session::~Session() = default;
+
+void Session::push_internal(const char* name) {
+  lua_rawgeti(L(), LUA_REGISTRYINDEX, internal_ref);
+  lua_getfield(L(), -1, name);
+  lua_remove(L(), -2);
+}
+
+void Session::push_type(const std::string& type) {
+  push_internal("types");
+  lua_pushlstring(L(), type.data(), type.size());
+  lua_rawget(L(), -2);
+  lua_remove(L(), -2);
+}
+
+const TypeInfo& Session::type_info(int idx) {
+  lua_State* L = this->L();
+  const void* ptr = lua_topointer(L, idx);
+  auto it = types.find(ptr);
+  if (it != types.end()) return it->second;
+  StackGuard guard(L);
+  TypeInfo t;
+  lua_getfield(L, idx, "name");
+  t.name = lua_tostring(L, -1);
+  lua_getfield(L, idx, "breaks");
+  for (int i = 1, n = (int)lua_objlen(L, -1); i <= n; ++i) {
+    lua_rawgeti(L, -1, i);
+    t.breaks.push_back(lua_tostring(L, -1));
+    lua_pop(L, 1);
+  }
+  lua_getfield(L, idx, "field_names");
+  for (int i = 1, n = (int)lua_objlen(L, -1); i <= n; ++i) {
+    lua_rawgeti(L, -1, i);
+    t.field_names.push_back(lua_tostring(L, -1));
+    lua_pop(L, 1);
+  }
+  lua_getfield(L, idx, "hooks");
+  lua_getfield(L, -1, "read");
+  t.has_read = lua_isfunction(L, -1);
+  lua_pop(L, 5);
+  return types.emplace(ptr, std::move(t)).first->second;
+}
+
+void Session::load_file(const std::string& path) {
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec)) fail(Code::NoFile, {path, "it is a directory"});
+  FILE* f = std::fopen(path.c_str(), "rb");
+  if (!f) fail(Code::NoFile, {path, std::strerror(errno)});
+  std::fclose(f);
+  source = std::filesystem::absolute(path, ec).lexically_normal().string();
+  if (state_path.empty()) {
+    state_path = options.state_path;
+    if (state_path.empty())
+      state_path = (std::filesystem::path(source).parent_path() / ".ochre" / "state.db").string();
+  }
+  if (luaL_loadfile(L(), path.c_str()) != 0) {
+    std::string err = error_text(L());
+    lua_pop(L(), 1);
+    fail(Code::LuaSyntax, {err});
+  }
+  run_chunk(path);
+}
+
+void Session::load_string(std::string_view code, const std::string& name) {
+  source = name;
+  if (state_path.empty()) {
+    state_path = options.state_path.empty() ? ".ochre/state.db" : options.state_path;
+  }
+  std::string chunk = "@" + name;
+  if (luaL_loadbuffer(L(), code.data(), code.size(), chunk.c_str()) != 0) {
+    std::string err = error_text(L());
+    lua_pop(L(), 1);
+    fail(Code::LuaSyntax, {err});
+  }
+  run_chunk(name);
+}
+
+void Session::run_chunk(const std::string& display_name) {
+  lua_State* L = this->L();
+  int base = lua_gettop(L);  // the chunk sits at base
+  std::string err;
+  if (!pcall(L, 0, LUA_MULTRET, &err, false)) fail(Code::LuaRuntime, {err});
+  int nres = lua_gettop(L) - (base - 1);
+  for (int r : root_refs) luaL_unref(L, LUA_REGISTRYINDEX, r);
+  root_refs.clear();
+  has_roots = false;
+  if (nres >= 1 && !lua_isnil(L, base)) {
+    int idx = base;
+    auto bad_return = [&](const std::string& what) {
+      lua_settop(L, base - 1);
+      throw Error(Code::BadReturn, message(Code::BadReturn, {what}), display_name);
+    };
+    if (is_instance(L, idx)) {
+      lua_pushvalue(L, idx);
+      root_refs.push_back(luaL_ref(L, LUA_REGISTRYINDEX));
+    } else if (lua_istable(L, idx) && !lua_getmetatable(L, idx)) {
+      int n = (int)lua_objlen(L, idx);
+      if (n == 0) bad_return("an empty table");
+      for (int i = 1; i <= n; ++i) {
+        lua_rawgeti(L, idx, i);
+        if (!is_instance(L, -1)) bad_return("a list whose item " + std::to_string(i) + " is not an instance");
+        root_refs.push_back(luaL_ref(L, LUA_REGISTRYINDEX));
+      }
+    } else {
+      bad_return(std::string("a ") + luaL_typename(L, idx) + " value");
+    }
+    has_roots = true;
+  }
+  lua_settop(L, base - 1);
+}
+
+StateStore& Session::state(bool write) {
+  if (!state_ || (write && !state_writable_)) {
+    state_.reset();
+    state_ = open_sqlite_state(state_path, write ? OpenMode::ReadWrite : OpenMode::ReadOnly);
+    state_writable_ = write;
+  }
+  return *state_;
+}
+
+namespace {
+
+// Walks the instances reachable from the roots, depth first, sub-components first.
+class Collector {
+ public:
+  Collector(Session& s, const std::vector<StoredInstance>& stored) : s_(s), L(s.L()) {
+    for (const auto& st : stored) stored_.emplace(st.key, &st);
+  }
+
+  Graph run() {
+    for (int ref : s_.root_refs) {
+      lua_rawgeti(L, LUA_REGISTRYINDEX, ref);
+      int n = visit(lua_gettop(L));
+      lua_pop(L, 1);
+      graph_.add_root(n);
+    }
+    graph_.finalize();
+    return std::move(graph_);
+  }
+
+ private:
+  struct Visit {
+    std::string key;
+    std::string site;
+  };
+
+  // Visits the instance at `idx`; returns its node index. [-0, +0, e]
+  int visit(int idx) {
+    const void* ptr = lua_topointer(L, idx);
+    auto done = node_of_.find(ptr);
+    if (done != node_of_.end()) return done->second;
+    for (size_t i = 0; i < path_.size(); ++i) {
+      if (path_ptrs_[i] != ptr) continue;
+      std::string cycle;
+      for (size_t j = i; j < path_.size(); ++j) cycle += path_[j].key + " -> ";
+      cycle += path_[i].key;
+      fail(Code::Cycle, {cycle}, path_[i].site);
+    }
+    if (!lua_checkstack(L, 16)) fail(Code::Cycle, {"instances nested too deeply"});
+
+    // internal.info(inst) -> T, site, bare
+    s_.push_internal("info");
+    lua_pushvalue(L, idx);
+    lua_call(L, 1, 3);
+    int t_idx = lua_gettop(L) - 2;
+    const TypeInfo& type = s_.type_info(t_idx);
+    std::string site = lua_tostring(L, t_idx + 1);
+    lua_pop(L, 2);  // keep T at t_idx
+    lua_getfield(L, idx, "identifier");
+    std::string identifier = lua_tostring(L, -1);
+    lua_pop(L, 1);
+    std::string key = make_key(type.name, identifier);
+
+    s_.push_internal("check_required");
+    lua_pushvalue(L, idx);
+    lua_call(L, 1, 1);
+    if (!lua_isnil(L, -1)) {
+      std::string msg = lua_tostring(L, -1);
+      lua_settop(L, t_idx - 1);
+      throw Error(Code::MissingField, msg, site);
+    }
+    lua_pop(L, 1);
+
+    path_.push_back({key, site});
+    path_ptrs_.push_back(ptr);
+
+    // What the last apply stored is visible to read and the hooks.
+    auto st = stored_.find(key);
+    if (st != stored_.end() && st->second->status == Status::Ok) {
+      push_value(L, st->second->outputs, [&](const std::string& k) { lua_pushstring(L, k.c_str()); });
+      lua_setfield(L, idx, "outputs");
+    }
+
+    // Sub-components first, so their read hooks have run before ours.
+    for (const auto& f : type.field_names) {
+      lua_getfield(L, idx, f.c_str());
+      visit_children(lua_gettop(L));
+      lua_pop(L, 1);
+    }
+
+    if (type.has_read) {
+      lua_getfield(L, t_idx, "hooks");
+      lua_getfield(L, -1, "read");
+      lua_remove(L, -2);
+      lua_pushvalue(L, idx);
+      std::string err;
+      if (!pcall(L, 1, 0, &err, true)) {
+        lua_settop(L, t_idx - 1);
+        fail(Code::HookFailed, {key + ": read failed: " + err});
+      }
+    }
+
+    Node node;
+    node.type = type.name;
+    node.identifier = identifier;
+    node.key = key;
+    node.breaks = type.breaks;
+    node.site = site;
+    node.fields.reserve(type.field_names.size() + 1);
+    bool id_added = false;
+    for (const auto& f : type.field_names) {
+      if (!id_added && f > "identifier") {
+        node.fields.emplace_back("identifier", Value::of_string(identifier));
+        id_added = true;
+      }
+      lua_pushlstring(L, f.data(), f.size());
+      lua_rawget(L, idx);
+      try {
+        node.fields.emplace_back(
+            f, to_value(L, -1, [&](int child) { return key_of(child); }, f));
+      } catch (const Error& e) {
+        lua_settop(L, t_idx - 1);
+        if (e.code() != Code::BadValue) throw;
+        throw Error(Code::BadValue, key + ": " + e.what(), site);
+      }
+      lua_pop(L, 1);
+    }
+    if (!id_added) node.fields.emplace_back("identifier", Value::of_string(identifier));
+
+    path_.pop_back();
+    path_ptrs_.pop_back();
+    lua_settop(L, t_idx - 1);
+
+    lua_pushvalue(L, idx);
+    int ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    s_.instance_refs[key].push_back(ref);
+
+    int existing = graph_.find(key);
+    if (existing >= 0) {
+      const Node& other = graph_.node(existing);
+      if (other.fields != node.fields)
+        fail(Code::Duplicate, {key, other.site, site});
+      node_of_.emplace(ptr, existing);
+      return existing;
+    }
+    node.handle = ref;
+    int n = graph_.add(std::move(node));
+    node_of_.emplace(ptr, n);
+    return n;
+  }
+
+  std::string key_of(int idx) {
+    int n = visit(idx);
+    return graph_.node(n).key;
+  }
+
+  // Visits the instances inside the value at `idx` (not into instances themselves).
+  void visit_children(int idx) {
+    if (lua_type(L, idx) != LUA_TTABLE) return;
+    if (is_instance(L, idx)) {
+      visit(idx);
+      return;
+    }
+    const void* ptr = lua_topointer(L, idx);
+    if (!scanning_.insert(ptr).second) return;  // a cycle: conversion reports it
+    if (!lua_checkstack(L, 4)) return;
+    lua_pushnil(L);
+    while (lua_next(L, idx)) {
+      visit_children(lua_gettop(L));
+      lua_pop(L, 1);
+    }
+    scanning_.erase(ptr);
+  }
+
+  Session& s_;
+  lua_State* L;
+  Graph graph_;
+  std::unordered_map<std::string, const StoredInstance*> stored_;
+  std::unordered_map<const void*, int> node_of_;
+  std::vector<Visit> path_;
+  std::vector<const void*> path_ptrs_;
+  std::unordered_set<const void*> scanning_;
+};
+
+}  // namespace
+
+void Session::build_graph(const std::vector<StoredInstance>& stored) {
+  for (auto& [key, refs] : instance_refs)
+    for (int r : refs) luaL_unref(L(), LUA_REGISTRYINDEX, r);
+  instance_refs.clear();
+  graph.reset();
+  int top = lua_gettop(L());
+  try {
+    graph = Collector(*this, stored).run();
+  } catch (...) {
+    lua_settop(L(), top);
+    throw;
+  }
+}
+
+void Session::plan(bool destroy, const std::vector<std::string>& keys) {
+  if (!has_roots) fail(Code::BadReturn, {"nothing"}, source);
+  StateStore& st = state(false);
+  std::vector<StoredInstance> stored = st.load();
+  auto roots = st.roots();
+  build_graph(stored);
+  PlanOptions po;
+  po.destroy = destroy;
+  po.destroy_keys = keys;
+  po.protected_keys = protected_keys(stored, roots, source);
+  po.type_defined = [this](const std::string& type) {
+    push_type(type);
+    bool yes = !lua_isnil(L(), -1);
+    lua_pop(L(), 1);
+    return yes;
+  };
+  destroying = destroy;
+  current_plan = make_plan(*graph, std::move(stored), po);
+}
+
+}  // namespace ochre::lua

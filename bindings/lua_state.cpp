@@ -1,0 +1,81 @@
+#include "bindings/lua_state.hpp"
+
+#include <cstring>
+
+#include "ochre/errors.hpp"
+
+namespace ochre::lua {
+
+struct EmbeddedFile {
+  const char* name;
+  const char* text;
+  std::size_t size;
+};
+extern const EmbeddedFile embedded_files[];
+
+LuaState::LuaState() : L_(luaL_newstate()), owned_(true) {
+  if (!L_) fail(Code::Internal, {"cannot create a Lua state (out of memory)"});
+  luaL_openlibs(L_);
+}
+
+LuaState::LuaState(lua_State* host) : L_(host), owned_(false) {}
+
+LuaState::~LuaState() {
+  if (owned_) lua_close(L_);
+}
+
+std::string error_text(lua_State* L, int idx) {
+  if (lua_type(L, idx) == LUA_TSTRING) {
+    size_t len = 0;
+    const char* s = lua_tolstring(L, idx, &len);
+    return std::string(s, len);
+  }
+  if (luaL_callmeta(L, idx, "__tostring")) {
+    std::string s = lua_isstring(L, -1) ? lua_tostring(L, -1) : "(error object)";
+    lua_pop(L, 1);
+    return s;
+  }
+  return std::string("(error object is a ") + luaL_typename(L, idx) + " value)";
+}
+
+namespace {
+
+int traceback_handler(lua_State* L) {
+  std::string msg = error_text(L, 1);
+  luaL_traceback(L, L, msg.c_str(), 1);
+  return 1;
+}
+
+}  // namespace
+
+bool pcall(lua_State* L, int nargs, int nresults, std::string* error, bool traceback) {
+  int base = lua_gettop(L) - nargs;  // the function's slot
+  if (traceback) {
+    lua_pushcfunction(L, traceback_handler);
+    lua_insert(L, base);
+  }
+  int rc = lua_pcall(L, nargs, nresults, traceback ? base : 0);
+  if (traceback) lua_remove(L, base);
+  if (rc == 0) return true;
+  if (error) *error = error_text(L, -1);
+  lua_pop(L, 1);
+  return false;
+}
+
+void run_embedded(lua_State* L, const char* name, int nresults) {
+  for (const EmbeddedFile* f = embedded_files; f->name; ++f) {
+    if (std::strcmp(f->name, name) != 0) continue;
+    std::string chunk = std::string("=[ochre ") + name + "]";
+    if (luaL_loadbuffer(L, f->text, f->size, chunk.c_str()) != 0) {
+      std::string err = error_text(L);
+      lua_pop(L, 1);
+      fail(Code::Internal, {err});
+    }
+    std::string err;
+    if (!pcall(L, 0, nresults, &err)) fail(Code::Internal, {err});
+    return;
+  }
+  fail(Code::Internal, {std::string("no embedded Lua file ") + name});
+}
+
+}  // namespace ochre::lua

@@ -1,0 +1,272 @@
+#include "engine/canonical.hpp"
+
+#include <cctype>
+#include <charconv>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+
+#include "ochre/errors.hpp"
+#include "engine/hash.hpp"
+
+namespace ochre {
+
+void encode_to(const Value& v, std::string& out) {
+  switch (v.kind) {
+    case Value::Kind::Nil: out += 'n'; break;
+    case Value::Kind::Bool: out += v.boolean ? 't' : 'f'; break;
+    case Value::Kind::Number:
+      if (is_hash_integer(v.number)) {
+        char buf[32];
+        std::snprintf(buf, sizeof buf, "i%llde", static_cast<long long>(v.number));
+        out += buf;
+      } else {
+        out += 'd';
+        out += python_float_repr(v.number);
+        out += 'e';
+      }
+      break;
+    case Value::Kind::String:
+      out += std::to_string(v.text.size());
+      out += ':';
+      out += v.text;
+      break;
+    case Value::Kind::Ref:
+      out += 'r';
+      out += std::to_string(v.text.size());
+      out += ':';
+      out += v.text;
+      break;
+    case Value::Kind::Array:
+      out += 'l';
+      for (const Value& item : v.items) encode_to(item, out);
+      out += 'e';
+      break;
+    case Value::Kind::Map:
+      out += 'm';
+      for (const auto& [k, val] : v.entries) {
+        encode_to(k, out);
+        encode_to(val, out);
+      }
+      out += 'e';
+      break;
+  }
+}
+
+std::string encode(const Value& v) {
+  std::string out;
+  encode_to(v, out);
+  return out;
+}
+
+namespace {
+
+struct Decoder {
+  std::string_view in;
+  size_t pos = 0;
+  int depth = 0;
+
+  [[noreturn]] void bad() {
+    fail(Code::State, {"(value)", "damaged value encoding at byte " + std::to_string(pos)});
+  }
+  char peek() { return pos < in.size() ? in[pos] : '\0'; }
+  std::string_view until(char end) {
+    size_t e = in.find(end, pos);
+    if (e == std::string_view::npos) bad();
+    std::string_view s = in.substr(pos, e - pos);
+    pos = e + 1;
+    return s;
+  }
+  std::string counted() {
+    std::string_view len_text = until(':');
+    size_t len = 0;
+    auto r = std::from_chars(len_text.data(), len_text.data() + len_text.size(), len);
+    if (r.ec != std::errc() || r.ptr != len_text.data() + len_text.size() || len > in.size() - pos)
+      bad();
+    std::string s(in.substr(pos, len));
+    pos += len;
+    return s;
+  }
+  double number(std::string_view text) {
+    std::string t(text);
+    char* end = nullptr;
+    double x = std::strtod(t.c_str(), &end);
+    if (t.empty() || end != t.c_str() + t.size()) bad();
+    return x;
+  }
+  Value value() {
+    if (++depth > 1000) bad();
+    Value v;
+    char c = peek();
+    if (c == 'n') { ++pos; }
+    else if (c == 't' || c == 'f') { ++pos; v = Value::of_bool(c == 't'); }
+    else if (c == 'i' || c == 'd') { ++pos; v = Value::of_number(number(until('e'))); }
+    else if (c == 'r') { ++pos; v = Value::of_ref(counted()); }
+    else if (c >= '0' && c <= '9') { v = Value::of_string(counted()); }
+    else if (c == 'l') {
+      ++pos;
+      v = Value::array();
+      while (peek() != 'e') {
+        if (pos >= in.size()) bad();
+        v.items.push_back(value());
+      }
+      ++pos;
+    } else if (c == 'm') {
+      ++pos;
+      v = Value::map();
+      while (peek() != 'e') {
+        if (pos >= in.size()) bad();
+        Value k = value();
+        v.entries.emplace_back(std::move(k), value());
+      }
+      ++pos;
+    } else {
+      bad();
+    }
+    --depth;
+    return v;
+  }
+};
+
+}  // namespace
+
+Value decode(std::string_view bytes) {
+  Decoder d{bytes};
+  Value v = d.value();
+  if (d.pos != bytes.size()) d.bad();
+  return v;
+}
+
+Value fields_to_value(const Fields& fields) {
+  Value m = Value::map();
+  m.entries.reserve(fields.size());
+  for (const auto& [name, v] : fields) m.entries.emplace_back(Value::of_string(name), v);
+  return m;  // already sorted: Fields are sorted by name
+}
+
+Fields value_to_fields(const Value& v) {
+  Fields f;
+  for (const auto& [k, val] : v.entries) f.emplace_back(k.text, val);
+  return f;
+}
+
+namespace {
+
+bool is_lua_name(const std::string& s) {
+  if (s.empty() || (s[0] >= '0' && s[0] <= '9')) return false;
+  for (char c : s)
+    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '_')) return false;
+  return true;
+}
+
+std::string number_display(double x) {
+  if (is_hash_integer(x)) return std::to_string(static_cast<long long>(x));
+  return python_float_repr(x);
+}
+
+void display_to(const Value& v, std::string& out) {
+  switch (v.kind) {
+    case Value::Kind::Nil: out += "nil"; break;
+    case Value::Kind::Bool: out += v.boolean ? "true" : "false"; break;
+    case Value::Kind::Number: out += number_display(v.number); break;
+    case Value::Kind::String: out += json_quote(v.text); break;
+    case Value::Kind::Ref: out += v.text; break;
+    case Value::Kind::Array:
+      out += "{";
+      for (size_t i = 0; i < v.items.size(); ++i) {
+        if (i) out += ", ";
+        display_to(v.items[i], out);
+      }
+      out += "}";
+      break;
+    case Value::Kind::Map:
+      out += "{";
+      for (size_t i = 0; i < v.entries.size(); ++i) {
+        if (i) out += ", ";
+        const Value& k = v.entries[i].first;
+        if (k.kind == Value::Kind::String && is_lua_name(k.text)) {
+          out += k.text;
+        } else {
+          out += "[";
+          display_to(k, out);
+          out += "]";
+        }
+        out += " = ";
+        display_to(v.entries[i].second, out);
+      }
+      out += "}";
+      break;
+  }
+}
+
+}  // namespace
+
+std::string display(const Value& v, size_t max_len) {
+  std::string out;
+  display_to(v, out);
+  if (out.size() > max_len) out = out.substr(0, max_len - 3) + "...";
+  return out;
+}
+
+std::string json_quote(std::string_view s) {
+  std::string out = "\"";
+  for (unsigned char c : s) {
+    switch (c) {
+      case '"': out += "\\\""; break;
+      case '\\': out += "\\\\"; break;
+      case '\n': out += "\\n"; break;
+      case '\r': out += "\\r"; break;
+      case '\t': out += "\\t"; break;
+      default:
+        if (c < 0x20) {
+          char buf[8];
+          std::snprintf(buf, sizeof buf, "\\u%04x", c);
+          out += buf;
+        } else {
+          out += static_cast<char>(c);
+        }
+    }
+  }
+  return out + "\"";
+}
+
+namespace {
+
+void json_to(const Value& v, std::string& out) {
+  switch (v.kind) {
+    case Value::Kind::Nil: out += "null"; break;
+    case Value::Kind::Bool: out += v.boolean ? "true" : "false"; break;
+    case Value::Kind::Number: out += number_display(v.number); break;
+    case Value::Kind::String: out += json_quote(v.text); break;
+    case Value::Kind::Ref: out += "{\"$ref\":" + json_quote(v.text) + "}"; break;
+    case Value::Kind::Array:
+      out += '[';
+      for (size_t i = 0; i < v.items.size(); ++i) {
+        if (i) out += ',';
+        json_to(v.items[i], out);
+      }
+      out += ']';
+      break;
+    case Value::Kind::Map:
+      out += '{';
+      for (size_t i = 0; i < v.entries.size(); ++i) {
+        if (i) out += ',';
+        const Value& k = v.entries[i].first;
+        out += json_quote(k.kind == Value::Kind::String ? k.text : number_display(k.number));
+        out += ':';
+        json_to(v.entries[i].second, out);
+      }
+      out += '}';
+      break;
+  }
+}
+
+}  // namespace
+
+std::string to_json(const Value& v) {
+  std::string out;
+  json_to(v, out);
+  return out;
+}
+
+}  // namespace ochre

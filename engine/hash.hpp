@@ -1,0 +1,42 @@
+// Seed-compatible hashing: the ids the original Python ochre computes (DESIGN.md,
+// "Hashing"). SHA-256 from libcrypto; every value digested from its canonical form,
+// never from iteration order.
+#pragma once
+#include <functional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "engine/value.hpp"
+
+namespace ochre {
+
+// Lower-case hex SHA-256 of `bytes`.
+std::string sha256_hex(std::string_view bytes);
+
+// Python's repr() of a float: the shortest text that reads back the same double,
+// in Python's layout ("0.75", "1e-05", "1e+16", "1.5e+300", "9007199254740994.0").
+std::string python_float_repr(double x);
+
+// Which Merkle tree a digest is for: a sub-component contributes its hash to the
+// full tree and its uuid to the breaking tree.
+enum class Tree { Full, Breaking };
+
+// Gives the hash (Full) or uuid (Breaking) of the instance with this key.
+using IdLookup = std::function<const std::string&(const std::string& key, Tree tree)>;
+
+// digest(v) of the scheme; Refs are replaced by the looked-up id string.
+std::string digest(const Value& v, Tree tree, const IdLookup& lookup);
+
+struct Ids {
+  std::string uuid;  // 16 hex
+  std::string hash;  // 64 hex: 32 of the breaking tree, 32 of the rest
+};
+
+// The uuid and hash of one instance. `fields` is sorted by name and includes
+// "identifier"; `breaks` is in declaration order.
+Ids compute_ids(std::string_view type, std::string_view identifier,
+                const std::vector<std::string>& breaks, const Fields& fields,
+                const IdLookup& lookup);
+
+}  // namespace ochre

@@ -1,0 +1,354 @@
+#include "engine/planner.hpp"
+
+#include <algorithm>
+#include <queue>
+#include <unordered_map>
+
+#include "engine/canonical.hpp"
+#include "ochre/errors.hpp"
+
+namespace ochre {
+
+std::string Job::details() const {
+  return key + "/" + uuid + "." + action_name(action);
+}
+
+std::unordered_set<std::string> protected_keys(
+    const std::vector<StoredInstance>& stored,
+    const std::vector<std::pair<std::string, std::string>>& roots, const std::string& source) {
+  std::unordered_map<std::string, const StoredInstance*> by_key;
+  for (const auto& s : stored) by_key.emplace(s.key, &s);
+  std::unordered_set<std::string> seen;
+  std::vector<std::string> todo;
+  for (const auto& [src, key] : roots)
+    if (src != source) todo.push_back(key);
+  while (!todo.empty()) {
+    std::string k = std::move(todo.back());
+    todo.pop_back();
+    if (!seen.insert(k).second) continue;
+    auto it = by_key.find(k);
+    if (it != by_key.end())
+      for (const auto& d : it->second->deps) todo.push_back(d);
+  }
+  return seen;
+}
+
+namespace {
+
+class Planner {
+ public:
+  Planner(const Graph& g, std::vector<StoredInstance> stored, const PlanOptions& o)
+      : g_(g), o_(o) {
+    plan_.stored = std::move(stored);
+    for (int i = 0; i < (int)plan_.stored.size(); ++i) stored_index_.emplace(plan_.stored[i].key, i);
+  }
+
+  Plan run() {
+    node_job_.assign(g_.size(), -1);
+    delete_job_.assign(plan_.stored.size(), -1);
+    if (o_.destroy) plan_destroy();
+    else plan_apply();
+    link();
+    order();
+    return std::move(plan_);
+  }
+
+ private:
+  int stored_of(const std::string& key) const {
+    auto it = stored_index_.find(key);
+    return it == stored_index_.end() ? -1 : it->second;
+  }
+
+  int add_job(Job job) {
+    plan_.jobs.push_back(std::move(job));
+    return (int)plan_.jobs.size() - 1;
+  }
+
+  int add_delete(int s, std::string reason, bool replace) {
+    const StoredInstance& st = plan_.stored[s];
+    if (o_.type_defined && !o_.type_defined(st.type))
+      fail(Code::TypeGone, {st.key, st.type, st.key});
+    Job j;
+    j.action = Action::Delete;
+    j.key = st.key;
+    j.type = st.type;
+    j.identifier = st.identifier;
+    j.uuid = st.uuid;
+    j.stored = s;
+    j.replace = replace;
+    j.reason = std::move(reason);
+    int id = add_job(std::move(j));
+    delete_job_[s] = id;
+    return id;
+  }
+
+  int add_node_job(int n, Action action, int s, std::string reason, std::vector<FieldChange> changes) {
+    const Node& node = g_.node(n);
+    Job j;
+    j.action = action;
+    j.key = node.key;
+    j.type = node.type;
+    j.identifier = node.identifier;
+    j.uuid = node.uuid;
+    j.node = n;
+    j.stored = s;
+    j.reason = std::move(reason);
+    j.changes = std::move(changes);
+    int id = add_job(std::move(j));
+    node_job_[n] = id;
+    return id;
+  }
+
+  std::vector<FieldChange> diff(const Node& node, const StoredInstance& st) const {
+    std::vector<FieldChange> out;
+    auto is_breaking = [&](const std::string& f) {
+      return std::find(node.breaks.begin(), node.breaks.end(), f) != node.breaks.end();
+    };
+    auto a = st.fields.begin(), ae = st.fields.end();
+    auto b = node.fields.begin(), be = node.fields.end();
+    while (a != ae || b != be) {
+      FieldChange c;
+      if (b == be || (a != ae && a->first < b->first)) {
+        c.field = a->first;
+        c.had_before = true;
+        c.before = a->second;
+        ++a;
+      } else if (a == ae || b->first < a->first) {
+        c.field = b->first;
+        c.has_after = true;
+        c.after = b->second;
+        ++b;
+      } else {
+        c.field = a->first;
+        c.had_before = c.has_after = true;
+        c.before = a->second;
+        c.after = b->second;
+        ++a;
+        ++b;
+        if (c.before == c.after) {
+          // Same reference: did something below it change?
+          std::string via;
+          bool uuid_changed = false;
+          c.after.for_each_ref([&](const std::string& k) {
+            int d = g_.find(k);
+            if (d < 0 || !via.empty()) return;
+            int ds = stored_of(k);
+            if (ds < 0 || plan_.stored[ds].hash != g_.node(d).hash || node_job_[d] >= 0) {
+              via = k;
+              uuid_changed = ds < 0 || plan_.stored[ds].uuid != g_.node(d).uuid;
+            }
+          });
+          if (via.empty()) continue;
+          c.via = via;
+          c.breaking = is_breaking(c.field) && uuid_changed;
+          out.push_back(std::move(c));
+          continue;
+        }
+      }
+      c.breaking = is_breaking(c.field);
+      out.push_back(std::move(c));
+    }
+    return out;
+  }
+
+  static std::string names(const std::vector<FieldChange>& changes, bool breaking_only) {
+    std::string out;
+    for (const auto& c : changes) {
+      if (breaking_only && !c.breaking) continue;
+      if (!out.empty()) out += ", ";
+      out += c.field;
+    }
+    return out;
+  }
+
+  void plan_apply() {
+    for (int n = 0; n < (int)g_.size(); ++n) {
+      const Node& node = g_.node(n);
+      int s = stored_of(node.key);
+      if (s < 0) {
+        add_node_job(n, Action::Create, -1, "new", {});
+        continue;
+      }
+      const StoredInstance& st = plan_.stored[s];
+      std::string retry;
+      if (st.status != Status::Ok) {
+        retry = st.status == Status::Pending ? "pending: " + st.error
+                : st.status == Status::Running || st.error == "interrupted"
+                    ? std::string("retry: the last ") + action_name(st.action) + " was interrupted"
+                    : std::string("retry: the last ") + action_name(st.action) + " failed";
+      }
+      if (st.status != Status::Ok && st.action == Action::Create) {
+        add_node_job(n, Action::Create, s, retry, {});
+        continue;
+      }
+      bool replace = st.uuid != node.uuid ||
+                     (st.status != Status::Ok && st.action == Action::Delete);
+      if (replace) {
+        auto changes = diff(node, st);
+        std::string why = st.uuid != node.uuid
+                              ? "replace: breaking field " + names(changes, true) + " changed"
+                              : retry;
+        int d = add_delete(s, why, true);
+        int c = add_node_job(n, Action::Create, s, why, std::move(changes));
+        plan_.jobs[c].replace = true;
+        plan_.jobs[c].deps.push_back(d);
+      } else if (st.hash != node.hash || st.status != Status::Ok) {
+        auto changes = diff(node, st);
+        std::string why = st.status != Status::Ok ? retry : "changed: " + names(changes, false);
+        add_node_job(n, Action::Update, s, why, std::move(changes));
+      }
+    }
+    for (int s : stored_order()) {
+      const StoredInstance& st = plan_.stored[s];
+      if (g_.find(st.key) >= 0 || o_.protected_keys.count(st.key)) continue;
+      add_delete(s, "removed from the pipeline", false);
+    }
+  }
+
+  void plan_destroy() {
+    std::vector<char> doomed(plan_.stored.size(), 0);
+    if (!o_.destroy_keys.empty()) {
+      std::unordered_map<std::string, std::vector<int>> dependents;
+      for (int s = 0; s < (int)plan_.stored.size(); ++s)
+        for (const auto& d : plan_.stored[s].deps) dependents[d].push_back(s);
+      std::vector<int> todo;
+      for (const auto& k : o_.destroy_keys) {
+        int s = stored_of(k);
+        if (s < 0) fail(Code::UnknownKey, {k, "the state"});
+        todo.push_back(s);
+      }
+      while (!todo.empty()) {
+        int s = todo.back();
+        todo.pop_back();
+        if (doomed[s]) continue;
+        doomed[s] = 1;
+        for (int t : dependents[plan_.stored[s].key]) todo.push_back(t);
+      }
+    } else {
+      for (int s = 0; s < (int)plan_.stored.size(); ++s)
+        doomed[s] = !o_.protected_keys.count(plan_.stored[s].key);
+    }
+    for (int s : stored_order())
+      if (doomed[s]) add_delete(s, "destroy", false);
+  }
+
+  // Stored instances with dependents before their deps (the order deletions run in).
+  std::vector<int> stored_order() const {
+    int n = (int)plan_.stored.size();
+    std::vector<int> post;
+    std::vector<char> mark(n, 0);
+    std::vector<std::pair<int, size_t>> stack;
+    for (int start = 0; start < n; ++start) {
+      if (mark[start]) continue;
+      mark[start] = 1;
+      stack.push_back({start, 0});
+      while (!stack.empty()) {
+        auto& [u, next] = stack.back();
+        const auto& deps = plan_.stored[u].deps;
+        if (next < deps.size()) {
+          int d = stored_of(deps[next++]);
+          if (d >= 0 && !mark[d]) {
+            mark[d] = 1;
+            stack.push_back({d, 0});
+          }
+        } else {
+          post.push_back(u);
+          stack.pop_back();
+        }
+      }
+    }
+    std::reverse(post.begin(), post.end());
+    return post;
+  }
+
+  bool reaches(int from, int to) const {
+    std::vector<char> seen(plan_.jobs.size(), 0);
+    std::vector<int> todo{from};
+    while (!todo.empty()) {
+      int j = todo.back();
+      todo.pop_back();
+      if (j == to) return true;
+      if (seen[j]) continue;
+      seen[j] = 1;
+      for (int d : plan_.jobs[j].deps) todo.push_back(d);
+    }
+    return false;
+  }
+
+  static void add_dep(Job& j, int d) {
+    if (std::find(j.deps.begin(), j.deps.end(), d) == j.deps.end()) j.deps.push_back(d);
+  }
+
+  void link() {
+    // Creates and updates run after the jobs of their sub-components.
+    for (auto& job : plan_.jobs) {
+      if (job.node < 0) continue;
+      for (int d : g_.node(job.node).deps)
+        if (node_job_[d] >= 0) add_dep(job, node_job_[d]);
+    }
+    // A deletion runs after the deletions of what depended on it.
+    std::vector<std::pair<int, int>> soft;
+    for (int s = 0; s < (int)plan_.stored.size(); ++s) {
+      for (const auto& dk : plan_.stored[s].deps) {
+        int d = stored_of(dk);
+        if (d < 0 || delete_job_[d] < 0) continue;
+        if (delete_job_[s] >= 0) add_dep(plan_.jobs[delete_job_[d]], delete_job_[s]);
+        // A removed instance goes after its former dependents stopped using it.
+        int n = g_.find(plan_.stored[s].key);
+        if (!plan_.jobs[delete_job_[d]].replace && n >= 0 && node_job_[n] >= 0)
+          soft.push_back({delete_job_[d], node_job_[n]});
+      }
+    }
+    for (auto [job, after] : soft)
+      if (!reaches(after, job)) add_dep(plan_.jobs[job], after);
+  }
+
+  // Renumbers jobs in a stable topological order.
+  void order() {
+    int n = (int)plan_.jobs.size();
+    std::vector<int> indeg(n, 0);
+    std::vector<std::vector<int>> users(n);
+    for (int j = 0; j < n; ++j)
+      for (int d : plan_.jobs[j].deps) {
+        ++indeg[j];
+        users[d].push_back(j);
+      }
+    std::priority_queue<int, std::vector<int>, std::greater<int>> ready;
+    for (int j = 0; j < n; ++j)
+      if (!indeg[j]) ready.push(j);
+    std::vector<int> order;
+    while (!ready.empty()) {
+      int j = ready.top();
+      ready.pop();
+      order.push_back(j);
+      for (int u : users[j])
+        if (--indeg[u] == 0) ready.push(u);
+    }
+    if ((int)order.size() != n) fail(Code::Internal, {"cycle among planned jobs"});
+    std::vector<int> pos(n);
+    for (int i = 0; i < n; ++i) pos[order[i]] = i;
+    std::vector<Job> jobs;
+    jobs.reserve(n);
+    for (int j : order) jobs.push_back(std::move(plan_.jobs[j]));
+    for (auto& job : jobs) {
+      for (int& d : job.deps) d = pos[d];
+      std::sort(job.deps.begin(), job.deps.end());
+    }
+    plan_.jobs = std::move(jobs);
+  }
+
+  const Graph& g_;
+  const PlanOptions& o_;
+  Plan plan_;
+  std::unordered_map<std::string, int> stored_index_;
+  std::vector<int> node_job_;    // graph node -> its create/update job
+  std::vector<int> delete_job_;  // stored instance -> its delete job
+};
+
+}  // namespace
+
+Plan make_plan(const Graph& graph, std::vector<StoredInstance> stored, const PlanOptions& opts) {
+  return Planner(graph, std::move(stored), opts).run();
+}
+
+}  // namespace ochre

@@ -1,0 +1,66 @@
+// The planner: compares the pipeline graph with the stored state and decides the
+// minimum set of jobs (DESIGN.md, "Planning rules"), ordered so that a job runs after
+// the jobs it depends on.
+#pragma once
+#include <functional>
+#include <string>
+#include <unordered_set>
+#include <vector>
+
+#include "engine/graph.hpp"
+#include "engine/state.hpp"
+
+namespace ochre {
+
+struct FieldChange {
+  std::string field;
+  bool had_before = false, has_after = false;
+  Value before, after;
+  bool breaking = false;
+  std::string via;  // a sub-component that changed while the reference stayed the same
+};
+
+struct Job {
+  Action action = Action::Create;
+  std::string key, type, identifier;
+  std::string uuid;        // the new uuid (create/update) or the stored one (delete)
+  int node = -1;           // graph node of a create/update, -1 otherwise
+  int stored = -1;         // index in Plan::stored: the old version (update, delete)
+  bool replace = false;    // one half of a replace (delete + create)
+  std::vector<int> deps;   // indices of jobs that must finish first
+  std::string reason;      // one line: why this job
+  std::vector<FieldChange> changes;
+
+  // "Type/identifier/uuid.method"
+  std::string details() const;
+};
+
+struct PlanOptions {
+  bool destroy = false;                        // delete instead of apply
+  std::vector<std::string> destroy_keys;       // destroy only these (and their dependents)
+  std::unordered_set<std::string> protected_keys;  // held by roots of other pipelines
+  std::function<bool(const std::string& type)> type_defined;
+};
+
+struct Plan {
+  std::vector<StoredInstance> stored;
+  std::vector<Job> jobs;  // in execution order: every dep has a smaller index
+  bool empty() const { return jobs.empty(); }
+};
+
+Plan make_plan(const Graph& graph, std::vector<StoredInstance> stored, const PlanOptions& opts);
+
+// Keys reachable through stored deps from the roots of every source but `source`.
+std::unordered_set<std::string> protected_keys(
+    const std::vector<StoredInstance>& stored,
+    const std::vector<std::pair<std::string, std::string>>& roots, const std::string& source);
+
+// The plan as the original's table, or the "nothing to do" line.
+std::string format_table(const Plan& plan);
+extern const char* const no_changes_text;
+// The plan and every node of the graph as JSON.
+std::string format_json(const Plan& plan, const Graph& graph);
+// Why one key is planned as it is: each changed field, old -> new, breaking or not.
+std::string format_explain(const Plan& plan, const Graph& graph, const std::string& key);
+
+}  // namespace ochre

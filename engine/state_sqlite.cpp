@@ -1,0 +1,450 @@
+// The SQLite state store: one file, WAL journal, every job outcome in its own commit.
+#include <fcntl.h>
+#include <sqlite3.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <ctime>
+#include <filesystem>
+#include <memory>
+
+#include "engine/canonical.hpp"
+#include "ochre/errors.hpp"
+#include "engine/state.hpp"
+
+namespace ochre {
+
+const char* action_name(Action a) {
+  switch (a) {
+    case Action::Create: return "create";
+    case Action::Update: return "update";
+    case Action::Delete: return "delete";
+  }
+  return "?";
+}
+
+bool parse_action(std::string_view t, Action& out) {
+  if (t == "create") out = Action::Create;
+  else if (t == "update") out = Action::Update;
+  else if (t == "delete") out = Action::Delete;
+  else return false;
+  return true;
+}
+
+const char* status_name(Status s) {
+  switch (s) {
+    case Status::Ok: return "ok";
+    case Status::Failed: return "failed";
+    case Status::Running: return "running";
+    case Status::Pending: return "pending";
+  }
+  return "?";
+}
+
+bool parse_status(std::string_view t, Status& out) {
+  if (t == "ok") out = Status::Ok;
+  else if (t == "failed") out = Status::Failed;
+  else if (t == "running") out = Status::Running;
+  else if (t == "pending") out = Status::Pending;
+  else return false;
+  return true;
+}
+
+const char* outcome_name(JobOutcome::Kind k) {
+  switch (k) {
+    case JobOutcome::Done: return "done";
+    case JobOutcome::Failed: return "failed";
+    case JobOutcome::Pending: return "pending";
+    case JobOutcome::Skipped: return "skipped";
+    case JobOutcome::Interrupted: return "interrupted";
+  }
+  return "?";
+}
+
+namespace {
+
+constexpr int schema_version = 1;
+
+// Each entry brings the schema from version i to i+1.
+const char* const migrations[] = {
+    R"sql(
+CREATE TABLE instances(
+  key TEXT PRIMARY KEY, type TEXT NOT NULL, identifier TEXT NOT NULL,
+  uuid TEXT NOT NULL, hash TEXT NOT NULL, fields BLOB NOT NULL, outputs BLOB NOT NULL,
+  deps BLOB NOT NULL, status TEXT NOT NULL, action TEXT NOT NULL, error TEXT NOT NULL,
+  run INTEGER NOT NULL, updated TEXT NOT NULL);
+CREATE TABLE roots(source TEXT NOT NULL, key TEXT NOT NULL, PRIMARY KEY(source, key));
+CREATE TABLE runs(
+  id INTEGER PRIMARY KEY, command TEXT NOT NULL, source TEXT NOT NULL,
+  started TEXT NOT NULL, ended TEXT, outcome TEXT NOT NULL, summary TEXT NOT NULL DEFAULT '',
+  pid INTEGER NOT NULL, host TEXT NOT NULL, user TEXT NOT NULL);
+CREATE TABLE jobs(
+  id INTEGER PRIMARY KEY, run INTEGER NOT NULL REFERENCES runs(id), seq INTEGER NOT NULL,
+  key TEXT NOT NULL, uuid TEXT NOT NULL, action TEXT NOT NULL, started TEXT, ended TEXT,
+  outcome TEXT NOT NULL, error TEXT NOT NULL DEFAULT '', output TEXT NOT NULL DEFAULT '');
+CREATE INDEX jobs_by_key ON jobs(key);
+CREATE TABLE versions(
+  id INTEGER PRIMARY KEY, key TEXT NOT NULL, uuid TEXT NOT NULL, hash TEXT NOT NULL,
+  fields BLOB NOT NULL, outputs BLOB NOT NULL, action TEXT NOT NULL,
+  run INTEGER NOT NULL, job INTEGER NOT NULL, at TEXT NOT NULL);
+CREATE INDEX versions_by_key ON versions(key);
+)sql",
+};
+static_assert(sizeof migrations / sizeof migrations[0] == schema_version);
+
+std::string now_text() {
+  using namespace std::chrono;
+  auto t = system_clock::now();
+  std::time_t secs = system_clock::to_time_t(t);
+  auto ms = duration_cast<milliseconds>(t.time_since_epoch()).count() % 1000;
+  std::tm tm{};
+  gmtime_r(&secs, &tm);
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
+                tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<int>(ms));
+  return buf;
+}
+
+std::string encode_keys(const std::vector<std::string>& keys) {
+  Value a = Value::array();
+  for (const auto& k : keys) a.items.push_back(Value::of_string(k));
+  return encode(a);
+}
+
+struct DbClose {
+  void operator()(sqlite3* db) const { sqlite3_close_v2(db); }
+};
+struct StmtFinalize {
+  void operator()(sqlite3_stmt* s) const { sqlite3_finalize(s); }
+};
+
+class SqliteState;
+
+// A prepared statement with positional binding; resets itself for reuse.
+class Stmt {
+ public:
+  Stmt(SqliteState& st, const char* sql);
+  Stmt& bind(int i, std::string_view text) {
+    sqlite3_bind_text(s_.get(), i, text.data(), static_cast<int>(text.size()), SQLITE_TRANSIENT);
+    return *this;
+  }
+  Stmt& bind(int i, long long n) {
+    sqlite3_bind_int64(s_.get(), i, n);
+    return *this;
+  }
+  bool step();  // true while a row is available
+  void run() {
+    while (step()) {
+    }
+  }
+  std::string text(int col) const {
+    auto p = reinterpret_cast<const char*>(sqlite3_column_text(s_.get(), col));
+    return p ? std::string(p, sqlite3_column_bytes(s_.get(), col)) : std::string();
+  }
+  long long integer(int col) const { return sqlite3_column_int64(s_.get(), col); }
+  ~Stmt() {
+    sqlite3_reset(s_.get());
+  }
+
+ private:
+  SqliteState& st_;
+  std::unique_ptr<sqlite3_stmt, StmtFinalize> s_;
+};
+
+class SqliteState final : public StateStore {
+ public:
+  SqliteState(std::string path, OpenMode mode) : path_(std::move(path)), mode_(mode) {
+    std::error_code ec;
+    bool exists = std::filesystem::exists(path_, ec);
+    if (mode == OpenMode::ReadOnly && !exists) return;  // empty, writes nothing
+    if (exists && std::filesystem::is_directory(path_, ec))
+      fail(Code::State, {path_, "is a directory, not a state file"});
+    if (!exists) create_file();
+    sqlite3* raw = nullptr;
+    int flags = mode == OpenMode::ReadOnly ? SQLITE_OPEN_READONLY
+                                           : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
+    int rc = sqlite3_open_v2(path_.c_str(), &raw, flags | SQLITE_OPEN_NOMUTEX, nullptr);
+    db_.reset(raw);
+    if (rc != SQLITE_OK) die("cannot open");
+    sqlite3_busy_timeout(db_.get(), 5000);
+    check_and_migrate();
+  }
+
+  const std::string& location() const override { return path_; }
+  sqlite3* db() { return db_.get(); }
+  [[noreturn]] void die(const char* what) {
+    std::string msg = std::string(what) + ": " + (db_ ? sqlite3_errmsg(db_.get()) : "out of memory");
+    if (db_ && sqlite3_errcode(db_.get()) == SQLITE_NOTADB)
+      msg = "not an ochre state (the file is not a SQLite database); move it away or pass another --state";
+    fail(Code::State, {path_, msg});
+  }
+
+  void exec(const char* sql) {
+    char* err = nullptr;
+    if (sqlite3_exec(db_.get(), sql, nullptr, nullptr, &err) != SQLITE_OK) {
+      std::string m = err ? err : "?";
+      sqlite3_free(err);
+      if (sqlite3_errcode(db_.get()) == SQLITE_NOTADB) die("open");
+      fail(Code::State, {path_, m});
+    }
+  }
+
+  std::vector<StoredInstance> load() override {
+    std::vector<StoredInstance> out;
+    if (!db_) return out;
+    Stmt q(*this,
+           "SELECT key, type, identifier, uuid, hash, fields, outputs, deps, status, action, "
+           "error, run FROM instances ORDER BY key");
+    while (q.step()) {
+      StoredInstance s;
+      s.key = q.text(0);
+      s.type = q.text(1);
+      s.identifier = q.text(2);
+      s.uuid = q.text(3);
+      s.hash = q.text(4);
+      s.fields = value_to_fields(decode(q.text(5)));
+      s.outputs = decode(q.text(6));
+      for (const Value& k : decode(q.text(7)).items) s.deps.push_back(k.text);
+      if (!parse_status(q.text(8), s.status) || !parse_action(q.text(9), s.action))
+        fail(Code::State, {path_, "damaged row for " + s.key});
+      s.error = q.text(10);
+      s.run = q.integer(11);
+      out.push_back(std::move(s));
+    }
+    return out;
+  }
+
+  std::vector<std::pair<std::string, std::string>> roots() override {
+    std::vector<std::pair<std::string, std::string>> out;
+    if (!db_) return out;
+    Stmt q(*this, "SELECT source, key FROM roots ORDER BY source, key");
+    while (q.step()) out.emplace_back(q.text(0), q.text(1));
+    return out;
+  }
+
+  long long begin_run(const RunInfo& info) override {
+    writable();
+    char host[256] = "?";
+    gethostname(host, sizeof host - 1);
+    const char* user = std::getenv("USER");
+    Stmt q(*this,
+           "INSERT INTO runs(command, source, started, outcome, pid, host, user) "
+           "VALUES(?, ?, ?, 'running', ?, ?, ?)");
+    q.bind(1, info.command).bind(2, info.source).bind(3, now_text()).bind(4, (long long)getpid())
+        .bind(5, host).bind(6, user ? user : "?").run();
+    return sqlite3_last_insert_rowid(db_.get());
+  }
+
+  void end_run(long long run, const std::string& outcome, const std::string& summary) override {
+    writable();
+    Stmt q(*this, "UPDATE runs SET ended = ?, outcome = ?, summary = ? WHERE id = ?");
+    q.bind(1, now_text()).bind(2, outcome).bind(3, summary).bind(4, run).run();
+  }
+
+  void set_roots(const std::string& source, const std::vector<std::string>& keys) override {
+    writable();
+    Transaction t(*this);
+    Stmt(*this, "DELETE FROM roots WHERE source = ?").bind(1, source).run();
+    for (const auto& k : keys)
+      Stmt(*this, "INSERT OR IGNORE INTO roots(source, key) VALUES(?, ?)").bind(1, source).bind(2, k).run();
+    t.commit();
+  }
+
+  long long job_started(long long run, int seq, Action action,
+                        const StoredInstance& target) override {
+    writable();
+    Transaction t(*this);
+    Stmt(*this,
+         "INSERT INTO jobs(run, seq, key, uuid, action, started, outcome) "
+         "VALUES(?, ?, ?, ?, ?, ?, 'running')")
+        .bind(1, run).bind(2, seq).bind(3, target.key).bind(4, target.uuid)
+        .bind(5, action_name(action)).bind(6, now_text()).run();
+    long long job = sqlite3_last_insert_rowid(db_.get());
+    if (action == Action::Create) {
+      // Recorded with the attempted fields, so an interrupted create can still be deleted.
+      StoredInstance s = target;
+      s.status = Status::Running;
+      s.action = action;
+      s.run = run;
+      upsert(s);
+    } else {
+      Stmt(*this, "UPDATE instances SET status = 'running', action = ?, run = ?, updated = ? WHERE key = ?")
+          .bind(1, action_name(action)).bind(2, run).bind(3, now_text()).bind(4, target.key).run();
+    }
+    t.commit();
+    return job;
+  }
+
+  void job_finished(long long job, Action action, const StoredInstance& target,
+                    const JobOutcome& outcome) override {
+    writable();
+    Transaction t(*this);
+    std::string now = now_text();
+    Stmt(*this, "UPDATE jobs SET ended = ?, outcome = ?, error = ?, output = ? WHERE id = ?")
+        .bind(1, now).bind(2, outcome_name(outcome.kind)).bind(3, outcome.error)
+        .bind(4, outcome.output).bind(5, job).run();
+    long long run = 0;
+    {
+      Stmt q(*this, "SELECT run FROM jobs WHERE id = ?");
+      q.bind(1, job);
+      if (q.step()) run = q.integer(0);
+    }
+    if (outcome.kind == JobOutcome::Done) {
+      if (action == Action::Delete) {
+        Stmt(*this, "DELETE FROM instances WHERE key = ?").bind(1, target.key).run();
+      } else {
+        StoredInstance s = target;
+        s.status = Status::Ok;
+        s.action = action;
+        s.error.clear();
+        s.run = run;
+        s.outputs = outcome.outputs;
+        upsert(s);
+      }
+      Stmt(*this,
+           "INSERT INTO versions(key, uuid, hash, fields, outputs, action, run, job, at) "
+           "VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?)")
+          .bind(1, target.key).bind(2, target.uuid).bind(3, target.hash)
+          .bind(4, encode(fields_to_value(target.fields)))
+          .bind(5, encode(action == Action::Delete ? target.outputs : outcome.outputs))
+          .bind(6, action_name(action)).bind(7, run).bind(8, job).bind(9, now).run();
+    } else {
+      Status st = outcome.kind == JobOutcome::Pending ? Status::Pending : Status::Failed;
+      Stmt(*this, "UPDATE instances SET status = ?, action = ?, error = ?, updated = ? WHERE key = ?")
+          .bind(1, status_name(st)).bind(2, action_name(action)).bind(3, outcome.error)
+          .bind(4, now).bind(5, target.key).run();
+    }
+    t.commit();
+  }
+
+  void job_skipped(long long run, int seq, Action action, const std::string& key,
+                   const std::string& uuid, const std::string& why) override {
+    writable();
+    Stmt(*this,
+         "INSERT INTO jobs(run, seq, key, uuid, action, outcome, error) "
+         "VALUES(?, ?, ?, ?, ?, 'skipped', ?)")
+        .bind(1, run).bind(2, seq).bind(3, key).bind(4, uuid).bind(5, action_name(action))
+        .bind(6, why).run();
+  }
+
+  std::vector<std::string> recover_interrupted() override {
+    writable();
+    std::vector<std::string> keys;
+    Transaction t(*this);
+    {
+      Stmt q(*this, "SELECT key FROM jobs WHERE outcome = 'running' ORDER BY id");
+      while (q.step()) keys.push_back(q.text(0));
+    }
+    std::string now = now_text();
+    Stmt(*this, "UPDATE jobs SET outcome = 'interrupted', ended = ? WHERE outcome = 'running'")
+        .bind(1, now).run();
+    Stmt(*this, "UPDATE instances SET status = 'failed', error = 'interrupted' WHERE status = 'running'").run();
+    Stmt(*this, "UPDATE runs SET outcome = 'interrupted' WHERE outcome = 'running'").run();
+    t.commit();
+    return keys;
+  }
+
+ private:
+  class Transaction {
+   public:
+    explicit Transaction(SqliteState& st) : st_(st) { st_.exec("BEGIN IMMEDIATE"); }
+    void commit() {
+      st_.exec("COMMIT");
+      done_ = true;
+    }
+    ~Transaction() {
+      if (!done_) sqlite3_exec(st_.db(), "ROLLBACK", nullptr, nullptr, nullptr);
+    }
+
+   private:
+    SqliteState& st_;
+    bool done_ = false;
+  };
+
+  void writable() {
+    if (!db_ || mode_ == OpenMode::ReadOnly) fail(Code::Internal, {"write to a read-only state"});
+  }
+
+  void create_file() {
+    std::error_code ec;
+    auto dir = std::filesystem::path(path_).parent_path();
+    if (!dir.empty()) {
+      std::filesystem::create_directories(dir, ec);
+      if (ec) fail(Code::State, {path_, "cannot create directory " + dir.string() + ": " + ec.message()});
+    }
+    int fd = ::open(path_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd < 0 && errno != EEXIST) fail(Code::State, {path_, std::strerror(errno)});
+    if (fd >= 0) ::close(fd);
+  }
+
+  void check_and_migrate() {
+    int version = 0;
+    {
+      Stmt q(*this, "PRAGMA user_version");
+      if (q.step()) version = static_cast<int>(q.integer(0));
+    }
+    if (version > schema_version)
+      fail(Code::StateVersion, {path_, std::to_string(version), std::to_string(schema_version)});
+    if (version > 0) {
+      Stmt q(*this, "SELECT count(*) FROM sqlite_master WHERE name = 'instances'");
+      if (!q.step() || q.integer(0) != 1)
+        fail(Code::State, {path_, "not an ochre state (no instances table)"});
+    } else {
+      Stmt q(*this, "SELECT count(*) FROM sqlite_master");
+      if (q.step() && q.integer(0) != 0)
+        fail(Code::State, {path_, "a SQLite database that is not an ochre state; pass another --state"});
+    }
+    if (mode_ == OpenMode::ReadOnly) {
+      if (version < schema_version && version > 0)
+        fail(Code::State, {path_, "written by an older ochre; run 'ochre run' once to migrate it"});
+      return;
+    }
+    exec("PRAGMA journal_mode = WAL");
+    exec("PRAGMA synchronous = NORMAL");
+    exec("PRAGMA foreign_keys = ON");
+    for (int v = version; v < schema_version; ++v) {
+      Transaction t(*this);
+      exec(migrations[v]);
+      exec(("PRAGMA user_version = " + std::to_string(v + 1)).c_str());
+      t.commit();
+    }
+  }
+
+  void upsert(const StoredInstance& s) {
+    Stmt(*this,
+         "INSERT OR REPLACE INTO instances(key, type, identifier, uuid, hash, fields, outputs, "
+         "deps, status, action, error, run, updated) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?)")
+        .bind(1, s.key).bind(2, s.type).bind(3, s.identifier).bind(4, s.uuid).bind(5, s.hash)
+        .bind(6, encode(fields_to_value(s.fields))).bind(7, encode(s.outputs))
+        .bind(8, encode_keys(s.deps)).bind(9, status_name(s.status)).bind(10, action_name(s.action))
+        .bind(11, s.error).bind(12, s.run).bind(13, now_text()).run();
+  }
+
+  std::string path_;
+  OpenMode mode_;
+  std::unique_ptr<sqlite3, DbClose> db_;
+};
+
+Stmt::Stmt(SqliteState& st, const char* sql) : st_(st) {
+  sqlite3_stmt* raw = nullptr;
+  if (sqlite3_prepare_v2(st.db(), sql, -1, &raw, nullptr) != SQLITE_OK) st.die("prepare");
+  s_.reset(raw);
+}
+
+bool Stmt::step() {
+  int rc = sqlite3_step(s_.get());
+  if (rc == SQLITE_ROW) return true;
+  if (rc == SQLITE_DONE) return false;
+  st_.die("query");
+}
+
+}  // namespace
+
+std::unique_ptr<StateStore> open_sqlite_state(const std::string& path, OpenMode mode) {
+  return std::make_unique<SqliteState>(path, mode);
+}
+
+}  // namespace ochre

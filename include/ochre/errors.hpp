@@ -1,0 +1,68 @@
+// The error catalog: every message ochre shows a user lives here, with a stable code,
+// so tests and users can rely on both. Three kinds, three looks (STYLE.md, "Errors").
+#pragma once
+#include <initializer_list>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+
+namespace ochre {
+
+enum class ErrorKind {
+  User,      // bad pipeline, bad flag: one line, no traceback, exit 2
+  Hook,      // a hook raised: its job failed, exit 1
+  Locked,    // the state is held by another process, exit 3
+  Internal,  // a bug in ochre
+};
+
+enum class Code {
+  Usage = 1,          // bad command line
+  NoFile,             // pipeline file missing or unreadable
+  LuaSyntax,          // the pipeline does not parse
+  LuaRuntime,         // the pipeline raised while loading
+  BadReturn,          // the pipeline returned neither an instance nor a list of them
+  UnknownField,       // a field the type does not declare
+  MissingField,       // a required field left out
+  BadValue,           // function, userdata, cycle, NaN, ... in a field
+  BadIdentifier,      // identifier is not a non-empty string
+  BadType,            // a component type declaration is malformed
+  Duplicate,          // two different definitions under one Type/identifier
+  Cycle,              // a dependency cycle
+  TypeGone,           // state holds instances of a type the pipeline no longer defines
+  UnknownKey,         // a KEY on the command line that is nowhere
+  State,              // the state store cannot be opened or is damaged
+  StateVersion,       // the state was written by a newer ochre
+  Locked,             // another ochre holds the state
+  HookFailed,         // a hook raised an error
+  Internal,           // a bug
+};
+
+// Formats the catalog text for `code` with `{}` placeholders filled in order.
+std::string message(Code code, std::initializer_list<std::string_view> args = {});
+// The stable short name of a code, e.g. "unknown-field".
+const char* code_name(Code code);
+ErrorKind code_kind(Code code);
+// The exit status a process should end with for this kind of error.
+int exit_status(ErrorKind kind);
+
+// The one exception type of the engine. `where` is the user's file:line when known.
+class Error : public std::runtime_error {
+ public:
+  Error(Code code, std::string text, std::string where = {})
+      : std::runtime_error(std::move(text)), code_(code), where_(std::move(where)) {}
+  Code code() const { return code_; }
+  ErrorKind kind() const { return code_kind(code_); }
+  const std::string& where() const { return where_; }
+  // "file:line: message" or just the message.
+  std::string display() const;
+
+ private:
+  Code code_;
+  std::string where_;
+};
+
+// Throws an Error built from the catalog.
+[[noreturn]] void fail(Code code, std::initializer_list<std::string_view> args = {},
+                       std::string where = {});
+
+}  // namespace ochre

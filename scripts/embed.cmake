@@ -1,0 +1,17 @@
+# Turns Lua source files into a C++ table of (name, text) so the binary carries them.
+# Usage: cmake -DOUT=file.cpp -DFILES="a.lua;b.lua" -P embed.cmake
+set(body "// Generated from the Lua sources; do not edit.\n#include <cstddef>\nnamespace ochre::lua {\nstruct EmbeddedFile { const char* name; const char* text; std::size_t size; };\n")
+set(table "")
+set(i 0)
+foreach(f IN LISTS FILES)
+  get_filename_component(name ${f} NAME_WE)
+  file(READ ${f} hex HEX)
+  string(LENGTH "${hex}" hexlen)
+  math(EXPR size "${hexlen} / 2")
+  string(REGEX REPLACE "([0-9a-f][0-9a-f])" "'\\\\x\\1'," bytes "${hex}")
+  string(APPEND body "static const char file_${i}[] = {${bytes} 0};\n")
+  string(APPEND table "  {\"${name}\", file_${i}, ${size}},\n")
+  math(EXPR i "${i} + 1")
+endforeach()
+string(APPEND body "extern const EmbeddedFile embedded_files[] = {\n${table}  {nullptr, nullptr, 0}\n};\n}\n")
+file(WRITE ${OUT} "${body}")
