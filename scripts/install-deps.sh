@@ -1,0 +1,15 @@
+#!/bin/sh
+# Installs the Debian packages ochre builds with, when any is missing.
+set -e
+PACKAGES="cmake make g++ pkg-config libluajit-5.1-dev libsqlite3-dev catch2 libssl-dev libuv1-dev libedit-dev nlohmann-json3-dev"
+missing=""
+for p in $PACKAGES; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+echo "Installing:$missing"
+SUDO=""
+[ "$(id -u)" -ne 0 ] && SUDO=sudo
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends $missing

@@ -1,0 +1,52 @@
+// Golden ids computed by the original Python ochre: every case must match.
+#include <catch2/catch.hpp>
+#include <nlohmann/json.hpp>
+
+#include <filesystem>
+#include <fstream>
+
+#include "ochre/ochre.hpp"
+
+namespace {
+
+nlohmann::json load_vectors() {
+  std::string path = std::filesystem::exists(OCHRE_SHARED_VECTORS) ? OCHRE_SHARED_VECTORS
+                                                                    : OCHRE_REPO_VECTORS;
+  std::ifstream in(path);
+  REQUIRE(in);
+  return nlohmann::json::parse(in);
+}
+
+void check_vectors(const nlohmann::json& doc) {
+  REQUIRE(doc["cases"].size() >= 31);
+  for (const auto& c : doc["cases"]) {
+    std::string name = c["name"];
+    INFO("case: " << name);
+    ochre::Engine engine(ochre::Options{"/nonexistent/ochre-hash-vectors.db", {}});
+    engine.load_string("local ochre = require \"ochre\"\n" + c["lua"].get<std::string>(), "case.lua");
+    engine.plan();
+    auto plan = nlohmann::json::parse(engine.plan_json());
+    std::map<std::string, std::pair<std::string, std::string>> got;
+    for (const auto& n : plan["nodes"]) got[n["key"]] = {n["uuid"], n["hash"]};
+    REQUIRE(got.size() == c["expect"].size());
+    for (const auto& e : c["expect"]) {
+      std::string key = e["key"];
+      INFO("instance: " << key);
+      REQUIRE(got.count(key));
+      CHECK(got[key].first == e["uuid"].get<std::string>());
+      CHECK(got[key].second == e["hash"].get<std::string>());
+    }
+  }
+}
+
+}  // namespace
+
+TEST_CASE("hash vectors of the original match", "[hash][golden]") {
+  check_vectors(load_vectors());
+}
+
+TEST_CASE("the repository's copy of the vectors matches too", "[hash][golden]") {
+  std::ifstream in(OCHRE_REPO_VECTORS);
+  REQUIRE(in);
+  check_vectors(nlohmann::json::parse(in));
+}
