@@ -33,10 +33,13 @@ internal.REQUIRED = REQUIRED
 local HOOKS = { create = true, read = true, update = true, delete = true }
 local RESERVED = { identifier = true, outputs = true }
 
+-- "file:line" of the Lua code `level` frames up. A tail call (`return T "x"`) leaves no
+-- frame to name; then the pipeline's file stands alone.
+internal.pipeline = "?"
 local function site(level)
   local i = debug.getinfo(level + 1, "Sl")
-  if not i then return "?" end
-  return i.short_src .. ":" .. (i.currentline or 0)
+  if not i or i.what == "C" or (i.currentline or -1) < 0 then return internal.pipeline end
+  return i.short_src .. ":" .. i.currentline
 end
 
 local function distance(a, b)
@@ -165,25 +168,28 @@ local function make_instance_mt(T)
   end
   function mt.__call(self, values)
     local i = info[self]
+    -- Raised at the declaration's line: this call is often a tail call with no frame.
+    local function fail(msg) error(i.site .. ": " .. msg, 0) end
     if not i.bare then
-      error(("%s already has its fields; give them once: %s \"%s\" { ... }")
-        :format(tostring(self), T.name, rawget(self, "identifier")), 2)
+      fail(("%s already has its fields; give them once: %s \"%s\" { ... }")
+        :format(tostring(self), T.name, rawget(self, "identifier")))
     end
     if type(values) ~= "table" or getmetatable(values) ~= nil then
-      error(("%s: expected a table of fields, got %s"):format(tostring(self), describe(values)), 2)
+      fail(("%s: expected a table of fields, got %s"):format(tostring(self), describe(values)))
     end
     for k, v in pairs(values) do
       if type(k) ~= "string" then
-        error(("%s: field names are strings; got %s (write name = value)"):format(tostring(self), describe(k)), 2)
+        fail(("%s: field names are strings; got %s (write name = value)"):format(tostring(self), describe(k)))
       end
-      if RESERVED[k] then error(("%s: '%s' cannot be set as a field"):format(tostring(self), k), 2) end
-      if T.fields[k] == nil then error(unknown_field(T, k), 2) end
+      if RESERVED[k] then fail(("%s: '%s' cannot be set as a field"):format(tostring(self), k)) end
+      if T.fields[k] == nil then fail(unknown_field(T, k)) end
       local err = check_value(v, k)
-      if err then error(tostring(self) .. ": " .. err, 2) end
+      if err then fail(tostring(self) .. ": " .. err) end
       rawset(self, k, v)
     end
     i.bare = false
-    internal.check_required(self, 2)
+    local missing = internal.check_required(self)
+    if missing then fail(missing) end
     return self
   end
   function mt.__tostring(self)

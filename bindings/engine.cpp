@@ -63,11 +63,6 @@ RunResult Engine::apply(const Callbacks& callbacks) {
   lua::Session& s = impl_->session;
   const Plan& plan = impl_->plan();
   RunResult result;
-  if (plan.empty() && !s.destroying) {
-    // Nothing to do: the roots are still recorded, so other pipelines see them.
-    result.nothing_to_do = true;
-    return result;
-  }
   if (plan.empty()) {
     result.nothing_to_do = true;
     return result;
@@ -90,9 +85,8 @@ RunResult Engine::apply(const Callbacks& callbacks) {
     callbacks.finished(info_of(plan, i), end);
   };
   RunInfo info{s.destroying ? "destroy" : "apply", s.source};
-  bool whole_destroy = s.destroying;
   ApplyReport report = apply_plan(plan, *s.graph, st, runner, info,
-                                  s.destroying ? nullptr : &roots, whole_destroy, events);
+                                  s.destroying ? nullptr : &roots, s.destroy_all, events);
   result.done = report.done;
   result.failed = report.failed;
   result.skipped = report.skipped;

@@ -1,6 +1,7 @@
 // Loading a pipeline and turning its instances into the engine's graph: stored outputs
 // are given to the instances, read hooks run (sub-components first), fields are
 // converted, duplicates and cycles are caught with the user's lines.
+#include <cctype>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
@@ -59,6 +60,24 @@ const TypeInfo& Session::type_info(int idx) {
   return types.emplace(ptr, std::move(t)).first->second;
 }
 
+namespace {
+
+// Splits Lua's "file:line: message" so the position prints as the user's file:line.
+[[noreturn]] void lua_user_error(Code code, const std::string& msg) {
+  size_t colon = msg.find(':');
+  while (colon != std::string::npos) {
+    size_t digits = colon + 1;
+    while (digits < msg.size() && std::isdigit(static_cast<unsigned char>(msg[digits]))) ++digits;
+    if (digits > colon + 1 && msg.compare(digits, 2, ": ") == 0)
+      throw Error(code, message(code, {msg.substr(digits + 2)}), msg.substr(0, digits));
+    colon = msg.find(':', colon + 1);
+    if (colon != std::string::npos && msg.find('\n') < colon) break;
+  }
+  throw Error(code, message(code, {msg}));
+}
+
+}  // namespace
+
 void Session::load_file(const std::string& path) {
   std::error_code ec;
   if (std::filesystem::is_directory(path, ec)) fail(Code::NoFile, {path, "it is a directory"});
@@ -74,7 +93,7 @@ void Session::load_file(const std::string& path) {
   if (luaL_loadfile(L(), path.c_str()) != 0) {
     std::string err = error_text(L());
     lua_pop(L(), 1);
-    fail(Code::LuaSyntax, {err});
+    lua_user_error(Code::LuaSyntax, err);
   }
   run_chunk(path);
 }
@@ -88,43 +107,62 @@ void Session::load_string(std::string_view code, const std::string& name) {
   if (luaL_loadbuffer(L(), code.data(), code.size(), chunk.c_str()) != 0) {
     std::string err = error_text(L());
     lua_pop(L(), 1);
-    fail(Code::LuaSyntax, {err});
+    lua_user_error(Code::LuaSyntax, err);
   }
   run_chunk(name);
 }
 
 void Session::run_chunk(const std::string& display_name) {
+  pipeline_name = display_name;
   lua_State* L = this->L();
   int base = lua_gettop(L);  // the chunk sits at base
   std::string err;
-  if (!pcall(L, 0, LUA_MULTRET, &err, false)) fail(Code::LuaRuntime, {err});
+  lua_rawgeti(L, LUA_REGISTRYINDEX, internal_ref);
+  lua_pushlstring(L, display_name.data(), display_name.size());
+  lua_setfield(L, -2, "pipeline");
+  lua_pop(L, 1);
+  if (!pcall(L, 0, LUA_MULTRET, &err, false)) lua_user_error(Code::LuaRuntime, err);
   int nres = lua_gettop(L) - (base - 1);
-  for (int r : root_refs) luaL_unref(L, LUA_REGISTRYINDEX, r);
-  root_refs.clear();
-  has_roots = false;
   if (nres >= 1 && !lua_isnil(L, base)) {
-    int idx = base;
-    auto bad_return = [&](const std::string& what) {
+    try {
+      set_roots(base);
+    } catch (Error& e) {
       lua_settop(L, base - 1);
-      throw Error(Code::BadReturn, message(Code::BadReturn, {what}), display_name);
-    };
-    if (is_instance(L, idx)) {
-      lua_pushvalue(L, idx);
-      root_refs.push_back(luaL_ref(L, LUA_REGISTRYINDEX));
-    } else if (lua_istable(L, idx) && !lua_getmetatable(L, idx)) {
-      int n = (int)lua_objlen(L, idx);
-      if (n == 0) bad_return("an empty table");
-      for (int i = 1; i <= n; ++i) {
-        lua_rawgeti(L, idx, i);
-        if (!is_instance(L, -1)) bad_return("a list whose item " + std::to_string(i) + " is not an instance");
-        root_refs.push_back(luaL_ref(L, LUA_REGISTRYINDEX));
-      }
-    } else {
-      bad_return(std::string("a ") + luaL_typename(L, idx) + " value");
+      throw Error(e.code(), e.what(), display_name);
     }
-    has_roots = true;
   }
   lua_settop(L, base - 1);
+}
+
+void Session::set_roots(int idx) {
+  lua_State* L = this->L();
+  idx = idx < 0 ? lua_gettop(L) + idx + 1 : idx;
+  std::vector<int> refs;
+  auto bad = [&](const std::string& what) {
+    for (int r : refs) luaL_unref(L, LUA_REGISTRYINDEX, r);
+    fail(Code::BadReturn, {what});
+  };
+  if (is_instance(L, idx)) {
+    lua_pushvalue(L, idx);
+    refs.push_back(luaL_ref(L, LUA_REGISTRYINDEX));
+  } else if (lua_istable(L, idx) && !lua_getmetatable(L, idx)) {
+    int n = (int)lua_objlen(L, idx);
+    if (n == 0) bad("an empty table");
+    for (int i = 1; i <= n; ++i) {
+      lua_rawgeti(L, idx, i);
+      if (!is_instance(L, -1)) {
+        lua_pop(L, 1);
+        bad("a list whose item " + std::to_string(i) + " is not an instance");
+      }
+      refs.push_back(luaL_ref(L, LUA_REGISTRYINDEX));
+    }
+  } else {
+    if (lua_istable(L, idx)) lua_pop(L, 1);  // the metatable
+    bad(std::string("a ") + luaL_typename(L, idx) + " value");
+  }
+  for (int r : root_refs) luaL_unref(L, LUA_REGISTRYINDEX, r);
+  root_refs = std::move(refs);
+  has_roots = true;
 }
 
 StateStore& Session::state(bool write) {
@@ -327,7 +365,7 @@ void Session::build_graph(const std::vector<StoredInstance>& stored) {
 }
 
 void Session::plan(bool destroy, const std::vector<std::string>& keys) {
-  if (!has_roots) fail(Code::BadReturn, {"nothing"}, source);
+  if (!has_roots) fail(Code::BadReturn, {"nothing"}, pipeline_name);
   StateStore& st = state(false);
   std::vector<StoredInstance> stored = st.load();
   auto roots = st.roots();
@@ -343,6 +381,7 @@ void Session::plan(bool destroy, const std::vector<std::string>& keys) {
     return yes;
   };
   destroying = destroy;
+  destroy_all = destroy && keys.empty();
   current_plan = make_plan(*graph, std::move(stored), po);
 }
 

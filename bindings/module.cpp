@@ -31,6 +31,14 @@ int l_ochre_print(lua_State* L) {
   return 0;
 }
 
+// ochre.apply(x) / ochre.plan(x) / ochre.destroy(x) inside a pipeline run by a host:
+// x (an instance or a list of them) becomes the roots the host's command works on.
+int l_ochre_apply(lua_State* L) {
+  Session& s = session_of(L);
+  s.set_roots(1);
+  return 0;
+}
+
 int l_ochre_preload(lua_State* L) {
   lua_pushvalue(L, lua_upvalueindex(1));
   return 1;
@@ -55,6 +63,7 @@ void install_module(Session& s) {
   s.internal_ref = luaL_ref(L, LUA_REGISTRYINDEX);
   lua_pushvalue(L, -1);
   s.module_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+  lua_pushvalue(L, -1);  // M stays on the stack for the natives below
 
   // package.preload.ochre = function() return M end
   lua_getglobal(L, "package");
@@ -63,6 +72,13 @@ void install_module(Session& s) {
   lua_pushcclosure(L, l_ochre_preload, 1);
   lua_setfield(L, -2, "ochre");
   lua_pop(L, 3);
+
+  for (const char* name : {"apply", "plan", "destroy"}) {
+    lua_pushlightuserdata(L, &s);
+    lua_pushcclosure(L, trampoline<l_ochre_apply>, 1);
+    lua_setfield(L, -2, name);
+  }
+  lua_pop(L, 1);
 
   lua_pushlightuserdata(L, &s);
   lua_pushcclosure(L, trampoline<l_ochre_print>, 1);

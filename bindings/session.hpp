@@ -32,6 +32,9 @@ class Session {
   void load_file(const std::string& path);
   void load_string(std::string_view code, const std::string& name);
 
+  // Makes the instance or list of instances at `idx` the roots; throws BadReturn. [-0, +0, e]
+  void set_roots(int idx);
+
   // Opens the state (read-only unless `write`), once.
   StateStore& state(bool write);
   void plan(bool destroy, const std::vector<std::string>& keys);
@@ -48,6 +51,7 @@ class Session {
 
   Options options;
   std::string source;      // the pipeline's absolute path, or its name
+  std::string pipeline_name;  // the pipeline as the user named it, for messages
   std::string state_path;
   std::vector<int> root_refs;  // the instances the pipeline returned
   bool has_roots = false;
@@ -55,6 +59,7 @@ class Session {
   std::optional<Graph> graph;
   std::optional<Plan> current_plan;
   bool destroying = false;
+  bool destroy_all = false;  // a destroy of the whole pipeline (no KEYs)
   std::unordered_map<std::string, std::vector<int>> instance_refs;  // key -> its Lua objects
   std::unordered_map<const void*, TypeInfo> types;                   // by type table
   std::string* capture = nullptr;

@@ -17,7 +17,8 @@ constexpr Entry catalog[] = {
     {Code::LuaSyntax, "syntax", ErrorKind::User, "syntax error: {}"},
     {Code::LuaRuntime, "load", ErrorKind::User, "{}"},
     {Code::BadReturn, "bad-return", ErrorKind::User,
-     "the pipeline must return a component instance or a list of them (it returned {})"},
+     "the pipeline must return a component instance or a list of them, or pass them to "
+     "ochre.apply (it returned {})"},
     {Code::UnknownField, "unknown-field", ErrorKind::User, "{} has no field '{}'{}"},
     {Code::MissingField, "missing-field", ErrorKind::User, "{} needs a value for required field '{}'"},
     {Code::BadValue, "bad-value", ErrorKind::User, "{}: {}"},
