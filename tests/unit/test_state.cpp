@@ -1,0 +1,151 @@
+// The SQLite state store: outcomes committed per job, schema versions, foreign files.
+#include <catch2/catch.hpp>
+
+#include <sqlite3.h>
+#include <sys/stat.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "engine/state.hpp"
+#include "ochre/errors.hpp"
+
+using namespace ochre;
+namespace fs = std::filesystem;
+
+namespace {
+
+struct TempState {
+  fs::path dir;
+  TempState() {
+    std::string t = (fs::temp_directory_path() / "ochre-state-XXXXXX").string();
+    REQUIRE(mkdtemp(t.data()));
+    dir = t;
+  }
+  ~TempState() { fs::remove_all(dir); }
+  std::string path() const { return (dir / "sub" / "state.db").string(); }
+};
+
+StoredInstance instance(const std::string& key) {
+  StoredInstance s;
+  s.key = key;
+  s.type = "T";
+  s.identifier = key.substr(2);
+  s.uuid = "0123456789abcdef";
+  s.hash = std::string(64, 'a');
+  s.fields = {{"identifier", Value::of_string(s.identifier)}, {"n", Value::of_number(1.5)}};
+  s.deps = {"T/child"};
+  return s;
+}
+
+void exec(const std::string& path, const char* sql) {
+  sqlite3* db = nullptr;
+  REQUIRE(sqlite3_open(path.c_str(), &db) == SQLITE_OK);
+  REQUIRE(sqlite3_exec(db, sql, nullptr, nullptr, nullptr) == SQLITE_OK);
+  sqlite3_close(db);
+}
+
+}  // namespace
+
+TEST_CASE("read-only open of a missing state writes nothing", "[state]") {
+  TempState t;
+  auto st = open_sqlite_state(t.path(), OpenMode::ReadOnly);
+  CHECK(st->load().empty());
+  CHECK(st->roots().empty());
+  CHECK_FALSE(fs::exists(t.path()));
+}
+
+TEST_CASE("a job's outcome is stored when it ends", "[state]") {
+  TempState t;
+  auto st = open_sqlite_state(t.path(), OpenMode::ReadWrite);
+  CHECK((fs::status(t.path()).permissions() & (fs::perms::group_all | fs::perms::others_all)) == fs::perms::none);
+  long long run = st->begin_run({"apply", "/p.lua"});
+  st->set_roots("/p.lua", {"T/a"});
+  StoredInstance a = instance("T/a");
+  long long job = st->job_started(run, 0, Action::Create, a);
+
+  // Started but not finished: recorded as running with the attempted fields.
+  auto mid = open_sqlite_state(t.path(), OpenMode::ReadOnly)->load();
+  REQUIRE(mid.size() == 1);
+  CHECK(mid[0].status == Status::Running);
+
+  JobOutcome done;
+  done.outputs = Value::map();
+  done.outputs.entries.emplace_back(Value::of_string("rows"), Value::of_number(42));
+  done.output = "hello\n";
+  st->job_finished(job, Action::Create, a, done);
+  st->end_run(run, "done", "1 done");
+
+  auto back = open_sqlite_state(t.path(), OpenMode::ReadOnly);
+  auto all = back->load();
+  REQUIRE(all.size() == 1);
+  CHECK(all[0].status == Status::Ok);
+  CHECK(all[0].fields == a.fields);
+  CHECK(all[0].deps == a.deps);
+  CHECK(all[0].outputs == done.outputs);
+  CHECK(all[0].run == run);
+  CHECK(back->roots() == std::vector<std::pair<std::string, std::string>>{{"/p.lua", "T/a"}});
+}
+
+TEST_CASE("failed and interrupted jobs keep the last applied version", "[state]") {
+  TempState t;
+  auto st = open_sqlite_state(t.path(), OpenMode::ReadWrite);
+  long long run = st->begin_run({"apply", "x"});
+  StoredInstance a = instance("T/a");
+  st->job_finished(st->job_started(run, 0, Action::Create, a), Action::Create, a, JobOutcome{});
+
+  StoredInstance changed = a;
+  changed.fields[1].second = Value::of_number(2);
+  JobOutcome failed;
+  failed.kind = JobOutcome::Failed;
+  failed.error = "boom";
+  st->job_finished(st->job_started(run, 1, Action::Update, changed), Action::Update, changed, failed);
+  auto all = st->load();
+  REQUIRE(all.size() == 1);
+  CHECK(all[0].status == Status::Failed);
+  CHECK(all[0].action == Action::Update);
+  CHECK(all[0].error == "boom");
+  CHECK(all[0].fields == a.fields);
+
+  st->job_started(run, 2, Action::Update, changed);  // and then the process dies
+  auto again = open_sqlite_state(t.path(), OpenMode::ReadWrite);
+  CHECK(again->recover_interrupted() == std::vector<std::string>{"T/a"});
+  CHECK(again->load()[0].status == Status::Failed);
+  CHECK(again->load()[0].error == "interrupted");
+}
+
+TEST_CASE("foreign and newer files are refused without being touched", "[state]") {
+  TempState t;
+  fs::create_directories(fs::path(t.path()).parent_path());
+  SECTION("not SQLite") {
+    std::ofstream(t.path()) << "hello, this is not a database at all, but it is long enough to look like one";
+    auto before = fs::file_size(t.path());
+    try {
+      open_sqlite_state(t.path(), OpenMode::ReadWrite)->load();
+      FAIL("expected an error");
+    } catch (const Error& e) {
+      CHECK(e.code() == Code::State);
+      CHECK(std::string(e.what()).find("not an ochre state") != std::string::npos);
+    }
+    CHECK(fs::file_size(t.path()) == before);
+  }
+  SECTION("another application's database") {
+    exec(t.path(), "CREATE TABLE other(x)");
+    CHECK_THROWS_AS(open_sqlite_state(t.path(), OpenMode::ReadWrite), Error);
+  }
+  SECTION("a newer schema") {
+    { open_sqlite_state(t.path(), OpenMode::ReadWrite); }
+    exec(t.path(), "PRAGMA user_version = 99");
+    try {
+      open_sqlite_state(t.path(), OpenMode::ReadWrite);
+      FAIL("expected an error");
+    } catch (const Error& e) {
+      CHECK(e.code() == Code::StateVersion);
+      CHECK(std::string(e.what()).find("upgrade ochre") != std::string::npos);
+    }
+  }
+  SECTION("a directory") {
+    fs::create_directories(t.path());
+    CHECK_THROWS_AS(open_sqlite_state(t.path(), OpenMode::ReadWrite), Error);
+  }
+}
