@@ -154,7 +154,7 @@ TEST_CASE("failed, interrupted and pending jobs are planned again", "[planner]")
   }
 }
 
-TEST_CASE("destroy deletes dependents first; with keys only those and their dependents", "[planner]") {
+TEST_CASE("destroy deletes dependents first and with keys only those and their dependents", "[planner]") {
   Graph g = chain(1);
   PlanOptions o;
   o.destroy = true;

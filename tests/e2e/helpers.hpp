@@ -76,8 +76,14 @@ inline std::string fill(std::string text, const std::string& name, const std::st
   return text;
 }
 
-// Position of `needle` in `hay`, or npos; for "A happened before B" checks.
-inline size_t at(const std::string& hay, const std::string& needle) { return hay.find(needle); }
+// The 1-based number of the first line of `text` containing `marker`, or 0.
+inline int line_of(const std::string& text, const std::string& marker) {
+  size_t p = text.find(marker);
+  if (p == std::string::npos) return 0;
+  int line = 1;
+  for (size_t i = 0; i < p; ++i) line += text[i] == '\n';
+  return line;
+}
 
 // True when every needle occurs in `hay`, each after the previous one.
 inline bool in_order(const std::string& hay, const std::vector<std::string>& needles) {
@@ -92,5 +98,16 @@ inline bool in_order(const std::string& hay, const std::vector<std::string>& nee
   }
   return true;
 }
+
+// The head of most test pipelines: `T(name, spec)` defines a component type whose missing
+// hooks print "CREATE Type/id", "UPDATE Type/id" or "DELETE Type/id", one line each.
+inline const char* const printing_prelude = R"(local ochre = require "ochre"
+local function T(name, spec)
+  spec.create = spec.create or function(self) print("CREATE " .. tostring(self)) end
+  spec.update = spec.update or function(self, old) print("UPDATE " .. tostring(self)) end
+  spec.delete = spec.delete or function(self) print("DELETE " .. tostring(self)) end
+  return ochre.component(name)(spec)
+end
+)";
 
 }  // namespace e2e
