@@ -144,6 +144,23 @@ end
 
 local base_methods = {}
 
+-- self:path "name": a file in this instance's own area of the state directory (the
+-- directory is created; without a name, the directory itself).
+function base_methods.path(self, name)
+  if getmetatable(self) == nil or not info[self] then
+    error("path is a method: write self:path \"name\"", 2)
+  end
+  local dir = internal.instance_dir(tostring(self))
+  if name == nil then return dir end
+  if type(name) ~= "string" or name == "" or name:sub(1, 1) == "/" then
+    error("self:path takes a relative file name", 2)
+  end
+  for part in name:gmatch("[^/]+") do
+    if part == ".." then error("self:path: '..' would leave the instance's area", 2) end
+  end
+  return dir .. "/" .. name
+end
+
 local function unknown_field(T, k)
   return ("%s has no field '%s'%s"):format(T.name, tostring(k), suggest(tostring(k), T.field_names))
 end

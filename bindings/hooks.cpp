@@ -1,5 +1,7 @@
 // Running a job's hook in Lua: create(self), update(self, old), delete(self).
 // self is the live instance for create/update and the stored version for delete.
+#include <filesystem>
+
 #include "bindings/convert.hpp"
 #include "bindings/session.hpp"
 #include "engine/canonical.hpp"
@@ -123,6 +125,11 @@ JobOutcome LuaHookRunner::run(const Job& job, const Plan& plan, const Graph& gra
         }
       }
     }
+  }
+  if (job.action == Action::Delete && out.kind == JobOutcome::Done) {
+    // The instance is gone: so is its own file area.
+    std::error_code ec;
+    std::filesystem::remove_all(s_.instance_dir(job.key), ec);
   }
   for (auto& [k, r] : cache) luaL_unref(L, LUA_REGISTRYINDEX, r);
   lua_settop(L, top);

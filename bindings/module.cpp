@@ -1,5 +1,8 @@
 // The `ochre` Lua module: the DSL from dsl.lua plus the natives, installed into a
 // session's Lua state. The session travels to natives as an upvalue, never a global.
+#include <cctype>
+#include <filesystem>
+
 #include "bindings/session.hpp"
 
 namespace ochre::lua {
@@ -39,12 +42,51 @@ int l_ochre_apply(lua_State* L) {
   return 0;
 }
 
+// internal.instance_dir(key): the instance's own directory under the state's, created.
+int l_ochre_instance_dir(lua_State* L) {
+  Session& s = session_of(L);
+  std::string dir = s.instance_dir(luaL_checkstring(L, 1));
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec) return luaL_error(L, "cannot create %s: %s", dir.c_str(), ec.message().c_str());
+  lua_pushlstring(L, dir.data(), dir.size());
+  return 1;
+}
+
 int l_ochre_preload(lua_State* L) {
   lua_pushvalue(L, lua_upvalueindex(1));
   return 1;
 }
 
 }  // namespace
+
+namespace {
+
+// Every byte outside [A-Za-z0-9_.-], and a leading '.', is %XX-escaped, so a name can
+// never leave its directory.
+std::string escape_segment(std::string_view name) {
+  std::string out;
+  for (size_t i = 0; i < name.size(); ++i) {
+    unsigned char c = name[i];
+    if (std::isalnum(c) || c == '_' || c == '-' || (c == '.' && i > 0)) {
+      out += static_cast<char>(c);
+    } else {
+      char buf[4];
+      std::snprintf(buf, sizeof buf, "%%%02X", c);
+      out += buf;
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+std::string Session::instance_dir(const std::string& key) const {
+  std::string type, identifier;
+  if (!split_key(key, type, identifier)) fail(Code::Internal, {"bad key " + key});
+  auto root = std::filesystem::path(state_path).parent_path() / "files";
+  return (root / escape_segment(type) / escape_segment(identifier)).string();
+}
 
 void Session::write_output(std::string_view text) {
   if (capture) capture->append(text);
@@ -60,6 +102,9 @@ void install_module(Session& s) {
   lua_State* L = s.L();
   StackGuard guard(L);
   run_embedded(L, "dsl", 2);  // M, internal
+  lua_pushlightuserdata(L, &s);
+  lua_pushcclosure(L, trampoline<l_ochre_instance_dir>, 1);
+  lua_setfield(L, -2, "instance_dir");
   s.internal_ref = luaL_ref(L, LUA_REGISTRYINDEX);
   lua_pushvalue(L, -1);
   s.module_ref = luaL_ref(L, LUA_REGISTRYINDEX);

@@ -40,6 +40,9 @@ class Session {
   void plan(bool destroy, const std::vector<std::string>& keys);
   ApplyReport apply(const Callbacks& callbacks);
 
+  // The directory of an instance's own files (self:path), under the state's directory.
+  std::string instance_dir(const std::string& key) const;
+
   // Hook output: appended to the running job's capture, and shown.
   void write_output(std::string_view text);
 
