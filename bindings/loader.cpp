@@ -90,6 +90,17 @@ void Session::load_file(const std::string& path) {
     if (state_path.empty())
       state_path = (std::filesystem::path(source).parent_path() / ".ochre" / "state.db").string();
   }
+  // Modules beside the pipeline can be required.
+  {
+    std::string dir = std::filesystem::path(source).parent_path().string();
+    lua_getglobal(L(), "package");
+    lua_getfield(L(), -1, "path");
+    std::string p = dir + "/?.lua;" + dir + "/?/init.lua;" + lua_tostring(L(), -1);
+    lua_pop(L(), 1);
+    lua_pushlstring(L(), p.data(), p.size());
+    lua_setfield(L(), -2, "path");
+    lua_pop(L(), 1);
+  }
   if (luaL_loadfile(L(), path.c_str()) != 0) {
     std::string err = error_text(L());
     lua_pop(L(), 1);

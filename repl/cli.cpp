@@ -118,7 +118,11 @@ int cmd_run(const Args& a, bool destroy) {
     if (a.positional.size() > 1) usage_error("'" + a.command + "' takes one FILE");
     engine.plan();
   }
-  std::cout << engine.plan_table() << std::flush;
+  std::cout << engine.plan_table();
+  for (const JobInfo& job : engine.jobs())
+    if (job.reason.rfind("retry", 0) == 0 || job.reason.rfind("pending", 0) == 0)
+      std::cout << "note: " << job.details << ": " << job.reason << "\n";
+  std::cout << std::flush;
   if (a.dry_run) return 0;
   RunResult r = engine.apply(print_callbacks());
   if (r.nothing_to_do) return 0;
