@@ -167,7 +167,11 @@ end
 
 local function make_instance_mt(T)
   local mt = { __ochre_type = T }
+  -- Instances are empty proxies: their values live in info[self].values, so every
+  -- assignment passes through __newindex and is checked at the assigning line.
   function mt.__index(self, k)
+    local v = info[self].values[k]
+    if v ~= nil then return v end
     local m = T.methods[k]
     if m ~= nil then return m end
     m = base_methods[k]
@@ -176,12 +180,13 @@ local function make_instance_mt(T)
     error(unknown_field(T, k), 2)
   end
   function mt.__newindex(self, k, v)
-    if k == "outputs" then rawset(self, k, v) return end
+    local values = info[self].values
+    if k == "outputs" then values.outputs = v return end
     if k == "identifier" then error(("the identifier of %s cannot change"):format(tostring(self)), 2) end
     if T.fields[k] == nil then error(unknown_field(T, k), 2) end
     local err = check_value(v, k)
     if err then error(tostring(self) .. ": " .. err, 2) end
-    rawset(self, k, v)
+    values[k] = v
   end
   function mt.__call(self, values)
     local i = info[self]
@@ -189,7 +194,7 @@ local function make_instance_mt(T)
     local function fail(msg) error(i.site .. ": " .. msg, 0) end
     if not i.bare then
       fail(("%s already has its fields; give them once: %s \"%s\" { ... }")
-        :format(tostring(self), T.name, rawget(self, "identifier")))
+        :format(tostring(self), T.name, i.values.identifier))
     end
     if type(values) ~= "table" or getmetatable(values) ~= nil then
       fail(("%s: expected a table of fields, got %s"):format(tostring(self), describe(values)))
@@ -202,7 +207,7 @@ local function make_instance_mt(T)
       if T.fields[k] == nil then fail(unknown_field(T, k)) end
       local err = check_value(v, k)
       if err then fail(tostring(self) .. ": " .. err) end
-      rawset(self, k, v)
+      i.values[k] = v
     end
     i.bare = false
     local missing = internal.check_required(self)
@@ -210,15 +215,16 @@ local function make_instance_mt(T)
     return self
   end
   function mt.__tostring(self)
-    return T.name .. "/" .. tostring(rawget(self, "identifier"))
+    return T.name .. "/" .. tostring(info[self].values.identifier)
   end
   return mt
 end
 
 function internal.check_required(inst, level)
-  local T = info[inst].type
+  local i = info[inst]
+  local T = i.type
   for _, f in ipairs(T.field_names) do
-    if T.fields[f] == REQUIRED and rawget(inst, f) == nil then
+    if T.fields[f] == REQUIRED and i.values[f] == nil then
       local msg = ("%s needs a value for required field '%s'"):format(tostring(inst), f)
       if level then error(msg, level + 1) end
       return msg
@@ -233,13 +239,14 @@ function type_mt.__call(T, identifier)
     error(("%s: an identifier must be a non-empty string (got %s); write %s \"name\""):format(
       T.name, describe(identifier), T.name), 2)
   end
-  local inst = { identifier = identifier, outputs = {} }
+  local values = { identifier = identifier, outputs = {} }
   for _, f in ipairs(T.field_names) do
     local d = T.fields[f]
-    if d ~= REQUIRED then inst[f] = deep_copy(d) end
+    if d ~= REQUIRED then values[f] = deep_copy(d) end
   end
-  info[inst] = { type = T, site = site(2), bare = true }
-  return setmetatable(inst, T.mt)
+  local inst = setmetatable({}, T.mt)
+  info[inst] = { type = T, site = site(2), bare = true, values = values }
+  return inst
 end
 function type_mt.__tostring(T) return "ochre.component \"" .. T.name .. "\"" end
 
@@ -282,8 +289,9 @@ function M.component(name)
       if type(f) ~= "string" or not f:match("^[%a_][%w_]*$") then
         error(("ochre.component \"%s\": field names are words (got %s)"):format(name, describe(f)), 2)
       end
-      if RESERVED[f] then
-        error(("ochre.component \"%s\": '%s' is reserved and cannot be a field"):format(name, f), 2)
+      if RESERVED[f] or T.methods[f] then
+        error(("ochre.component \"%s\": '%s' is reserved (a method's name) and cannot be a field")
+          :format(name, f), 2)
       end
       if default ~= REQUIRED then
         local err = check_value(default, f)
@@ -315,16 +323,16 @@ end
 
 -- The instance of type `T` as stored: no validation, its site is the state.
 function internal.stored_instance(T, fields, outputs)
-  local inst = fields
-  inst.outputs = outputs or {}
-  info[inst] = { type = T, site = "(state)", bare = false }
-  return setmetatable(inst, T.mt)
+  fields.outputs = outputs or {}
+  local inst = setmetatable({}, T.mt)
+  info[inst] = { type = T, site = "(state)", bare = false, values = fields }
+  return inst
 end
 
 function internal.info(inst)
   local i = info[inst]
   if not i then return nil end
-  return i.type, i.site, i.bare
+  return i.type, i.site, i.values
 end
 
 M.Component = M.component "Component" {}

@@ -225,15 +225,16 @@ class Collector {
     }
     if (!lua_checkstack(L, 16)) fail(Code::Cycle, {"instances nested too deeply"});
 
-    // internal.info(inst) -> T, site, bare
+    // internal.info(inst) -> T, site, values
     s_.push_internal("info");
     lua_pushvalue(L, idx);
     lua_call(L, 1, 3);
     int t_idx = lua_gettop(L) - 2;
     const TypeInfo& type = s_.type_info(t_idx);
     std::string site = lua_tostring(L, t_idx + 1);
-    lua_pop(L, 2);  // keep T at t_idx
-    lua_getfield(L, idx, "identifier");
+    lua_remove(L, t_idx + 1);
+    const int values = t_idx + 1;  // the instance's values, a plain table
+    lua_getfield(L, values, "identifier");
     std::string identifier = lua_tostring(L, -1);
     lua_pop(L, 1);
     std::string key = make_key(type.name, identifier);
@@ -255,12 +256,12 @@ class Collector {
     auto st = stored_.find(key);
     if (st != stored_.end() && st->second->status == Status::Ok) {
       push_value(L, st->second->outputs, [&](const std::string& k) { lua_pushstring(L, k.c_str()); });
-      lua_setfield(L, idx, "outputs");
+      lua_setfield(L, values, "outputs");
     }
 
     // Sub-components first, so their read hooks have run before ours.
     for (const auto& f : type.field_names) {
-      lua_getfield(L, idx, f.c_str());
+      lua_getfield(L, values, f.c_str());
       visit_children(lua_gettop(L));
       lua_pop(L, 1);
     }
@@ -291,7 +292,7 @@ class Collector {
         id_added = true;
       }
       lua_pushlstring(L, f.data(), f.size());
-      lua_rawget(L, idx);
+      lua_rawget(L, values);
       try {
         node.fields.emplace_back(
             f, to_value(L, -1, [&](int child) { return key_of(child); }, f));

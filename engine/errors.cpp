@@ -23,7 +23,7 @@ constexpr Entry catalog[] = {
     {Code::MissingField, "missing-field", ErrorKind::User, "{} needs a value for required field '{}'"},
     {Code::BadValue, "bad-value", ErrorKind::User, "{}: {}"},
     {Code::BadIdentifier, "bad-identifier", ErrorKind::User,
-     "an identifier must be a non-empty string without '/' (got {})"},
+     "an identifier must be a non-empty string (got {})"},
     {Code::BadType, "bad-type", ErrorKind::User, "{}"},
     {Code::Duplicate, "duplicate", ErrorKind::User,
      "{} is defined twice with different fields: at {} and at {}"},

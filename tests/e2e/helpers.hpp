@@ -69,7 +69,7 @@ inline const PlanRow* find_row(const std::vector<PlanRow>& rows, const std::stri
 }
 
 // `text` with every `{{name}}` replaced by `value`.
-inline std::string fill(std::string text, const std::string& name, const std::string& value) {
+inline std::string subst(std::string text, const std::string& name, const std::string& value) {
   const std::string pat = "{{" + name + "}}";
   for (size_t p = text.find(pat); p != std::string::npos; p = text.find(pat, p + value.size()))
     text.replace(p, pat.size(), value);
