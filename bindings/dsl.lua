@@ -25,6 +25,18 @@ function internal.pending_reason(v)
   return nil
 end
 
+-- ochre.sh_ok(cmd [, opts]): ochre.sh, raising when the command does not exit 0.
+function M.sh_ok(cmd, opts)
+  local r = M.sh(cmd, opts)
+  if r.code ~= 0 then
+    local why = r.timed_out and "timed out" or r.code and ("exited with " .. r.code)
+      or ("was killed by signal " .. tostring(r.signal))
+    local err = r.stderr:gsub("%s+$", "")
+    error(("command %s: %s%s"):format(why, cmd, err ~= "" and "\n" .. err or ""), 2)
+  end
+  return r
+end
+
 local types = {}                                 -- name -> type
 local info = setmetatable({}, { __mode = "k" })  -- instance -> { type, site, bare }
 internal.types = types

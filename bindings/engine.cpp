@@ -1,4 +1,7 @@
 // ochre::Engine, the public API, over a Session.
+#include <algorithm>
+#include <thread>
+
 #include "bindings/session.hpp"
 
 namespace ochre {
@@ -59,6 +62,15 @@ std::string Engine::explain(const std::string& key) const {
   return format_explain(impl_->plan(), *impl_->session.graph, key);
 }
 
+int default_jobs() {
+  unsigned n = std::thread::hardware_concurrency();
+  return std::max(4, static_cast<int>(2 * (n ? n : 1)));
+}
+
+void Engine::lock() {
+  impl_->session.lock();
+}
+
 RunResult Engine::apply(const Callbacks& callbacks) {
   lua::Session& s = impl_->session;
   const Plan& plan = impl_->plan();
@@ -67,6 +79,7 @@ RunResult Engine::apply(const Callbacks& callbacks) {
     result.nothing_to_do = true;
     return result;
   }
+  s.lock();
   StateStore& st = s.state(true);
   st.recover_interrupted();
   lua::LuaHookRunner runner(s);
@@ -84,13 +97,22 @@ RunResult Engine::apply(const Callbacks& callbacks) {
     end.output = o.output;
     callbacks.finished(info_of(plan, i), end);
   };
+  events.interrupted = callbacks.interrupted;
+  events.tick = callbacks.tick;
+  ApplyOptions opts;
+  opts.jobs = s.options.jobs > 0 ? s.options.jobs : default_jobs();
+  opts.fail_fast = s.options.fail_fast;
+  opts.loop = s.loop();
+  opts.roots = s.destroying ? nullptr : &roots;
+  opts.clear_roots = s.destroy_all;
   RunInfo info{s.destroying ? "destroy" : "apply", s.source};
-  ApplyReport report = apply_plan(plan, *s.graph, st, runner, info,
-                                  s.destroying ? nullptr : &roots, s.destroy_all, events);
+  ApplyReport report = apply_plan(plan, *s.graph, st, runner, info, opts, events);
   result.done = report.done;
   result.failed = report.failed;
   result.skipped = report.skipped;
   result.pending = report.pending;
+  result.waiting = report.waiting;
+  result.interrupted = report.interrupted;
   result.summary = report.summary();
   return result;
 }

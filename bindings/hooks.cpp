@@ -40,100 +40,113 @@ void LuaHookRunner::push_stored(const Plan& plan, const std::string& key,
   cache[key] = luaL_ref(L, LUA_REGISTRYINDEX);
 }
 
-JobOutcome LuaHookRunner::run(const Job& job, const Plan& plan, const Graph& graph) {
+void LuaHookRunner::start(int, const Job& job, const Plan& plan, const Graph& graph, Done done) {
   lua_State* L = s_.L();
   int top = lua_gettop(L);
-  JobOutcome out;
-  std::unordered_map<std::string, int> cache;
   const char* hook = action_name(job.action);
   const StoredInstance* old = job.stored >= 0 ? &plan.stored[job.stored] : nullptr;
 
   s_.push_type(job.type);
   if (lua_isnil(L, -1)) {
     lua_settop(L, top);
+    JobOutcome out;
     out.kind = JobOutcome::Failed;
     out.error = message(Code::TypeGone, {job.key, job.type, job.key});
-    return out;
+    done(std::move(out));
+    return;
   }
   lua_getfield(L, -1, "hooks");
   lua_getfield(L, -1, hook);
+  lua_replace(L, top + 1);
+  lua_settop(L, top + 1);
   bool has_hook = lua_isfunction(L, -1);
-  int nargs = 0;
-  if (has_hook) {
-    if (job.action == Action::Delete) {
-      push_stored(plan, job.key, cache);
-      nargs = 1;
-    } else {
-      lua_rawgeti(L, LUA_REGISTRYINDEX, graph.node(job.node).handle);
-      nargs = 1;
-      if (job.action == Action::Update) {
-        push_stored(plan, job.key, cache);
-        nargs = 2;
-      }
+
+  // Outputs: the table the hook returns, or what was stored (update), or none.
+  Value kept = old && job.action == Action::Update ? old->outputs : Value::map();
+  std::string key = job.key;
+  std::string label = job.key + ": " + hook;
+  Session& s = s_;
+  auto on_return = [&s, key, label, kept, action = job.action](lua_State* co, int nres) {
+    JobOutcome out;
+    out.outputs = kept;
+    if (action == Action::Delete || nres == 0 || lua_isnil(co, 1)) return out;
+    s.push_internal("pending_reason");
+    lua_State* L = s.L();
+    lua_pushvalue(co, 1);
+    lua_xmove(co, L, 1);
+    lua_call(L, 1, 1);
+    if (!lua_isnil(L, -1)) {
+      out.kind = JobOutcome::Pending;
+      out.error = lua_tostring(L, -1);
+      lua_pop(L, 1);
+      return out;
     }
-  }
-
-  std::string captured;
-  s_.capture = &captured;
-  std::string err;
-  bool ok = true;
-  int result_idx = 0;
-  if (has_hook) {
-    ok = pcall(L, nargs, 1, &err, true);
-    result_idx = ok ? lua_gettop(L) : 0;
-  }
-  s_.capture = nullptr;
-  out.output = std::move(captured);
-
-  if (!ok) {
-    out.kind = JobOutcome::Failed;
-    out.error = job.key + ": " + hook + " failed: " + err;
-  } else if (job.action != Action::Delete) {
-    // Outputs: the table the hook returned, or what was stored (update), or none.
-    Value outputs = Value::map();
-    if (old && job.action == Action::Update) outputs = old->outputs;
-    if (result_idx && !lua_isnil(L, result_idx)) {
-      s_.push_internal("pending_reason");
-      lua_pushvalue(L, result_idx);
-      lua_call(L, 1, 1);
-      if (!lua_isnil(L, -1)) {
-        out.kind = JobOutcome::Pending;
-        out.error = lua_tostring(L, -1);
-      } else if (lua_istable(L, result_idx) && !is_instance(L, result_idx)) {
-        try {
-          outputs = to_value(L, result_idx, [&](int) -> std::string {
-            fail(Code::BadValue, {"outputs", "an instance cannot be an output"});
-          }, "outputs");
-        } catch (const Error& e) {
-          out.kind = JobOutcome::Failed;
-          out.error = job.key + ": " + hook + " returned outputs that are not data: " + e.what();
-        }
-      } else {
+    lua_pop(L, 1);
+    if (lua_istable(co, 1) && !is_instance(co, 1)) {
+      try {
+        out.outputs = to_value(co, 1, [&](int) -> std::string {
+          fail(Code::BadValue, {"outputs", "an instance cannot be an output"});
+        }, "outputs");
+      } catch (const Error& e) {
         out.kind = JobOutcome::Failed;
-        out.error = job.key + ": " + hook + " must return a table of outputs, ochre.pending(...) or nothing (it returned a " + luaL_typename(L, result_idx) + ")";
+        out.error = label + " returned outputs that are not data: " + e.what();
       }
+      return out;
     }
-    if (out.kind == JobOutcome::Done) {
-      out.outputs = outputs;
-      auto refs = s_.instance_refs.find(job.key);
-      if (refs != s_.instance_refs.end()) {
+    out.kind = JobOutcome::Failed;
+    out.error = label + " must return a table of outputs, ochre.pending(...) or nothing (it returned a " +
+                luaL_typename(co, 1) + ")";
+    return out;
+  };
+
+  auto finish = [&s, key, action = job.action, done = std::move(done)](JobOutcome out) {
+    if (out.kind == JobOutcome::Done && action != Action::Delete) {
+      // Dependents read these outputs as self.<field>.outputs.
+      lua_State* L = s.L();
+      auto refs = s.instance_refs.find(key);
+      if (refs != s.instance_refs.end()) {
         for (int r : refs->second) {
           lua_rawgeti(L, LUA_REGISTRYINDEX, r);
-          push_value(L, outputs, [&](const std::string& k) { lua_pushstring(L, k.c_str()); });
+          push_value(L, out.outputs, [&](const std::string& k) { lua_pushstring(L, k.c_str()); });
           lua_setfield(L, -2, "outputs");
           lua_pop(L, 1);
         }
       }
     }
+    if (out.kind == JobOutcome::Done && action == Action::Delete) {
+      // The instance is gone: so is its own file area.
+      std::error_code ec;
+      std::filesystem::remove_all(s.instance_dir(key), ec);
+    }
+    done(std::move(out));
+  };
+
+  if (!has_hook) {
+    lua_settop(L, top);
+    JobOutcome out;
+    out.outputs = kept;
+    finish(std::move(out));
+    return;
   }
-  if (job.action == Action::Delete && out.kind == JobOutcome::Done) {
-    // The instance is gone: so is its own file area.
-    std::error_code ec;
-    std::filesystem::remove_all(s_.instance_dir(job.key), ec);
+  std::unordered_map<std::string, int> cache;
+  int nargs = 1;
+  if (job.action == Action::Delete) {
+    push_stored(plan, job.key, cache);
+  } else {
+    lua_rawgeti(L, LUA_REGISTRYINDEX, graph.node(job.node).handle);
+    if (job.action == Action::Update) {
+      push_stored(plan, job.key, cache);
+      nargs = 2;
+    }
   }
   for (auto& [k, r] : cache) luaL_unref(L, LUA_REGISTRYINDEX, r);
-  lua_settop(L, top);
-  return out;
+
+  auto ctx = std::make_unique<JobContext>();
+  ctx->key = key;
+  ctx->label = label;
+  ctx->on_return = std::move(on_return);
+  ctx->done = std::move(finish);
+  s_.start_hook(std::move(ctx), nargs);
 }
 
 }  // namespace ochre::lua

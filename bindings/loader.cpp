@@ -14,10 +14,30 @@
 namespace ochre::lua {
 
 Session::Session(Options opts) : options(std::move(opts)) {
+  if (int rc = uv_loop_init(&loop_)) fail(Code::Internal, {std::string("uv_loop_init: ") + uv_strerror(rc)});
   install_module(*this);
 }
 
-Session::~Session() = default;
+Session::~Session() {
+  // Nothing may outlive the session: kill what hooks wait on, close every handle.
+  abandon_all();
+  for (Wait* w : std::vector<Wait*>(waits.begin(), waits.end())) {
+    w->cancel();
+    w->release();
+  }
+  while (uv_run(&loop_, UV_RUN_NOWAIT)) {
+  }
+  uv_walk(&loop_, [](uv_handle_t* h, void*) {
+    if (!uv_is_closing(h)) uv_close(h, nullptr);
+  }, nullptr);
+  uv_run(&loop_, UV_RUN_DEFAULT);
+  uv_loop_close(&loop_);
+}
+
+void Session::lock() {
+  if (lock_) return;
+  lock_ = StateLock::acquire(state_path + ".lock", state_path, options.lock_timeout);
+}
 
 void Session::push_internal(const char* name) {
   lua_rawgeti(L(), LUA_REGISTRYINDEX, internal_ref);
@@ -271,10 +291,12 @@ class Collector {
       lua_getfield(L, -1, "read");
       lua_remove(L, -2);
       lua_pushvalue(L, idx);
-      std::string err;
-      if (!pcall(L, 1, 0, &err, true)) {
+      JobOutcome out = s_.run_hook_blocking(key, key + ": read", 1, [](lua_State*, int) {
+        return JobOutcome{};
+      });
+      if (out.kind != JobOutcome::Done) {
         lua_settop(L, t_idx - 1);
-        fail(Code::HookFailed, {key + ": read failed: " + err});
+        fail(Code::HookFailed, {out.error});
       }
     }
 

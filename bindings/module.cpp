@@ -30,7 +30,7 @@ int l_ochre_print(lua_State* L) {
     lua_pop(L, 1);
   }
   line += '\n';
-  s.write_output(line);
+  s.write_output(L, line);
   return 0;
 }
 
@@ -88,16 +88,6 @@ std::string Session::instance_dir(const std::string& key) const {
   return (root / escape_segment(type) / escape_segment(identifier)).string();
 }
 
-void Session::write_output(std::string_view text) {
-  if (capture) capture->append(text);
-  if (options.output) {
-    options.output(text);
-  } else {
-    fwrite(text.data(), 1, text.size(), stdout);
-    fflush(stdout);
-  }
-}
-
 void install_module(Session& s) {
   lua_State* L = s.L();
   StackGuard guard(L);
@@ -118,6 +108,7 @@ void install_module(Session& s) {
   lua_setfield(L, -2, "ochre");
   lua_pop(L, 3);
 
+  install_waits(s, L);
   for (const char* name : {"apply", "plan", "destroy"}) {
     lua_pushlightuserdata(L, &s);
     lua_pushcclosure(L, trampoline<l_ochre_apply>, 1);

@@ -1,15 +1,22 @@
-// The engine behind ochre::Engine: one Lua state with the DSL, the loaded pipeline,
-// its graph and plan, and the state store. Internal to the bindings.
+// The engine behind ochre::Engine: one Lua state with the DSL, one libuv loop, the
+// loaded pipeline, its graph and plan, and the state store. Hooks run as coroutines on
+// the one Lua state; waiting calls (ochre.sh, ochre.sleep, ...) yield to the loop.
+// Internal to the bindings.
 #pragma once
+#include <uv.h>
+
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "bindings/lua_state.hpp"
 #include "engine/apply.hpp"
 #include "engine/graph.hpp"
+#include "engine/lock.hpp"
 #include "engine/planner.hpp"
 #include "engine/state.hpp"
 #include "ochre/ochre.hpp"
@@ -23,37 +30,87 @@ struct TypeInfo {
   bool has_read = false;
 };
 
+class Session;
+
+// Something a coroutine waits on (a timer, a process, a file). Owned by the session
+// until its libuv handles are closed.
+class Wait {
+ public:
+  explicit Wait(Session& s) : session(s) {}
+  virtual ~Wait() = default;
+  // Pushes what the waiting call returns. [-0, +n, m]
+  virtual int push_results(lua_State* L) = 0;
+  // Stops waiting: kills processes, stops timers; results are never delivered.
+  virtual void cancel() = 0;
+
+  Session& session;
+  struct JobContext* job = nullptr;  // null when the wait blocks the main thread
+  bool finished = false;
+  bool blocking = false;  // a native drives the loop until finished, then releases
+  // Called once the wait has its result: resumes the coroutine or ends a blocking wait.
+  void complete();
+  // Closes the wait's handles; it deletes itself once they are closed.
+  virtual void release() = 0;
+};
+
+// A hook running as a coroutine.
+struct JobContext {
+  std::string key;
+  std::string label;  // "Type/id: create", for messages
+  lua_State* co = nullptr;
+  int thread_ref = LUA_NOREF;
+  std::string captured;  // everything it printed (and its commands' output)
+  std::string partial;   // an unfinished line of output
+  Wait* waiting = nullptr;
+  // Turns the hook's return values (on co, from index 1) into the outcome.
+  std::function<JobOutcome(lua_State* co, int nresults)> on_return;
+  HookRunner::Done done;
+};
+
 class Session {
  public:
   explicit Session(Options options);
   ~Session();
 
-  // Loading: runs the chunk at the top of the stack (popped) and records its roots.
+  // Loading: runs the file or text and records its roots.
   void load_file(const std::string& path);
   void load_string(std::string_view code, const std::string& name);
-
   // Makes the instance or list of instances at `idx` the roots; throws BadReturn. [-0, +0, e]
   void set_roots(int idx);
 
   // Opens the state (read-only unless `write`), once.
   StateStore& state(bool write);
+  // Takes the state's lock (waiting up to options.lock_timeout seconds), once.
+  void lock();
   void plan(bool destroy, const std::vector<std::string>& keys);
   ApplyReport apply(const Callbacks& callbacks);
 
+  // Hook output: appended to the running job's capture and shown line by line.
+  void write_output(lua_State* L, std::string_view text);
   // The directory of an instance's own files (self:path), under the state's directory.
   std::string instance_dir(const std::string& key) const;
 
-  // Hook output: appended to the running job's capture, and shown.
-  void write_output(std::string_view text);
+  // Coroutines. `start_hook` expects the function and its `nargs` arguments on the main
+  // stack (popped), runs it until it finishes or waits, and calls ctx->done at the end.
+  void start_hook(std::unique_ptr<JobContext> ctx, int nargs);
+  void resume(JobContext& ctx, int nargs);
+  JobContext* context_of(lua_State* L);
+  // Runs one hook to its end, driving the loop while it waits (read hooks).
+  JobOutcome run_hook_blocking(const std::string& key, const std::string& label, int nargs,
+                               std::function<JobOutcome(lua_State*, int)> on_return);
+  // Kills every running hook's waits; their coroutines are dropped.
+  void abandon_all();
+  // Drives the loop until `done()` holds (a waiting call outside a coroutine).
+  void run_until(const std::function<bool()>& done);
 
   lua_State* L() const { return lua_.get(); }
+  uv_loop_t* loop() { return &loop_; }
 
-  // Registry references.
   int module_ref = LUA_NOREF;
   int internal_ref = LUA_NOREF;
 
   Options options;
-  std::string source;      // the pipeline's absolute path, or its name
+  std::string source;         // the pipeline's absolute path, or its name
   std::string pipeline_name;  // the pipeline as the user named it, for messages
   std::string state_path;
   std::vector<int> root_refs;  // the instances the pipeline returned
@@ -65,7 +122,7 @@ class Session {
   bool destroy_all = false;  // a destroy of the whole pipeline (no KEYs)
   std::unordered_map<std::string, std::vector<int>> instance_refs;  // key -> its Lua objects
   std::unordered_map<const void*, TypeInfo> types;                   // by type table
-  std::string* capture = nullptr;
+  std::unordered_set<Wait*> waits;                                   // alive waits
 
   // Pushes internal.<name>. [-0, +1, -]
   void push_internal(const char* name);
@@ -76,20 +133,30 @@ class Session {
  private:
   void build_graph(const std::vector<StoredInstance>& stored);
   void run_chunk(const std::string& display_name);
+  void finish(JobContext& ctx, JobOutcome outcome);
+  void emit_lines(JobContext& ctx, bool flush);
 
+  uv_loop_t loop_;
   LuaState lua_;
   std::unique_ptr<StateStore> state_;
   bool state_writable_ = false;
+  std::unique_ptr<StateLock> lock_;
+  std::unordered_map<lua_State*, std::unique_ptr<JobContext>> contexts_;
+ public:
+  int resume_depth_ = 0;  // > 0 while a hook runs
 };
 
 // Installs the `ochre` module (DSL + natives) into the session's Lua state.
 void install_module(Session& session);
+// Adds the waiting calls (ochre.sleep, ochre.sh, ...) to the module table on the stack.
+void install_waits(Session& session, lua_State* L);
 
-// Runs hooks of jobs through Lua.
+// Runs hooks of jobs through Lua coroutines.
 class LuaHookRunner : public HookRunner {
  public:
   explicit LuaHookRunner(Session& s) : s_(s) {}
-  JobOutcome run(const Job& job, const Plan& plan, const Graph& graph) override;
+  void start(int index, const Job& job, const Plan& plan, const Graph& graph, Done done) override;
+  void abandon_all() override { s_.abandon_all(); }
 
  private:
   void push_stored(const Plan& plan, const std::string& key, std::unordered_map<std::string, int>& cache);

@@ -1,5 +1,10 @@
 #include "engine/apply.hpp"
 
+#include <uv.h>
+
+#include <deque>
+#include <queue>
+
 #include "ochre/errors.hpp"
 
 namespace ochre {
@@ -9,6 +14,8 @@ std::string ApplyReport::summary() const {
   if (failed) s += ", " + std::to_string(failed) + " failed";
   if (skipped) s += ", " + std::to_string(skipped) + " skipped";
   if (pending) s += ", " + std::to_string(pending) + " pending";
+  if (waiting) s += ", " + std::to_string(waiting) + " waiting";
+  if (interrupted) s += ", " + std::to_string(interrupted) + " interrupted";
   return s;
 }
 
@@ -25,55 +32,214 @@ StoredInstance target_of(const Graph& graph, int n) {
   return s;
 }
 
-ApplyReport apply_plan(const Plan& plan, const Graph& graph, StateStore& state,
-                       HookRunner& runner, const RunInfo& info,
-                       const std::vector<std::string>* roots, bool clear_roots,
-                       const ApplyEvents& events) {
-  ApplyReport report;
-  report.run = state.begin_run(info);
-  if (roots) state.set_roots(info.source, *roots);
-  report.outcome.assign(plan.jobs.size(), JobOutcome::Done);
-  for (size_t i = 0; i < plan.jobs.size(); ++i) {
-    const Job& job = plan.jobs[i];
-    StoredInstance target = job.node >= 0 ? target_of(graph, job.node) : plan.stored[job.stored];
-    if (job.node >= 0 && job.stored >= 0) target.outputs = plan.stored[job.stored].outputs;
+namespace {
 
-    std::string blocked;
-    for (int d : job.deps) {
-      if (report.outcome[d] == JobOutcome::Done) continue;
-      blocked = plan.jobs[d].key + (report.outcome[d] == JobOutcome::Pending ? " is pending"
-                                    : report.outcome[d] == JobOutcome::Failed ? " failed"
-                                                                              : " was skipped");
-      break;
-    }
-    if (!blocked.empty()) {
-      JobOutcome skipped;
-      skipped.kind = JobOutcome::Skipped;
-      skipped.error = blocked;
-      state.job_skipped(report.run, (int)i, job.action, job.key, job.uuid, blocked);
-      report.outcome[i] = JobOutcome::Skipped;
-      ++report.skipped;
-      if (events.finished) events.finished((int)i, job, skipped);
-      continue;
-    }
+// Skipped jobs whose blocker is only pending are "waiting": not a failure.
+constexpr int Waiting = 100;
 
-    if (events.started) events.started((int)i, job);
-    long long id = state.job_started(report.run, (int)i, job.action, target);
-    JobOutcome outcome = runner.run(job, plan, graph);
-    state.job_finished(id, job.action, target, outcome);
-    report.outcome[i] = outcome.kind;
-    switch (outcome.kind) {
-      case JobOutcome::Done: ++report.done; break;
-      case JobOutcome::Pending: ++report.pending; break;
-      default: ++report.failed; break;
-    }
-    if (events.finished) events.finished((int)i, job, outcome);
+class Scheduler {
+ public:
+  Scheduler(const Plan& plan, const Graph& graph, StateStore& state, HookRunner& runner,
+            const ApplyOptions& opts, const ApplyEvents& events)
+      : plan_(plan), graph_(graph), state_(state), runner_(runner), opts_(opts), events_(events) {
+    size_t n = plan.jobs.size();
+    remaining_.assign(n, 0);
+    users_.resize(n);
+    journal_id_.assign(n, 0);
+    started_.assign(n, 0);
+    for (size_t j = 0; j < n; ++j)
+      for (int d : plan.jobs[j].deps) {
+        ++remaining_[j];
+        users_[d].push_back(static_cast<int>(j));
+      }
   }
-  if (clear_roots && report.ok() && report.pending == 0) state.set_roots(info.source, {});
-  state.end_run(report.run,
-                report.failed || report.skipped ? "failed" : report.pending ? "pending" : "done",
-                report.summary());
-  return report;
+
+  ApplyReport run(const RunInfo& info) {
+    report_.run = state_.begin_run(info);
+    if (opts_.roots) state_.set_roots(info.source, *opts_.roots);
+    report_.outcome.assign(plan_.jobs.size(), -1);
+    for (size_t j = 0; j < plan_.jobs.size(); ++j)
+      if (!remaining_[j]) ready_.push(static_cast<int>(j));
+
+    uv_loop_t* loop = opts_.loop;
+    uv_signal_t sigint, sigterm;
+    uv_timer_t ticker;
+    if (opts_.handle_signals) {
+      for (auto [handle, signum] : {std::pair{&sigint, SIGINT}, std::pair{&sigterm, SIGTERM}}) {
+        uv_signal_init(loop, handle);
+        handle->data = this;
+        uv_signal_start(handle, on_signal, signum);
+        uv_unref(reinterpret_cast<uv_handle_t*>(handle));
+      }
+    }
+    if (events_.tick) {
+      uv_timer_init(loop, &ticker);
+      ticker.data = this;
+      uv_timer_start(&ticker, on_tick, 100, 100);
+      uv_unref(reinterpret_cast<uv_handle_t*>(&ticker));
+    }
+
+    pump();
+    while (running_ > 0) {
+      int alive = uv_run(loop, UV_RUN_ONCE);
+      if (signals_ >= 2 && running_ > 0) abandon();
+      pump();
+      if (!alive && completed_.empty() && running_ > 0)
+        fail(Code::Internal, {"running jobs wait on nothing"});
+    }
+    // Jobs never started (a stop was asked for) are recorded, so the journal is whole.
+    for (size_t j = 0; j < plan_.jobs.size(); ++j)
+      if (report_.outcome[j] < 0) skip(static_cast<int>(j), "not started: the run was stopped", JobOutcome::Skipped);
+
+    if (opts_.handle_signals) {
+      uv_close(reinterpret_cast<uv_handle_t*>(&sigint), nullptr);
+      uv_close(reinterpret_cast<uv_handle_t*>(&sigterm), nullptr);
+    }
+    if (events_.tick) uv_close(reinterpret_cast<uv_handle_t*>(&ticker), nullptr);
+    uv_run(loop, UV_RUN_NOWAIT);  // let the close callbacks run
+
+    if (opts_.clear_roots && report_.ok() && report_.pending == 0) state_.set_roots(info.source, {});
+    std::string outcome = signals_ ? "interrupted"
+                          : !report_.ok() ? "failed"
+                          : report_.pending ? "pending" : "done";
+    state_.end_run(report_.run, outcome, report_.summary());
+    return report_;
+  }
+
+ private:
+  static void on_signal(uv_signal_t* h, int) {
+    auto* self = static_cast<Scheduler*>(h->data);
+    ++self->signals_;
+    if (self->events_.interrupted) self->events_.interrupted(self->signals_);
+  }
+
+  static void on_tick(uv_timer_t* h) {
+    auto* self = static_cast<Scheduler*>(h->data);
+    self->events_.tick();
+  }
+
+  bool stopping() const { return signals_ > 0 || (opts_.fail_fast && report_.failed > 0); }
+
+  void pump() {
+    for (;;) {
+      while (!completed_.empty()) {
+        auto [j, outcome] = std::move(completed_.front());
+        completed_.pop_front();
+        finish(j, std::move(outcome));
+      }
+      while (!stopping() && running_ < std::max(1, opts_.jobs) && !ready_.empty()) {
+        int j = ready_.top();
+        ready_.pop();
+        start(j);
+      }
+      if (completed_.empty()) return;
+    }
+  }
+
+  StoredInstance target(int j) const {
+    const Job& job = plan_.jobs[j];
+    StoredInstance t = job.node >= 0 ? target_of(graph_, job.node) : plan_.stored[job.stored];
+    if (job.node >= 0 && job.stored >= 0) t.outputs = plan_.stored[job.stored].outputs;
+    return t;
+  }
+
+  void start(int j) {
+    const Job& job = plan_.jobs[j];
+    if (events_.started) events_.started(j, job);
+    journal_id_[j] = state_.job_started(report_.run, j, job.action, target(j));
+    started_[j] = 1;
+    ++running_;
+    runner_.start(j, job, plan_, graph_, [this, j](JobOutcome o) {
+      completed_.emplace_back(j, std::move(o));
+    });
+  }
+
+  void finish(int j, JobOutcome outcome) {
+    if (report_.outcome[j] >= 0) return;  // abandoned already
+    --running_;
+    const Job& job = plan_.jobs[j];
+    state_.job_finished(journal_id_[j], job.action, target(j), outcome);
+    report_.outcome[j] = outcome.kind;
+    switch (outcome.kind) {
+      case JobOutcome::Done: ++report_.done; break;
+      case JobOutcome::Pending: ++report_.pending; break;
+      case JobOutcome::Interrupted: ++report_.interrupted; break;
+      default: ++report_.failed; break;
+    }
+    if (events_.finished) events_.finished(j, job, outcome);
+    if (outcome.kind == JobOutcome::Done) {
+      for (int u : users_[j])
+        if (--remaining_[u] == 0 && report_.outcome[u] < 0) ready_.push(u);
+      return;
+    }
+    bool pending = outcome.kind == JobOutcome::Pending;
+    std::string why = job.key + (pending ? " is pending" : outcome.kind == JobOutcome::Interrupted
+                                                               ? " was interrupted" : " failed");
+    skip_users(j, why, pending);
+  }
+
+  void skip_users(int j, const std::string& why, bool pending) {
+    std::vector<int> todo(users_[j].begin(), users_[j].end());
+    while (!todo.empty()) {
+      int u = todo.back();
+      todo.pop_back();
+      if (report_.outcome[u] >= 0) continue;
+      skip(u, why, pending ? Waiting : JobOutcome::Skipped);
+      todo.insert(todo.end(), users_[u].begin(), users_[u].end());
+    }
+  }
+
+  void skip(int j, const std::string& why, int kind) {
+    const Job& job = plan_.jobs[j];
+    std::string text = kind == Waiting ? "waiting: " + why : why;
+    state_.job_skipped(report_.run, j, job.action, job.key, job.uuid, text);
+    report_.outcome[j] = JobOutcome::Skipped;
+    if (kind == Waiting) ++report_.waiting;
+    else ++report_.skipped;
+    if (events_.finished) {
+      JobOutcome o;
+      o.kind = JobOutcome::Skipped;
+      o.error = text;
+      events_.finished(j, job, o);
+    }
+  }
+
+  // Second Ctrl-C: running jobs are killed and recorded as interrupted.
+  void abandon() {
+    runner_.abandon_all();
+    for (size_t j = 0; j < plan_.jobs.size(); ++j) {
+      if (!started_[j] || report_.outcome[j] >= 0) continue;
+      JobOutcome o;
+      o.kind = JobOutcome::Interrupted;
+      o.error = "interrupted";
+      finish(static_cast<int>(j), o);
+    }
+    completed_.clear();
+  }
+
+  const Plan& plan_;
+  const Graph& graph_;
+  StateStore& state_;
+  HookRunner& runner_;
+  const ApplyOptions& opts_;
+  const ApplyEvents& events_;
+  ApplyReport report_;
+  std::vector<int> remaining_;
+  std::vector<std::vector<int>> users_;
+  std::vector<long long> journal_id_;
+  std::vector<char> started_;
+  std::priority_queue<int, std::vector<int>, std::greater<int>> ready_;
+  std::deque<std::pair<int, JobOutcome>> completed_;
+  int running_ = 0;
+  int signals_ = 0;
+};
+
+}  // namespace
+
+ApplyReport apply_plan(const Plan& plan, const Graph& graph, StateStore& state,
+                       HookRunner& runner, const RunInfo& info, const ApplyOptions& options,
+                       const ApplyEvents& events) {
+  return Scheduler(plan, graph, state, runner, options, events).run(info);
 }
 
 }  // namespace ochre

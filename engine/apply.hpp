@@ -1,5 +1,6 @@
-// Runs a plan: each job after its deps, its outcome committed as soon as it ends,
-// dependents of a job that did not finish skipped and recorded as such.
+// Runs a plan on an event loop: up to N jobs at once, each after its deps, its outcome
+// committed as soon as it ends; dependents of a job that did not finish are skipped and
+// recorded as such. Ctrl-C once stops starting jobs, twice abandons the running ones.
 #pragma once
 #include <functional>
 #include <string>
@@ -8,34 +9,48 @@
 #include "engine/planner.hpp"
 #include "engine/state.hpp"
 
+struct uv_loop_s;
+
 namespace ochre {
 
 // Runs the hook of one job. Implemented by the bindings (Lua) or by a host.
 class HookRunner {
  public:
+  using Done = std::function<void(JobOutcome)>;
   virtual ~HookRunner() = default;
+  // Starts the job; calls `done` exactly once, right away or later from the event loop.
   // `outcome.outputs` must be set for a finished create/update.
-  virtual JobOutcome run(const Job& job, const Plan& plan, const Graph& graph) = 0;
+  virtual void start(int index, const Job& job, const Plan& plan, const Graph& graph, Done done) = 0;
+  // Kills whatever running jobs wait on; their `done` is never called afterwards.
+  virtual void abandon_all() = 0;
 };
 
 struct ApplyEvents {
   std::function<void(int index, const Job& job)> started;
   std::function<void(int index, const Job& job, const JobOutcome& outcome)> finished;
+  std::function<void(int signals)> interrupted;  // 1: first Ctrl-C, 2: second
+  std::function<void()> tick;                     // about every 100 ms while jobs run
+};
+
+struct ApplyOptions {
+  int jobs = 1;             // how many jobs may run at once
+  bool fail_fast = false;   // stop starting jobs after the first failure
+  bool handle_signals = true;
+  uv_loop_s* loop = nullptr;
+  const std::vector<std::string>* roots = nullptr;  // recorded as the source's roots
+  bool clear_roots = false;  // a whole destroy: forget the source's roots when it succeeds
 };
 
 struct ApplyReport {
   long long run = 0;
-  int done = 0, failed = 0, skipped = 0, pending = 0;
+  int done = 0, failed = 0, skipped = 0, pending = 0, waiting = 0, interrupted = 0;
   std::vector<int> outcome;  // JobOutcome::Kind of each job
-  bool ok() const { return failed == 0 && skipped == 0; }
+  bool ok() const { return failed == 0 && skipped == 0 && interrupted == 0; }
   std::string summary() const;
 };
 
-// `roots` are recorded as the applied roots of `info.source` (apply), or cleared when a
-// whole destroy succeeds (`clear_roots`).
 ApplyReport apply_plan(const Plan& plan, const Graph& graph, StateStore& state,
-                       HookRunner& runner, const RunInfo& info,
-                       const std::vector<std::string>* roots, bool clear_roots,
+                       HookRunner& runner, const RunInfo& info, const ApplyOptions& options,
                        const ApplyEvents& events);
 
 // The instance as a finished create/update of `node` leaves it.

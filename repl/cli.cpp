@@ -1,5 +1,6 @@
 #include "repl/cli.hpp"
 
+#include <signal.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -10,6 +11,7 @@
 #include <vector>
 
 #include "ochre/ochre.hpp"
+#include "repl/progress.hpp"
 
 namespace ochre::cli {
 namespace {
@@ -28,6 +30,11 @@ const char* const usage_text =
     "\n"
     "Options:\n"
     "  --state PATH    the state file (default: .ochre/state.db beside FILE, or $OCHRE_STATE)\n"
+    "  -j, --jobs N    jobs at once (default: twice the cores, at least 4)\n"
+    "  --fail-fast     after a failure, start no new jobs\n"
+    "  --lock-timeout SECONDS\n"
+    "                  wait this long for another ochre on the same state (default 0)\n"
+    "  --color WHEN    auto (default), always or never; NO_COLOR turns it off\n"
     "  --dry-run       with run/destroy: plan only\n"
     "  --json          with plan: print JSON\n"
     "  -h, --help      this help\n"
@@ -41,7 +48,18 @@ struct Args {
   std::string state;
   bool dry_run = false;
   bool json = false;
+  int jobs = 0;
+  bool fail_fast = false;
+  double lock_timeout = 0;
+  std::string color = "auto";
 };
+
+double number_arg(const std::string& name, const std::string& text, double min) {
+  char* end = nullptr;
+  double v = std::strtod(text.c_str(), &end);
+  if (text.empty() || *end || !(v >= min)) fail(Code::Usage, {"option " + name + " takes a number >= " + std::to_string(static_cast<int>(min)) + " (got '" + text + "')"});
+  return v;
+}
 
 [[noreturn]] void usage_error(const std::string& what) { fail(Code::Usage, {what}); }
 
@@ -61,6 +79,16 @@ Args parse(int argc, char** argv) {
       if (arg == "--") options_done = true;
       else if (name == "--state") a.state = value(name);
       else if (arg == "--dry-run") a.dry_run = true;
+      else if (name == "-j" || name == "--jobs") a.jobs = static_cast<int>(number_arg(name, value(name), 1));
+      else if (arg.rfind("-j", 0) == 0 && arg.size() > 2 && arg[2] != '-') a.jobs = static_cast<int>(number_arg("-j", arg.substr(2), 1));
+      else if (arg == "--fail-fast") a.fail_fast = true;
+      else if (name == "--lock-timeout") a.lock_timeout = number_arg(name, value(name), 0);
+      else if (name == "--color") {
+        a.color = value(name);
+        if (a.color != "auto" && a.color != "always" && a.color != "never")
+          usage_error("--color takes auto, always or never");
+      }
+      else if (arg == "-v" || arg == "--verbose") {}
       else if (arg == "--json") a.json = true;
       else if (arg == "-h" || arg == "--help") a.command = "help";
       else if (arg == "--version") a.command = "version";
@@ -77,6 +105,12 @@ Args parse(int argc, char** argv) {
 Options engine_options(const Args& a) {
   Options o;
   o.state_path = a.state;
+  o.jobs = a.jobs;
+  o.fail_fast = a.fail_fast;
+  o.lock_timeout = a.lock_timeout;
+  char exe[4096];
+  ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+  if (n > 0) o.spawn_helper.assign(exe, n);
   if (o.state_path.empty()) {
     const char* env = std::getenv("OCHRE_STATE");
     if (env && *env) o.state_path = env;
@@ -89,28 +123,17 @@ const std::string& need_file(const Args& a) {
   return a.positional[0];
 }
 
-int report_failures(const RunResult& r) {
-  std::cout << r.summary << "\n";
-  return r.exit_code();
-}
-
-Callbacks print_callbacks() {
-  Callbacks cb;
-  cb.finished = [](const JobInfo& job, const JobEnd& end) {
-    if (end.outcome == "failed") {
-      std::cerr << "error: " << end.error << "\n";
-    } else if (end.outcome == "skipped") {
-      std::cerr << "skipped: " << job.details << " (" << end.error << ")\n";
-    } else if (end.outcome == "pending") {
-      std::cout << "pending: " << job.details << " (" << end.error << ")\n";
-    }
-  };
-  return cb;
-}
-
 int cmd_run(const Args& a, bool destroy) {
-  Engine engine(engine_options(a));
+  Options opts = engine_options(a);
+  bool tty = isatty(STDERR_FILENO);
+  Progress* progress = nullptr;
+  opts.job_output = [&progress](const std::string& key, std::string_view line) {
+    if (progress) progress->job_output(key, line);
+    else std::cout << "[" << key << "] " << line << "\n" << std::flush;
+  };
+  Engine engine(opts);
   engine.load_file(need_file(a));
+  if (!a.dry_run) engine.lock();  // plan against the state no other ochre is changing
   if (destroy) {
     std::vector<std::string> keys(a.positional.begin() + 1, a.positional.end());
     engine.plan_destroy(keys);
@@ -124,9 +147,14 @@ int cmd_run(const Args& a, bool destroy) {
       std::cout << "note: " << job.details << ": " << job.reason << "\n";
   std::cout << std::flush;
   if (a.dry_run) return 0;
-  RunResult r = engine.apply(print_callbacks());
+  Progress shown(static_cast<int>(engine.jobs().size()), tty, use_color(a.color));
+  progress = &shown;
+  RunResult r = engine.apply(shown.callbacks());
+  shown.clear();
+  progress = nullptr;
   if (r.nothing_to_do) return 0;
-  return report_failures(r);
+  std::cout << shown.bold() << r.summary << shown.reset() << "\n";
+  return r.exit_code();
 }
 
 int cmd_plan(const Args& a) {
@@ -166,6 +194,7 @@ int dispatch(const Args& a) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  signal(SIGPIPE, SIG_IGN);
   try {
     return dispatch(parse(argc, argv));
   } catch (const Error& e) {

@@ -16,9 +16,20 @@ struct Options {
   // The state file. Empty: ".ochre/state.db" beside the pipeline file (or the current
   // directory for a pipeline loaded from a string).
   std::string state_path;
-  // Where hook output goes when no callback takes it (default: stdout).
+  // Output printed outside any job, e.g. while the pipeline loads (default: stdout).
   std::function<void(std::string_view text)> output;
+  // Each whole line a job prints or its commands write (default: "[key] line" on stdout).
+  std::function<void(const std::string& key, std::string_view line)> job_output;
+  int jobs = 0;              // jobs at once; 0: the default (see default_jobs())
+  bool fail_fast = false;    // stop starting jobs after the first failure
+  double lock_timeout = 0;   // seconds to wait for another ochre's lock
+  // A program that runs "PROG __spawn CMD PARENT_PID" as `sh -c CMD` and dies with its
+  // parent (the ochre binary does). Empty: commands run under /bin/sh directly.
+  std::string spawn_helper;
 };
+
+// The default number of jobs at once: twice the cores, at least 4 (jobs mostly wait).
+int default_jobs();
 
 // One planned job.
 struct JobInfo {
@@ -41,14 +52,16 @@ struct JobEnd {
 struct Callbacks {
   std::function<void(const JobInfo&)> started;
   std::function<void(const JobInfo&, const JobEnd&)> finished;
+  std::function<void(int signals)> interrupted;  // Ctrl-C: 1 stops starting jobs, 2 kills
+  std::function<void()> tick;                     // about every 100 ms while jobs run
 };
 
 struct RunResult {
-  int done = 0, failed = 0, skipped = 0, pending = 0;
+  int done = 0, failed = 0, skipped = 0, pending = 0, waiting = 0, interrupted = 0;
   bool nothing_to_do = false;
   std::string summary;
-  // 0 when every job finished (or is pending), 1 when one failed or was skipped.
-  int exit_code() const { return failed || skipped ? 1 : 0; }
+  // 0 when every job finished (or is pending), 1 when one failed, was skipped or interrupted.
+  int exit_code() const { return failed || skipped || interrupted ? 1 : 0; }
 };
 
 class Engine {
@@ -62,6 +75,10 @@ class Engine {
   void load_file(const std::string& path);
   // The same for source text; `name` appears in messages as the file name.
   void load_string(std::string_view code, const std::string& name = "pipeline");
+
+  // Takes the state's lock, waiting up to Options::lock_timeout; throws Code::Locked
+  // naming the holder. apply() takes it too when it is not held yet.
+  void lock();
 
   // Runs the read hooks, hashes the graph and plans against the state. Writes nothing.
   void plan();

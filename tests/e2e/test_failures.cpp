@@ -259,8 +259,8 @@ local Top = T("Top", { fields = { uses = false } })
   CHECK(r.code == 1);
   CHECK(e2e::first_line(r.err).rfind("error: Mid/mid: delete failed: ", 0) == 0);
   CHECK(count(r.err, "skipped: Leaf/leaf") == 1);
-  CHECK(count(r.out, "\nDELETE Mid/mid\n") == 1);
-  CHECK(r.out.find("\nDELETE Leaf/leaf") == std::string::npos);
+  CHECK(count(r.out, "] DELETE Mid/mid\n") == 1);
+  CHECK(r.out.find("] DELETE Leaf/leaf") == std::string::npos);
   CHECK(dir.query("SELECT key, status, action FROM instances ORDER BY key") ==
         Rows{"Leaf/leaf|ok|create", "Mid/mid|failed|delete", "Top/top|ok|update"});
 
@@ -272,7 +272,7 @@ local Top = T("Top", { fields = { uses = false } })
   REQUIRE(rows.size() == 2);
   CHECK(find_row(rows, "Mid/mid", "delete"));
   CHECK(find_row(rows, "Leaf/leaf", "delete"));
-  CHECK(in_order(r.out, {"\nDELETE Mid/mid\n", "\nDELETE Leaf/leaf\n"}));
+  CHECK(in_order(r.out, {"] DELETE Mid/mid\n", "] DELETE Leaf/leaf\n"}));
   CHECK(dir.query("SELECT key FROM instances") == Rows{"Top/top"});
 
   r = dir.ochre({"run", "pipeline.lua"});

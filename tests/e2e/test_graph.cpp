@@ -173,7 +173,7 @@ TEST_CASE("a diamond: changing blur re-runs only blur and collage", "[e2e][graph
     CHECK(rows[blur->index].event == "UPDATE");
     CHECK(collage->deps == std::vector<int>{blur->index});
     CHECK(in_order(r.out, {"UPDATE Blur/blur\n", "UPDATE Collage/collage\n"}));
-    CHECK(count(r.out, "\nUPDATE ") == 2);
+    CHECK(count(r.out, "] UPDATE ") == 2);
     CHECK(r.out.find("CREATE ") == std::string::npos);
     CHECK(r.out.find("DELETE ") == std::string::npos);
     CHECK(uuid_of(dir, "Blur/blur") == blur_uuid);

@@ -70,7 +70,7 @@ local Top = T("Top", {
   // The delete hooks see what was applied, not defaults.
   CHECK(in_order(r.out, {"UPDATE Top/top uses=nothing\n", "DELETE Mid/mid size=7 child=Leaf/leaf\n",
                          "DELETE Leaf/leaf colour=red\n"}));
-  CHECK(count(r.out, "\nDELETE ") == 2);
+  CHECK(count(r.out, "] DELETE ") == 2);
   CHECK(keys(dir) == Rows{"Top/top"});
   CHECK(dir.query("SELECT key, action, outcome FROM jobs WHERE run = 2 ORDER BY seq") ==
         Rows{"Top/top|update|done", "Mid/mid|delete|done", "Leaf/leaf|delete|done"});
@@ -171,7 +171,7 @@ return Collage "collage" { a = Blur "blur" { src = img }, b = Edge "edge" { src 
   REQUIRE(blur);
   CHECK(contains(blur->deps, collage->index));
   CHECK(in_order(r.out, {"DELETE Collage/collage\n", "DELETE Blur/blur\n"}));
-  CHECK(count(r.out, "\nDELETE ") == 2);
+  CHECK(count(r.out, "] DELETE ") == 2);
   CHECK(keys(dir) == Rows{"Download/img", "Edge/edge"});
 
   // The next run brings back exactly what was destroyed.

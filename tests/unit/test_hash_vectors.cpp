@@ -22,7 +22,9 @@ void check_vectors(const nlohmann::json& doc) {
   for (const auto& c : doc["cases"]) {
     std::string name = c["name"];
     INFO("case: " << name);
-    ochre::Engine engine(ochre::Options{"/nonexistent/ochre-hash-vectors.db", {}});
+    ochre::Options opts;
+    opts.state_path = "/nonexistent/ochre-hash-vectors.db";
+    ochre::Engine engine(opts);
     engine.load_string("local ochre = require \"ochre\"\n" + c["lua"].get<std::string>(), "case.lua");
     engine.plan();
     auto plan = nlohmann::json::parse(engine.plan_json());

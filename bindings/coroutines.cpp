@@ -1,0 +1,141 @@
+// Hooks as coroutines on the session's one Lua state: started, resumed when what they
+// wait on is ready, finished with an outcome; their output captured and shown per line.
+#include "bindings/session.hpp"
+
+namespace ochre::lua {
+
+JobContext* Session::context_of(lua_State* L) {
+  auto it = contexts_.find(L);
+  return it == contexts_.end() ? nullptr : it->second.get();
+}
+
+void Session::start_hook(std::unique_ptr<JobContext> ctx, int nargs) {
+  lua_State* L = this->L();
+  lua_State* co = lua_newthread(L);
+  ctx->thread_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+  lua_xmove(L, co, nargs + 1);
+  ctx->co = co;
+  JobContext& ref = *ctx;
+  contexts_.emplace(co, std::move(ctx));
+  resume(ref, nargs);
+}
+
+void Session::resume(JobContext& ctx, int nargs) {
+  ++resume_depth_;
+  int rc = lua_resume(ctx.co, nargs);
+  --resume_depth_;
+  JobOutcome out;
+  if (rc == LUA_YIELD) {
+    if (ctx.waiting) return;
+    out.kind = JobOutcome::Failed;
+    out.error = ctx.label + " failed: the hook yielded without waiting for anything "
+                "(coroutine.yield is not for hooks; wait with ochre.sleep, ochre.sh, ...)";
+  } else if (rc == 0) {
+    out = ctx.on_return(ctx.co, lua_gettop(ctx.co));
+  } else {
+    std::string msg = error_text(ctx.co, -1);
+    luaL_traceback(L(), ctx.co, msg.c_str(), 0);
+    out.kind = JobOutcome::Failed;
+    out.error = ctx.label + " failed: " + lua_tostring(L(), -1);
+    lua_pop(L(), 1);
+  }
+  finish(ctx, std::move(out));
+}
+
+void Session::finish(JobContext& ctx, JobOutcome outcome) {
+  emit_lines(ctx, true);
+  outcome.output = std::move(ctx.captured);
+  HookRunner::Done done = std::move(ctx.done);
+  lua_State* co = ctx.co;
+  luaL_unref(L(), LUA_REGISTRYINDEX, ctx.thread_ref);
+  contexts_.erase(co);  // ctx is gone from here on
+  if (done) done(std::move(outcome));
+}
+
+void Session::abandon_all() {
+  for (Wait* w : std::vector<Wait*>(waits.begin(), waits.end())) {
+    if (!w->job) continue;
+    w->job = nullptr;
+    w->cancel();
+  }
+  for (auto& [co, ctx] : contexts_) {
+    emit_lines(*ctx, true);
+    luaL_unref(L(), LUA_REGISTRYINDEX, ctx->thread_ref);
+  }
+  contexts_.clear();
+}
+
+void Session::run_until(const std::function<bool()>& done) {
+  while (!done()) {
+    if (!uv_run(&loop_, UV_RUN_ONCE) && !done())
+      fail(Code::Internal, {"waiting on nothing"});
+  }
+}
+
+JobOutcome Session::run_hook_blocking(const std::string& key, const std::string& label, int nargs,
+                                      std::function<JobOutcome(lua_State*, int)> on_return) {
+  auto ctx = std::make_unique<JobContext>();
+  ctx->key = key;
+  ctx->label = label;
+  ctx->on_return = std::move(on_return);
+  JobOutcome result;
+  bool finished = false;
+  ctx->done = [&](JobOutcome o) {
+    result = std::move(o);
+    finished = true;
+  };
+  start_hook(std::move(ctx), nargs);
+  run_until([&] { return finished; });
+  return result;
+}
+
+void Session::write_output(lua_State* L, std::string_view text) {
+  JobContext* ctx = context_of(L);
+  if (ctx) {
+    ctx->captured.append(text);
+    ctx->partial.append(text);
+    emit_lines(*ctx, false);
+    return;
+  }
+  if (options.output) {
+    options.output(text);
+  } else {
+    fwrite(text.data(), 1, text.size(), stdout);
+    fflush(stdout);
+  }
+}
+
+void Session::emit_lines(JobContext& ctx, bool flush) {
+  size_t start = 0;
+  for (;;) {
+    size_t nl = ctx.partial.find('\n', start);
+    if (nl == std::string::npos) break;
+    std::string_view line(ctx.partial.data() + start, nl - start);
+    if (options.job_output) {
+      options.job_output(ctx.key, line);
+    } else {
+      std::string out = "[" + ctx.key + "] ";
+      out.append(line);
+      out += '\n';
+      fwrite(out.data(), 1, out.size(), stdout);
+    }
+    start = nl + 1;
+  }
+  ctx.partial.erase(0, start);
+  if (flush && !ctx.partial.empty()) {
+    ctx.partial += '\n';
+    emit_lines(ctx, false);
+  }
+  if (!options.job_output) fflush(stdout);
+}
+
+void Wait::complete() {
+  finished = true;
+  if (!job) return;
+  JobContext* j = job;
+  j->waiting = nullptr;
+  int n = push_results(j->co);
+  session.resume(*j, n);
+}
+
+}  // namespace ochre::lua

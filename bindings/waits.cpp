@@ -1,0 +1,478 @@
+// The waiting calls: ochre.sleep, ochre.sh, ochre.wait_file, ochre.wait_pid. Inside a
+// hook they yield to the event loop, so other jobs go on; outside one (while the
+// pipeline loads) they drive the loop until done.
+#include <signal.h>
+#include <sys/types.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <vector>
+
+#include "bindings/session.hpp"
+
+extern char** environ;
+
+namespace ochre::lua {
+namespace {
+
+Session& session_of(lua_State* L) {
+  return *static_cast<Session*>(lua_touserdata(L, lua_upvalueindex(1)));
+}
+
+// Raises a Lua error positioned at the Lua code that called the native.
+[[noreturn]] void raise(lua_State* L, const std::string& msg) {
+  luaL_where(L, 2);
+  lua_pushlstring(L, msg.data(), msg.size());
+  lua_concat(L, 2);
+  lua_error(L);
+  __builtin_unreachable();
+}
+
+template <class H>
+uv_handle_t* as_handle(H* h) {
+  return reinterpret_cast<uv_handle_t*>(h);
+}
+
+// A wait with libuv handles; deletes itself after the last handle closed.
+class HandleWait : public Wait {
+ public:
+  using Wait::Wait;
+  void track(uv_handle_t* h) {
+    h->data = this;
+    ++open_;
+  }
+  void close(uv_handle_t* h) {
+    if (uv_is_closing(h)) return;
+    uv_close(h, [](uv_handle_t* hh) {
+      auto* self = static_cast<HandleWait*>(hh->data);
+      if (--self->open_ == 0) {
+        self->session.waits.erase(self);
+        delete self;
+      }
+    });
+  }
+
+ private:
+  int open_ = 0;
+};
+
+// Starts `w`: registers it with the running hook and yields, or blocks until done.
+int wait_for(lua_State* L, Session& s, Wait* w) {
+  s.waits.insert(w);
+  JobContext* ctx = s.context_of(L);
+  if (ctx) {
+    w->job = ctx;
+    ctx->waiting = w;
+    return lua_yield(L, 0);
+  }
+  if (s.resume_depth_ > 0) {
+    w->cancel();
+    w->release();
+    raise(L, "cannot wait here: waiting calls work in a hook's own coroutine, not in one of yours");
+  }
+  w->blocking = true;
+  s.run_until([w] { return w->finished; });
+  int n = w->push_results(L);
+  w->release();
+  return n;
+}
+
+double timeout_option(lua_State* L, int opts, const char* fn) {
+  if (!lua_istable(L, opts)) return 0;
+  lua_getfield(L, opts, "timeout");
+  double t = 0;
+  if (!lua_isnil(L, -1)) {
+    if (!lua_isnumber(L, -1) || lua_tonumber(L, -1) < 0)
+      raise(L, std::string(fn) + ": timeout must be a number of seconds >= 0");
+    t = lua_tonumber(L, -1);
+  }
+  lua_pop(L, 1);
+  return t;
+}
+
+uint64_t millis(double seconds) { return static_cast<uint64_t>(seconds * 1000.0 + 0.5); }
+
+// ---- ochre.sleep(seconds) ------------------------------------------------------
+
+class SleepWait : public HandleWait {
+ public:
+  SleepWait(Session& s, double seconds) : HandleWait(s) {
+    uv_timer_init(s.loop(), &timer_);
+    track(as_handle(&timer_));
+    uv_timer_start(&timer_, [](uv_timer_t* t) {
+      auto* self = static_cast<SleepWait*>(t->data);
+      self->complete();
+      if (!self->blocking) self->release();
+    }, millis(seconds), 0);
+  }
+  int push_results(lua_State*) override { return 0; }
+  void cancel() override { uv_timer_stop(&timer_); release(); }
+  void release() override { close(as_handle(&timer_)); }
+
+ private:
+  uv_timer_t timer_;
+};
+
+int l_ochre_sleep(lua_State* L) {
+  Session& s = session_of(L);
+  if (!lua_isnumber(L, 1) || lua_tonumber(L, 1) < 0) raise(L, "ochre.sleep takes a number of seconds >= 0");
+  return wait_for(L, s, new SleepWait(s, lua_tonumber(L, 1)));
+}
+
+// ---- ochre.wait_file(path [, {timeout=}]) -> exists --------------------------------
+
+class FileWait : public HandleWait {
+ public:
+  FileWait(Session& s, std::string path, double timeout) : HandleWait(s), path_(std::move(path)) {
+    uv_fs_poll_init(s.loop(), &poll_);
+    track(as_handle(&poll_));
+    uv_fs_poll_start(&poll_, [](uv_fs_poll_t* p, int status, const uv_stat_t*, const uv_stat_t*) {
+      auto* self = static_cast<FileWait*>(p->data);
+      if (status == 0 && !self->finished) self->done(true);
+    }, path_.c_str(), 100);
+    uv_timer_init(s.loop(), &timer_);
+    track(as_handle(&timer_));
+    if (timeout > 0) {
+      uv_timer_start(&timer_, [](uv_timer_t* t) {
+        auto* self = static_cast<FileWait*>(t->data);
+        if (!self->finished) self->done(false);
+      }, millis(timeout), 0);
+    }
+  }
+  void done(bool exists) {
+    exists_ = exists;
+    uv_fs_poll_stop(&poll_);
+    uv_timer_stop(&timer_);
+    complete();
+    if (!blocking) release();
+  }
+  int push_results(lua_State* L) override {
+    lua_pushboolean(L, exists_);
+    return 1;
+  }
+  void cancel() override { release(); }
+  void release() override {
+    close(as_handle(&poll_));
+    close(as_handle(&timer_));
+  }
+
+ private:
+  std::string path_;
+  uv_fs_poll_t poll_;
+  uv_timer_t timer_;
+  bool exists_ = false;
+};
+
+int l_ochre_wait_file(lua_State* L) {
+  Session& s = session_of(L);
+  if (lua_type(L, 1) != LUA_TSTRING) raise(L, "ochre.wait_file takes a path");
+  std::string path = lua_tostring(L, 1);
+  double timeout = timeout_option(L, 2, "ochre.wait_file");
+  if (access(path.c_str(), F_OK) == 0) {
+    lua_pushboolean(L, 1);
+    return 1;
+  }
+  return wait_for(L, s, new FileWait(s, path, timeout));
+}
+
+// ---- ochre.wait_pid(pid [, {timeout=}]) -> exited ------------------------------
+
+class PidWait : public HandleWait {
+ public:
+  PidWait(Session& s, pid_t pid, double timeout) : HandleWait(s), pid_(pid) {
+    uv_timer_init(s.loop(), &timer_);
+    track(as_handle(&timer_));
+    deadline_ = timeout > 0 ? uv_now(s.loop()) + millis(timeout) : 0;
+    uv_timer_start(&timer_, [](uv_timer_t* t) {
+      auto* self = static_cast<PidWait*>(t->data);
+      bool gone = kill(self->pid_, 0) != 0 && errno == ESRCH;
+      if (gone || (self->deadline_ && uv_now(t->loop) >= self->deadline_)) {
+        self->exited_ = gone;
+        uv_timer_stop(t);
+        self->complete();
+        if (!self->blocking) self->release();
+      }
+    }, 100, 100);
+  }
+  int push_results(lua_State* L) override {
+    lua_pushboolean(L, exited_);
+    return 1;
+  }
+  void cancel() override { release(); }
+  void release() override { close(as_handle(&timer_)); }
+
+ private:
+  pid_t pid_;
+  uv_timer_t timer_;
+  uint64_t deadline_ = 0;
+  bool exited_ = false;
+};
+
+int l_ochre_wait_pid(lua_State* L) {
+  Session& s = session_of(L);
+  if (!lua_isnumber(L, 1) || lua_tonumber(L, 1) <= 0) raise(L, "ochre.wait_pid takes a process id");
+  pid_t pid = static_cast<pid_t>(lua_tonumber(L, 1));
+  double timeout = timeout_option(L, 2, "ochre.wait_pid");
+  if (kill(pid, 0) != 0 && errno == ESRCH) {
+    lua_pushboolean(L, 1);
+    return 1;
+  }
+  return wait_for(L, s, new PidWait(s, pid, timeout));
+}
+
+// ---- ochre.sh(cmd [, {env=, cwd=, stdin=, timeout=, quiet=}]) -> {code, stdout, stderr}
+
+class ProcessWait : public HandleWait {
+ public:
+  ProcessWait(Session& s) : HandleWait(s) {}
+
+  // Returns an error text, or "" when the process started.
+  std::string spawn(const std::string& cmd, const std::vector<std::string>& env, const std::string& cwd,
+                    const std::string* stdin_data, double timeout, bool quiet) {
+    quiet_ = quiet;
+    uv_loop_t* loop = session.loop();
+    uv_pipe_init(loop, &out_, 0);
+    uv_pipe_init(loop, &err_, 0);
+    uv_pipe_init(loop, &in_, 0);
+    uv_timer_init(loop, &timer_);
+    for (uv_handle_t* h : {as_handle(&out_), as_handle(&err_), as_handle(&in_), as_handle(&timer_)}) track(h);
+
+    std::string parent = std::to_string(getpid());
+    std::vector<std::string> args;
+    const std::string& helper = session.options.spawn_helper;
+    if (!helper.empty()) args = {helper, "__spawn", cmd, parent};
+    else args = {"/bin/sh", "-c", cmd};
+    std::vector<char*> argv;
+    for (auto& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    std::vector<std::string> env_copy = env;
+    std::vector<char*> envp;
+    for (auto& e : env_copy) envp.push_back(e.data());
+    envp.push_back(nullptr);
+
+    uv_stdio_container_t stdio[3];
+    if (stdin_data) {
+      stdio[0].flags = static_cast<uv_stdio_flags>(UV_CREATE_PIPE | UV_READABLE_PIPE);
+      stdio[0].data.stream = reinterpret_cast<uv_stream_t*>(&in_);
+    } else {
+      stdio[0].flags = UV_IGNORE;
+    }
+    stdio[1].flags = static_cast<uv_stdio_flags>(UV_CREATE_PIPE | UV_WRITABLE_PIPE);
+    stdio[1].data.stream = reinterpret_cast<uv_stream_t*>(&out_);
+    stdio[2].flags = static_cast<uv_stdio_flags>(UV_CREATE_PIPE | UV_WRITABLE_PIPE);
+    stdio[2].data.stream = reinterpret_cast<uv_stream_t*>(&err_);
+
+    uv_process_options_t o{};
+    o.file = argv[0];
+    o.args = argv.data();
+    o.env = envp.data();
+    o.cwd = cwd.empty() ? nullptr : cwd.c_str();
+    o.stdio = stdio;
+    o.stdio_count = 3;
+    // Its own process group, so a kill reaches everything it started.
+    o.flags = UV_PROCESS_DETACHED;
+    o.exit_cb = [](uv_process_t* p, int64_t status, int signal) {
+      auto* self = static_cast<ProcessWait*>(p->data);
+      self->exited_ = true;
+      self->code_ = status;
+      self->signal_ = signal;
+      self->check_done();
+    };
+    track(as_handle(&proc_));  // uv_spawn initializes the handle even when it fails
+    int rc = uv_spawn(loop, &proc_, &o);
+    if (rc != 0) return std::string("cannot start the command: ") + uv_strerror(rc);
+    pid_ = proc_.pid;
+
+    for (uv_pipe_t* p : {&out_, &err_}) {
+      uv_read_start(reinterpret_cast<uv_stream_t*>(p),
+                    [](uv_handle_t*, size_t, uv_buf_t* buf) {
+                      static char block[65536];
+                      buf->base = block;
+                      buf->len = sizeof block;
+                    },
+                    [](uv_stream_t* st, ssize_t n, const uv_buf_t* buf) {
+                      auto* self = static_cast<ProcessWait*>(st->data);
+                      self->on_read(st, n, buf);
+                    });
+    }
+    if (stdin_data) {
+      stdin_ = *stdin_data;
+      uv_buf_t b = uv_buf_init(stdin_.data(), static_cast<unsigned>(stdin_.size()));
+      write_.data = this;
+      uv_write(&write_, reinterpret_cast<uv_stream_t*>(&in_), &b, 1, [](uv_write_t* w, int) {
+        auto* self = static_cast<ProcessWait*>(w->data);
+        self->close(as_handle(&self->in_));
+      });
+    } else {
+      close(as_handle(&in_));
+    }
+    if (timeout > 0) {
+      uv_timer_start(&timer_, [](uv_timer_t* t) {
+        auto* self = static_cast<ProcessWait*>(t->data);
+        self->timed_out_ = true;
+        self->kill_group();
+      }, millis(timeout), 0);
+    }
+    return {};
+  }
+
+  void on_read(uv_stream_t* st, ssize_t n, const uv_buf_t* buf) {
+    bool is_out = st == reinterpret_cast<uv_stream_t*>(&out_);
+    if (n > 0) {
+      (is_out ? out_text_ : err_text_).append(buf->base, n);
+      if (job && !quiet_) session.write_output(job->co, std::string_view(buf->base, n));
+      return;
+    }
+    if (n < 0) {
+      close(as_handle(st));
+      --pipes_open_;
+      check_done();
+    }
+  }
+
+  void check_done() {
+    if (!exited_ || pipes_open_ > 0 || finished) return;
+    uv_timer_stop(&timer_);
+    complete();
+    if (!blocking) release();
+  }
+
+  void kill_group() {
+    if (pid_ > 0 && !exited_) ::kill(-pid_, SIGKILL);
+  }
+
+  int push_results(lua_State* L) override {
+    lua_createtable(L, 0, 5);
+    if (signal_ && !timed_out_) {
+      lua_pushnil(L);
+    } else {
+      lua_pushnumber(L, timed_out_ ? 124 : static_cast<double>(code_));
+    }
+    lua_setfield(L, -2, "code");
+    lua_pushlstring(L, out_text_.data(), out_text_.size());
+    lua_setfield(L, -2, "stdout");
+    lua_pushlstring(L, err_text_.data(), err_text_.size());
+    lua_setfield(L, -2, "stderr");
+    if (signal_) {
+      lua_pushnumber(L, signal_);
+      lua_setfield(L, -2, "signal");
+    }
+    lua_pushboolean(L, timed_out_);
+    lua_setfield(L, -2, "timed_out");
+    return 1;
+  }
+
+  void cancel() override { kill_group(); }
+
+  void release() override {
+    for (uv_handle_t* h : {as_handle(&out_), as_handle(&err_), as_handle(&in_), as_handle(&timer_),
+                           as_handle(&proc_)})
+      close(h);
+  }
+
+ private:
+  uv_process_t proc_;
+  uv_pipe_t out_, err_, in_;
+  uv_timer_t timer_;
+  uv_write_t write_;
+  std::string stdin_, out_text_, err_text_;
+  int pipes_open_ = 2;
+  bool exited_ = false, timed_out_ = false, quiet_ = false;
+  int64_t code_ = 0;
+  int signal_ = 0;
+  pid_t pid_ = 0;
+};
+
+std::vector<std::string> command_env(lua_State* L, int opts) {
+  std::vector<std::pair<std::string, std::string>> vars;
+  for (char** e = environ; *e; ++e) {
+    std::string kv = *e;
+    auto eq = kv.find('=');
+    if (eq != std::string::npos) vars.emplace_back(kv.substr(0, eq), kv.substr(eq + 1));
+  }
+  lua_getfield(L, opts, "env");
+  if (!lua_isnil(L, -1)) {
+    if (!lua_istable(L, -1)) raise(L, "ochre.sh: env must be a table of NAME = value");
+    lua_pushnil(L);
+    while (lua_next(L, -2)) {
+      if (lua_type(L, -2) != LUA_TSTRING) raise(L, "ochre.sh: env names are strings");
+      std::string name = lua_tostring(L, -2);
+      bool remove = lua_isboolean(L, -1) && !lua_toboolean(L, -1);
+      if (!remove && !lua_isstring(L, -1)) raise(L, "ochre.sh: env." + name + " must be a string, a number or false");
+      std::string value = remove ? "" : lua_tostring(L, -1);
+      bool found = false;
+      for (auto it = vars.begin(); it != vars.end(); ++it) {
+        if (it->first != name) continue;
+        found = true;
+        if (remove) vars.erase(it);
+        else it->second = value;
+        break;
+      }
+      if (!found && !remove) vars.emplace_back(name, value);
+      lua_pop(L, 1);
+    }
+  }
+  lua_pop(L, 1);
+  std::vector<std::string> out;
+  for (auto& [k, v] : vars) out.push_back(k + "=" + v);
+  return out;
+}
+
+int l_ochre_sh(lua_State* L) {
+  Session& s = session_of(L);
+  if (lua_type(L, 1) != LUA_TSTRING) raise(L, "ochre.sh takes a command string");
+  std::string cmd = lua_tostring(L, 1);
+  if (!lua_isnoneornil(L, 2) && !lua_istable(L, 2)) raise(L, "ochre.sh: options must be a table");
+  std::vector<std::string> env;
+  std::string cwd, stdin_text;
+  bool has_stdin = false, quiet = false;
+  double timeout = 0;
+  if (lua_istable(L, 2)) {
+    env = command_env(L, 2);
+    lua_getfield(L, 2, "cwd");
+    if (!lua_isnil(L, -1)) {
+      if (lua_type(L, -1) != LUA_TSTRING) raise(L, "ochre.sh: cwd must be a path");
+      cwd = lua_tostring(L, -1);
+    }
+    lua_getfield(L, 2, "stdin");
+    if (!lua_isnil(L, -1)) {
+      if (lua_type(L, -1) != LUA_TSTRING) raise(L, "ochre.sh: stdin must be a string");
+      size_t len = 0;
+      const char* t = lua_tolstring(L, -1, &len);
+      stdin_text.assign(t, len);
+      has_stdin = true;
+    }
+    lua_getfield(L, 2, "quiet");
+    quiet = lua_toboolean(L, -1);
+    lua_pop(L, 3);
+    timeout = timeout_option(L, 2, "ochre.sh");
+  } else {
+    for (char** e = environ; *e; ++e) env.emplace_back(*e);
+  }
+  auto* w = new ProcessWait(s);
+  std::string err = w->spawn(cmd, env, cwd, has_stdin ? &stdin_text : nullptr, timeout, quiet);
+  if (!err.empty()) {
+    w->release();
+    raise(L, "ochre.sh: " + err);
+  }
+  return wait_for(L, s, w);
+}
+
+}  // namespace
+
+void install_waits(Session& s, lua_State* L) {
+  const luaL_Reg natives[] = {
+      {"sleep", trampoline<l_ochre_sleep>},
+      {"sh", trampoline<l_ochre_sh>},
+      {"wait_file", trampoline<l_ochre_wait_file>},
+      {"wait_pid", trampoline<l_ochre_wait_pid>},
+  };
+  for (const auto& r : natives) {
+    lua_pushlightuserdata(L, &s);
+    lua_pushcclosure(L, r.func, 1);
+    lua_setfield(L, -2, r.name);
+  }
+}
+
+}  // namespace ochre::lua

@@ -1,0 +1,92 @@
+#include "repl/progress.hpp"
+
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <iostream>
+
+namespace ochre::cli {
+
+bool use_color(const std::string& when) {
+  const char* no = std::getenv("NO_COLOR");
+  if (no && *no) return false;
+  if (when == "always") return true;
+  if (when == "never") return false;
+  return isatty(STDERR_FILENO);
+}
+
+Progress::Progress(int total, bool tty, bool color) : total_(total), tty_(tty), color_(color) {}
+
+void Progress::clear() {
+  if (!shown_) return;
+  std::fputs("\r\x1b[K", stderr);
+  std::fflush(stderr);
+  shown_ = false;
+}
+
+void Progress::draw() {
+  if (!tty_) return;
+  auto now = Clock::now();
+  auto secs = [](Clock::duration d) { return std::chrono::duration<double>(d).count(); };
+  char line[512];
+  int n = std::snprintf(line, sizeof line, "[%d/%d] %d done, %zu running, %d queued, %d failed, %.1fs",
+                        done_ + failed_ + other_, total_, done_, running_.size(),
+                        total_ - done_ - failed_ - other_ - static_cast<int>(running_.size()), failed_,
+                        secs(now - start_));
+  std::string text(line, n > 0 ? n : 0);
+  if (!running_.empty()) {
+    auto slowest = running_.begin();
+    for (auto it = running_.begin(); it != running_.end(); ++it)
+      if (it->second < slowest->second) slowest = it;
+    std::snprintf(line, sizeof line, ", slowest: %s (%.1fs)", slowest->first.c_str(),
+                  secs(now - slowest->second));
+    text += line;
+  }
+  std::fprintf(stderr, "\r\x1b[K%s", text.c_str());
+  std::fflush(stderr);
+  shown_ = true;
+}
+
+void Progress::job_output(const std::string& key, std::string_view line) {
+  clear();
+  std::cout << "[" << key << "] " << line << "\n" << std::flush;
+}
+
+void Progress::interrupted(int signals) {
+  clear();
+  if (signals == 1)
+    std::cerr << "Interrupted: no new jobs start; waiting for the running ones to finish "
+                 "(Ctrl-C again to kill them)\n";
+  else if (signals == 2)
+    std::cerr << "Interrupted again: killing the running jobs\n";
+}
+
+Callbacks Progress::callbacks() {
+  Callbacks cb;
+  cb.started = [this](const JobInfo& job) {
+    running_[job.key + "." + job.action] = Clock::now();
+  };
+  cb.finished = [this](const JobInfo& job, const JobEnd& end) {
+    running_.erase(job.key + "." + job.action);
+    clear();
+    if (end.outcome == "done") {
+      ++done_;
+    } else if (end.outcome == "failed" || end.outcome == "interrupted") {
+      ++failed_;
+      std::cerr << red() << "error: " << reset() << end.error << "\n";
+    } else if (end.outcome == "skipped") {
+      ++other_;
+      std::cerr << yellow() << "skipped: " << reset() << job.details << " (" << end.error << ")\n";
+    } else if (end.outcome == "pending") {
+      ++other_;
+      std::cout << cyan() << "pending: " << reset() << job.details << " (" << end.error << ")\n"
+                << std::flush;
+    }
+  };
+  cb.interrupted = [this](int signals) { interrupted(signals); };
+  cb.tick = [this] { draw(); };
+  return cb;
+}
+
+}  // namespace ochre::cli
