@@ -62,41 +62,18 @@ class Scheduler {
       if (!remaining_[j]) ready_.push(static_cast<int>(j));
 
     uv_loop_t* loop = opts_.loop;
-    uv_signal_t sigint, sigterm;
-    uv_timer_t ticker;
-    if (opts_.handle_signals) {
-      for (auto [handle, signum] : {std::pair{&sigint, SIGINT}, std::pair{&sigterm, SIGTERM}}) {
-        uv_signal_init(loop, handle);
-        handle->data = this;
-        uv_signal_start(handle, on_signal, signum);
-        uv_unref(reinterpret_cast<uv_handle_t*>(handle));
-      }
-    }
-    if (events_.tick) {
-      uv_timer_init(loop, &ticker);
-      ticker.data = this;
-      uv_timer_start(&ticker, on_tick, 100, 100);
-      uv_unref(reinterpret_cast<uv_handle_t*>(&ticker));
-    }
-
+    Handles handles(loop, this, opts_.handle_signals, static_cast<bool>(events_.tick));
     pump();
     while (running_ > 0) {
-      int alive = uv_run(loop, UV_RUN_ONCE);
+      uv_run(loop, UV_RUN_ONCE);
       if (signals_ >= 2 && running_ > 0) abandon();
       pump();
-      if (!alive && completed_.empty() && running_ > 0)
+      if (running_ > 0 && completed_.empty() && !uv_loop_alive(loop))
         fail(Code::Internal, {"running jobs wait on nothing"});
     }
     // Jobs never started (a stop was asked for) are recorded, so the journal is whole.
     for (size_t j = 0; j < plan_.jobs.size(); ++j)
       if (report_.outcome[j] < 0) skip(static_cast<int>(j), "not started: the run was stopped", JobOutcome::Skipped);
-
-    if (opts_.handle_signals) {
-      uv_close(reinterpret_cast<uv_handle_t*>(&sigint), nullptr);
-      uv_close(reinterpret_cast<uv_handle_t*>(&sigterm), nullptr);
-    }
-    if (events_.tick) uv_close(reinterpret_cast<uv_handle_t*>(&ticker), nullptr);
-    uv_run(loop, UV_RUN_NOWAIT);  // let the close callbacks run
 
     if (opts_.clear_roots && report_.ok() && report_.pending == 0) state_.set_roots(info.source, {});
     std::string outcome = signals_ ? "interrupted"
@@ -107,6 +84,41 @@ class Scheduler {
   }
 
  private:
+  // The scheduler's own handles (Ctrl-C, the progress tick), closed on every way out.
+  class Handles {
+   public:
+    Handles(uv_loop_t* loop, Scheduler* s, bool signals, bool tick) : loop_(loop), signals_(signals), tick_(tick) {
+      if (signals_) {
+        for (auto [handle, signum] : {std::pair{&sigint_, SIGINT}, std::pair{&sigterm_, SIGTERM}}) {
+          uv_signal_init(loop, handle);
+          handle->data = s;
+          uv_signal_start(handle, on_signal, signum);
+          uv_unref(reinterpret_cast<uv_handle_t*>(handle));
+        }
+      }
+      if (tick_) {
+        uv_timer_init(loop, &ticker_);
+        ticker_.data = s;
+        uv_timer_start(&ticker_, on_tick, 100, 100);
+        uv_unref(reinterpret_cast<uv_handle_t*>(&ticker_));
+      }
+    }
+    ~Handles() {
+      if (signals_) {
+        uv_close(reinterpret_cast<uv_handle_t*>(&sigint_), nullptr);
+        uv_close(reinterpret_cast<uv_handle_t*>(&sigterm_), nullptr);
+      }
+      if (tick_) uv_close(reinterpret_cast<uv_handle_t*>(&ticker_), nullptr);
+      uv_run(loop_, UV_RUN_NOWAIT);  // let the close callbacks run while we still exist
+    }
+
+   private:
+    uv_loop_t* loop_;
+    bool signals_, tick_;
+    uv_signal_t sigint_, sigterm_;
+    uv_timer_t ticker_;
+  };
+
   static void on_signal(uv_signal_t* h, int) {
     auto* self = static_cast<Scheduler*>(h->data);
     ++self->signals_;
@@ -211,7 +223,7 @@ class Scheduler {
       if (!started_[j] || report_.outcome[j] >= 0) continue;
       JobOutcome o;
       o.kind = JobOutcome::Interrupted;
-      o.error = "interrupted";
+      o.error = plan_.jobs[j].key + ": " + action_name(plan_.jobs[j].action) + " was interrupted";
       finish(static_cast<int>(j), o);
     }
     completed_.clear();

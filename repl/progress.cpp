@@ -75,6 +75,10 @@ Callbacks Progress::callbacks() {
     } else if (end.outcome == "failed" || end.outcome == "interrupted") {
       ++failed_;
       std::cerr << red() << "error: " << reset() << end.error << "\n";
+    } else if (end.outcome == "skipped" && end.error.rfind("waiting: ", 0) == 0) {
+      ++other_;
+      std::cout << cyan() << "waiting: " << reset() << job.details << " (" << end.error.substr(9) << ")\n"
+                << std::flush;
     } else if (end.outcome == "skipped") {
       ++other_;
       std::cerr << yellow() << "skipped: " << reset() << job.details << " (" << end.error << ")\n";
