@@ -4,7 +4,7 @@ ASAN_BUILD ?= build-asan
 JOBS       ?= $(shell nproc)
 OCHRE      := $(BUILD)/ochre
 
-.PHONY: all deps build run test test-fast test-asan clean
+.PHONY: all deps build run test test-fast test-asan bench clean
 
 all: build
 
@@ -30,6 +30,10 @@ test-asan: deps
 	@cmake --build $(ASAN_BUILD) -j$(JOBS)
 	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
 	  ctest --test-dir $(ASAN_BUILD) --output-on-failure -j$(JOBS)
+
+# Benchmarks side by side with peers (not part of the tests).
+bench: build
+	tests/bench/run.sh $(OCHRE)
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD)
