@@ -190,14 +190,17 @@ class Scheduler {
     skip_users(j, why, pending);
   }
 
+  // Skips everything that depends on job `j`; each says which of its deps held it back.
   void skip_users(int j, const std::string& why, bool pending) {
-    std::vector<int> todo(users_[j].begin(), users_[j].end());
+    std::vector<std::pair<int, std::string>> todo;
+    for (int u : users_[j]) todo.emplace_back(u, why);
     while (!todo.empty()) {
-      int u = todo.back();
+      auto [u, reason] = std::move(todo.back());
       todo.pop_back();
       if (report_.outcome[u] >= 0) continue;
-      skip(u, why, pending ? Waiting : JobOutcome::Skipped);
-      todo.insert(todo.end(), users_[u].begin(), users_[u].end());
+      skip(u, reason, pending ? Waiting : JobOutcome::Skipped);
+      std::string next = plan_.jobs[u].key + (pending ? " is waiting" : " was skipped");
+      for (int w : users_[u]) todo.emplace_back(w, next);
     }
   }
 

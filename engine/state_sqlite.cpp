@@ -313,8 +313,10 @@ class SqliteState final : public StateStore {
           .bind(6, action_name(action)).bind(7, run).bind(8, job).bind(9, now).run();
     } else {
       Status st = outcome.kind == JobOutcome::Pending ? Status::Pending : Status::Failed;
+      // The journal keeps the whole message; the instance says what the planner reads.
+      std::string error = outcome.kind == JobOutcome::Interrupted ? "interrupted" : outcome.error;
       Stmt(*this, "UPDATE instances SET status = ?, action = ?, error = ?, updated = ? WHERE key = ?")
-          .bind(1, status_name(st)).bind(2, action_name(action)).bind(3, outcome.error)
+          .bind(1, status_name(st)).bind(2, action_name(action)).bind(3, error)
           .bind(4, now).bind(5, target.key).run();
     }
     t.commit();

@@ -2,10 +2,12 @@
 
 #include <fcntl.h>
 #include <poll.h>
+#include <signal.h>
 #include <sqlite3.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
@@ -50,54 +52,192 @@ std::string TempDir::bytes(const std::string& name) const {
 
 Result TempDir::ochre(const std::vector<std::string>& args,
                       const std::map<std::string, std::string>& env) const {
-  int out_pipe[2], err_pipe[2];
-  if (pipe2(out_pipe, O_CLOEXEC) || pipe2(err_pipe, O_CLOEXEC)) throw std::runtime_error("pipe");
+  return start(args, env)->wait();
+}
+
+std::unique_ptr<Process> TempDir::start(const std::vector<std::string>& args,
+                                        const std::map<std::string, std::string>& env) const {
+  // Everything the child needs is prepared before fork: other threads (the readers of
+  // other processes) may hold locks the child would otherwise wait on forever.
   std::vector<std::string> argv_s{OCHRE_BIN};
   argv_s.insert(argv_s.end(), args.begin(), args.end());
+  std::map<std::string, std::string> vars;
+  for (char** e = environ; *e; ++e) {
+    std::string kv = *e;
+    auto eq = kv.find('=');
+    if (eq != std::string::npos) vars[kv.substr(0, eq)] = kv.substr(eq + 1);
+  }
+  vars.erase("OCHRE_STATE");
+  vars["NO_COLOR"] = "1";
+  for (const auto& [k, v] : env) vars[k] = v;
+  std::vector<std::string> env_s;
+  for (const auto& [k, v] : vars) env_s.push_back(k + "=" + v);
+  std::vector<char*> argv, envp;
+  for (auto& a : argv_s) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  for (auto& e : env_s) envp.push_back(e.data());
+  envp.push_back(nullptr);
+  int devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
+
+  int out_pipe[2], err_pipe[2];
+  if (pipe2(out_pipe, O_CLOEXEC) || pipe2(err_pipe, O_CLOEXEC)) throw std::runtime_error("pipe");
   pid_t pid = fork();
   if (pid < 0) throw std::runtime_error("fork");
   if (pid == 0) {
     dup2(out_pipe[1], 1);
     dup2(err_pipe[1], 2);
-    int devnull = open("/dev/null", O_RDONLY);
     dup2(devnull, 0);
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, nullptr);
+    struct sigaction dfl {};
+    dfl.sa_handler = SIG_DFL;
+    for (int sig : {SIGINT, SIGTERM, SIGPIPE, SIGHUP}) sigaction(sig, &dfl, nullptr);
+    setpgid(0, 0);
     if (chdir(path_.c_str()) != 0) _exit(127);
-    unsetenv("OCHRE_STATE");
-    setenv("NO_COLOR", "1", 1);
-    for (const auto& [k, v] : env) setenv(k.c_str(), v.c_str(), 1);
-    std::vector<char*> argv;
-    for (auto& a : argv_s) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    execv(argv[0], argv.data());
+    execve(argv[0], argv.data(), envp.data());
     _exit(127);
   }
+  setpgid(pid, pid);  // also here, so a signal to the group cannot come before the child's
+  close(devnull);
   close(out_pipe[1]);
   close(err_pipe[1]);
-  Result r;
-  pollfd fds[2] = {{out_pipe[0], POLLIN, 0}, {err_pipe[0], POLLIN, 0}};
+  return std::make_unique<Process>(pid, out_pipe[0], err_pipe[0]);
+}
+
+bool TempDir::wait_for_file(const std::string& name, double timeout) const {
+  return wait_until([&] { return exists(name); }, timeout);
+}
+
+std::vector<std::string> TempDir::lines(const std::string& name) const {
+  std::vector<std::string> out;
+  std::istringstream in(bytes(name));
+  for (std::string line; std::getline(in, line);) out.push_back(line);
+  return out;
+}
+
+Process::Process(pid_t pid, int out_fd, int err_fd) : pid_(pid), fds_{out_fd, err_fd} {
+  reader_ = std::thread([this] { drain(); });
+}
+
+Process::~Process() {
+  if (!reaped_) {
+    ::kill(pid_, SIGKILL);
+    wait();
+  }
+  if (reader_.joinable()) {
+    stop_ = true;
+    reader_.join();
+  }
+}
+
+void Process::drain() {
+  pollfd fds[2] = {{fds_[0], POLLIN, 0}, {fds_[1], POLLIN, 0}};
   int open_fds = 2;
   char buf[65536];
-  while (open_fds > 0) {
-    if (poll(fds, 2, -1) < 0) {
-      if (errno == EINTR) continue;
-      break;
-    }
+  while (open_fds > 0 && !stop_) {
+    int n = poll(fds, 2, 20);
+    if (n < 0 && errno != EINTR) break;
+    if (n <= 0) continue;
     for (int i = 0; i < 2; ++i) {
       if (fds[i].fd < 0 || !(fds[i].revents & (POLLIN | POLLHUP | POLLERR))) continue;
-      ssize_t n = ::read(fds[i].fd, buf, sizeof buf);
-      if (n <= 0) {
+      ssize_t got = ::read(fds[i].fd, buf, sizeof buf);
+      if (got <= 0) {
         close(fds[i].fd);
         fds[i].fd = -1;
         --open_fds;
       } else {
-        (i == 0 ? r.out : r.err).append(buf, n);
+        std::lock_guard<std::mutex> g(mu_);
+        (i == 0 ? out_ : err_).append(buf, got);
       }
     }
   }
+  for (auto& f : fds)
+    if (f.fd >= 0) close(f.fd);
+  eof_ = true;
+}
+
+bool Process::signal(int sig) { return !reaped_ && ::kill(pid_, sig) == 0; }
+
+bool Process::signal_group(int sig) { return !reaped_ && ::kill(-pid_, sig) == 0; }
+
+bool Process::running() {
+  if (reaped_) return false;
+  pid_t r = waitpid(pid_, &status_, WNOHANG);
+  if (r == pid_) reaped_ = true;
+  return !reaped_;
+}
+
+Result Process::wait() {
+  if (!reaped_) {
+    while (waitpid(pid_, &status_, 0) < 0 && errno == EINTR) {
+    }
+    reaped_ = true;
+  }
+  if (reader_.joinable()) {
+    // Its output ends when the last writer closes; a child it left behind holding the
+    // pipes must not hang the test.
+    wait_until([&] { return eof_.load(); }, 10);
+    stop_ = true;
+    reader_.join();
+  }
+  Result r;
+  r.code = WIFEXITED(status_) ? WEXITSTATUS(status_) : 128 + WTERMSIG(status_);
+  std::lock_guard<std::mutex> g(mu_);
+  r.out = out_;
+  r.err = err_;
+  return r;
+}
+
+std::string Process::out_so_far() const {
+  std::lock_guard<std::mutex> g(mu_);
+  return out_;
+}
+
+std::string Process::err_so_far() const {
+  std::lock_guard<std::mutex> g(mu_);
+  return err_;
+}
+
+bool wait_until(const std::function<bool()>& cond, double timeout) {
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(timeout);
+  for (;;) {
+    if (cond()) return true;
+    if (std::chrono::steady_clock::now() >= deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(3));
+  }
+}
+
+bool process_gone(pid_t pid) {
+  if (::kill(pid, 0) != 0 && errno == ESRCH) return true;
+  // A zombie runs no more; whether something reaps it is not ochre's business.
+  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+  std::string text;
+  if (!std::getline(stat, text)) return true;
+  size_t paren = text.rfind(')');
+  return paren != std::string::npos && paren + 2 < text.size() && text[paren + 2] == 'Z';
+}
+
+bool has_open(pid_t pid, const std::string& path) {
+  std::error_code ec;
+  auto want = std::filesystem::weakly_canonical(path, ec);
+  std::string dir = "/proc/" + std::to_string(pid) + "/fd";
+  for (auto it = std::filesystem::directory_iterator(dir, ec);
+       !ec && it != std::filesystem::directory_iterator(); it.increment(ec)) {
+    std::error_code ec2;
+    auto target = std::filesystem::read_symlink(it->path(), ec2);
+    if (!ec2 && target == want) return true;
+  }
+  return false;
+}
+
+pid_t dead_pid() {
+  pid_t pid = fork();
+  if (pid < 0) throw std::runtime_error("fork");
+  if (pid == 0) _exit(0);
   int status = 0;
   waitpid(pid, &status, 0);
-  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  return r;
+  return pid;
 }
 
 std::vector<std::string> TempDir::query(const std::string& sql, const std::string& db) const {

@@ -1,8 +1,15 @@
 // Helpers for end-to-end tests: a temporary directory with files, the real ochre binary
 // run in it with captured output, and queries on the SQLite state it writes.
 #pragma once
+#include <sys/types.h>
+
+#include <atomic>
+#include <functional>
 #include <map>
+#include <memory>
+#include <mutex>
 #include <string>
+#include <thread>
 #include <vector>
 
 namespace e2e {
@@ -12,6 +19,48 @@ struct Result {
   std::string out;
   std::string err;
 };
+
+// An ochre started in the background: its pid, signals, its output so far, its end.
+class Process {
+ public:
+  Process(pid_t pid, int out_fd, int err_fd);
+  ~Process();  // kills it (SIGKILL) and reaps it if it is still there
+  Process(const Process&) = delete;
+  Process& operator=(const Process&) = delete;
+
+  pid_t pid() const { return pid_; }
+  // Sends `sig` to the process; false when it has already been reaped.
+  bool signal(int sig);
+  // Sends `sig` to its process group, as a terminal's Ctrl-C does (it leads its own group).
+  bool signal_group(int sig);
+  // True while it has not exited (reaps it when it has).
+  bool running();
+  // Waits for it to exit and for its output; code is 128 + signal when a signal ended it.
+  Result wait();
+  // What it printed so far.
+  std::string out_so_far() const;
+  std::string err_so_far() const;
+
+ private:
+  void drain();
+  pid_t pid_;
+  int fds_[2];
+  bool reaped_ = false;
+  int status_ = 0;
+  mutable std::mutex mu_;
+  std::string out_, err_;
+  std::atomic<bool> stop_{false}, eof_{false};
+  std::thread reader_;
+};
+
+// Polls `cond` every few milliseconds until it holds (true) or `timeout` seconds pass (false).
+bool wait_until(const std::function<bool()>& cond, double timeout = 20);
+// True when no process `pid` runs any more (it does not exist or is a zombie).
+bool process_gone(pid_t pid);
+// True when process `pid` has `path` open.
+bool has_open(pid_t pid, const std::string& path);
+// The pid of a process that has exited (and been reaped): no process has it now.
+pid_t dead_pid();
 
 class TempDir {
  public:
@@ -29,6 +78,13 @@ class TempDir {
   // Runs ochre with `args` in this directory. `env` entries are added to the environment.
   Result ochre(const std::vector<std::string>& args,
                const std::map<std::string, std::string>& env = {}) const;
+  // Starts ochre the same way, in the background, as the leader of its own process group.
+  std::unique_ptr<Process> start(const std::vector<std::string>& args,
+                                 const std::map<std::string, std::string>& env = {}) const;
+  // Waits (polling, with a deadline of `timeout` seconds) until file `name` exists.
+  bool wait_for_file(const std::string& name, double timeout = 20) const;
+  // The lines of file `name` (none when it does not exist).
+  std::vector<std::string> lines(const std::string& name) const;
 
   // Rows of a query on the SQLite file `db` (relative to this directory), fields joined by '|'.
   std::vector<std::string> query(const std::string& sql,

@@ -53,7 +53,7 @@ return { grand, other }
 
 }  // namespace
 
-TEST_CASE("a failing hook fails its job, skips its dependents, lets the rest run; the next "
+TEST_CASE("a failing hook fails its job, skips its dependents, lets the rest run, the next "
           "run retries",
           "[e2e][failures]") {
   TempDir dir;
