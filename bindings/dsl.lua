@@ -25,15 +25,34 @@ function internal.pending_reason(v)
   return nil
 end
 
--- ochre.sh_ok(cmd [, opts]): ochre.sh, raising when the command does not exit 0.
-function M.sh_ok(cmd, opts)
-  local r = M.sh(cmd, opts)
+-- The waiting calls are natives the bindings put into `internal` (see waits.cpp);
+-- these look them up when called.
+function M.sleep(seconds) return internal.sleep(seconds) end
+function M.wait_file(path, opts) return internal.wait_file(path, opts) end
+function M.wait_pid(pid, opts) return internal.wait_pid(pid, opts) end
+
+local function check_command(r, cmd)
   if r.code ~= 0 then
     local why = r.timed_out and "timed out" or r.code and ("exited with " .. r.code)
       or ("was killed by signal " .. tostring(r.signal))
     local err = r.stderr:gsub("%s+$", "")
-    error(("command %s: %s%s"):format(why, cmd, err ~= "" and "\n" .. err or ""), 2)
+    error(("command %s: %s%s"):format(why, cmd, err ~= "" and "\n" .. err or ""), 3)
   end
+  return r
+end
+
+-- ochre.sh(cmd [, {env=, cwd=, stdin=, timeout=, quiet=, check=}]) -> {code, stdout, stderr}
+-- A non-zero exit is data, unless check = true.
+function M.sh(cmd, opts)
+  local r = internal.spawn(cmd, opts)
+  if type(opts) == "table" and opts.check then check_command(r, cmd) end
+  return r
+end
+
+-- ochre.sh_ok(cmd [, opts]): ochre.sh, raising when the command does not exit 0.
+function M.sh_ok(cmd, opts)
+  local r = internal.spawn(cmd, opts)
+  check_command(r, cmd)
   return r
 end
 

@@ -95,6 +95,7 @@ void install_module(Session& s) {
   lua_pushlightuserdata(L, &s);
   lua_pushcclosure(L, trampoline<l_ochre_instance_dir>, 1);
   lua_setfield(L, -2, "instance_dir");
+  install_waits(s, L);  // ochre.sh, sleep, wait_* (wrapped by dsl.lua's M.sh)
   s.internal_ref = luaL_ref(L, LUA_REGISTRYINDEX);
   lua_pushvalue(L, -1);
   s.module_ref = luaL_ref(L, LUA_REGISTRYINDEX);
@@ -108,7 +109,6 @@ void install_module(Session& s) {
   lua_setfield(L, -2, "ochre");
   lua_pop(L, 3);
 
-  install_waits(s, L);
   for (const char* name : {"apply", "plan", "destroy"}) {
     lua_pushlightuserdata(L, &s);
     lua_pushcclosure(L, trampoline<l_ochre_apply>, 1);

@@ -20,11 +20,19 @@ Session& session_of(lua_State* L) {
   return *static_cast<Session*>(lua_touserdata(L, lua_upvalueindex(1)));
 }
 
-// Raises a Lua error positioned at the Lua code that called the native.
+// Raises a Lua error positioned at the user's code that called the native: the first
+// Lua frame that is not part of ochre's own Lua layer.
 [[noreturn]] void raise(lua_State* L, const std::string& msg) {
-  luaL_where(L, 2);
-  lua_pushlstring(L, msg.data(), msg.size());
-  lua_concat(L, 2);
+  lua_Debug ar;
+  std::string where;
+  for (int level = 1; lua_getstack(L, level, &ar); ++level) {
+    lua_getinfo(L, "Sl", &ar);
+    if (ar.currentline <= 0 || std::strncmp(ar.source, "=[ochre", 7) == 0) continue;
+    where = std::string(ar.short_src) + ":" + std::to_string(ar.currentline) + ": ";
+    break;
+  }
+  where += msg;
+  lua_pushlstring(L, where.data(), where.size());
   lua_error(L);
   __builtin_unreachable();
 }
@@ -461,10 +469,11 @@ int l_ochre_sh(lua_State* L) {
 
 }  // namespace
 
+// Adds the natives to the table on the top of the stack (the DSL's internal table).
 void install_waits(Session& s, lua_State* L) {
   const luaL_Reg natives[] = {
       {"sleep", trampoline<l_ochre_sleep>},
-      {"sh", trampoline<l_ochre_sh>},
+      {"spawn", trampoline<l_ochre_sh>},
       {"wait_file", trampoline<l_ochre_wait_file>},
       {"wait_pid", trampoline<l_ochre_wait_pid>},
   };

@@ -509,3 +509,27 @@ return { Bad "bad" {}, ochre.Component "c" {} }
   r = dir.ochre({"run", "pipeline.lua", "--color", "sometimes"});
   CHECK(r.code == 2);
 }
+
+TEST_CASE("ochre.sh with check = true raises at the hook's line", "[e2e][scheduler][sh]") {
+  TempDir dir;
+  std::string text = R"(local ochre = require "ochre"
+local C = ochre.component "C" {
+  create = function(self)
+    local r = ochre.sh("exit 3")
+    print("data " .. r.code)
+    ochre.sh("echo because >&2; exit 6", { check = true })  -- RAISES
+    print("not reached")
+  end,
+}
+return C "c" {}
+)";
+  dir.write("pipeline.lua", text);
+  auto r = dir.ochre({"run", "pipeline.lua"});
+  INFO(r.out << r.err);
+  CHECK(r.code == 1);
+  CHECK(count(r.out, "[C/c] data 3\n") == 1);
+  CHECK(r.out.find("not reached") == std::string::npos);
+  CHECK(e2e::first_line(r.err) == "error: C/c: create failed: pipeline.lua:" +
+                                      std::to_string(e2e::line_of(text, "-- RAISES")) +
+                                      ": command exited with 6: echo because >&2; exit 6");
+}
