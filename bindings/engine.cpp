@@ -3,6 +3,7 @@
 #include <thread>
 
 #include "bindings/session.hpp"
+#include "engine/inspect.hpp"
 
 namespace ochre {
 
@@ -28,6 +29,53 @@ void Engine::load_string(std::string_view code, const std::string& name) {
 void Engine::plan() { impl_->session.plan(false, {}); }
 void Engine::plan_destroy(const std::vector<std::string>& keys) { impl_->session.plan(true, keys); }
 const std::string& Engine::state_path() const { return impl_->session.state_path; }
+
+std::string Engine::graph(const std::string& format) const {
+  return format_graph(impl_->plan(), *impl_->session.graph, format);
+}
+
+namespace {
+
+StoredInstance find_stored(StateStore& st, const std::string& key) {
+  for (auto& s : st.load())
+    if (s.key == key) return s;
+  fail(Code::UnknownKey, {key, "the state " + st.location()});
+}
+
+}  // namespace
+
+std::string Engine::state_list(bool json) {
+  return format_state_list(impl_->session.state(false).load(), json);
+}
+
+std::string Engine::state_show(const std::string& key, bool json) {
+  return format_state_show(find_stored(impl_->session.state(false), key), json);
+}
+
+std::string Engine::log(int limit, bool json) {
+  return format_log(impl_->session.state(false), limit, json);
+}
+
+std::string Engine::history(const std::string& key, bool json) {
+  auto versions = impl_->session.state(false).versions(key);
+  if (versions.empty()) find_stored(impl_->session.state(false), key);  // unknown: an error
+  return format_history(versions, key, json);
+}
+
+void Engine::state_rm(const std::string& key) {
+  lua::Session& s = impl_->session;
+  s.lock();
+  StateStore& st = s.state(true);
+  find_stored(st, key);
+  st.forget(key);
+}
+
+void Engine::state_mv(const std::string& from, const std::string& to) {
+  lua::Session& s = impl_->session;
+  s.lock();
+  StateStore& st = s.state(true);
+  st.move(from, to, plan_move(st.load(), from, to));
+}
 
 namespace {
 

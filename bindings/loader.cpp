@@ -13,7 +13,7 @@
 
 namespace ochre::lua {
 
-Session::Session(Options opts) : options(std::move(opts)) {
+Session::Session(Options opts) : options(std::move(opts)), state_path(options.state_path) {
   if (int rc = uv_loop_init(&loop_)) fail(Code::Internal, {std::string("uv_loop_init: ") + uv_strerror(rc)});
   install_module(*this);
 }
@@ -36,6 +36,7 @@ Session::~Session() {
 
 void Session::lock() {
   if (lock_) return;
+  if (state_path.empty()) state_path = ".ochre/state.db";
   lock_ = StateLock::acquire(state_path + ".lock", state_path, options.lock_timeout);
 }
 
@@ -105,11 +106,8 @@ void Session::load_file(const std::string& path) {
   if (!f) fail(Code::NoFile, {path, std::strerror(errno)});
   std::fclose(f);
   source = std::filesystem::absolute(path, ec).lexically_normal().string();
-  if (state_path.empty()) {
-    state_path = options.state_path;
-    if (state_path.empty())
-      state_path = (std::filesystem::path(source).parent_path() / ".ochre" / "state.db").string();
-  }
+  if (options.state_path.empty())
+    state_path = (std::filesystem::path(source).parent_path() / ".ochre" / "state.db").string();
   // Modules beside the pipeline can be required.
   {
     std::string dir = std::filesystem::path(source).parent_path().string();
@@ -131,9 +129,6 @@ void Session::load_file(const std::string& path) {
 
 void Session::load_string(std::string_view code, const std::string& name) {
   source = name;
-  if (state_path.empty()) {
-    state_path = options.state_path.empty() ? ".ochre/state.db" : options.state_path;
-  }
   std::string chunk = "@" + name;
   if (luaL_loadbuffer(L(), code.data(), code.size(), chunk.c_str()) != 0) {
     std::string err = error_text(L());
@@ -197,6 +192,7 @@ void Session::set_roots(int idx) {
 }
 
 StateStore& Session::state(bool write) {
+  if (state_path.empty()) state_path = ".ochre/state.db";
   if (!state_ || (write && !state_writable_)) {
     state_.reset();
     state_ = open_sqlite_state(state_path, write ? OpenMode::ReadWrite : OpenMode::ReadOnly);
@@ -414,6 +410,8 @@ void Session::plan(bool destroy, const std::vector<std::string>& keys) {
     lua_pop(L(), 1);
     return yes;
   };
+  po.targets = options.targets;
+  po.replace = options.replace;
   destroying = destroy;
   destroy_all = destroy && keys.empty();
   current_plan = make_plan(*graph, std::move(stored), po);

@@ -28,6 +28,7 @@ StoredInstance target_of(const Graph& graph, int n) {
   s.uuid = node.uuid;
   s.hash = node.hash;
   s.fields = node.fields;
+  s.breaks = node.breaks;
   for (int d : node.deps) s.deps.push_back(graph.node(d).key);
   return s;
 }

@@ -161,8 +161,36 @@ class Planner {
     return out;
   }
 
+  // With targets, only they and what they depend on are planned.
+  std::vector<char> in_scope() const {
+    if (o_.targets.empty()) return std::vector<char>(g_.size(), 1);
+    std::vector<char> scope(g_.size(), 0);
+    std::vector<int> todo;
+    for (const auto& k : o_.targets) {
+      int n = g_.find(k);
+      if (n < 0) fail(Code::UnknownKey, {k, "the pipeline"});
+      todo.push_back(n);
+    }
+    while (!todo.empty()) {
+      int n = todo.back();
+      todo.pop_back();
+      if (scope[n]) continue;
+      scope[n] = 1;
+      for (int d : g_.node(n).deps) todo.push_back(d);
+    }
+    return scope;
+  }
+
+  bool forced(const std::string& key) const {
+    return std::find(o_.replace.begin(), o_.replace.end(), key) != o_.replace.end();
+  }
+
   void plan_apply() {
+    for (const auto& k : o_.replace)
+      if (g_.find(k) < 0) fail(Code::UnknownKey, {k, "the pipeline"});
+    std::vector<char> scope = in_scope();
     for (int n = 0; n < (int)g_.size(); ++n) {
+      if (!scope[n]) continue;
       const Node& node = g_.node(n);
       int s = stored_of(node.key);
       if (s < 0) {
@@ -181,13 +209,14 @@ class Planner {
         add_node_job(n, Action::Create, s, retry, {});
         continue;
       }
-      bool replace = st.uuid != node.uuid ||
+      bool replace = st.uuid != node.uuid || forced(node.key) ||
                      (st.status != Status::Ok && st.action == Action::Delete);
       if (replace) {
         auto changes = diff(node, st);
         std::string why = st.uuid != node.uuid
                               ? "replace: breaking field " + names(changes, true) + " changed"
-                              : retry;
+                          : forced(node.key) ? "replace: asked for with --replace"
+                                             : retry;
         int d = add_delete(s, why, true);
         int c = add_node_job(n, Action::Create, s, why, std::move(changes));
         plan_.jobs[c].replace = true;
@@ -198,6 +227,7 @@ class Planner {
         add_node_job(n, Action::Update, s, why, std::move(changes));
       }
     }
+    if (!o_.targets.empty()) return;  // a targeted plan deletes nothing outside its scope
     for (int s : stored_order()) {
       const StoredInstance& st = plan_.stored[s];
       if (g_.find(st.key) >= 0 || o_.protected_keys.count(st.key)) continue;

@@ -40,6 +40,8 @@ struct PlanOptions {
   std::vector<std::string> destroy_keys;       // destroy only these (and their dependents)
   std::unordered_set<std::string> protected_keys;  // held by roots of other pipelines
   std::function<bool(const std::string& type)> type_defined;
+  std::vector<std::string> targets;  // plan only these keys and what they depend on
+  std::vector<std::string> replace;  // force a replace of these keys
 };
 
 struct Plan {

@@ -23,6 +23,8 @@ struct StoredInstance {
   Fields fields;  // the last applied fields (for a create never finished: the attempted)
   Value outputs = Value::map();
   std::vector<std::string> deps;  // keys of the sub-components it references
+  std::vector<std::string> breaks;  // its type's breaking fields (to recompute its ids)
+  bool breaks_known = true;         // false for rows written before schema version 2
   Status status = Status::Ok;
   Action action = Action::Create;  // the last job attempted on it
   std::string error;               // the last failure or pending reason
@@ -42,6 +44,28 @@ struct JobOutcome {
   Value outputs;       // for a finished create/update
 };
 const char* outcome_name(JobOutcome::Kind k);
+
+// One run of the journal.
+struct RunRecord {
+  long long id = 0;
+  std::string command, source, started, ended, outcome, summary, host, user;
+  long long pid = 0;
+};
+
+// One job of the journal.
+struct JobRecord {
+  long long id = 0, run = 0;
+  int seq = 0;
+  std::string key, uuid, action, started, ended, outcome, error, output;
+};
+
+// One stored version of an instance: what a finished job left.
+struct VersionRecord {
+  long long run = 0, job = 0;
+  std::string key, uuid, hash, action, at;
+  Fields fields;
+  Value outputs;
+};
 
 class StateStore {
  public:
@@ -73,6 +97,18 @@ class StateStore {
                            const std::string& uuid, const std::string& why) = 0;
   // Marks jobs left running by a dead process as interrupted; returns their keys.
   virtual std::vector<std::string> recover_interrupted() = 0;
+
+  // Journal reads, newest first (`limit` 0: all).
+  virtual std::vector<RunRecord> runs(int limit) = 0;
+  virtual std::vector<JobRecord> jobs_of_run(long long run) = 0;
+  virtual std::vector<VersionRecord> versions(const std::string& key) = 0;
+
+  // Administration, each in one transaction. `forget` drops an instance from the state
+  // (nothing is deleted in the world); `move` renames `from` to `to`, writing `rows` (the
+  // renamed instance and every instance whose ids changed with it).
+  virtual void forget(const std::string& key) = 0;
+  virtual void move(const std::string& from, const std::string& to,
+                    const std::vector<StoredInstance>& rows) = 0;
 };
 
 enum class OpenMode { ReadOnly, ReadWrite };

@@ -1,5 +1,6 @@
 // The SQLite state store: one file, WAL journal, every job outcome in its own commit.
 #include <fcntl.h>
+#include <pwd.h>
 #include <sqlite3.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -66,7 +67,7 @@ const char* outcome_name(JobOutcome::Kind k) {
 
 namespace {
 
-constexpr int schema_version = 1;
+constexpr int schema_version = 2;
 
 // Each entry brings the schema from version i to i+1.
 const char* const migrations[] = {
@@ -91,6 +92,11 @@ CREATE TABLE versions(
   fields BLOB NOT NULL, outputs BLOB NOT NULL, action TEXT NOT NULL,
   run INTEGER NOT NULL, job INTEGER NOT NULL, at TEXT NOT NULL);
 CREATE INDEX versions_by_key ON versions(key);
+)sql",
+    // 2: each instance keeps its type's breaking fields, so ids can be recomputed from
+    // the state alone (state mv). Rows from version 1 get theirs at their next job.
+    R"sql(
+ALTER TABLE instances ADD COLUMN breaks BLOB;
 )sql",
 };
 static_assert(sizeof migrations / sizeof migrations[0] == schema_version);
@@ -196,8 +202,10 @@ class SqliteState final : public StateStore {
     std::vector<StoredInstance> out;
     if (!db_) return out;
     Stmt q(*this,
-           "SELECT key, type, identifier, uuid, hash, fields, outputs, deps, status, action, "
-           "error, run FROM instances ORDER BY key");
+           version_ >= 2 ? "SELECT key, type, identifier, uuid, hash, fields, outputs, deps, status, "
+                           "action, error, run, breaks FROM instances ORDER BY key"
+                         : "SELECT key, type, identifier, uuid, hash, fields, outputs, deps, status, "
+                           "action, error, run, NULL FROM instances ORDER BY key");
     while (q.step()) {
       StoredInstance s;
       s.key = q.text(0);
@@ -212,6 +220,10 @@ class SqliteState final : public StateStore {
         fail(Code::State, {path_, "damaged row for " + s.key});
       s.error = q.text(10);
       s.run = q.integer(11);
+      std::string breaks = q.text(12);
+      if (!breaks.empty())
+        for (const Value& b : decode(breaks).items) s.breaks.push_back(b.text);
+      s.breaks_known = !breaks.empty();
       out.push_back(std::move(s));
     }
     return out;
@@ -230,6 +242,10 @@ class SqliteState final : public StateStore {
     char host[256] = "?";
     gethostname(host, sizeof host - 1);
     const char* user = std::getenv("USER");
+    if (!user || !*user) {
+      const passwd* pw = getpwuid(getuid());
+      user = pw ? pw->pw_name : nullptr;
+    }
     Stmt q(*this,
            "INSERT INTO runs(command, source, started, outcome, pid, host, user) "
            "VALUES(?, ?, ?, 'running', ?, ?, ?)");
@@ -349,6 +365,96 @@ class SqliteState final : public StateStore {
     return keys;
   }
 
+  std::vector<RunRecord> runs(int limit) override {
+    std::vector<RunRecord> out;
+    if (!db_) return out;
+    Stmt q(*this,
+           "SELECT id, command, source, started, ifnull(ended, ''), outcome, summary, pid, host, user "
+           "FROM runs ORDER BY id DESC LIMIT ?");
+    q.bind(1, limit > 0 ? static_cast<long long>(limit) : -1LL);
+    while (q.step()) {
+      RunRecord r;
+      r.id = q.integer(0);
+      r.command = q.text(1);
+      r.source = q.text(2);
+      r.started = q.text(3);
+      r.ended = q.text(4);
+      r.outcome = q.text(5);
+      r.summary = q.text(6);
+      r.pid = q.integer(7);
+      r.host = q.text(8);
+      r.user = q.text(9);
+      out.push_back(std::move(r));
+    }
+    return out;
+  }
+
+  std::vector<JobRecord> jobs_of_run(long long run) override {
+    std::vector<JobRecord> out;
+    if (!db_) return out;
+    Stmt q(*this,
+           "SELECT id, run, seq, key, uuid, action, ifnull(started, ''), ifnull(ended, ''), outcome, "
+           "error, output FROM jobs WHERE run = ? ORDER BY seq, id");
+    q.bind(1, run);
+    while (q.step()) {
+      JobRecord j;
+      j.id = q.integer(0);
+      j.run = q.integer(1);
+      j.seq = static_cast<int>(q.integer(2));
+      j.key = q.text(3);
+      j.uuid = q.text(4);
+      j.action = q.text(5);
+      j.started = q.text(6);
+      j.ended = q.text(7);
+      j.outcome = q.text(8);
+      j.error = q.text(9);
+      j.output = q.text(10);
+      out.push_back(std::move(j));
+    }
+    return out;
+  }
+
+  std::vector<VersionRecord> versions(const std::string& key) override {
+    std::vector<VersionRecord> out;
+    if (!db_) return out;
+    Stmt q(*this,
+           "SELECT run, job, key, uuid, hash, action, at, fields, outputs FROM versions "
+           "WHERE key = ? ORDER BY id DESC");
+    q.bind(1, key);
+    while (q.step()) {
+      VersionRecord v;
+      v.run = q.integer(0);
+      v.job = q.integer(1);
+      v.key = q.text(2);
+      v.uuid = q.text(3);
+      v.hash = q.text(4);
+      v.action = q.text(5);
+      v.at = q.text(6);
+      v.fields = value_to_fields(decode(q.text(7)));
+      v.outputs = decode(q.text(8));
+      out.push_back(std::move(v));
+    }
+    return out;
+  }
+
+  void forget(const std::string& key) override {
+    writable();
+    Transaction t(*this);
+    Stmt(*this, "DELETE FROM instances WHERE key = ?").bind(1, key).run();
+    Stmt(*this, "DELETE FROM roots WHERE key = ?").bind(1, key).run();
+    t.commit();
+  }
+
+  void move(const std::string& from, const std::string& to,
+            const std::vector<StoredInstance>& rows) override {
+    writable();
+    Transaction t(*this);
+    Stmt(*this, "DELETE FROM instances WHERE key = ?").bind(1, from).run();
+    for (const auto& r : rows) upsert(r);
+    Stmt(*this, "UPDATE OR REPLACE roots SET key = ? WHERE key = ?").bind(1, to).bind(2, from).run();
+    t.commit();
+  }
+
  private:
   class Transaction {
    public:
@@ -399,11 +505,9 @@ class SqliteState final : public StateStore {
       if (q.step() && q.integer(0) != 0)
         fail(Code::State, {path_, "a SQLite database that is not an ochre state; pass another --state"});
     }
-    if (mode_ == OpenMode::ReadOnly) {
-      if (version < schema_version && version > 0)
-        fail(Code::State, {path_, "written by an older ochre; run 'ochre run' once to migrate it"});
-      return;
-    }
+    version_ = version;
+    if (mode_ == OpenMode::ReadOnly) return;  // an older schema is read as it is
+    version_ = schema_version;
     exec("PRAGMA journal_mode = WAL");
     exec("PRAGMA synchronous = NORMAL");
     exec("PRAGMA foreign_keys = ON");
@@ -418,15 +522,16 @@ class SqliteState final : public StateStore {
   void upsert(const StoredInstance& s) {
     Stmt(*this,
          "INSERT OR REPLACE INTO instances(key, type, identifier, uuid, hash, fields, outputs, "
-         "deps, status, action, error, run, updated) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?)")
+         "deps, status, action, error, run, updated, breaks) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?)")
         .bind(1, s.key).bind(2, s.type).bind(3, s.identifier).bind(4, s.uuid).bind(5, s.hash)
         .bind(6, encode(fields_to_value(s.fields))).bind(7, encode(s.outputs))
         .bind(8, encode_keys(s.deps)).bind(9, status_name(s.status)).bind(10, action_name(s.action))
-        .bind(11, s.error).bind(12, s.run).bind(13, now_text()).run();
+        .bind(11, s.error).bind(12, s.run).bind(13, now_text()).bind(14, encode_keys(s.breaks)).run();
   }
 
   std::string path_;
   OpenMode mode_;
+  int version_ = schema_version;  // of the file as opened
   std::unique_ptr<sqlite3, DbClose> db_;
 };
 

@@ -27,6 +27,13 @@ const char* const usage_text =
     "                  what depends on them)\n"
     "  explain FILE KEY\n"
     "                  why KEY is planned as it is: each changed field, old -> new\n"
+    "  graph FILE [--format dot|mermaid]\n"
+    "                  the planned graph, nodes marked with their planned action\n"
+    "  state list | show KEY | rm KEY | mv OLD NEW\n"
+    "                  what is stored; rm forgets KEY without deleting it; mv renames\n"
+    "                  an identifier without re-creating it\n"
+    "  log [--limit N] the runs, newest first, with their jobs\n"
+    "  history KEY     every stored version of KEY\n"
     "\n"
     "Options:\n"
     "  --state PATH    the state file (default: .ochre/state.db beside FILE, or $OCHRE_STATE)\n"
@@ -35,8 +42,10 @@ const char* const usage_text =
     "  --lock-timeout SECONDS\n"
     "                  wait this long for another ochre on the same state (default 0)\n"
     "  --color WHEN    auto (default), always or never; NO_COLOR turns it off\n"
+    "  --target KEY    plan only KEY and what it depends on (repeatable)\n"
+    "  --replace KEY   replace KEY even if unchanged (repeatable)\n"
     "  --dry-run       with run/destroy: plan only\n"
-    "  --json          with plan: print JSON\n"
+    "  --json          JSON instead of text (plan, graph aside, state, log, history)\n"
     "  -h, --help      this help\n"
     "  --version       print the version\n"
     "\n"
@@ -52,6 +61,9 @@ struct Args {
   bool fail_fast = false;
   double lock_timeout = 0;
   std::string color = "auto";
+  std::string format = "dot";
+  int limit = 20;
+  std::vector<std::string> targets, replace;
 };
 
 double number_arg(const std::string& name, const std::string& text, double min) {
@@ -82,6 +94,10 @@ Args parse(int argc, char** argv) {
       else if (name == "-j" || name == "--jobs") a.jobs = static_cast<int>(number_arg(name, value(name), 1));
       else if (arg.rfind("-j", 0) == 0 && arg.size() > 2 && arg[2] != '-') a.jobs = static_cast<int>(number_arg("-j", arg.substr(2), 1));
       else if (arg == "--fail-fast") a.fail_fast = true;
+      else if (name == "--target") a.targets.push_back(value(name));
+      else if (name == "--replace") a.replace.push_back(value(name));
+      else if (name == "--format") a.format = value(name);
+      else if (name == "--limit") a.limit = static_cast<int>(number_arg(name, value(name), 0));
       else if (name == "--lock-timeout") a.lock_timeout = number_arg(name, value(name), 0);
       else if (name == "--color") {
         a.color = value(name);
@@ -108,6 +124,8 @@ Options engine_options(const Args& a) {
   o.jobs = a.jobs;
   o.fail_fast = a.fail_fast;
   o.lock_timeout = a.lock_timeout;
+  o.targets = a.targets;
+  o.replace = a.replace;
   char exe[4096];
   ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
   if (n > 0) o.spawn_helper.assign(exe, n);
@@ -175,6 +193,43 @@ int cmd_explain(const Args& a) {
   return 0;
 }
 
+int cmd_graph(const Args& a) {
+  if (a.positional.size() != 1) usage_error("'graph' takes one FILE");
+  if (a.format != "dot" && a.format != "mermaid") usage_error("--format takes dot or mermaid");
+  Engine engine(engine_options(a));
+  engine.load_file(a.positional[0]);
+  engine.plan();
+  std::cout << (a.json ? engine.plan_json() : engine.graph(a.format));
+  return 0;
+}
+
+int cmd_state(const Args& a) {
+  const auto& p = a.positional;
+  std::string sub = p.empty() ? "list" : p[0];
+  auto want = [&](size_t n, const char* shape) {
+    if (p.size() != n) usage_error(std::string("usage: ochre state ") + shape);
+  };
+  Engine engine(engine_options(a));
+  if (sub == "list") {
+    want(p.empty() ? 0 : 1, "list");
+    std::cout << engine.state_list(a.json);
+  } else if (sub == "show") {
+    want(2, "show KEY");
+    std::cout << engine.state_show(p[1], a.json);
+  } else if (sub == "rm") {
+    want(2, "rm KEY");
+    engine.state_rm(p[1]);
+    std::cout << "Forgot " << p[1] << " (nothing was deleted; the next run creates it again if the pipeline still has it)\n";
+  } else if (sub == "mv") {
+    want(3, "mv OLD NEW");
+    engine.state_mv(p[1], p[2]);
+    std::cout << "Moved " << p[1] << " to " << p[2] << "\n";
+  } else {
+    usage_error("unknown 'state' command '" + sub + "' (list, show, rm, mv)");
+  }
+  return 0;
+}
+
 int dispatch(const Args& a) {
   if (a.command == "help") {
     std::cout << usage_text;
@@ -188,6 +243,20 @@ int dispatch(const Args& a) {
   if (a.command == "destroy") return cmd_run(a, true);
   if (a.command == "plan") return cmd_plan(a);
   if (a.command == "explain") return cmd_explain(a);
+  if (a.command == "graph") return cmd_graph(a);
+  if (a.command == "state") return cmd_state(a);
+  if (a.command == "log") {
+    if (!a.positional.empty()) usage_error("'log' takes no arguments");
+    Engine engine(engine_options(a));
+    std::cout << engine.log(a.limit, a.json);
+    return 0;
+  }
+  if (a.command == "history") {
+    if (a.positional.size() != 1) usage_error("'history' takes one KEY");
+    Engine engine(engine_options(a));
+    std::cout << engine.history(a.positional[0], a.json);
+    return 0;
+  }
   usage_error("unknown command '" + a.command + "'");
 }
 

@@ -26,6 +26,8 @@ struct Options {
   // A program that runs "PROG __spawn CMD PARENT_PID" as `sh -c CMD` and dies with its
   // parent (the ochre binary does). Empty: commands run under /bin/sh directly.
   std::string spawn_helper;
+  std::vector<std::string> targets;  // plan only these keys and what they depend on
+  std::vector<std::string> replace;  // force a replace of these keys
 };
 
 // The default number of jobs at once: twice the cores, at least 4 (jobs mostly wait).
@@ -95,6 +97,21 @@ class Engine {
   RunResult apply(const Callbacks& callbacks = {});
 
   const std::string& state_path() const;
+
+  // The planned graph as "dot" or "mermaid", nodes marked with their planned action.
+  std::string graph(const std::string& format) const;
+
+  // The state, without a pipeline: the file is Options::state_path, or the pipeline's
+  // when one was loaded, or ".ochre/state.db". Text for people, or JSON.
+  std::string state_list(bool json);
+  std::string state_show(const std::string& key, bool json);
+  std::string log(int limit, bool json);        // runs, newest first, with their jobs
+  std::string history(const std::string& key, bool json);  // every stored version
+  // Forgets KEY without deleting it in the world.
+  void state_rm(const std::string& key);
+  // Renames FROM to TO (same type) without re-creating it; ids are recomputed so that a
+  // pipeline renamed the same way plans nothing.
+  void state_mv(const std::string& from, const std::string& to);
 
  private:
   struct Impl;

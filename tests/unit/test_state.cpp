@@ -149,3 +149,34 @@ TEST_CASE("foreign and newer files are refused without being touched", "[state]"
     CHECK_THROWS_AS(open_sqlite_state(t.path(), OpenMode::ReadWrite), Error);
   }
 }
+
+TEST_CASE("a version 1 state is migrated in place", "[state][migration]") {
+  TempState t;
+  {
+    auto st = open_sqlite_state(t.path(), OpenMode::ReadWrite);
+    long long run = st->begin_run({"apply", "x"});
+    StoredInstance a = instance("T/a");
+    st->job_finished(st->job_started(run, 0, Action::Create, a), Action::Create, a, JobOutcome{});
+  }
+  // What version 1 wrote: no breaks column.
+  exec(t.path(), "ALTER TABLE instances DROP COLUMN breaks; PRAGMA user_version = 1");
+  {
+    // Read-only (ochre plan) reads it as it is, without migrating.
+    auto ro = open_sqlite_state(t.path(), OpenMode::ReadOnly);
+    REQUIRE(ro->load().size() == 1);
+    CHECK_FALSE(ro->load()[0].breaks_known);
+  }
+  auto st = open_sqlite_state(t.path(), OpenMode::ReadWrite);
+  auto all = st->load();
+  REQUIRE(all.size() == 1);
+  CHECK(all[0].key == "T/a");
+  CHECK_FALSE(all[0].breaks_known);
+  sqlite3* db = nullptr;
+  REQUIRE(sqlite3_open(t.path().c_str(), &db) == SQLITE_OK);
+  sqlite3_stmt* q = nullptr;
+  sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &q, nullptr);
+  REQUIRE(sqlite3_step(q) == SQLITE_ROW);
+  CHECK(sqlite3_column_int(q, 0) == 2);
+  sqlite3_finalize(q);
+  sqlite3_close(db);
+}

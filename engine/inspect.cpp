@@ -1,0 +1,263 @@
+#include "engine/inspect.hpp"
+
+#include <algorithm>
+#include <functional>
+#include <map>
+#include <unordered_map>
+#include <unordered_set>
+
+#include "engine/canonical.hpp"
+#include "engine/hash.hpp"
+#include "ochre/errors.hpp"
+
+namespace ochre {
+
+namespace {
+
+std::string keys_json(const std::vector<std::string>& keys) {
+  std::string out = "[";
+  for (size_t i = 0; i < keys.size(); ++i) out += (i ? "," : "") + json_quote(keys[i]);
+  return out + "]";
+}
+
+std::string status_text(const StoredInstance& s) {
+  if (s.status == Status::Ok) return "ok";
+  return std::string(status_name(s.status)) + " (" + action_name(s.action) + ")";
+}
+
+std::string pad(std::string s, size_t w) {
+  if (s.size() < w) s.append(w - s.size(), ' ');
+  return s;
+}
+
+}  // namespace
+
+std::string format_state_list(const std::vector<StoredInstance>& stored, bool json) {
+  if (json) {
+    std::string out = "[";
+    for (size_t i = 0; i < stored.size(); ++i) {
+      const auto& s = stored[i];
+      out += (i ? "," : "");
+      out += "{\"key\":" + json_quote(s.key) + ",\"type\":" + json_quote(s.type) +
+             ",\"identifier\":" + json_quote(s.identifier) + ",\"uuid\":" + json_quote(s.uuid) +
+             ",\"hash\":" + json_quote(s.hash) + ",\"status\":" + json_quote(status_name(s.status)) +
+             ",\"action\":" + json_quote(action_name(s.action)) + ",\"run\":" + std::to_string(s.run) + "}";
+    }
+    return out + "]\n";
+  }
+  if (stored.empty()) return "The state is empty.\n";
+  size_t w = 3;
+  for (const auto& s : stored) w = std::max(w, s.key.size());
+  std::string out = pad("KEY", w) + "  UUID              STATUS\n";
+  for (const auto& s : stored) out += pad(s.key, w) + "  " + s.uuid + "  " + status_text(s) + "\n";
+  return out;
+}
+
+std::string format_state_show(const StoredInstance& s, bool json) {
+  if (json) {
+    return "{\"key\":" + json_quote(s.key) + ",\"type\":" + json_quote(s.type) +
+           ",\"identifier\":" + json_quote(s.identifier) + ",\"uuid\":" + json_quote(s.uuid) +
+           ",\"hash\":" + json_quote(s.hash) + ",\"status\":" + json_quote(status_name(s.status)) +
+           ",\"action\":" + json_quote(action_name(s.action)) + ",\"error\":" + json_quote(s.error) +
+           ",\"run\":" + std::to_string(s.run) + ",\"fields\":" + to_json(fields_to_value(s.fields)) +
+           ",\"outputs\":" + to_json(s.outputs) + ",\"deps\":" + keys_json(s.deps) + "}\n";
+  }
+  std::string out = s.key + "\n";
+  out += "  uuid    " + s.uuid + "\n  hash    " + s.hash + "\n  status  " + status_text(s) + "\n";
+  if (!s.error.empty()) out += "  error   " + s.error.substr(0, s.error.find('\n')) + "\n";
+  out += "  run     " + std::to_string(s.run) + "\n  fields\n";
+  for (const auto& [name, v] : s.fields) out += "    " + name + " = " + display(v, 200) + "\n";
+  out += "  outputs " + display(s.outputs, 200) + "\n";
+  if (!s.deps.empty()) {
+    out += "  deps    ";
+    for (size_t i = 0; i < s.deps.size(); ++i) out += (i ? ", " : "") + s.deps[i];
+    out += "\n";
+  }
+  return out;
+}
+
+std::string format_log(StateStore& state, int limit, bool json) {
+  auto runs = state.runs(limit);
+  if (json) {
+    std::string out = "[";
+    for (size_t i = 0; i < runs.size(); ++i) {
+      const auto& r = runs[i];
+      out += (i ? "," : "");
+      out += "{\"run\":" + std::to_string(r.id) + ",\"command\":" + json_quote(r.command) +
+             ",\"source\":" + json_quote(r.source) + ",\"started\":" + json_quote(r.started) +
+             ",\"ended\":" + json_quote(r.ended) + ",\"outcome\":" + json_quote(r.outcome) +
+             ",\"summary\":" + json_quote(r.summary) + ",\"pid\":" + std::to_string(r.pid) +
+             ",\"host\":" + json_quote(r.host) + ",\"user\":" + json_quote(r.user) + ",\"jobs\":[";
+      auto jobs = state.jobs_of_run(r.id);
+      for (size_t k = 0; k < jobs.size(); ++k) {
+        const auto& j = jobs[k];
+        out += (k ? "," : "");
+        out += "{\"seq\":" + std::to_string(j.seq) + ",\"key\":" + json_quote(j.key) +
+               ",\"uuid\":" + json_quote(j.uuid) + ",\"action\":" + json_quote(j.action) +
+               ",\"started\":" + json_quote(j.started) + ",\"ended\":" + json_quote(j.ended) +
+               ",\"outcome\":" + json_quote(j.outcome) + ",\"error\":" + json_quote(j.error) + "}";
+      }
+      out += "]}";
+    }
+    return out + "]\n";
+  }
+  if (runs.empty()) return "No runs yet.\n";
+  std::string out;
+  for (const auto& r : runs) {
+    out += "run " + std::to_string(r.id) + "  " + r.started + "  " + r.command + "  " + r.outcome +
+           (r.summary.empty() ? "" : " (" + r.summary + ")") + "\n";
+    out += "  by " + r.user + "@" + r.host + " pid " + std::to_string(r.pid) + ", " + r.source + "\n";
+    for (const auto& j : state.jobs_of_run(r.id)) {
+      out += "  " + pad(j.outcome, 11) + " " + j.key + "/" + j.uuid + "." + j.action;
+      if (!j.error.empty() && j.outcome != "done") out += ": " + j.error.substr(0, j.error.find('\n'));
+      out += "\n";
+    }
+  }
+  return out;
+}
+
+std::string format_history(const std::vector<VersionRecord>& versions, const std::string& key, bool json) {
+  if (json) {
+    std::string out = "[";
+    for (size_t i = 0; i < versions.size(); ++i) {
+      const auto& v = versions[i];
+      out += (i ? "," : "");
+      out += "{\"key\":" + json_quote(v.key) + ",\"uuid\":" + json_quote(v.uuid) + ",\"hash\":" +
+             json_quote(v.hash) + ",\"action\":" + json_quote(v.action) + ",\"at\":" + json_quote(v.at) +
+             ",\"run\":" + std::to_string(v.run) + ",\"job\":" + std::to_string(v.job) +
+             ",\"fields\":" + to_json(fields_to_value(v.fields)) + ",\"outputs\":" + to_json(v.outputs) + "}";
+    }
+    return out + "]\n";
+  }
+  if (versions.empty()) return "No stored versions of " + key + ".\n";
+  std::string out = key + "\n";
+  for (const auto& v : versions) {
+    out += "  " + v.at + "  run " + std::to_string(v.run) + "  " + pad(v.action, 6) + "  uuid " + v.uuid +
+           "  hash " + v.hash + "\n";
+    std::string fields;
+    for (const auto& [name, val] : v.fields)
+      if (name != "identifier") fields += (fields.empty() ? "" : ", ") + name + " = " + display(val, 60);
+    if (!fields.empty()) out += "    " + fields + "\n";
+  }
+  return out;
+}
+
+std::string format_graph(const Plan& plan, const Graph& graph, const std::string& format) {
+  std::vector<std::string> action(graph.size(), "none");
+  for (const Job& j : plan.jobs)
+    if (j.node >= 0) action[j.node] = j.replace ? "replace" : action_name(j.action);
+  std::vector<std::string> deleted;
+  for (const Job& j : plan.jobs)
+    if (j.node < 0 && !j.replace && graph.find(j.key) < 0) deleted.push_back(j.key);
+  auto label = [](const std::string& key, const std::string& act) {
+    return act == "none" ? key : key + " (" + act + ")";
+  };
+  std::string out;
+  if (format == "mermaid") {
+    out = "graph LR\n";
+    auto id = [](size_t i) { return "n" + std::to_string(i); };
+    for (size_t i = 0; i < graph.size(); ++i)
+      out += "  " + id(i) + "[\"" + label(graph.node(i).key, action[i]) + "\"]:::" + action[i] + "\n";
+    for (size_t i = 0; i < deleted.size(); ++i)
+      out += "  d" + std::to_string(i) + "[\"" + label(deleted[i], "delete") + "\"]:::delete\n";
+    for (size_t i = 0; i < graph.size(); ++i)
+      for (int d : graph.node(i).deps) out += "  " + id(d) + " --> " + id(i) + "\n";
+    out += "  classDef create fill:#d4f7d4\n  classDef update fill:#fff3c4\n"
+           "  classDef replace fill:#ffd9b3\n  classDef delete fill:#f7d4d4\n  classDef none fill:#eeeeee\n";
+    return out;
+  }
+  if (format != "dot") fail(Code::Usage, {"--format takes dot or mermaid"});
+  static const std::map<std::string, std::string> colour = {
+      {"create", "palegreen"}, {"update", "lightgoldenrod1"}, {"replace", "sandybrown"},
+      {"delete", "lightpink"}, {"none", "gray90"}};
+  out = "digraph ochre {\n  rankdir=LR;\n  node [shape=box, style=filled];\n";
+  for (size_t i = 0; i < graph.size(); ++i)
+    out += "  " + json_quote(graph.node(i).key) + " [label=" + json_quote(label(graph.node(i).key, action[i])) +
+           ", fillcolor=" + colour.at(action[i]) + "];\n";
+  for (const auto& k : deleted)
+    out += "  " + json_quote(k) + " [label=" + json_quote(label(k, "delete")) + ", fillcolor=lightpink];\n";
+  for (size_t i = 0; i < graph.size(); ++i)
+    for (int d : graph.node(i).deps)
+      out += "  " + json_quote(graph.node(d).key) + " -> " + json_quote(graph.node(i).key) + ";\n";
+  return out + "}\n";
+}
+
+namespace {
+
+Value rename_refs(const Value& v, const std::string& from, const std::string& to) {
+  Value out = v;
+  switch (v.kind) {
+    case Value::Kind::Ref:
+      if (v.text == from) out.text = to;
+      break;
+    case Value::Kind::Array:
+      for (auto& item : out.items) item = rename_refs(item, from, to);
+      break;
+    case Value::Kind::Map:
+      for (auto& [k, val] : out.entries) val = rename_refs(val, from, to);
+      break;
+    default: break;
+  }
+  return out;
+}
+
+}  // namespace
+
+std::vector<StoredInstance> plan_move(const std::vector<StoredInstance>& stored,
+                                      const std::string& from, const std::string& to) {
+  std::string from_type, from_id, to_type, to_id;
+  if (!split_key(from, from_type, from_id)) fail(Code::Usage, {"'" + from + "' is not a Type/identifier key"});
+  if (!split_key(to, to_type, to_id)) fail(Code::Usage, {"'" + to + "' is not a Type/identifier key"});
+  if (from_type != to_type)
+    fail(Code::Usage, {"state mv renames an identifier; " + from + " and " + to + " have different types"});
+  std::unordered_map<std::string, StoredInstance> rows;
+  for (const auto& s : stored) rows.emplace(s.key, s);
+  if (!rows.count(from)) fail(Code::UnknownKey, {from, "the state"});
+  if (rows.count(to)) fail(Code::Usage, {to + " is already in the state"});
+
+  // Rename, and rewrite every reference.
+  StoredInstance moved = rows.at(from);
+  rows.erase(from);
+  moved.key = to;
+  moved.identifier = to_id;
+  for (auto& [name, v] : moved.fields)
+    if (name == "identifier") v = Value::of_string(to_id);
+  rows.emplace(to, std::move(moved));
+  std::unordered_map<std::string, std::vector<std::string>> users;
+  for (auto& [key, s] : rows) {
+    for (auto& d : s.deps) {
+      if (d == from) d = to;
+      users[d].push_back(key);
+    }
+    for (auto& [name, v] : s.fields) v = rename_refs(v, from, to);
+  }
+
+  // The moved instance and everything above it get new ids, children first.
+  std::vector<std::string> order;
+  std::unordered_set<std::string> seen;
+  std::function<void(const std::string&)> up = [&](const std::string& k) {
+    if (!seen.insert(k).second) return;
+    for (const auto& u : users[k]) up(u);
+    order.push_back(k);
+  };
+  up(to);
+  std::reverse(order.begin(), order.end());
+  IdLookup lookup = [&](const std::string& key, Tree tree) -> const std::string& {
+    auto it = rows.find(key);
+    if (it == rows.end()) fail(Code::State, {"(state)", "reference to " + key + ", which is not stored"});
+    return tree == Tree::Full ? it->second.hash : it->second.uuid;
+  };
+  std::vector<StoredInstance> changed;
+  for (const auto& k : order) {
+    StoredInstance& s = rows.at(k);
+    if (!s.breaks_known)
+      fail(Code::Usage, {k + " was stored by an older ochre; apply the pipeline once before 'state mv'"});
+    Ids ids = compute_ids(s.type, s.identifier, s.breaks, s.fields, lookup);
+    s.uuid = ids.uuid;
+    s.hash = ids.hash;
+    changed.push_back(s);
+  }
+  return changed;
+}
+
+}  // namespace ochre

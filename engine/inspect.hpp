@@ -1,0 +1,27 @@
+// The views of the state and the plan that `ochre state`, `log`, `history` and `graph`
+// print, as text for people and JSON for machines; and the id recomputation `state mv`
+// needs.
+#pragma once
+#include <string>
+#include <vector>
+
+#include "engine/graph.hpp"
+#include "engine/planner.hpp"
+#include "engine/state.hpp"
+
+namespace ochre {
+
+std::string format_state_list(const std::vector<StoredInstance>& stored, bool json);
+std::string format_state_show(const StoredInstance& s, bool json);
+std::string format_log(StateStore& state, int limit, bool json);
+std::string format_history(const std::vector<VersionRecord>& versions, const std::string& key, bool json);
+// The planned graph as DOT or Mermaid, nodes marked with their planned action.
+std::string format_graph(const Plan& plan, const Graph& graph, const std::string& format);
+
+// The rows `state mv FROM TO` writes: FROM renamed to TO (same type), references to it
+// rewritten, and the ids of it and of every instance above it recomputed from the
+// stored fields. Throws a user error when the move is not possible.
+std::vector<StoredInstance> plan_move(const std::vector<StoredInstance>& stored,
+                                      const std::string& from, const std::string& to);
+
+}  // namespace ochre
