@@ -366,6 +366,55 @@ function internal.info(inst)
   return i.type, i.site, i.values
 end
 
+-- Readable text of any value, for the REPL: tables pretty-printed with sorted keys,
+-- instances as Type/identifier/uuid (the uuid of the last plan).
+internal.uuids = {}
+function internal.pretty(v, indent, seen)
+  indent = indent or ""
+  seen = seen or {}
+  local t = type(v)
+  if t == "string" then return ("%q"):format(v) end
+  if t ~= "table" then return tostring(v) end
+  if info[v] then
+    local key = tostring(v)
+    return key .. "/" .. (internal.uuids[key] or "(not planned)")
+  end
+  if getmetatable(v) == "ochre.required" then return "ochre.required" end
+  if seen[v] then return "<cycle>" end
+  seen[v] = true
+  local keys = {}
+  for k in pairs(v) do keys[#keys + 1] = k end
+  if #keys == 0 then seen[v] = nil return "{}" end
+  table.sort(keys, function(a, b)
+    local ta, tb = type(a), type(b)
+    if ta ~= tb then return ta < tb end
+    if ta == "number" or ta == "string" then return a < b end
+    return tostring(a) < tostring(b)
+  end)
+  local n, is_list = #v, true
+  for _, k in ipairs(keys) do
+    if type(k) ~= "number" or k < 1 or k > n or k % 1 ~= 0 then is_list = false break end
+  end
+  local inner = indent .. "  "
+  local parts = {}
+  for _, k in ipairs(keys) do
+    local val = internal.pretty(v[k], inner, seen)
+    if is_list then
+      parts[#parts + 1] = inner .. val
+    elseif type(k) == "string" and k:match("^[%a_][%w_]*$") then
+      parts[#parts + 1] = inner .. k .. " = " .. val
+    else
+      parts[#parts + 1] = inner .. "[" .. internal.pretty(k, inner, seen) .. "] = " .. val
+    end
+  end
+  seen[v] = nil
+  local flat = {}
+  for i, p in ipairs(parts) do flat[i] = (p:gsub("^%s+", "")) end
+  local one = "{ " .. table.concat(flat, ", ") .. " }"
+  if #one <= 72 and not one:find("\n") then return one end
+  return "{\n" .. table.concat(parts, ",\n") .. "\n" .. indent .. "}"
+end
+
 M.Component = M.component "Component" {}
 types.Component.site = "(built in)"
 

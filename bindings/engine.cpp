@@ -9,7 +9,14 @@ namespace ochre {
 
 struct Engine::Impl {
   explicit Impl(Options o) : session(std::move(o)) {}
+  ~Impl() {
+    if (run) run->end();
+  }
   lua::Session session;
+  std::unique_ptr<lua::LuaHookRunner> runner;
+  std::unique_ptr<ApplyRun> run;
+  std::vector<std::string> roots;
+  Callbacks callbacks;
 
   const Plan& plan() const {
     if (!session.current_plan) fail(Code::Internal, {"no plan yet: call plan() first"});
@@ -119,42 +126,10 @@ void Engine::lock() {
   impl_->session.lock();
 }
 
-RunResult Engine::apply(const Callbacks& callbacks) {
-  lua::Session& s = impl_->session;
-  const Plan& plan = impl_->plan();
+namespace {
+
+RunResult result_of(const ApplyReport& report) {
   RunResult result;
-  if (plan.empty()) {
-    result.nothing_to_do = true;
-    return result;
-  }
-  s.lock();
-  StateStore& st = s.state(true);
-  st.recover_interrupted();
-  lua::LuaHookRunner runner(s);
-  std::vector<std::string> roots;
-  for (int r : s.graph->roots()) roots.push_back(s.graph->node(r).key);
-  ApplyEvents events;
-  events.started = [&](int i, const Job&) {
-    if (callbacks.started) callbacks.started(info_of(plan, i));
-  };
-  events.finished = [&](int i, const Job&, const JobOutcome& o) {
-    if (!callbacks.finished) return;
-    JobEnd end;
-    end.outcome = outcome_name(o.kind);
-    end.error = o.error;
-    end.output = o.output;
-    callbacks.finished(info_of(plan, i), end);
-  };
-  events.interrupted = callbacks.interrupted;
-  events.tick = callbacks.tick;
-  ApplyOptions opts;
-  opts.jobs = s.options.jobs > 0 ? s.options.jobs : default_jobs();
-  opts.fail_fast = s.options.fail_fast;
-  opts.loop = s.loop();
-  opts.roots = s.destroying ? nullptr : &roots;
-  opts.clear_roots = s.destroy_all;
-  RunInfo info{s.destroying ? "destroy" : "apply", s.source};
-  ApplyReport report = apply_plan(plan, *s.graph, st, runner, info, opts, events);
   result.done = report.done;
   result.failed = report.failed;
   result.skipped = report.skipped;
@@ -163,6 +138,102 @@ RunResult Engine::apply(const Callbacks& callbacks) {
   result.interrupted = report.interrupted;
   result.summary = report.summary();
   return result;
+}
+
+}  // namespace
+
+void Engine::begin_apply(const Callbacks& callbacks) {
+  Impl& im = *impl_;
+  if (im.run) fail(Code::Usage, {"an apply is already under way"});
+  lua::Session& s = im.session;
+  const Plan& plan = im.plan();
+  s.lock();
+  StateStore& st = s.state(true);
+  st.recover_interrupted();
+  im.runner = std::make_unique<lua::LuaHookRunner>(s);
+  im.callbacks = callbacks;
+  im.roots.clear();
+  for (int r : s.graph->roots()) im.roots.push_back(s.graph->node(r).key);
+  ApplyEvents events;
+  Impl* self = &im;
+  events.started = [self](int i, const Job&) {
+    if (self->callbacks.started) self->callbacks.started(info_of(self->plan(), i));
+  };
+  events.finished = [self](int i, const Job&, const JobOutcome& o) {
+    if (!self->callbacks.finished) return;
+    JobEnd end;
+    end.outcome = outcome_name(o.kind);
+    end.error = o.error;
+    end.output = o.output;
+    self->callbacks.finished(info_of(self->plan(), i), end);
+  };
+  events.interrupted = callbacks.interrupted;
+  events.tick = callbacks.tick;
+  ApplyOptions opts;
+  opts.jobs = s.options.jobs > 0 ? s.options.jobs : default_jobs();
+  opts.fail_fast = s.options.fail_fast;
+  opts.loop = s.loop();
+  opts.roots = s.destroying ? nullptr : &im.roots;
+  opts.clear_roots = s.destroy_all;
+  RunInfo info{s.destroying ? "destroy" : "apply", s.source};
+  im.run = std::make_unique<ApplyRun>(plan, *s.graph, st, *im.runner, info, opts, events);
+}
+
+bool Engine::applying() const { return impl_->run != nullptr; }
+
+std::vector<int> Engine::ready_jobs() const {
+  return impl_->run ? impl_->run->ready() : std::vector<int>{};
+}
+
+JobEnd Engine::step(int index) {
+  if (!impl_->run) begin_apply();
+  JobOutcome o = impl_->run->step(index);
+  JobEnd end;
+  end.outcome = outcome_name(o.kind);
+  end.error = o.error;
+  end.output = o.output;
+  return end;
+}
+
+void Engine::skip(int index) {
+  if (!impl_->run) begin_apply();
+  impl_->run->skip(index);
+}
+
+RunResult Engine::continue_apply() {
+  if (!impl_->run) begin_apply();
+  impl_->run->run_rest();
+  return end_apply();
+}
+
+RunResult Engine::end_apply() {
+  if (!impl_->run) return {};
+  ApplyReport report = impl_->run->end();
+  impl_->run.reset();
+  impl_->runner.reset();
+  return result_of(report);
+}
+
+RunResult Engine::apply(const Callbacks& callbacks) {
+  const Plan& plan = impl_->plan();
+  if (plan.empty()) {
+    RunResult result;
+    result.nothing_to_do = true;
+    return result;
+  }
+  begin_apply(callbacks);
+  return continue_apply();
+}
+
+std::string Engine::eval(const std::string& code, bool& incomplete) {
+  return impl_->session.eval(code, incomplete);
+}
+
+std::vector<std::string> Engine::keys() const {
+  std::vector<std::string> out;
+  if (impl_->session.graph)
+    for (const Node& n : impl_->session.graph->nodes()) out.push_back(n.key);
+  return out;
 }
 
 }  // namespace ochre

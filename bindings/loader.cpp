@@ -415,6 +415,55 @@ void Session::plan(bool destroy, const std::vector<std::string>& keys) {
   destroying = destroy;
   destroy_all = destroy && keys.empty();
   current_plan = make_plan(*graph, std::move(stored), po);
+  publish_uuids();
+}
+
+void Session::publish_uuids() {
+  lua_State* L = this->L();
+  push_internal("uuids");
+  for (const Node& n : graph->nodes()) {
+    lua_pushlstring(L, n.key.data(), n.key.size());
+    lua_pushlstring(L, n.uuid.data(), n.uuid.size());
+    lua_rawset(L, -3);
+  }
+  lua_pop(L, 1);
+}
+
+std::string Session::eval(const std::string& code, bool& incomplete) {
+  lua_State* L = this->L();
+  incomplete = false;
+  int top = lua_gettop(L);
+  std::string as_return = "return " + code;
+  if (luaL_loadbuffer(L, as_return.data(), as_return.size(), "=repl") != 0) {
+    lua_pop(L, 1);
+    if (luaL_loadbuffer(L, code.data(), code.size(), "=repl") != 0) {
+      std::string err = error_text(L);
+      lua_pop(L, 1);
+      static const std::string eof = "<eof>";
+      if (err.size() >= eof.size() + 1 && err.compare(err.size() - eof.size() - 1, eof.size(), eof) == 0) {
+        incomplete = true;
+        return {};
+      }
+      fail(Code::LuaSyntax, {err});
+    }
+  }
+  std::string err;
+  if (!pcall(L, 0, LUA_MULTRET, &err, false)) fail(Code::LuaRuntime, {err});
+  int n = lua_gettop(L) - top;
+  std::string out;
+  for (int i = 1; i <= n; ++i) {
+    push_internal("pretty");
+    lua_pushvalue(L, top + i);
+    std::string e;
+    if (!pcall(L, 1, 1, &e, false)) {
+      out += (i > 1 ? "\t" : "") + std::string("<") + luaL_typename(L, top + i) + ">";
+      continue;
+    }
+    out += (i > 1 ? "\t" : "") + std::string(lua_tostring(L, -1));
+    lua_pop(L, 1);
+  }
+  lua_settop(L, top);
+  return out;
 }
 
 }  // namespace ochre::lua

@@ -85,6 +85,13 @@ class Session {
   void plan(bool destroy, const std::vector<std::string>& keys);
   ApplyReport apply(const Callbacks& callbacks);
 
+  // Evaluates Lua typed at the REPL: an expression (tried as `return <code>` first) or
+  // statements. Returns the results pretty-printed, "" for none. Sets `incomplete` when
+  // the chunk needs more lines; throws Error(LuaRuntime/LuaSyntax) on errors.
+  std::string eval(const std::string& code, bool& incomplete);
+  // After a plan: tells the Lua side each instance's uuid, for printing.
+  void publish_uuids();
+
   // Hook output: appended to the running job's capture and shown line by line.
   void write_output(lua_State* L, std::string_view text);
   // The directory of an instance's own files (self:path), under the state's directory.

@@ -55,13 +55,17 @@ class Scheduler {
       }
   }
 
-  ApplyReport run(const RunInfo& info) {
+  void begin(const RunInfo& info) {
+    info_ = info;
     report_.run = state_.begin_run(info);
     if (opts_.roots) state_.set_roots(info.source, *opts_.roots);
     report_.outcome.assign(plan_.jobs.size(), -1);
     for (size_t j = 0; j < plan_.jobs.size(); ++j)
       if (!remaining_[j]) ready_.push(static_cast<int>(j));
+  }
 
+  // Runs every job left, as many at once as allowed.
+  void run_rest() {
     uv_loop_t* loop = opts_.loop;
     Handles handles(loop, this, opts_.handle_signals, static_cast<bool>(events_.tick));
     pump();
@@ -69,20 +73,61 @@ class Scheduler {
       uv_run(loop, UV_RUN_ONCE);
       if (signals_ >= 2 && running_ > 0) abandon();
       pump();
-      if (running_ > 0 && completed_.empty() && !uv_loop_alive(loop))
-        fail(Code::Internal, {"running jobs wait on nothing"});
+      check_alive();
     }
+  }
+
+  // Jobs that could start now, in plan order.
+  std::vector<int> ready() const {
+    std::vector<int> out;
+    for (size_t j = 0; j < plan_.jobs.size(); ++j)
+      if (!remaining_[j] && !started_[j] && report_.outcome[j] < 0) out.push_back(static_cast<int>(j));
+    return out;
+  }
+
+  // Runs one ready job to its end; no other job starts meanwhile.
+  JobOutcome step(int j) {
+    if (j < 0 || j >= static_cast<int>(plan_.jobs.size()) || remaining_[j] || started_[j] ||
+        report_.outcome[j] >= 0)
+      fail(Code::Usage, {"job " + std::to_string(j) + " is not ready to run"});
+    start(j);
+    while (report_.outcome[j] < 0) {
+      drain();
+      if (report_.outcome[j] >= 0) break;
+      uv_run(opts_.loop, UV_RUN_ONCE);
+      drain();
+      check_alive();
+    }
+    return last_outcome_;
+  }
+
+  // Leaves a job for a later run; what depends on it waits too.
+  void skip_job(int j) {
+    if (j < 0 || j >= static_cast<int>(plan_.jobs.size()) || started_[j] || report_.outcome[j] >= 0)
+      fail(Code::Usage, {"job " + std::to_string(j) + " cannot be skipped (it ran or was skipped)"});
+    skip(j, "skipped by the user", JobOutcome::Skipped);
+    skip_users(j, plan_.jobs[j].key + " was skipped", false);
+  }
+
+  bool finished() const {
+    for (int o : report_.outcome)
+      if (o < 0) return false;
+    return true;
+  }
+
+  ApplyReport end() {
     // Jobs never started (a stop was asked for) are recorded, so the journal is whole.
     for (size_t j = 0; j < plan_.jobs.size(); ++j)
       if (report_.outcome[j] < 0) skip(static_cast<int>(j), "not started: the run was stopped", JobOutcome::Skipped);
-
-    if (opts_.clear_roots && report_.ok() && report_.pending == 0) state_.set_roots(info.source, {});
+    if (opts_.clear_roots && report_.ok() && report_.pending == 0) state_.set_roots(info_.source, {});
     std::string outcome = signals_ ? "interrupted"
                           : !report_.ok() ? "failed"
                           : report_.pending ? "pending" : "done";
     state_.end_run(report_.run, outcome, report_.summary());
     return report_;
   }
+
+  const ApplyReport& report() const { return report_; }
 
  private:
   // The scheduler's own handles (Ctrl-C, the progress tick), closed on every way out.
@@ -133,16 +178,26 @@ class Scheduler {
 
   bool stopping() const { return signals_ > 0 || (opts_.fail_fast && report_.failed > 0); }
 
+  void check_alive() {
+    if (running_ > 0 && completed_.empty() && !uv_loop_alive(opts_.loop))
+      fail(Code::Internal, {"running jobs wait on nothing"});
+  }
+
+  void drain() {
+    while (!completed_.empty()) {
+      auto [j, outcome] = std::move(completed_.front());
+      completed_.pop_front();
+      finish(j, std::move(outcome));
+    }
+  }
+
   void pump() {
     for (;;) {
-      while (!completed_.empty()) {
-        auto [j, outcome] = std::move(completed_.front());
-        completed_.pop_front();
-        finish(j, std::move(outcome));
-      }
+      drain();
       while (!stopping() && running_ < std::max(1, opts_.jobs) && !ready_.empty()) {
         int j = ready_.top();
         ready_.pop();
+        if (started_[j] || report_.outcome[j] >= 0) continue;  // stepped or skipped already
         start(j);
       }
       if (completed_.empty()) return;
@@ -170,6 +225,7 @@ class Scheduler {
   void finish(int j, JobOutcome outcome) {
     if (report_.outcome[j] >= 0) return;  // abandoned already
     --running_;
+    last_outcome_ = outcome;
     const Job& job = plan_.jobs[j];
     state_.job_finished(journal_id_[j], job.action, target(j), outcome);
     report_.outcome[j] = outcome.kind;
@@ -248,6 +304,8 @@ class Scheduler {
   std::deque<std::pair<int, JobOutcome>> completed_;
   int running_ = 0;
   int signals_ = 0;
+  RunInfo info_;
+  JobOutcome last_outcome_;
 };
 
 }  // namespace
@@ -255,7 +313,33 @@ class Scheduler {
 ApplyReport apply_plan(const Plan& plan, const Graph& graph, StateStore& state,
                        HookRunner& runner, const RunInfo& info, const ApplyOptions& options,
                        const ApplyEvents& events) {
-  return Scheduler(plan, graph, state, runner, options, events).run(info);
+  Scheduler s(plan, graph, state, runner, options, events);
+  s.begin(info);
+  s.run_rest();
+  return s.end();
 }
+
+struct ApplyRun::Impl {
+  Impl(const Plan& plan, const Graph& graph, StateStore& state, HookRunner& runner,
+       const ApplyOptions& o, const ApplyEvents& e)
+      : options(o), events(e), scheduler(plan, graph, state, runner, options, events) {}
+  ApplyOptions options;
+  ApplyEvents events;
+  Scheduler scheduler;
+};
+
+ApplyRun::ApplyRun(const Plan& plan, const Graph& graph, StateStore& state, HookRunner& runner,
+                   const RunInfo& info, const ApplyOptions& options, const ApplyEvents& events)
+    : impl_(std::make_unique<Impl>(plan, graph, state, runner, options, events)) {
+  impl_->scheduler.begin(info);
+}
+ApplyRun::~ApplyRun() = default;
+std::vector<int> ApplyRun::ready() const { return impl_->scheduler.ready(); }
+JobOutcome ApplyRun::step(int job) { return impl_->scheduler.step(job); }
+void ApplyRun::skip(int job) { impl_->scheduler.skip_job(job); }
+void ApplyRun::run_rest() { impl_->scheduler.run_rest(); }
+bool ApplyRun::finished() const { return impl_->scheduler.finished(); }
+const ApplyReport& ApplyRun::report() const { return impl_->scheduler.report(); }
+ApplyReport ApplyRun::end() { return impl_->scheduler.end(); }
 
 }  // namespace ochre

@@ -3,6 +3,7 @@
 // recorded as such. Ctrl-C once stops starting jobs, twice abandons the running ones.
 #pragma once
 #include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -52,6 +53,26 @@ struct ApplyReport {
 ApplyReport apply_plan(const Plan& plan, const Graph& graph, StateStore& state,
                        HookRunner& runner, const RunInfo& info, const ApplyOptions& options,
                        const ApplyEvents& events);
+
+// An apply taken one job at a time (the REPL's step): begun on construction (the run is
+// in the journal), ended by end(). Options and events are copied.
+class ApplyRun {
+ public:
+  ApplyRun(const Plan& plan, const Graph& graph, StateStore& state, HookRunner& runner,
+           const RunInfo& info, const ApplyOptions& options, const ApplyEvents& events);
+  ~ApplyRun();
+  std::vector<int> ready() const;  // jobs that could run now, in plan order
+  JobOutcome step(int job);        // runs one ready job to its end
+  void skip(int job);              // leaves a job (and what depends on it) for later
+  void run_rest();                 // runs every job left
+  bool finished() const;           // every job has an outcome
+  const ApplyReport& report() const;
+  ApplyReport end();               // records what never ran and closes the run
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
 
 // The instance as a finished create/update of `node` leaves it.
 StoredInstance target_of(const Graph& graph, int node);

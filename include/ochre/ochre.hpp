@@ -96,6 +96,24 @@ class Engine {
   // Runs the planned jobs, recording each outcome in the state as it ends.
   RunResult apply(const Callbacks& callbacks = {});
 
+  // The same apply taken one job at a time (the REPL): begin_apply() takes the lock and
+  // opens the run; step() runs one ready job to its end, recorded exactly as apply()
+  // would; end_apply() closes the run (jobs never run are planned again next time).
+  void begin_apply(const Callbacks& callbacks = {});
+  bool applying() const;
+  std::vector<int> ready_jobs() const;
+  JobEnd step(int index);
+  void skip(int index);
+  RunResult continue_apply();  // runs every job left, then ends the run
+  RunResult end_apply();
+
+  // Lua typed at a REPL, run in the pipeline's Lua state: an expression or statements.
+  // Returns the results pretty-printed (instances as Type/identifier/uuid). Sets
+  // `incomplete` when more lines are needed. Throws Error on Lua errors.
+  std::string eval(const std::string& code, bool& incomplete);
+  // The keys of the planned graph (for completion).
+  std::vector<std::string> keys() const;
+
   const std::string& state_path() const;
 
   // The planned graph as "dot" or "mermaid", nodes marked with their planned action.
