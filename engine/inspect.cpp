@@ -153,6 +153,14 @@ std::string format_graph(const Plan& plan, const Graph& graph, const std::string
     return act == "none" ? key : key + " (" + act + ")";
   };
   std::string out;
+  if (format == "text") {
+    for (size_t i = 0; i < graph.size(); ++i) {
+      out += label(graph.node(i).key, action[i]) + "\n";
+      for (int d : graph.node(i).deps) out += "  <- " + graph.node(d).key + "\n";
+    }
+    for (const auto& k : deleted) out += label(k, "delete") + "\n";
+    return out;
+  }
   if (format == "mermaid") {
     out = "graph LR\n";
     auto id = [](size_t i) { return "n" + std::to_string(i); };

@@ -12,6 +12,7 @@
 
 #include "ochre/ochre.hpp"
 #include "repl/progress.hpp"
+#include "repl/repl.hpp"
 
 namespace ochre::cli {
 namespace {
@@ -33,6 +34,7 @@ const char* const usage_text =
     "                  what is stored; rm forgets KEY without deleting it; mv renames\n"
     "                  an identifier without re-creating it\n"
     "  log [--limit N] the runs, newest first, with their jobs\n"
+    "  repl [FILE]     explore a pipeline: Lua, :plan, :explain, :step through the jobs\n"
     "  history KEY     every stored version of KEY\n"
     "\n"
     "Options:\n"
@@ -244,6 +246,10 @@ int dispatch(const Args& a) {
   if (a.command == "plan") return cmd_plan(a);
   if (a.command == "explain") return cmd_explain(a);
   if (a.command == "graph") return cmd_graph(a);
+  if (a.command == "repl") {
+    if (a.positional.size() > 1) usage_error("'repl' takes at most one FILE");
+    return run_repl(a.positional.empty() ? "" : a.positional[0], engine_options(a));
+  }
   if (a.command == "state") return cmd_state(a);
   if (a.command == "log") {
     if (!a.positional.empty()) usage_error("'log' takes no arguments");
