@@ -22,6 +22,21 @@ struct Engine::Impl {
     if (!session.current_plan) fail(Code::Internal, {"no plan yet: call plan() first"});
     return *session.current_plan;
   }
+
+  // Rows stored by an older ochre lack their type's breaking fields; an apply of the
+  // pipeline records them, even when it has no job to run, so `state mv` can work.
+  void record_breaks() {
+    if (session.destroying) return;
+    std::vector<std::pair<std::string, std::vector<std::string>>> missing;
+    for (const StoredInstance& st : plan().stored) {
+      int n = st.breaks_known ? -1 : session.graph->find(st.key);
+      if (n >= 0) missing.emplace_back(st.key, session.graph->node(n).breaks);
+    }
+    if (missing.empty()) return;
+    session.lock();
+    StateStore& store = session.state(true);
+    for (const auto& [key, breaks] : missing) store.set_breaks(key, breaks);
+  }
 };
 
 Engine::Engine(Options options) : impl_(std::make_unique<Impl>(std::move(options))) {}
@@ -71,6 +86,7 @@ std::string Engine::history(const std::string& key, bool json) {
 
 void Engine::state_rm(const std::string& key) {
   lua::Session& s = impl_->session;
+  find_stored(s.state(false), key);  // an unknown key writes nothing
   s.lock();
   StateStore& st = s.state(true);
   find_stored(st, key);
@@ -79,6 +95,7 @@ void Engine::state_rm(const std::string& key) {
 
 void Engine::state_mv(const std::string& from, const std::string& to) {
   lua::Session& s = impl_->session;
+  plan_move(s.state(false).load(), from, to);  // a refused move writes nothing
   s.lock();
   StateStore& st = s.state(true);
   st.move(from, to, plan_move(st.load(), from, to));
@@ -216,6 +233,7 @@ RunResult Engine::end_apply() {
 
 RunResult Engine::apply(const Callbacks& callbacks) {
   const Plan& plan = impl_->plan();
+  impl_->record_breaks();
   if (plan.empty()) {
     RunResult result;
     result.nothing_to_do = true;

@@ -162,12 +162,17 @@ std::string format_graph(const Plan& plan, const Graph& graph, const std::string
     return out;
   }
   if (format == "mermaid") {
+    // Mermaid labels are quoted; a quote inside is written as an entity.
+    auto esc = [](std::string t) {
+      for (size_t p = t.find('"'); p != std::string::npos; p = t.find('"', p + 6)) t.replace(p, 1, "#quot;");
+      return t;
+    };
     out = "graph LR\n";
     auto id = [](size_t i) { return "n" + std::to_string(i); };
     for (size_t i = 0; i < graph.size(); ++i)
-      out += "  " + id(i) + "[\"" + label(graph.node(i).key, action[i]) + "\"]:::" + action[i] + "\n";
+      out += "  " + id(i) + "[\"" + esc(label(graph.node(i).key, action[i])) + "\"]:::" + action[i] + "\n";
     for (size_t i = 0; i < deleted.size(); ++i)
-      out += "  d" + std::to_string(i) + "[\"" + label(deleted[i], "delete") + "\"]:::delete\n";
+      out += "  d" + std::to_string(i) + "[\"" + esc(label(deleted[i], "delete")) + "\"]:::delete\n";
     for (size_t i = 0; i < graph.size(); ++i)
       for (int d : graph.node(i).deps) out += "  " + id(d) + " --> " + id(i) + "\n";
     out += "  classDef create fill:#d4f7d4\n  classDef update fill:#fff3c4\n"
@@ -259,7 +264,8 @@ std::vector<StoredInstance> plan_move(const std::vector<StoredInstance>& stored,
   for (const auto& k : order) {
     StoredInstance& s = rows.at(k);
     if (!s.breaks_known)
-      fail(Code::Usage, {k + " was stored by an older ochre; apply the pipeline once before 'state mv'"});
+      fail(Code::Usage, {(k == to ? from : k) + " was stored by an older ochre; apply the pipeline once "
+                         "before 'state mv'"});
     Ids ids = compute_ids(s.type, s.identifier, s.breaks, s.fields, lookup);
     s.uuid = ids.uuid;
     s.hash = ids.hash;

@@ -107,6 +107,7 @@ class StateStore {
   // (nothing is deleted in the world); `move` renames `from` to `to`, writing `rows` (the
   // renamed instance and every instance whose ids changed with it).
   virtual void forget(const std::string& key) = 0;
+  virtual void set_breaks(const std::string& key, const std::vector<std::string>& breaks) = 0;
   virtual void move(const std::string& from, const std::string& to,
                     const std::vector<StoredInstance>& rows) = 0;
 };

@@ -445,6 +445,11 @@ class SqliteState final : public StateStore {
     t.commit();
   }
 
+  void set_breaks(const std::string& key, const std::vector<std::string>& breaks) override {
+    writable();
+    Stmt(*this, "UPDATE instances SET breaks = ? WHERE key = ?").bind(1, encode_keys(breaks)).bind(2, key).run();
+  }
+
   void move(const std::string& from, const std::string& to,
             const std::vector<StoredInstance>& rows) override {
     writable();
@@ -452,6 +457,8 @@ class SqliteState final : public StateStore {
     Stmt(*this, "DELETE FROM instances WHERE key = ?").bind(1, from).run();
     for (const auto& r : rows) upsert(r);
     Stmt(*this, "UPDATE OR REPLACE roots SET key = ? WHERE key = ?").bind(1, to).bind(2, from).run();
+    // Its history follows it: the versions are the same thing under its new name.
+    Stmt(*this, "UPDATE versions SET key = ? WHERE key = ?").bind(1, to).bind(2, from).run();
     t.commit();
   }
 
