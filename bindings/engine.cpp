@@ -161,10 +161,22 @@ RunResult result_of(const ApplyReport& report) {
 
 void Engine::begin_apply(const Callbacks& callbacks) {
   Impl& im = *impl_;
-  if (im.run) fail(Code::Usage, {"an apply is already under way"});
+  if (im.run) fail(Code::NotNow, {"an apply is already under way"});
   lua::Session& s = im.session;
+  im.plan();
+  if (!s.planned_under_lock()) {
+    // Another ochre may have changed the state since this plan: plan again under the lock.
+    s.lock();
+    s.plan(s.destroying, s.destroy_keys);
+  }
   const Plan& plan = im.plan();
-  s.lock();
+  if (plan.empty()) {
+    // Nothing to run: no run is opened in the journal. Old rows may still learn their
+    // breaking fields.
+    im.record_breaks();
+    s.unlock();
+    return;
+  }
   StateStore& st = s.state(true);
   st.recover_interrupted();
   im.runner = std::make_unique<lua::LuaHookRunner>(s);
@@ -202,8 +214,15 @@ std::vector<int> Engine::ready_jobs() const {
   return impl_->run ? impl_->run->ready() : std::vector<int>{};
 }
 
+namespace {
+void need_run(const std::unique_ptr<ApplyRun>& run) {
+  if (!run) fail(Code::NotNow, {"nothing to apply: the plan is empty"});
+}
+}  // namespace
+
 JobEnd Engine::step(int index) {
   if (!impl_->run) begin_apply();
+  need_run(impl_->run);
   JobOutcome o = impl_->run->step(index);
   JobEnd end;
   end.outcome = outcome_name(o.kind);
@@ -214,11 +233,17 @@ JobEnd Engine::step(int index) {
 
 void Engine::skip(int index) {
   if (!impl_->run) begin_apply();
+  need_run(impl_->run);
   impl_->run->skip(index);
 }
 
 RunResult Engine::continue_apply() {
   if (!impl_->run) begin_apply();
+  if (!impl_->run) {
+    RunResult result;
+    result.nothing_to_do = true;
+    return result;
+  }
   impl_->run->run_rest();
   return end_apply();
 }
@@ -228,18 +253,19 @@ RunResult Engine::end_apply() {
   ApplyReport report = impl_->run->end();
   impl_->run.reset();
   impl_->runner.reset();
+  impl_->session.unlock();
   return result_of(report);
 }
 
 RunResult Engine::apply(const Callbacks& callbacks) {
-  const Plan& plan = impl_->plan();
-  impl_->record_breaks();
-  if (plan.empty()) {
+  impl_->plan();
+  begin_apply(callbacks);
+  if (!impl_->run) {
     RunResult result;
     result.nothing_to_do = true;
     return result;
   }
-  begin_apply(callbacks);
+  impl_->record_breaks();
   return continue_apply();
 }
 

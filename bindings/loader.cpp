@@ -193,7 +193,8 @@ void Session::set_roots(int idx) {
 
 StateStore& Session::state(bool write) {
   if (state_path.empty()) state_path = ".ochre/state.db";
-  if (!state_ || (write && !state_writable_)) {
+  // A read-only view is opened afresh each time: the file may have appeared or changed.
+  if (!state_ || (write && !state_writable_) || (!write && !state_writable_)) {
     state_.reset();
     state_ = open_sqlite_state(state_path, write ? OpenMode::ReadWrite : OpenMode::ReadOnly);
     state_writable_ = write;
@@ -414,7 +415,9 @@ void Session::plan(bool destroy, const std::vector<std::string>& keys) {
   po.replace = options.replace;
   destroying = destroy;
   destroy_all = destroy && keys.empty();
+  destroy_keys = keys;
   current_plan = make_plan(*graph, std::move(stored), po);
+  planned_locked_ = lock_ != nullptr;
   publish_uuids();
 }
 
@@ -435,12 +438,18 @@ std::string Session::eval(const std::string& code, bool& incomplete) {
   int top = lua_gettop(L);
   std::string as_return = "return " + code;
   if (luaL_loadbuffer(L, as_return.data(), as_return.size(), "=repl") != 0) {
+    // Either form stopping at the end of the input means more lines are to come.
+    std::string as_expr = error_text(L);
     lua_pop(L, 1);
+    auto at_eof = [](std::string err) {  // LuaJIT says: ... near '<eof>'
+      static const std::string eof = "<eof>";
+      if (!err.empty() && err.back() == '\'') err.pop_back();
+      return err.size() > eof.size() && err.compare(err.size() - eof.size(), eof.size(), eof) == 0;
+    };
     if (luaL_loadbuffer(L, code.data(), code.size(), "=repl") != 0) {
       std::string err = error_text(L);
       lua_pop(L, 1);
-      static const std::string eof = "<eof>";
-      if (err.size() >= eof.size() + 1 && err.compare(err.size() - eof.size() - 1, eof.size(), eof) == 0) {
+      if (at_eof(err) || at_eof(as_expr)) {
         incomplete = true;
         return {};
       }

@@ -82,6 +82,10 @@ class Session {
   StateStore& state(bool write);
   // Takes the state's lock (waiting up to options.lock_timeout seconds), once.
   void lock();
+  void unlock() { lock_.reset(); }
+  // Whether the current plan was made while this session held the lock.
+  bool planned_under_lock() const { return planned_locked_; }
+  std::vector<std::string> destroy_keys;  // of the last destroy plan
   void plan(bool destroy, const std::vector<std::string>& keys);
   ApplyReport apply(const Callbacks& callbacks);
 
@@ -148,6 +152,7 @@ class Session {
   std::unique_ptr<StateStore> state_;
   bool state_writable_ = false;
   std::unique_ptr<StateLock> lock_;
+  bool planned_locked_ = false;
   std::unordered_map<lua_State*, std::unique_ptr<JobContext>> contexts_;
  public:
   int resume_depth_ = 0;  // > 0 while a hook runs

@@ -89,7 +89,7 @@ class Scheduler {
   JobOutcome step(int j) {
     if (j < 0 || j >= static_cast<int>(plan_.jobs.size()) || remaining_[j] || started_[j] ||
         report_.outcome[j] >= 0)
-      fail(Code::Usage, {"job " + std::to_string(j) + " is not ready to run"});
+      fail(Code::NotNow, {"job " + std::to_string(j) + " is not ready to run"});
     start(j);
     while (report_.outcome[j] < 0) {
       drain();
@@ -104,7 +104,7 @@ class Scheduler {
   // Leaves a job for a later run; what depends on it waits too.
   void skip_job(int j) {
     if (j < 0 || j >= static_cast<int>(plan_.jobs.size()) || started_[j] || report_.outcome[j] >= 0)
-      fail(Code::Usage, {"job " + std::to_string(j) + " cannot be skipped (it ran or was skipped)"});
+      fail(Code::NotNow, {"job " + std::to_string(j) + " cannot be skipped (it ran or was skipped)"});
     skip(j, "skipped by the user", JobOutcome::Skipped);
     skip_users(j, plan_.jobs[j].key + " was skipped", false);
   }

@@ -36,6 +36,7 @@ constexpr Entry catalog[] = {
     {Code::StateVersion, "state-version", ErrorKind::User,
      "state '{}' has schema version {}, newer than this ochre knows ({}): upgrade ochre"},
     {Code::Locked, "locked", ErrorKind::Locked, "state '{}' is locked by {}"},
+    {Code::NotNow, "not-now", ErrorKind::User, "{}"},
     {Code::HookFailed, "hook", ErrorKind::Hook, "{}"},
     {Code::Internal, "internal", ErrorKind::Internal, "internal error (a bug in ochre): {}"},
 };

@@ -124,12 +124,19 @@ class Repl {
 
   void step() {
     if (!need_plan()) return;
-    auto jobs = engine_->jobs();
-    if (jobs.empty()) {
-      std::cout << "No changes needed \xe2\x80\x93 doing nothing!\n";
-      return;
+    if (!engine_->applying()) {
+      if (engine_->jobs().empty()) engine_->plan();  // the state may have changed since
+      if (engine_->jobs().empty()) {
+        std::cout << "No changes needed \xe2\x80\x93 doing nothing!\n";
+        return;
+      }
+      engine_->begin_apply();  // plans again under the lock
+      if (!engine_->applying()) {
+        std::cout << "No changes needed \xe2\x80\x93 doing nothing!\n";
+        return;
+      }
     }
-    if (!engine_->applying()) engine_->begin_apply();
+    auto jobs = engine_->jobs();
     auto ready = engine_->ready_jobs();
     if (ready.empty()) {
       finish_apply();
@@ -172,13 +179,14 @@ class Repl {
         step();
       } else if (cmd == ":continue") {
         if (need_plan()) {
-          if (engine_->jobs().empty()) {
+          if (!engine_->applying()) engine_->begin_apply();  // plans again under the lock
+          if (!engine_->applying()) {
             std::cout << "No changes needed \xe2\x80\x93 doing nothing!\n";
           } else {
             RunResult r = engine_->continue_apply();
             std::cout << r.summary << "\n";
-            engine_->plan();
           }
+          engine_->plan();
         }
       } else if (cmd == ":skip") {
         if (arg.empty()) {

@@ -33,6 +33,7 @@ enum class Code {
   State,              // the state store cannot be opened or is damaged
   StateVersion,       // the state was written by a newer ochre
   Locked,             // another ochre holds the state
+  NotNow,             // a request that does not fit the current state of things
   HookFailed,         // a hook raised an error
   Internal,           // a bug
 };
