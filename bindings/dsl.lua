@@ -31,6 +31,39 @@ function M.sleep(seconds) return internal.sleep(seconds) end
 function M.wait_file(path, opts) return internal.wait_file(path, opts) end
 function M.wait_pid(pid, opts) return internal.wait_pid(pid, opts) end
 
+-- JSON, SHA-256 and the file system: natives in `internal` (natives.cpp). The fs
+-- calls return nil and a message on failure, like io.open.
+M.json = {
+  encode = function(v) return internal.json_encode(v) end,
+  decode = function(s) return internal.json_decode(s) end,
+}
+function M.sha256(s) return internal.sha256(s) end
+function M.sha256_file(path) return internal.sha256_file(path) end
+M.fs = {
+  read = function(path) return internal.fs_read(path) end,
+  write = function(path, data, mode) return internal.fs_write(path, data, mode) end,
+  exists = function(path) return internal.fs_exists(path) end,
+  mkdir = function(path) return internal.fs_mkdir(path) end,
+  remove = function(path) return internal.fs_remove(path) end,
+  list = function(path) return internal.fs_list(path) end,
+  stat = function(path) return internal.fs_stat(path) end,
+}
+
+-- The stdlib's ready components (ochre.File, ...) load on first use: stdlib/index.lua
+-- says which embedded module defines each name.
+local stdlib_index
+setmetatable(M, { __index = function(t, k)
+  if stdlib_index == nil then
+    local ok, index = pcall(require, "ochre.index")
+    stdlib_index = ok and index or false
+  end
+  local mod = stdlib_index and stdlib_index[k]
+  if not mod then return nil end
+  local v = require("ochre." .. mod)[k]
+  rawset(t, k, v)
+  return v
+end })
+
 local function check_command(r, cmd)
   if r.code ~= 0 then
     local why = r.timed_out and "timed out" or r.code and ("exited with " .. r.code)

@@ -1,5 +1,6 @@
 #include "bindings/lua_state.hpp"
 
+#include <cstdlib>
 #include <cstring>
 
 #include "ochre/errors.hpp"
@@ -59,6 +60,35 @@ bool pcall(lua_State* L, int nargs, int nresults, std::string* error, bool trace
   if (rc == 0) return true;
   if (error) *error = error_text(L, -1);
   lua_pop(L, 1);
+  return false;
+}
+
+void raise_at_user(lua_State* L, const std::string& msg) {
+  lua_Debug ar;
+  std::string where;
+  for (int level = 1; lua_getstack(L, level, &ar); ++level) {
+    lua_getinfo(L, "Sl", &ar);
+    if (ar.currentline <= 0 || std::strncmp(ar.source, "=[ochre", 7) == 0) continue;
+    where = std::string(ar.short_src) + ":" + std::to_string(ar.currentline) + ": ";
+    break;
+  }
+  where += msg;
+  lua_pushlstring(L, where.data(), where.size());
+  lua_error(L);
+  std::abort();  // lua_error does not return
+}
+
+bool load_embedded(lua_State* L, const char* name) {
+  for (const EmbeddedFile* f = embedded_files; f->name; ++f) {
+    if (std::strcmp(f->name, name) != 0) continue;
+    std::string chunk = std::string("=[ochre ") + name + "]";
+    if (luaL_loadbuffer(L, f->text, f->size, chunk.c_str()) != 0) {
+      std::string err = error_text(L);
+      lua_pop(L, 1);
+      fail(Code::Internal, {err});
+    }
+    return true;
+  }
   return false;
 }
 

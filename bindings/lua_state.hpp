@@ -63,6 +63,13 @@ int trampoline(lua_State* L) {
   return lua_error(L);
 }
 
+// Raises a Lua error positioned at the user's code: the first Lua frame that is not
+// part of ochre's own Lua layer (chunks named "=[ochre ...]"). For natives.
+[[noreturn]] void raise_at_user(lua_State* L, const std::string& msg);
+
+// Pushes the chunk of an embedded Lua file (not run); false when there is none. [-0, +0|1, -]
+bool load_embedded(lua_State* L, const char* name);
+
 // Runs one of the Lua files embedded in the binary. [-0, +nresults, e]
 void run_embedded(lua_State* L, const char* name, int nresults);
 

@@ -53,6 +53,14 @@ int l_ochre_instance_dir(lua_State* L) {
   return 1;
 }
 
+// A package.loaders entry: require "ochre.NAME" loads stdlib/NAME.lua from the binary.
+int l_ochre_searcher(lua_State* L) {
+  std::string name = luaL_checkstring(L, 1);
+  if (name.rfind("ochre.", 0) == 0 && load_embedded(L, name.c_str() + 6)) return 1;
+  lua_pushfstring(L, "\n\tno module '%s' in ochre's stdlib", name.c_str());
+  return 1;
+}
+
 int l_ochre_preload(lua_State* L) {
   lua_pushvalue(L, lua_upvalueindex(1));
   return 1;
@@ -95,7 +103,8 @@ void install_module(Session& s) {
   lua_pushlightuserdata(L, &s);
   lua_pushcclosure(L, trampoline<l_ochre_instance_dir>, 1);
   lua_setfield(L, -2, "instance_dir");
-  install_waits(s, L);  // ochre.sh, sleep, wait_* (wrapped by dsl.lua's M.sh)
+  install_waits(s, L);    // ochre.sh, sleep, wait_* (wrapped by dsl.lua's M.sh)
+  install_natives(s, L);  // json, sha256, fs (wrapped by dsl.lua)
   s.internal_ref = luaL_ref(L, LUA_REGISTRYINDEX);
   lua_pushvalue(L, -1);
   s.module_ref = luaL_ref(L, LUA_REGISTRYINDEX);
@@ -107,6 +116,16 @@ void install_module(Session& s) {
   lua_pushvalue(L, -3);
   lua_pushcclosure(L, l_ochre_preload, 1);
   lua_setfield(L, -2, "ochre");
+  lua_pop(L, 1);
+  // package.loaders: ours right after the preload searcher.
+  lua_getfield(L, -1, "loaders");
+  int n = static_cast<int>(lua_objlen(L, -1));
+  for (int i = n; i >= 2; --i) {
+    lua_rawgeti(L, -1, i);
+    lua_rawseti(L, -2, i + 1);
+  }
+  lua_pushcfunction(L, trampoline<l_ochre_searcher>);
+  lua_rawseti(L, -2, 2);
   lua_pop(L, 3);
 
   for (const char* name : {"apply", "plan", "destroy"}) {

@@ -160,6 +160,8 @@ class Session {
 
 // Installs the `ochre` module (DSL + natives) into the session's Lua state.
 void install_module(Session& session);
+// Adds json, sha256 and fs natives to the table on the stack (the DSL's internal table).
+void install_natives(Session& session, lua_State* L);
 // Adds the waiting calls (ochre.sleep, ochre.sh, ...) to the module table on the stack.
 void install_waits(Session& session, lua_State* L);
 

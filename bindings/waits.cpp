@@ -20,22 +20,7 @@ Session& session_of(lua_State* L) {
   return *static_cast<Session*>(lua_touserdata(L, lua_upvalueindex(1)));
 }
 
-// Raises a Lua error positioned at the user's code that called the native: the first
-// Lua frame that is not part of ochre's own Lua layer.
-[[noreturn]] void raise(lua_State* L, const std::string& msg) {
-  lua_Debug ar;
-  std::string where;
-  for (int level = 1; lua_getstack(L, level, &ar); ++level) {
-    lua_getinfo(L, "Sl", &ar);
-    if (ar.currentline <= 0 || std::strncmp(ar.source, "=[ochre", 7) == 0) continue;
-    where = std::string(ar.short_src) + ":" + std::to_string(ar.currentline) + ": ";
-    break;
-  }
-  where += msg;
-  lua_pushlstring(L, where.data(), where.size());
-  lua_error(L);
-  __builtin_unreachable();
-}
+[[noreturn]] void raise(lua_State* L, const std::string& msg) { raise_at_user(L, msg); }
 
 template <class H>
 uv_handle_t* as_handle(H* h) {

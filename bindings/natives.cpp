@@ -1,0 +1,248 @@
+// Helpers the stdlib and pipelines use: JSON, SHA-256 of strings and files, and the
+// file system. Thin natives; dsl.lua wraps them as ochre.json, ochre.sha256, ochre.fs.
+// Errors are raised at the user's line, past ochre's own Lua layer.
+#include <sys/stat.h>
+
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <openssl/evp.h>
+
+#include "bindings/convert.hpp"
+#include "bindings/session.hpp"
+#include "engine/canonical.hpp"
+#include "engine/hash.hpp"
+
+namespace ochre::lua {
+namespace {
+
+namespace fs = std::filesystem;
+
+[[noreturn]] void raise(lua_State* L, const std::string& msg) { raise_at_user(L, msg); }
+
+std::string check_string(lua_State* L, int idx, const char* fn, const char* what) {
+  if (lua_type(L, idx) != LUA_TSTRING) raise(L, std::string(fn) + " takes " + what);
+  size_t len = 0;
+  const char* s = lua_tolstring(L, idx, &len);
+  return std::string(s, len);
+}
+
+// ---- JSON ------------------------------------------------------------------------
+
+int l_json_encode(lua_State* L) {
+  Value v;
+  try {
+    v = to_value(L, 1, [&](int) -> std::string {
+      fail(Code::BadValue, {"value", "an instance cannot be encoded as JSON"});
+    }, "value");
+  } catch (const Error& e) {
+    raise(L, std::string("ochre.json.encode: ") + e.what());
+  }
+  std::string out = to_json(v);
+  lua_pushlstring(L, out.data(), out.size());
+  return 1;
+}
+
+void push_json(lua_State* L, const nlohmann::json& j) {
+  luaL_checkstack(L, 3, "JSON nested too deeply");
+  switch (j.type()) {
+    case nlohmann::json::value_t::null: lua_pushnil(L); break;
+    case nlohmann::json::value_t::boolean: lua_pushboolean(L, j.get<bool>()); break;
+    case nlohmann::json::value_t::number_integer:
+    case nlohmann::json::value_t::number_unsigned:
+    case nlohmann::json::value_t::number_float: lua_pushnumber(L, j.get<double>()); break;
+    case nlohmann::json::value_t::string: {
+      const auto& s = j.get_ref<const std::string&>();
+      lua_pushlstring(L, s.data(), s.size());
+      break;
+    }
+    case nlohmann::json::value_t::array: {
+      lua_createtable(L, static_cast<int>(j.size()), 0);
+      int i = 1;
+      for (const auto& item : j) {
+        push_json(L, item);
+        lua_rawseti(L, -2, i++);
+      }
+      break;
+    }
+    case nlohmann::json::value_t::object:
+      lua_createtable(L, 0, static_cast<int>(j.size()));
+      for (const auto& [k, item] : j.items()) {
+        lua_pushlstring(L, k.data(), k.size());
+        push_json(L, item);
+        lua_rawset(L, -3);
+      }
+      break;
+    default: lua_pushnil(L); break;
+  }
+}
+
+int l_json_decode(lua_State* L) {
+  std::string text = check_string(L, 1, "ochre.json.decode", "a JSON string");
+  nlohmann::json j;
+  std::string err;
+  try {
+    j = nlohmann::json::parse(text);
+  } catch (const std::exception& e) {
+    err = e.what();
+  }
+  if (!err.empty()) raise(L, "ochre.json.decode: " + err);
+  push_json(L, j);
+  return 1;
+}
+
+// ---- SHA-256 ---------------------------------------------------------------------
+
+int l_sha256(lua_State* L) {
+  std::string s = check_string(L, 1, "ochre.sha256", "a string");
+  std::string h = sha256_hex(s);
+  lua_pushlstring(L, h.data(), h.size());
+  return 1;
+}
+
+int l_sha256_file(lua_State* L) {
+  std::string path = check_string(L, 1, "ochre.sha256_file", "a path");
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    lua_pushnil(L);
+    lua_pushstring(L, (path + ": " + std::strerror(errno)).c_str());
+    return 2;
+  }
+  std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> ctx(EVP_MD_CTX_new(), EVP_MD_CTX_free);
+  EVP_DigestInit_ex(ctx.get(), EVP_sha256(), nullptr);
+  std::vector<char> buf(1 << 16);
+  while (in) {
+    in.read(buf.data(), static_cast<std::streamsize>(buf.size()));
+    if (in.gcount() > 0) EVP_DigestUpdate(ctx.get(), buf.data(), static_cast<size_t>(in.gcount()));
+  }
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned len = 0;
+  EVP_DigestFinal_ex(ctx.get(), md, &len);
+  static const char hex[] = "0123456789abcdef";
+  std::string out(len * 2, '0');
+  for (unsigned i = 0; i < len; ++i) {
+    out[2 * i] = hex[md[i] >> 4];
+    out[2 * i + 1] = hex[md[i] & 15];
+  }
+  lua_pushlstring(L, out.data(), out.size());
+  return 1;
+}
+
+// ---- File system -------------------------------------------------------------------
+// Like io.open, these return nil and a message on failure, so callers can decide.
+
+int fs_error(lua_State* L, const std::string& path, const std::error_code& ec) {
+  lua_pushnil(L);
+  lua_pushstring(L, (path + ": " + ec.message()).c_str());
+  return 2;
+}
+
+int l_fs_read(lua_State* L) {
+  std::string path = check_string(L, 1, "ochre.fs.read", "a path");
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return fs_error(L, path, std::error_code(errno, std::generic_category()));
+  std::string data((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  lua_pushlstring(L, data.data(), data.size());
+  return 1;
+}
+
+int l_fs_write(lua_State* L) {
+  std::string path = check_string(L, 1, "ochre.fs.write", "a path and a string");
+  std::string data = check_string(L, 2, "ochre.fs.write", "a path and a string");
+  // Written beside, then renamed: a reader never sees half a file.
+  std::string tmp = path + ".ochre-tmp";
+  {
+    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+    if (!out) return fs_error(L, path, std::error_code(errno, std::generic_category()));
+    out.write(data.data(), static_cast<std::streamsize>(data.size()));
+    if (!out) return fs_error(L, path, std::error_code(errno, std::generic_category()));
+  }
+  if (lua_isnumber(L, 3)) ::chmod(tmp.c_str(), static_cast<mode_t>(lua_tonumber(L, 3)));
+  std::error_code ec;
+  fs::rename(tmp, path, ec);
+  if (ec) {
+    fs::remove(tmp);
+    return fs_error(L, path, ec);
+  }
+  lua_pushboolean(L, 1);
+  return 1;
+}
+
+int l_fs_exists(lua_State* L) {
+  std::string path = check_string(L, 1, "ochre.fs.exists", "a path");
+  std::error_code ec;
+  lua_pushboolean(L, fs::exists(fs::symlink_status(path, ec)));
+  return 1;
+}
+
+int l_fs_mkdir(lua_State* L) {
+  std::string path = check_string(L, 1, "ochre.fs.mkdir", "a path");
+  std::error_code ec;
+  fs::create_directories(path, ec);
+  if (ec) return fs_error(L, path, ec);
+  lua_pushboolean(L, 1);
+  return 1;
+}
+
+int l_fs_remove(lua_State* L) {
+  std::string path = check_string(L, 1, "ochre.fs.remove", "a path");
+  std::error_code ec;
+  fs::remove_all(path, ec);
+  if (ec) return fs_error(L, path, ec);
+  lua_pushboolean(L, 1);
+  return 1;
+}
+
+int l_fs_list(lua_State* L) {
+  std::string path = check_string(L, 1, "ochre.fs.list", "a directory");
+  std::error_code ec;
+  std::vector<std::string> names;
+  for (const auto& e : fs::directory_iterator(path, ec)) names.push_back(e.path().filename().string());
+  if (ec) return fs_error(L, path, ec);
+  std::sort(names.begin(), names.end());
+  lua_createtable(L, static_cast<int>(names.size()), 0);
+  for (size_t i = 0; i < names.size(); ++i) {
+    lua_pushlstring(L, names[i].data(), names[i].size());
+    lua_rawseti(L, -2, static_cast<int>(i + 1));
+  }
+  return 1;
+}
+
+int l_fs_stat(lua_State* L) {
+  std::string path = check_string(L, 1, "ochre.fs.stat", "a path");
+  struct stat st {};
+  if (::lstat(path.c_str(), &st) != 0) return fs_error(L, path, std::error_code(errno, std::generic_category()));
+  lua_createtable(L, 0, 4);
+  lua_pushnumber(L, static_cast<double>(st.st_size));
+  lua_setfield(L, -2, "size");
+  lua_pushnumber(L, static_cast<double>(st.st_mtim.tv_sec) + st.st_mtim.tv_nsec / 1e9);
+  lua_setfield(L, -2, "mtime");
+  lua_pushnumber(L, st.st_mode & 07777);
+  lua_setfield(L, -2, "mode");
+  const char* type = S_ISDIR(st.st_mode) ? "directory" : S_ISREG(st.st_mode) ? "file"
+                     : S_ISLNK(st.st_mode) ? "link" : "other";
+  lua_pushstring(L, type);
+  lua_setfield(L, -2, "type");
+  return 1;
+}
+
+}  // namespace
+
+void install_natives(Session& s, lua_State* L) {
+  (void)s;
+  const luaL_Reg natives[] = {
+      {"json_encode", trampoline<l_json_encode>}, {"json_decode", trampoline<l_json_decode>},
+      {"sha256", trampoline<l_sha256>},           {"sha256_file", trampoline<l_sha256_file>},
+      {"fs_read", trampoline<l_fs_read>},         {"fs_write", trampoline<l_fs_write>},
+      {"fs_exists", trampoline<l_fs_exists>},     {"fs_mkdir", trampoline<l_fs_mkdir>},
+      {"fs_remove", trampoline<l_fs_remove>},     {"fs_list", trampoline<l_fs_list>},
+      {"fs_stat", trampoline<l_fs_stat>},
+  };
+  for (const auto& r : natives) {
+    lua_pushcfunction(L, r.func);
+    lua_setfield(L, -2, r.name);
+  }
+}
+
+}  // namespace ochre::lua
