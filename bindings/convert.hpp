@@ -6,7 +6,7 @@
 #include <string>
 
 #include "bindings/lua_state.hpp"
-#include "engine/value.hpp"
+#include "ochre/value.hpp"
 
 namespace ochre::lua {
 

@@ -8,7 +8,7 @@
 namespace ochre {
 
 struct Engine::Impl {
-  explicit Impl(Options o) : session(std::move(o)) {}
+  explicit Impl(Options o, lua_State* host = nullptr) : session(std::move(o), host) {}
   ~Impl() {
     if (run) run->end();
   }
@@ -40,6 +40,26 @@ struct Engine::Impl {
 };
 
 Engine::Engine(Options options) : impl_(std::make_unique<Impl>(std::move(options))) {}
+Engine::Engine(lua_State* host, Options options)
+    : impl_(std::make_unique<Impl>(std::move(options), host)) {}
+
+void Engine::set_state_path(const std::string& path) { impl_->session.set_state_path(path); }
+
+void Engine::define_type(NativeType type) { lua::define_native_type(impl_->session, std::move(type)); }
+
+std::vector<Instance> Engine::stored() const {
+  std::vector<Instance> out;
+  for (const StoredInstance& s : impl_->session.state(false).load()) {
+    Instance in;
+    in.type = s.type;
+    in.identifier = s.identifier;
+    in.key = s.key;
+    in.fields = s.fields;
+    in.outputs = s.outputs;
+    out.push_back(std::move(in));
+  }
+  return out;
+}
 Engine::~Engine() = default;
 Engine::Engine(Engine&&) noexcept = default;
 Engine& Engine::operator=(Engine&&) noexcept = default;
@@ -280,4 +300,119 @@ std::vector<std::string> Engine::keys() const {
   return out;
 }
 
+
+namespace {
+
+// A LuaJIT host's ochre.apply(x [, opts]) / ochre.plan / ochre.destroy, run for real.
+// opts: { state = PATH, jobs = N, quiet = BOOL }. Returns a table (see README).
+int lua_verb(Engine& engine, lua::Session& s, lua_State* L, const std::string& verb) {
+  if (lua_istable(L, 2)) {
+    lua_getfield(L, 2, "state");
+    if (lua_isstring(L, -1)) engine.set_state_path(lua_tostring(L, -1));
+    lua_getfield(L, 2, "jobs");
+    if (lua_isnumber(L, -1)) s.options.jobs = static_cast<int>(lua_tonumber(L, -1));
+    lua_pop(L, 2);
+  }
+  bool quiet = false;
+  if (lua_istable(L, 2)) {
+    lua_getfield(L, 2, "quiet");
+    quiet = lua_toboolean(L, -1);
+    lua_pop(L, 1);
+  }
+  s.set_roots(1);
+  if (verb == "destroy") engine.plan_destroy();
+  else engine.plan();
+  if (!quiet) s.write_output(L, engine.plan_table());
+  if (verb == "plan") {
+    auto jobs = engine.jobs();
+    lua_createtable(L, static_cast<int>(jobs.size()), 0);
+    for (const JobInfo& j : jobs) {
+      lua_createtable(L, 0, 6);
+      lua_pushstring(L, j.action.c_str());
+      lua_setfield(L, -2, "action");
+      lua_pushstring(L, j.key.c_str());
+      lua_setfield(L, -2, "key");
+      lua_pushstring(L, j.uuid.c_str());
+      lua_setfield(L, -2, "uuid");
+      lua_pushstring(L, j.details.c_str());
+      lua_setfield(L, -2, "details");
+      lua_pushstring(L, j.reason.c_str());
+      lua_setfield(L, -2, "reason");
+      lua_createtable(L, static_cast<int>(j.deps.size()), 0);
+      for (size_t i = 0; i < j.deps.size(); ++i) {
+        lua_pushinteger(L, j.deps[i]);
+        lua_rawseti(L, -2, static_cast<int>(i + 1));
+      }
+      lua_setfield(L, -2, "deps");
+      lua_rawseti(L, -2, j.index + 1);
+    }
+    return 1;
+  }
+  Callbacks cb;
+  cb.finished = [&](const JobInfo& job, const JobEnd& end) {
+    if (quiet || end.outcome == "done") return;
+    s.write_output(L, end.outcome + ": " + job.details + (end.error.empty() ? "" : ": " + end.error) + "\n");
+  };
+  RunResult r = engine.apply(cb);
+  lua_createtable(L, 0, 7);
+  for (auto [name, n] : {std::pair{"done", r.done}, {"failed", r.failed}, {"skipped", r.skipped},
+                         {"pending", r.pending}, {"waiting", r.waiting}}) {
+    lua_pushinteger(L, n);
+    lua_setfield(L, -2, name);
+  }
+  lua_pushboolean(L, r.exit_code() == 0);
+  lua_setfield(L, -2, "ok");
+  lua_pushstring(L, r.nothing_to_do ? no_changes_text : r.summary.c_str());
+  lua_setfield(L, -2, "summary");
+  return 1;
+}
+
+int l_engine_gc(lua_State* L) {
+  auto** box = static_cast<Engine**>(lua_touserdata(L, 1));
+  delete *box;
+  *box = nullptr;
+  return 0;
+}
+
+}  // namespace
+
 }  // namespace ochre
+
+// require "ochre" in a LuaJIT host: one engine per Lua state, owned by a userdata in the
+// registry (closed with the state), whose module's apply/plan/destroy run for real.
+extern "C" int luaopen_ochre(lua_State* L) {
+  using namespace ochre;
+  lua_getfield(L, LUA_REGISTRYINDEX, "ochre.engine");
+  if (lua_isuserdata(L, -1)) {
+    Engine* e = *static_cast<Engine**>(lua_touserdata(L, -1));
+    lua_pop(L, 1);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, e->impl_for_lua().session.module_ref);
+    return 1;
+  }
+  lua_pop(L, 1);
+  // The box exists (closed, empty) before the engine does, so __gc is always safe.
+  auto** box = static_cast<Engine**>(lua_newuserdata(L, sizeof(Engine*)));
+  *box = nullptr;
+  lua_newtable(L);
+  lua_pushcfunction(L, l_engine_gc);
+  lua_setfield(L, -2, "__gc");
+  lua_setmetatable(L, -2);
+  lua_setfield(L, LUA_REGISTRYINDEX, "ochre.engine");
+  std::string message;
+  try {
+    Options o;
+    if (const char* st = std::getenv("OCHRE_STATE"); st && *st) o.state_path = st;
+    else o.state_path = ".ochre/state.db";
+    *box = new Engine(L, o);
+    Engine* e = *box;
+    lua::Session& s = e->impl_for_lua().session;
+    s.source = "lua";
+    s.lua_verb = [e, &s](lua_State* LL, const char* verb) { return lua_verb(*e, s, LL, verb); };
+    lua_rawgeti(L, LUA_REGISTRYINDEX, s.module_ref);
+    return 1;
+  } catch (const std::exception& ex) {
+    message = ex.what();
+  }
+  lua_pushlstring(L, message.data(), message.size());
+  return lua_error(L);
+}

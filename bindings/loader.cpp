@@ -13,7 +13,9 @@
 
 namespace ochre::lua {
 
-Session::Session(Options opts) : options(std::move(opts)), state_path(options.state_path) {
+Session::Session(Options opts, lua_State* host)
+    : options(std::move(opts)), state_path(options.state_path), borrowed(host != nullptr),
+      lua_(host ? LuaState(host) : LuaState()) {
   if (int rc = uv_loop_init(&loop_)) fail(Code::Internal, {std::string("uv_loop_init: ") + uv_strerror(rc)});
   install_module(*this);
 }
@@ -40,10 +42,12 @@ void Session::lock() {
   lock_ = StateLock::acquire(state_path + ".lock", state_path, options.lock_timeout);
 }
 
-void Session::push_internal(const char* name) {
-  lua_rawgeti(L(), LUA_REGISTRYINDEX, internal_ref);
-  lua_getfield(L(), -1, name);
-  lua_remove(L(), -2);
+void Session::push_internal(const char* name) { push_internal(L(), name); }
+
+void Session::push_internal(lua_State* L, const char* name) {
+  lua_rawgeti(L, LUA_REGISTRYINDEX, internal_ref);
+  lua_getfield(L, -1, name);
+  lua_remove(L, -2);
 }
 
 void Session::push_type(const std::string& type) {

@@ -11,6 +11,8 @@ extern "C" {
 #include <exception>
 #include <string>
 
+#include "ochre/errors.hpp"
+
 namespace ochre::lua {
 
 // Closes the state it created (not a borrowed one) on destruction.
@@ -56,6 +58,8 @@ int trampoline(lua_State* L) {
   std::string message;
   try {
     return F(L);
+  } catch (const Error& e) {
+    message = e.display();
   } catch (const std::exception& e) {
     message = e.what();
   }

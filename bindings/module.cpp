@@ -12,10 +12,17 @@ Session& session_of(lua_State* L) {
   return *static_cast<Session*>(lua_touserdata(L, lua_upvalueindex(1)));
 }
 
-// print(...) as Lua's, but into the running job's captured output too.
+// print(...) as Lua's, but into the running job's captured output too. In a host's Lua
+// state, print outside a hook is the host's own print (upvalue 2).
 int l_ochre_print(lua_State* L) {
   Session& s = session_of(L);
   int n = lua_gettop(L);
+  if (!s.context_of(L) && lua_isfunction(L, lua_upvalueindex(2))) {
+    lua_pushvalue(L, lua_upvalueindex(2));
+    lua_insert(L, 1);
+    lua_call(L, n, 0);
+    return 0;
+  }
   std::string line;
   lua_getglobal(L, "tostring");
   for (int i = 1; i <= n; ++i) {
@@ -34,10 +41,13 @@ int l_ochre_print(lua_State* L) {
   return 0;
 }
 
-// ochre.apply(x) / ochre.plan(x) / ochre.destroy(x) inside a pipeline run by a host:
-// x (an instance or a list of them) becomes the roots the host's command works on.
+// ochre.apply(x) / ochre.plan(x) / ochre.destroy(x). In a pipeline run by the CLI or a
+// C++ host, x (an instance or a list of them) becomes the roots the host's command works
+// on. In a LuaJIT host that did require "ochre", they plan and apply for real.
 int l_ochre_apply(lua_State* L) {
   Session& s = session_of(L);
+  const char* verb = lua_tostring(L, lua_upvalueindex(2));
+  if (s.lua_verb) return s.lua_verb(L, verb);
   s.set_roots(1);
   return 0;
 }
@@ -130,13 +140,16 @@ void install_module(Session& s) {
 
   for (const char* name : {"apply", "plan", "destroy"}) {
     lua_pushlightuserdata(L, &s);
-    lua_pushcclosure(L, trampoline<l_ochre_apply>, 1);
+    lua_pushstring(L, name);
+    lua_pushcclosure(L, trampoline<l_ochre_apply>, 2);
     lua_setfield(L, -2, name);
   }
   lua_pop(L, 1);
 
   lua_pushlightuserdata(L, &s);
-  lua_pushcclosure(L, trampoline<l_ochre_print>, 1);
+  if (s.borrowed) lua_getglobal(L, "print");
+  else lua_pushnil(L);
+  lua_pushcclosure(L, trampoline<l_ochre_print>, 2);
   lua_setglobal(L, "print");
 }
 

@@ -69,7 +69,7 @@ struct JobContext {
 
 class Session {
  public:
-  explicit Session(Options options);
+  explicit Session(Options options, lua_State* host = nullptr);
   ~Session();
 
   // Loading: runs the file or text and records its roots.
@@ -83,6 +83,12 @@ class Session {
   // Takes the state's lock (waiting up to options.lock_timeout seconds), once.
   void lock();
   void unlock() { lock_.reset(); }
+  void set_state_path(const std::string& path) {
+    if (path == state_path) return;
+    state_path = path;
+    state_.reset();
+    lock_.reset();
+  }
   // Whether the current plan was made while this session held the lock.
   bool planned_under_lock() const { return planned_locked_; }
   std::vector<std::string> destroy_keys;  // of the last destroy plan
@@ -134,9 +140,15 @@ class Session {
   std::unordered_map<std::string, std::vector<int>> instance_refs;  // key -> its Lua objects
   std::unordered_map<const void*, TypeInfo> types;                   // by type table
   std::unordered_set<Wait*> waits;                                   // alive waits
+  std::vector<std::unique_ptr<NativeType>> native_types;             // hooks' upvalues point here
+  bool borrowed = false;  // the Lua state is the host's
+  // Set by the engine that owns this session when Lua may call ochre.apply/plan/destroy
+  // for real (a LuaJIT host that did require "ochre"). [-0, +1, e]
+  std::function<int(lua_State* L, const char* verb)> lua_verb;
 
-  // Pushes internal.<name>. [-0, +1, -]
+  // Pushes internal.<name> on the main state, or on thread `L`. [-0, +1, -]
   void push_internal(const char* name);
+  void push_internal(lua_State* L, const char* name);
   const TypeInfo& type_info(int idx);
   // Pushes the type table named `type`, or nil. [-0, +1, -]
   void push_type(const std::string& type);
@@ -160,6 +172,8 @@ class Session {
 
 // Installs the `ochre` module (DSL + natives) into the session's Lua state.
 void install_module(Session& session);
+// Defines a native component type in the session's Lua state (ochre.<Name>).
+void define_native_type(Session& session, NativeType type);
 // Adds json, sha256 and fs natives to the table on the stack (the DSL's internal table).
 void install_natives(Session& session, lua_State* L);
 // Adds the waiting calls (ochre.sleep, ochre.sh, ...) to the module table on the stack.

@@ -11,7 +11,7 @@
 #include <string>
 #include <string_view>
 
-#include "engine/value.hpp"
+#include "ochre/value.hpp"
 
 namespace ochre {
 

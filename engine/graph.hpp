@@ -5,7 +5,7 @@
 #include <unordered_map>
 #include <vector>
 
-#include "engine/value.hpp"
+#include "ochre/value.hpp"
 
 namespace ochre {
 

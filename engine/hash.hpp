@@ -7,7 +7,7 @@
 #include <string_view>
 #include <vector>
 
-#include "engine/value.hpp"
+#include "ochre/value.hpp"
 
 namespace ochre {
 

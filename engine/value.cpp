@@ -1,4 +1,4 @@
-#include "engine/value.hpp"
+#include "ochre/value.hpp"
 
 #include <algorithm>
 #include <cmath>

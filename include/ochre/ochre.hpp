@@ -3,12 +3,16 @@
 // several engines in one process are independent. Errors are ochre::Error.
 #pragma once
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "ochre/errors.hpp"
+#include "ochre/value.hpp"
+
+struct lua_State;
 
 namespace ochre {
 
@@ -28,6 +32,30 @@ struct Options {
   std::string spawn_helper;
   std::vector<std::string> targets;  // plan only these keys and what they depend on
   std::vector<std::string> replace;  // force a replace of these keys
+};
+
+// An instance as a native hook sees it.
+struct Instance {
+  std::string type, identifier, key;
+  Fields fields;   // sorted by name, "identifier" included; a sub-component is a Ref (its key)
+  Value outputs;   // what the last create/update returned (a map; empty when none)
+  std::map<std::string, Value> dep_outputs;  // outputs of the sub-components, by key
+  // The field's value, or nullptr.
+  const Value* field(std::string_view name) const { return find_field(fields, name); }
+};
+
+// A component type whose hooks are C++ callables, registered by a host with
+// Engine::define_type and used from Lua as `ochre.<Name> "id" { ... }`. A hook that
+// throws std::exception fails its job with the exception's message.
+struct NativeType {
+  std::string name;
+  std::vector<std::pair<std::string, Value>> fields;  // defaults
+  std::vector<std::string> required;                   // fields with no default
+  std::vector<std::string> breaks;                     // a change here replaces
+  std::function<Value(const Instance& self)> create;   // returns outputs (a map, or nil)
+  std::function<Value(const Instance& self, const Instance& old)> update;  // nil: keep outputs
+  std::function<void(const Instance& self)> remove;    // the delete hook; self is the stored version
+  std::function<void(Instance& self)> read;            // may change self.fields before hashing
 };
 
 // The default number of jobs at once: twice the cores, at least 4 (jobs mostly wait).
@@ -69,9 +97,15 @@ struct RunResult {
 class Engine {
  public:
   explicit Engine(Options options = {});
+  // An engine on the host's own LuaJIT state (not closed by the engine). ochre's module
+  // becomes require-able there ("ochre"); `print` keeps working as before outside hooks.
+  Engine(lua_State* host, Options options = {});
   ~Engine();
   Engine(Engine&&) noexcept;
   Engine& operator=(Engine&&) noexcept;
+
+  // Registers a native component type; call before loading the pipeline that uses it.
+  void define_type(NativeType type);
 
   // Runs a pipeline file; what it returns (an instance or a list) becomes the roots.
   void load_file(const std::string& path);
@@ -115,9 +149,14 @@ class Engine {
   std::vector<std::string> keys() const;
 
   const std::string& state_path() const;
+  // Points the engine at another state file (before it is opened for a plan).
+  void set_state_path(const std::string& path);
 
   // The planned graph as "dot" or "mermaid", nodes marked with their planned action.
   std::string graph(const std::string& format) const;
+
+  // Everything stored: key -> the instance as stored (fields, outputs). Read-only.
+  std::vector<Instance> stored() const;
 
   // The state, without a pipeline: the file is Options::state_path, or the pipeline's
   // when one was loaded, or ".ochre/state.db". Text for people, or JSON.
@@ -134,6 +173,9 @@ class Engine {
  private:
   struct Impl;
   std::unique_ptr<Impl> impl_;
+
+ public:
+  Impl& impl_for_lua() { return *impl_; }  // for luaopen_ochre
 };
 
 }  // namespace ochre

@@ -1,0 +1,218 @@
+// The public C++ API as a host uses it: native types mixed with Lua ones, several
+// engines in one process, an engine on the host's own lua_State, typed errors.
+#include <catch2/catch.hpp>
+
+extern "C" {
+#include <lauxlib.h>
+#include <lua.h>
+#include <lualib.h>
+}
+
+#include <filesystem>
+
+#include "ochre/ochre.hpp"
+
+using namespace ochre;
+namespace fs = std::filesystem;
+
+namespace {
+
+struct Dir {
+  fs::path path;
+  Dir() {
+    std::string t = (fs::temp_directory_path() / "ochre-embed-XXXXXX").string();
+    REQUIRE(mkdtemp(t.data()));
+    path = t;
+  }
+  ~Dir() { fs::remove_all(path); }
+  std::string state() const { return (path / "state.db").string(); }
+};
+
+Value map_of(std::initializer_list<std::pair<std::string, Value>> items) {
+  Value m = Value::map();
+  for (const auto& [k, v] : items) m.entries.emplace_back(Value::of_string(k), v);
+  m.sort_entries();
+  return m;
+}
+
+struct Host {
+  std::string out;
+  int created = 0, updated = 0, removed = 0;
+  Options options(const std::string& state) {
+    Options o;
+    o.state_path = state;
+    o.output = [this](std::string_view t) { out.append(t); };
+    o.job_output = [this](const std::string& key, std::string_view line) {
+      out += "[" + key + "] ";
+      out.append(line);
+      out += "\n";
+    };
+    return o;
+  }
+  NativeType texture() {
+    NativeType t;
+    t.name = "Texture";
+    t.fields = {{"size", Value::of_number(256)}, {"label", Value::of_string("")}};
+    t.required = {"source"};
+    t.breaks = {"size"};
+    t.create = [this](const Instance& self) {
+      ++created;
+      double size = self.field("size")->number;
+      return map_of({{"bytes", Value::of_number(size * size)}});
+    };
+    t.update = [this](const Instance&, const Instance&) {
+      ++updated;
+      return Value::nil();
+    };
+    t.remove = [this](const Instance& self) {
+      ++removed;
+      out += "removed " + self.key + " size " + std::to_string(static_cast<int>(self.field("size")->number)) + "\n";
+    };
+    return t;
+  }
+};
+
+std::string pipeline(int size, const std::string& label = "") {
+  return R"(local ochre = require "ochre"
+local Material = ochre.component "Material" {
+  fields = { tex = ochre.required },
+  create = function(self) print("bytes " .. self.tex.outputs.bytes) end,
+  update = function(self) print("material updated") end,
+}
+return Material "m" { tex = ochre.Texture "t" { source = "a.png", size = )" +
+         std::to_string(size) + ", label = \"" + label + "\" } }\n";
+}
+
+}  // namespace
+
+TEST_CASE("native types mix with Lua types: create, update, replace, destroy", "[embed]") {
+  Dir dir;
+  Host host;
+  {
+    Engine e(host.options(dir.state()));
+    e.define_type(host.texture());
+    e.load_string(pipeline(256), "assets.lua");
+    e.plan();
+    auto jobs = e.jobs();
+    REQUIRE(jobs.size() == 2);
+    CHECK(jobs[0].key == "Texture/t");
+    CHECK(jobs[1].deps == std::vector<int>{0});
+    RunResult r = e.apply();
+    CHECK(r.done == 2);
+    CHECK(r.exit_code() == 0);
+    CHECK(host.created == 1);
+    CHECK(host.out.find("[Material/m] bytes 65536\n") != std::string::npos);
+  }
+  {
+    Engine e(host.options(dir.state()));
+    e.define_type(host.texture());
+    e.load_string(pipeline(256, "x"), "assets.lua");
+    e.plan();
+    REQUIRE(e.jobs().size() == 2);  // the texture changed: it and the material update
+    CHECK(e.jobs()[0].action == "update");
+    e.apply();
+    CHECK(host.updated == 1);
+  }
+  {
+    Engine e(host.options(dir.state()));
+    e.define_type(host.texture());
+    e.load_string(pipeline(512, "x"), "assets.lua");
+    e.plan();
+    auto jobs = e.jobs();
+    REQUIRE(jobs.size() >= 3);
+    CHECK(jobs[0].action == "delete");
+    e.apply();
+    CHECK(host.removed == 1);
+    CHECK(host.out.find("removed Texture/t size 256") != std::string::npos);
+    auto stored = e.stored();
+    REQUIRE(stored.size() == 2);
+    CHECK(stored[1].key == "Texture/t");
+    CHECK(stored[1].outputs == map_of({{"bytes", Value::of_number(512.0 * 512)}}));
+  }
+  {
+    Engine e(host.options(dir.state()));
+    e.define_type(host.texture());
+    e.load_string(pipeline(512, "x"), "assets.lua");
+    e.plan_destroy();
+    CHECK(e.apply().done == 2);
+    CHECK(e.stored().empty());
+  }
+}
+
+TEST_CASE("a native hook that throws fails its job with the message", "[embed]") {
+  Dir dir;
+  Host host;
+  Engine e(host.options(dir.state()));
+  NativeType t = host.texture();
+  t.create = [](const Instance&) -> Value { throw std::runtime_error("disk full"); };
+  e.define_type(t);
+  e.load_string(pipeline(64), "assets.lua");
+  e.plan();
+  std::string error;
+  Callbacks cb;
+  cb.finished = [&](const JobInfo& job, const JobEnd& end) {
+    if (end.outcome == "failed") error = job.key + ": " + end.error;
+  };
+  RunResult r = e.apply(cb);
+  CHECK(r.failed == 1);
+  CHECK(r.skipped == 1);
+  CHECK(r.exit_code() == 1);
+  CHECK(error.find("disk full") != std::string::npos);
+}
+
+TEST_CASE("two engines in one process are independent", "[embed]") {
+  Dir a, b;
+  Host ha, hb;
+  Engine ea(ha.options(a.state())), eb(hb.options(b.state()));
+  ea.define_type(ha.texture());
+  eb.define_type(hb.texture());
+  ea.load_string(pipeline(16), "a.lua");
+  eb.load_string(pipeline(32), "b.lua");
+  ea.plan();
+  eb.plan();
+  CHECK(ea.apply().done == 2);
+  CHECK(eb.apply().done == 2);
+  CHECK(ha.out.find("bytes 256\n") != std::string::npos);
+  CHECK(hb.out.find("bytes 1024\n") != std::string::npos);
+  CHECK(ea.stored().size() == 2);
+  CHECK(eb.stored().size() == 2);
+  CHECK(ea.stored()[1].outputs != eb.stored()[1].outputs);
+}
+
+TEST_CASE("an engine on the host's own lua_State", "[embed]") {
+  Dir dir;
+  lua_State* L = luaL_newstate();
+  luaL_openlibs(L);
+  REQUIRE(luaL_dostring(L, "host_value = 41") == 0);
+  {
+    Host host;
+    Engine e(L, host.options(dir.state()));
+    e.load_string(R"(local ochre = require "ochre"
+local C = ochre.component "C" { fields = { n = host_value + 1 },
+  create = function(self) print("n is " .. self.n) end }
+return C "c" {})", "host.lua");
+    e.plan();
+    CHECK(e.apply().done == 1);
+    CHECK(host.out.find("[C/c] n is 42") != std::string::npos);
+  }
+  // The host's state lives on after the engine, and still works.
+  REQUIRE(luaL_dostring(L, "host_value = host_value + 1") == 0);
+  lua_getglobal(L, "host_value");
+  CHECK(lua_tonumber(L, -1) == 42);
+  lua_close(L);
+}
+
+TEST_CASE("errors are typed exceptions with the CLI's codes", "[embed]") {
+  Dir dir;
+  Host host;
+  Engine e(host.options(dir.state()));
+  try {
+    e.load_string("local ochre = require 'ochre'\nreturn ochre.Component \"x\" { nope = 1 }\n", "bad.lua");
+    FAIL("expected an error");
+  } catch (const Error& err) {
+    CHECK(err.kind() == ErrorKind::User);
+    CHECK(exit_status(err.kind()) == 2);
+    CHECK(std::string(err.what()).find("Component has no field 'nope'") != std::string::npos);
+    CHECK(err.display().rfind("bad.lua:2:", 0) == 0);
+  }
+}
