@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <regex>
 #include <sstream>
 
 #include "e2e/harness.hpp"
@@ -126,4 +127,30 @@ TEST_CASE("stdlib Folder: files and hashes, min_new, new files downstream", "[st
 
 TEST_CASE("stdlib helpers: env, log, render, sqlite, quote, errors at the caller's line", "[stdlib]") {
   run_lua_test("test_helpers.lua");
+}
+
+TEST_CASE("stdlib docs: every ochre.X name is in docs/ochre.d.lua and docs/stdlib.md", "[stdlib]") {
+  fs::path root = fs::path(OCHRE_EXAMPLES).parent_path();
+  auto slurp = [&](const char* rel) {
+    std::ifstream in(root / rel);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    return ss.str();
+  };
+  std::string defs = slurp("docs/ochre.d.lua"), doc = slurp("docs/stdlib.md");
+  std::vector<std::string> names;
+  std::string index = slurp("stdlib/index.lua"), dsl = slurp("bindings/dsl.lua");
+  std::regex exported(R"(\n  (\w+) = ")"), module_name(R"(\nM\.(\w+) = |\nfunction M\.(\w+)\()");
+  for (std::sregex_iterator it(index.begin(), index.end(), exported), end; it != end; ++it)
+    names.push_back((*it)[1]);
+  size_t from_index = names.size();
+  for (std::sregex_iterator it(dsl.begin(), dsl.end(), module_name), end; it != end; ++it)
+    names.push_back((*it)[1].matched ? (*it)[1] : (*it)[2]);
+  REQUIRE(from_index >= 10);
+  REQUIRE(names.size() >= from_index + 10);
+  for (size_t i = 0; i < names.size(); ++i) {
+    INFO("ochre." << names[i]);
+    CHECK(std::regex_search(defs, std::regex("(function |\\n)ochre\\." + names[i] + "\\b")));
+    if (i < from_index) CHECK(doc.find(names[i]) != std::string::npos);
+  }
 }

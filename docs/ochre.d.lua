@@ -1,0 +1,403 @@
+---@meta ochre
+-- LuaLS (lua-language-server) definitions of ochre's Lua API: the DSL, the waiting
+-- calls, the built-in helpers and the stdlib. Point your editor at it, e.g. in
+-- .luarc.json: { "runtime.version": "LuaJIT", "workspace.library": ["path/to/ochre/docs"] }
+-- Nothing here runs: ochre's binary carries the real code.
+
+---Data a field may hold: nil, booleans, finite numbers, strings, tables of those, and
+---instances (which make dependencies).
+---@alias ochre.Data nil|boolean|number|string|table|ochre.Instance
+
+---A component instance, `Type/identifier`. Reading a field gives its value; reading an
+---unknown field is an error; assigning checks the value at the assigning line.
+---@class ochre.Instance
+---@field identifier string
+---@field outputs table What create/update returned (from the state in later runs).
+---@overload fun(fields: table): ochre.Instance Gives the fields: `T "id" { ... }`.
+local Instance = {}
+
+---A file in this instance's own area of the state directory (the directory is made);
+---without a name, the directory. Removed when the instance is deleted.
+---@param name? string a relative file name
+---@return string
+function Instance:path(name) end
+
+---The table returned by `ochre.pending`.
+---@class ochre.Pending
+---@field reason string
+
+---What `ochre.component "Name" { ... }` takes.
+---@class ochre.ComponentSpec
+---@field breaks? string[] Fields whose change replaces the instance (delete, then create).
+---@field fields? table<string, any> Field name -> default; `ochre.required` for none.
+---@field doc? string
+---@field create? fun(self: ochre.Instance): (table|ochre.Pending|nil) May return outputs.
+---@field read? fun(self: ochre.Instance) Runs before hashing on every plan; may set fields.
+---@field update? fun(self: ochre.Instance, old: ochre.Instance): (table|ochre.Pending|nil) Nothing returned keeps the outputs.
+---@field delete? fun(self: ochre.Instance) `self` is the stored version.
+---@field [string] function Any other function becomes a method of the instances.
+
+---A component type: call it with an identifier, then with the fields.
+---@class ochre.Type
+---@field name string
+---@overload fun(identifier: string): ochre.Instance
+
+---@class ochre.ShOptions
+---@field env? table<string, string|number|false> Added to the environment; false removes.
+---@field cwd? string
+---@field stdin? string
+---@field timeout? number Seconds; the command is killed then (code 124).
+---@field quiet? boolean Do not show or store its output as the job's.
+---@field check? boolean Raise unless it exits 0.
+
+---@class ochre.ShResult
+---@field code integer|nil nil when killed by a signal; 124 on timeout.
+---@field stdout string
+---@field stderr string
+---@field timed_out boolean
+---@field signal? integer
+
+---@class ochre.WaitOptions
+---@field timeout? number Seconds; 0 or nil waits forever.
+
+---@class ochre.Stat
+---@field size number
+---@field mtime number seconds since the epoch, with fractions
+---@field mode integer permission bits (e.g. 420 for 0644)
+---@field type "file"|"directory"|"link"|"other"
+
+---@class ochre
+local ochre = {}
+
+-- ---- The DSL -----------------------------------------------------------------------
+
+---Marks a field that has no default: every instance must give it.
+ochre.required = {}
+
+---Defines a component type: `ochre.component "Name" { fields = {...}, create = ... }`.
+---@param name string a word like "Processor"; unique in a pipeline
+---@return fun(spec: ochre.ComponentSpec): ochre.Type
+function ochre.component(name) end
+
+---The built-in type with no fields and no hooks.
+---@type ochre.Type
+ochre.Component = nil
+
+---From a hook: not finished yet. The job stays pending, its dependents wait, and the
+---next run calls the hook again.
+---@param reason? string
+---@return ochre.Pending
+function ochre.pending(reason) end
+
+---Makes `roots` (an instance or a list) what `ochre run|plan|destroy` works on; in a
+---LuaJIT host that did `require "ochre"`, applies them.
+---@param roots ochre.Instance|ochre.Instance[]
+function ochre.apply(roots) end
+
+---@param roots ochre.Instance|ochre.Instance[]
+function ochre.plan(roots) end
+
+---@param roots ochre.Instance|ochre.Instance[]
+function ochre.destroy(roots) end
+
+-- ---- Waiting calls (they yield to other jobs inside a hook) -----------------------
+
+---Runs `cmd` with /bin/sh. A non-zero exit is data unless `opts.check`.
+---@param cmd string
+---@param opts? ochre.ShOptions
+---@return ochre.ShResult
+function ochre.sh(cmd, opts) end
+
+---Like `ochre.sh`, raising unless the command exits 0.
+---@param cmd string
+---@param opts? ochre.ShOptions
+---@return ochre.ShResult
+function ochre.sh_ok(cmd, opts) end
+
+---@param seconds number
+function ochre.sleep(seconds) end
+
+---True once `path` exists, false on timeout.
+---@param path string
+---@param opts? ochre.WaitOptions
+---@return boolean
+function ochre.wait_file(path, opts) end
+
+---True once process `pid` is gone, false on timeout.
+---@param pid integer
+---@param opts? ochre.WaitOptions
+---@return boolean
+function ochre.wait_pid(pid, opts) end
+
+-- ---- Built-in helpers ------------------------------------------------------------
+
+ochre.json = {}
+
+---@param v any data (no instances)
+---@return string
+function ochre.json.encode(v) end
+
+---@param s string
+---@return any
+function ochre.json.decode(s) end
+
+---SHA-256 of a string, in hex.
+---@param s string
+---@return string
+function ochre.sha256(s) end
+
+---SHA-256 of a file's bytes, in hex; nil and a message when it cannot be read.
+---@param path string
+---@return string|nil hex
+---@return string? err
+function ochre.sha256_file(path) end
+
+---File system calls; failures return nil and a message, like io.open.
+ochre.fs = {}
+
+---@param path string
+---@return string|nil data
+---@return string? err
+function ochre.fs.read(path) end
+
+---Writes the whole file (beside it, then renamed).
+---@param path string
+---@param data string
+---@param mode? integer e.g. tonumber("644", 8)
+---@return true|nil ok
+---@return string? err
+function ochre.fs.write(path, data, mode) end
+
+---@param path string
+---@return boolean
+function ochre.fs.exists(path) end
+
+---Makes the directory and its missing parents.
+---@param path string
+---@return true|nil ok
+---@return string? err
+function ochre.fs.mkdir(path) end
+
+---Removes a file, or a directory with everything in it.
+---@param path string
+---@return true|nil ok
+---@return string? err
+function ochre.fs.remove(path) end
+
+---The names in a directory, sorted.
+---@param path string
+---@return string[]|nil names
+---@return string? err
+function ochre.fs.list(path) end
+
+---@param path string
+---@return ochre.Stat|nil
+---@return string? err
+function ochre.fs.stat(path) end
+
+-- ---- Stdlib helpers --------------------------------------------------------------
+
+---`template` with every `{{name}}` (dotted for nested keys) replaced by its value in
+---`vars`; an unknown name is an error. `{{{{` writes `{{`.
+---@param template string
+---@param vars? table
+---@return string
+function ochre.render(template, vars) end
+
+---`s` in single quotes, safe in a shell command.
+---@param s string|number
+---@return string
+function ochre.quote(s) end
+
+---SQL through the sqlite3 command-line tool.
+ochre.sqlite = {}
+
+---Runs the statements; raises on the first error.
+---@param db string
+---@param sql string
+---@return true
+function ochre.sqlite.exec(db, sql) end
+
+---The rows of a query, each a table of column = value.
+---@param db string
+---@param sql string
+---@return table[]
+function ochre.sqlite.query(db, sql) end
+
+---A value as an SQL literal ('it''s', 42, NULL, 1/0 for booleans).
+---@param v string|number|boolean|nil
+---@return string
+function ochre.sqlite.literal(v) end
+
+---A name quoted as an SQL identifier.
+---@param name string
+---@return string
+function ochre.sqlite.ident(name) end
+
+---Leveled messages (string.format); OCHRE_LOG sets the threshold (default info).
+ochre.log = {}
+---@param fmt string
+---@param ... any
+function ochre.log.debug(fmt, ...) end
+---@param fmt string
+---@param ... any
+function ochre.log.info(fmt, ...) end
+---@param fmt string
+---@param ... any
+function ochre.log.warn(fmt, ...) end
+---@param fmt string
+---@param ... any
+function ochre.log.error(fmt, ...) end
+
+---The environment, with defaults and conversions.
+ochre.env = {}
+
+---The value, or `default` when unset or empty.
+---@param name string
+---@param default? string
+---@return string|nil
+function ochre.env.get(name, default) end
+
+---The value; an error at the caller's line when unset or empty.
+---@param name string
+---@return string
+function ochre.env.required(name) end
+
+---@param name string
+---@param default? number
+---@return number|nil
+function ochre.env.number(name, default) end
+
+---true for 1/true/yes/on, false for 0/false/no/off.
+---@param name string
+---@param default? boolean
+---@return boolean
+function ochre.env.flag(name, default) end
+
+-- ---- Stdlib components -----------------------------------------------------------
+
+---@class ochre.FileFields
+---@field path string breaking
+---@field content? string
+---@field mode? string|false an octal string like "0644"
+---@field inputs? table instances applied first
+
+---@class ochre.FileOutputs
+---@field path string
+---@field sha256 string
+---@field size integer
+---@field repairs integer
+---@field made_dirs string[]
+
+---@class ochre.File: ochre.Instance
+---@field path string
+---@field content string
+---@field mode string|false
+---@field inputs table
+---@field repairs integer
+---@field outputs ochre.FileOutputs
+
+---A file with the declared content and mode; drift is repaired.
+---@type fun(identifier: string): fun(fields: ochre.FileFields): ochre.File
+ochre.File = nil
+
+---@class ochre.DirFields
+---@field path string breaking
+---@field mode? string|false
+---@field inputs? table
+
+---@class ochre.Dir: ochre.Instance
+---@field path string
+---@field mode string|false
+---@field inputs table
+---@field repairs integer
+---@field outputs { path: string, made_dirs: string[], repairs: integer }
+
+---A directory; delete removes the directories it made, when empty.
+---@type fun(identifier: string): fun(fields: ochre.DirFields): ochre.Dir
+ochre.Dir = nil
+
+---@class ochre.TemplateFields
+---@field path string breaking
+---@field template string text with {{name}} placeholders
+---@field vars? table
+---@field inputs? table {{inputs.x.outputs.y}}
+---@field mode? string|false
+
+---@class ochre.Template: ochre.Instance
+---@field path string
+---@field template string
+---@field vars table
+---@field inputs table
+---@field mode string|false
+---@field repairs integer
+---@field outputs ochre.FileOutputs
+
+---A file rendered from a template and values; drift is repaired.
+---@type fun(identifier: string): fun(fields: ochre.TemplateFields): ochre.Template
+ochre.Template = nil
+
+---@class ochre.CommandFields
+---@field command string run on create, and on update unless update_command
+---@field update_command? string|false
+---@field delete_command? string|false
+---@field env? table<string, string|number|false>
+---@field cwd? string|false
+---@field timeout? number|false
+---@field inputs? table {{inputs.x.outputs.y}}, shell-quoted
+
+---@class ochre.Command: ochre.Instance
+---@field command string
+---@field update_command string|false
+---@field delete_command string|false
+---@field env table
+---@field cwd string|false
+---@field timeout number|false
+---@field inputs table
+---@field outputs { code: integer, stdout: string, stderr: string, text: string }
+
+---Shell commands run on create, update and delete.
+---@type fun(identifier: string): fun(fields: ochre.CommandFields): ochre.Command
+ochre.Command = nil
+
+---@class ochre.SqliteTableFields
+---@field db string breaking
+---@field name string breaking
+---@field columns string[] breaking: { "id INTEGER PRIMARY KEY", "title TEXT" }
+---@field key? string|false the column rows are matched by (default: the first)
+---@field rows? table[]|false false: rows are not managed
+---@field inputs? table
+
+---@class ochre.SqliteTable: ochre.Instance
+---@field db string
+---@field name string
+---@field columns string[]
+---@field key string|false
+---@field rows table[]|false
+---@field inputs table
+---@field repairs integer
+---@field outputs { db: string, name: string, sql: string, content?: string, rows?: integer, written: integer, deleted: integer, repairs: integer }
+
+---A table with a schema in a SQLite database, and optionally its rows.
+---@type fun(identifier: string): fun(fields: ochre.SqliteTableFields): ochre.SqliteTable
+ochre.SqliteTable = nil
+
+---@class ochre.FolderFields
+---@field path string breaking
+---@field min_new? integer how many new or changed files make it change (1)
+---@field pattern? string|false a Lua pattern names must match
+---@field hidden? boolean whether names starting with '.' count
+
+---@class ochre.Folder: ochre.Instance
+---@field path string
+---@field min_new integer
+---@field pattern string|false
+---@field hidden boolean
+---@field files table<string, string> name -> SHA-256 (set by read)
+---@field outputs { path: string, files: table<string, string>, new: string[], gone: string[], count: integer }
+
+---A watched folder: it changes once `min_new` files are new or changed.
+---@type fun(identifier: string): fun(fields: ochre.FolderFields): ochre.Folder
+ochre.Folder = nil
+
+return ochre
