@@ -4,14 +4,14 @@
 -- dependency's output along; inserted values are shell-quoted. The outputs are the last
 -- command's result: code, stdout, stderr and text (stdout without trailing whitespace).
 local ochre = require "ochre"
-local T = require "ochre.template"
+local R = require "ochre.render"
 local U = require "ochre.util"
 
 local M = {}
 
 -- `text` (the value of `what`) with its placeholders filled from the instance's fields.
 local function render(self, text, what, quote)
-  local out, err = T.try_render(text, self, quote and U.quote or nil)
+  local out, err = R.try_render(text, self, quote and U.quote or nil)
   if not out then U.job_fail(self, ("%s: %s"):format(what, err)) end
   return out
 end

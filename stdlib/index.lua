@@ -5,7 +5,7 @@ return {
   File = "file",
   Dir = "dir",
   Template = "template",
-  render = "template",
+  render = "render",
   Command = "command",
   SqliteTable = "sqlite_table",
   sqlite = "sqlite",

@@ -24,6 +24,10 @@ raises_here(function()
 raises_here(function()
   ochre.env.get(42) end, "ochre.env.get takes a variable name")
 
+-- Helpers define no component types: a pipeline may have its own "Template" and render.
+ochre.component "Template" { fields = { x = 1 } }
+t.eq(ochre.render("{{a}}", { a = 1 }), "1", "render beside a type of the pipeline's named Template")
+
 -- ochre.quote
 t.eq(ochre.quote("it's"), [['it'\''s']], "quote")
 t.eq(ochre.sh("printf %s " .. ochre.quote("a 'b' $c")).stdout, "a 'b' $c", "quote through sh")
