@@ -115,45 +115,36 @@ int l_ochre_sleep(lua_State* L) {
 
 // ---- ochre.wait_file(path [, {timeout=}]) -> exists --------------------------------
 
+// Checks every 50 ms: a stat is cheap, and unlike stat-change watchers it cannot miss a
+// file that appears between the first check and the watch.
 class FileWait : public HandleWait {
  public:
   FileWait(Session& s, std::string path, double timeout) : HandleWait(s), path_(std::move(path)) {
-    uv_fs_poll_init(s.loop(), &poll_);
-    track(as_handle(&poll_));
-    uv_fs_poll_start(&poll_, [](uv_fs_poll_t* p, int status, const uv_stat_t*, const uv_stat_t*) {
-      auto* self = static_cast<FileWait*>(p->data);
-      if (status == 0 && !self->finished) self->done(true);
-    }, path_.c_str(), 100);
     uv_timer_init(s.loop(), &timer_);
     track(as_handle(&timer_));
-    if (timeout > 0) {
-      uv_timer_start(&timer_, [](uv_timer_t* t) {
-        auto* self = static_cast<FileWait*>(t->data);
-        if (!self->finished) self->done(false);
-      }, millis(timeout), 0);
-    }
-  }
-  void done(bool exists) {
-    exists_ = exists;
-    uv_fs_poll_stop(&poll_);
-    uv_timer_stop(&timer_);
-    complete();
-    if (!blocking) release();
+    deadline_ = timeout > 0 ? uv_now(s.loop()) + millis(timeout) : 0;
+    uv_timer_start(&timer_, [](uv_timer_t* t) {
+      auto* self = static_cast<FileWait*>(t->data);
+      bool exists = access(self->path_.c_str(), F_OK) == 0;
+      if (exists || (self->deadline_ && uv_now(t->loop) >= self->deadline_)) {
+        self->exists_ = exists;
+        uv_timer_stop(t);
+        self->complete();
+        if (!self->blocking) self->release();
+      }
+    }, 50, 50);
   }
   int push_results(lua_State* L) override {
     lua_pushboolean(L, exists_);
     return 1;
   }
   void cancel() override { release(); }
-  void release() override {
-    close(as_handle(&poll_));
-    close(as_handle(&timer_));
-  }
+  void release() override { close(as_handle(&timer_)); }
 
  private:
   std::string path_;
-  uv_fs_poll_t poll_;
   uv_timer_t timer_;
+  uint64_t deadline_ = 0;
   bool exists_ = false;
 };
 
