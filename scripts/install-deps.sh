@@ -1,7 +1,7 @@
 #!/bin/sh
 # Installs the Debian packages ochre builds with, when any is missing.
 set -e
-PACKAGES="cmake make g++ pkg-config libluajit-5.1-dev libsqlite3-dev catch2 libssl-dev libuv1-dev libedit-dev nlohmann-json3-dev bc time sqlite3"
+PACKAGES="cmake make g++ pkg-config libluajit-5.1-dev libsqlite3-dev catch2 libssl-dev libuv1-dev libedit-dev nlohmann-json3-dev bc time sqlite3 luajit"
 missing=""
 for p in $PACKAGES; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"
