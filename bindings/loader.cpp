@@ -39,6 +39,10 @@ Session::~Session() {
 void Session::lock() {
   if (lock_) return;
   if (state_path.empty()) state_path = ".ochre/state.db";
+  if (state_path == ":memory:") {
+    planned_locked_ = true;  // nobody else can see an in-memory state
+    return;
+  }
   lock_ = StateLock::acquire(state_path + ".lock", state_path, options.lock_timeout);
 }
 
@@ -197,6 +201,11 @@ void Session::set_roots(int idx) {
 
 StateStore& Session::state(bool write) {
   if (state_path.empty()) state_path = ".ochre/state.db";
+  if (state_path == ":memory:") {  // one store for the engine's whole life
+    if (!state_) state_ = open_sqlite_state(state_path, OpenMode::ReadWrite);
+    state_writable_ = true;
+    return *state_;
+  }
   // A read-only view is opened afresh each time: the file may have appeared or changed.
   if (!state_ || (write && !state_writable_) || (!write && !state_writable_)) {
     state_.reset();

@@ -163,6 +163,15 @@ class Stmt {
 class SqliteState final : public StateStore {
  public:
   SqliteState(std::string path, OpenMode mode) : path_(std::move(path)), mode_(mode) {
+    if (path_ == ":memory:") {  // a host's throw-away state: lives as long as this object
+      mode_ = OpenMode::ReadWrite;
+      sqlite3* raw = nullptr;
+      int rc = sqlite3_open_v2(":memory:", &raw, SQLITE_OPEN_READWRITE | SQLITE_OPEN_MEMORY, nullptr);
+      db_.reset(raw);
+      if (rc != SQLITE_OK) die("cannot open");
+      check_and_migrate();
+      return;
+    }
     std::error_code ec;
     bool exists = std::filesystem::exists(path_, ec);
     if (mode == OpenMode::ReadOnly && !exists) return;  // empty, writes nothing
@@ -515,7 +524,7 @@ class SqliteState final : public StateStore {
     version_ = version;
     if (mode_ == OpenMode::ReadOnly) return;  // an older schema is read as it is
     version_ = schema_version;
-    exec("PRAGMA journal_mode = WAL");
+    if (path_ != ":memory:") exec("PRAGMA journal_mode = WAL");
     exec("PRAGMA synchronous = NORMAL");
     exec("PRAGMA foreign_keys = ON");
     for (int v = version; v < schema_version; ++v) {

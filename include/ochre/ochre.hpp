@@ -18,7 +18,8 @@ namespace ochre {
 
 struct Options {
   // The state file. Empty: ".ochre/state.db" beside the pipeline file (or the current
-  // directory for a pipeline loaded from a string).
+  // directory for a pipeline loaded from a string). ":memory:": a state in memory that
+  // lives as long as the engine.
   std::string state_path;
   // Output printed outside any job, e.g. while the pipeline loads (default: stdout).
   std::function<void(std::string_view text)> output;

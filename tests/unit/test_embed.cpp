@@ -216,3 +216,16 @@ TEST_CASE("errors are typed exceptions with the CLI's codes", "[embed]") {
     CHECK(err.display().rfind("bad.lua:2:", 0) == 0);
   }
 }
+
+TEST_CASE("an engine on an in-memory state", "[embed]") {
+  Host host;
+  Engine e(host.options(":memory:"));
+  e.define_type(host.texture());
+  e.load_string(pipeline(8), "mem.lua");
+  e.plan();
+  CHECK(e.apply().done == 2);
+  e.plan();
+  CHECK(e.jobs().empty());
+  CHECK(e.stored().size() == 2);
+  CHECK_FALSE(fs::exists(":memory:"));
+}
