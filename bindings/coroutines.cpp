@@ -73,8 +73,9 @@ void Session::run_until(const std::function<bool()>& done) {
 }
 
 JobOutcome Session::run_hook_blocking(const std::string& key, const std::string& label, int nargs,
-                                      std::function<JobOutcome(lua_State*, int)> on_return) {
+                                      std::function<JobOutcome(lua_State*, int)> on_return, bool raw) {
   auto ctx = std::make_unique<JobContext>();
+  ctx->raw = raw;
   ctx->key = key;
   ctx->label = label;
   ctx->on_return = std::move(on_return);
@@ -91,6 +92,11 @@ JobOutcome Session::run_hook_blocking(const std::string& key, const std::string&
 
 void Session::write_output(lua_State* L, std::string_view text) {
   JobContext* ctx = context_of(L);
+  if (ctx && ctx->raw) {
+    fwrite(text.data(), 1, text.size(), stdout);
+    fflush(stdout);
+    return;
+  }
   if (ctx) {
     ctx->captured.append(text);
     ctx->partial.append(text);

@@ -12,6 +12,19 @@ local REQUIRED = setmetatable({}, {
 })
 M.required = REQUIRED
 
+-- ochre.test("name", fn) or ochre.test "name" (fn): a check `ochre test FILE` runs after
+-- applying the pipeline (then it destroys it). fn may use the waiting calls.
+internal.tests = {}
+function M.test(name, fn)
+  if type(name) ~= "string" or name == "" then error("ochre.test takes a name and a function", 2) end
+  local function add(f)
+    if type(f) ~= "function" then error("ochre.test \"" .. name .. "\" takes a function", 2) end
+    internal.tests[#internal.tests + 1] = { name = name, fn = f }
+  end
+  if fn == nil then return add end
+  add(fn)
+end
+
 local PENDING_MT = { __metatable = "ochre.pending" }
 -- A hook returns ochre.pending "reason" to say it has not finished yet.
 function M.pending(reason)

@@ -289,6 +289,92 @@ RunResult Engine::apply(const Callbacks& callbacks) {
   return continue_apply();
 }
 
+std::vector<Engine::TestResult> Engine::run_tests() {
+  lua::Session& s = impl_->session;
+  lua_State* L = s.L();
+  std::vector<TestResult> out;
+  auto run = [&](const std::string& name, const std::string& key, int nargs) {
+    TestResult t;
+    t.name = name;
+    JobOutcome o = s.run_hook_blocking(key, name, nargs, [](lua_State*, int) { return JobOutcome{}; });
+    if (o.kind != JobOutcome::Done) {
+      // "name failed: message" -> the message
+      std::string prefix = name + " failed: ";
+      if (o.error.rfind(prefix, 0) == 0) o.error = o.error.substr(prefix.size());
+    }
+    t.passed = o.kind == JobOutcome::Done;
+    t.message = o.error;
+    out.push_back(std::move(t));
+  };
+  s.push_internal("tests");
+  int tests = lua_gettop(L);
+  for (int i = 1, n = static_cast<int>(lua_objlen(L, tests)); i <= n; ++i) {
+    lua_rawgeti(L, tests, i);
+    lua_getfield(L, -1, "name");
+    std::string name = lua_tostring(L, -1);
+    lua_pop(L, 1);
+    lua_getfield(L, -1, "fn");
+    lua_remove(L, -2);
+    run("test " + name, "test " + name, 0);
+  }
+  lua_settop(L, tests - 1);
+  // Instances with a test method.
+  if (s.graph) {
+    for (const Node& n : s.graph->nodes()) {
+      int top = lua_gettop(L);
+      s.push_type(n.type);
+      lua_getfield(L, -1, "methods");
+      lua_getfield(L, -1, "test");
+      if (lua_isfunction(L, -1)) {
+        lua_rawgeti(L, LUA_REGISTRYINDEX, n.handle);  // fn, instance on top
+        run(n.key + ":test", n.key, 1);
+      }
+      lua_settop(L, top);
+    }
+  }
+  return out;
+}
+
+void Engine::enter(const std::string& key, const std::string& method) {
+  lua::Session& s = impl_->session;
+  const Plan& plan = impl_->plan();
+  int n = s.graph->find(key);
+  if (n < 0) fail(Code::UnknownKey, {key, "the pipeline"});
+  bool applied = false;
+  for (const auto& st : plan.stored)
+    if (st.key == key) applied = st.status == Status::Ok;
+  if (!applied) fail(Code::NotNow, {key + " is not applied yet: run 'ochre run' first"});
+  lua_State* L = s.L();
+  int top = lua_gettop(L);
+  s.push_type(s.graph->node(n).type);
+  lua_getfield(L, -1, "methods");
+  lua_getfield(L, -1, method.c_str());
+  if (!lua_isfunction(L, -1)) {
+    lua_settop(L, top);
+    fail(Code::NotNow, {key + " has no method '" + method + "'"});
+  }
+  lua_replace(L, top + 1);
+  lua_settop(L, top + 1);
+  lua_rawgeti(L, LUA_REGISTRYINDEX, s.graph->node(n).handle);
+  JobOutcome o = s.run_hook_blocking(key, key + ": " + method, 1, [](lua_State*, int) { return JobOutcome{}; },
+                                     /*raw=*/true);
+  if (o.kind != JobOutcome::Done) fail(Code::HookFailed, {o.error});
+}
+
+std::vector<std::string> Engine::watch_paths() const {
+  const lua::Session& s = impl_->session;
+  std::vector<std::string> out;
+  if (s.source.size() && s.source[0] == '/') out.push_back(s.source);
+  if (!s.graph) return out;
+  for (const Node& n : s.graph->nodes()) {
+    const Value* p = find_field(n.fields, "path");
+    if (p && p->kind == Value::Kind::String && !p->text.empty() &&
+        std::find(out.begin(), out.end(), p->text) == out.end())
+      out.push_back(p->text);
+  }
+  return out;
+}
+
 std::string Engine::eval(const std::string& code, bool& incomplete) {
   return impl_->session.eval(code, incomplete);
 }

@@ -61,6 +61,7 @@ struct JobContext {
   int thread_ref = LUA_NOREF;
   std::string captured;  // everything it printed (and its commands' output)
   std::string partial;   // an unfinished line of output
+  bool raw = false;      // output goes straight to the terminal (ochre enter)
   Wait* waiting = nullptr;
   // Turns the hook's return values (on co, from index 1) into the outcome.
   std::function<JobOutcome(lua_State* co, int nresults)> on_return;
@@ -114,7 +115,7 @@ class Session {
   JobContext* context_of(lua_State* L);
   // Runs one hook to its end, driving the loop while it waits (read hooks).
   JobOutcome run_hook_blocking(const std::string& key, const std::string& label, int nargs,
-                               std::function<JobOutcome(lua_State*, int)> on_return);
+                               std::function<JobOutcome(lua_State*, int)> on_return, bool raw = false);
   // Kills every running hook's waits; their coroutines are dropped.
   void abandon_all();
   // Drives the loop until `done()` holds (a waiting call outside a coroutine).

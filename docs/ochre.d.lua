@@ -117,6 +117,14 @@ function ochre.sh_ok(cmd, opts) end
 ---@param seconds number
 function ochre.sleep(seconds) end
 
+---A check `ochre test FILE` runs after applying the pipeline (and before destroying
+---it): `ochre.test("name", fn)` or `ochre.test "name" (fn)`. `fn` fails by raising and
+---may use the waiting calls. Instances whose type has a `test(self)` method are checked too.
+---@param name string
+---@param fn? fun()
+---@return fun(fn: fun())|nil
+function ochre.test(name, fn) end
+
 ---True once `path` exists, false on timeout.
 ---@param path string
 ---@param opts? ochre.WaitOptions

@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <filesystem>
 #include <cstdlib>
 #include <cstring>
 #include <iostream>
@@ -13,6 +14,7 @@
 #include "ochre/ochre.hpp"
 #include "repl/progress.hpp"
 #include "repl/repl.hpp"
+#include "repl/watch.hpp"
 
 namespace ochre::cli {
 namespace {
@@ -35,6 +37,12 @@ const char* const usage_text =
     "                  an identifier without re-creating it\n"
     "  log [--limit N] the runs, newest first, with their jobs\n"
     "  repl [FILE]     explore a pipeline: Lua, :plan, :explain, :step through the jobs\n"
+    "  watch FILE [--every DURATION]\n"
+    "                  apply, then again whenever a watched file changes (or on a\n"
+    "                  schedule: 30s, 5m, 1h), until Ctrl-C\n"
+    "  test FILE       apply into a throw-away state, run the file's tests, destroy\n"
+    "  enter FILE KEY [METHOD]\n"
+    "                  call METHOD (default: enter) of the applied instance KEY\n"
     "  history KEY     every stored version of KEY\n"
     "\n"
     "Options:\n"
@@ -64,6 +72,7 @@ struct Args {
   double lock_timeout = 0;
   std::string color = "auto";
   std::string format = "dot";
+  std::string every;
   int limit = 20;
   std::vector<std::string> targets, replace;
 };
@@ -99,6 +108,7 @@ Args parse(int argc, char** argv) {
       else if (name == "--target") a.targets.push_back(value(name));
       else if (name == "--replace") a.replace.push_back(value(name));
       else if (name == "--format") a.format = value(name);
+      else if (name == "--every") a.every = value(name);
       else if (name == "--limit") a.limit = static_cast<int>(number_arg(name, value(name), 0));
       else if (name == "--lock-timeout") a.lock_timeout = number_arg(name, value(name), 0);
       else if (name == "--color") {
@@ -232,6 +242,63 @@ int cmd_state(const Args& a) {
   return 0;
 }
 
+int cmd_test(const Args& a) {
+  if (a.positional.size() != 1) usage_error("'test' takes one FILE");
+  Options opts = engine_options(a);
+  std::string tmpl = (std::filesystem::temp_directory_path() / "ochre-test-XXXXXX").string();
+  if (!mkdtemp(tmpl.data())) fail(Code::State, {tmpl, "cannot make a throw-away state directory"});
+  struct Cleanup {
+    std::string dir;
+    ~Cleanup() {
+      std::error_code ec;
+      std::filesystem::remove_all(dir, ec);
+    }
+  } cleanup{tmpl};
+  opts.state_path = tmpl + "/state.db";
+  bool tty = isatty(STDERR_FILENO);
+  Progress* progress = nullptr;
+  opts.job_output = [&progress](const std::string& key, std::string_view line) {
+    if (progress) progress->job_output(key, line);
+    else std::cout << "[" << key << "] " << line << "\n" << std::flush;
+  };
+  Engine engine(opts);
+  engine.load_file(a.positional[0]);
+  engine.plan();
+  std::cout << engine.plan_table() << std::flush;
+  Progress shown(static_cast<int>(engine.jobs().size()), tty, use_color(a.color));
+  progress = &shown;
+  RunResult applied = engine.apply(shown.callbacks());
+  shown.clear();
+  progress = nullptr;
+  std::cout << "apply: " << (applied.nothing_to_do ? "nothing to do" : applied.summary) << "\n";
+  int passed = 0, failed = 0;
+  if (applied.exit_code() == 0) {
+    for (const auto& t : engine.run_tests()) {
+      if (t.passed) {
+        ++passed;
+        std::cout << "ok      " << t.name << "\n";
+      } else {
+        ++failed;
+        std::cout << "FAILED  " << t.name << ": " << t.message << "\n";
+      }
+    }
+  }
+  engine.plan_destroy();
+  RunResult destroyed = engine.apply();
+  std::cout << "destroy: " << (destroyed.nothing_to_do ? "nothing to do" : destroyed.summary) << "\n";
+  std::cout << passed << " passed, " << failed << " failed\n";
+  return applied.exit_code() || destroyed.exit_code() || failed ? 1 : 0;
+}
+
+int cmd_enter(const Args& a) {
+  if (a.positional.size() < 2 || a.positional.size() > 3) usage_error("'enter' takes FILE KEY [METHOD]");
+  Engine engine(engine_options(a));
+  engine.load_file(a.positional[0]);
+  engine.plan();
+  engine.enter(a.positional[1], a.positional.size() == 3 ? a.positional[2] : "enter");
+  return 0;
+}
+
 int dispatch(const Args& a) {
   if (a.command == "help") {
     std::cout << usage_text;
@@ -246,6 +313,12 @@ int dispatch(const Args& a) {
   if (a.command == "plan") return cmd_plan(a);
   if (a.command == "explain") return cmd_explain(a);
   if (a.command == "graph") return cmd_graph(a);
+  if (a.command == "test") return cmd_test(a);
+  if (a.command == "enter") return cmd_enter(a);
+  if (a.command == "watch") {
+    if (a.positional.size() != 1) usage_error("'watch' takes one FILE");
+    return run_watch(a.positional[0], engine_options(a), a.every.empty() ? 0 : parse_duration(a.every));
+  }
   if (a.command == "repl") {
     if (a.positional.size() > 1) usage_error("'repl' takes at most one FILE");
     return run_repl(a.positional.empty() ? "" : a.positional[0], engine_options(a));

@@ -142,6 +142,21 @@ class Engine {
   RunResult continue_apply();  // runs every job left, then ends the run
   RunResult end_apply();
 
+  // `ochre test`: runs the pipeline's ochre.test functions and the `test` methods of its
+  // instances (after an apply). Each result: name, passed, message.
+  struct TestResult {
+    std::string name;
+    bool passed = false;
+    std::string message;
+  };
+  std::vector<TestResult> run_tests();
+  // `ochre enter`: calls METHOD (default "enter") of the applied instance KEY, with the
+  // terminal. Throws Error (UnknownKey, NotNow) or, for a failing method, HookFailed.
+  void enter(const std::string& key, const std::string& method = "enter");
+  // The files and folders the planned instances watch (their `path` fields), and the
+  // pipeline file itself: what `ochre watch` listens to.
+  std::vector<std::string> watch_paths() const;
+
   // Lua typed at a REPL, run in the pipeline's Lua state: an expression or statements.
   // Returns the results pretty-printed (instances as Type/identifier/uuid). Sets
   // `incomplete` when more lines are needed. Throws Error on Lua errors.

@@ -1,0 +1,15 @@
+// `ochre watch` (see watch.cpp).
+#pragma once
+#include <string>
+
+#include "ochre/ochre.hpp"
+
+namespace ochre::cli {
+
+// Seconds in "30s", "5m", "1h", "500ms" or "12"; throws a usage error otherwise.
+double parse_duration(const std::string& text);
+// Applies FILE, then again on every change to what it watches (and every `every_seconds`
+// when > 0), until SIGINT or SIGTERM. Returns the exit status.
+int run_watch(const std::string& file, const Options& options, double every_seconds);
+
+}  // namespace ochre::cli
