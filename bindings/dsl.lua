@@ -289,6 +289,12 @@ local function make_instance_mt(T)
     i.bare = false
     local missing = internal.check_required(self)
     if missing then fail(missing) end
+    -- A type's validate(self) checks the fields where they are declared.
+    local validate = T.methods.validate
+    if validate then
+      local ok, err = pcall(validate, self)
+      if not ok then fail(tostring(err):gsub("^%[ochre [^%]]*%]:%d+: ", "")) end
+    end
     return self
   end
   function mt.__tostring(self)
@@ -327,7 +333,7 @@ function type_mt.__call(T, identifier)
 end
 function type_mt.__tostring(T) return "ochre.component \"" .. T.name .. "\"" end
 
-local SPEC_KEYS = { "breaks", "fields", "create", "read", "update", "delete", "doc" }
+local SPEC_KEYS = { "breaks", "fields", "create", "read", "update", "delete", "validate", "doc" }
 
 -- ochre.component "Name" { breaks = {...}, fields = {...}, create = fn, ... }
 function M.component(name)

@@ -53,7 +53,7 @@ M.Command = ochre.component "Command" {
     timeout = false,           -- seconds
     inputs = {},               -- instances applied first; a change in them updates this
   },
-  read = function(self)
+  validate = function(self)
     U.check_field(self, "command", "string")
     U.check_field(self, "update_command", "string", true)
     U.check_field(self, "delete_command", "string", true)

@@ -38,6 +38,7 @@ M.Dir = ochre.component "Dir" {
     inputs = {},   -- instances applied first (and deleted after)
     repairs = 0,   -- set by read: how many times drift was repaired
   },
+  validate = check,
   read = function(self)
     local mode = check(self)
     local out = self.outputs or {}

@@ -16,6 +16,10 @@ M.File = ochre.component "File" {
     inputs = {},            -- instances applied first (and deleted after)
     repairs = 0,            -- set by read: how many times drift was repaired
   },
+  validate = function(self)
+    S.check(self)
+    U.check_field(self, "content", "string", true)
+  end,
   read = S.read,
   create = function(self)
     U.check_field(self, "content", "string", true)

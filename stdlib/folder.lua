@@ -74,6 +74,7 @@ M.Folder = ochre.component "Folder" {
     hidden = false,    -- whether names starting with '.' count
     files = {},        -- set by read: name -> SHA-256 as of the last change
   },
+  validate = check,
   read = function(self)
     check(self)
     local known = self.outputs and self.outputs.files or {}

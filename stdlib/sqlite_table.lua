@@ -158,6 +158,7 @@ M.SqliteTable = ochre.component "SqliteTable" {
     inputs = {},               -- instances applied first (and deleted after)
     repairs = 0,               -- set by read: how many times drift was repaired
   },
+  validate = check,
   read = function(self)
     local _, key = check(self)
     local out = self.outputs or {}

@@ -35,6 +35,11 @@ M.Template = ochre.component "Template" {
     mode = false,
     repairs = 0,
   },
+  validate = function(self)
+    S.check(self)
+    U.check_field(self, "template", "string", true)
+    if type(self.vars) ~= "table" then U.job_fail(self, "field 'vars' must be a table of values") end
+  end,
   read = S.read,
   create = function(self) return S.write(self, render_self(self)) end,
   update = function(self, old) return S.write(self, render_self(self), old) end,

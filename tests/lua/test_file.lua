@@ -33,8 +33,8 @@ return t.run {
     plan = { "UPDATE File/a" },
     check = function() t.eq(ochre.fs.stat("out/deep/a.txt").mode, tonumber("640", 8), "mode") end },
   { name = "nothing to do again", plan = {} },
-  { name = "a bad mode fails the plan, naming the field", roots = file("two\n", nil, "644x"),
-    code = 1, plan = "*", out = { "File/a", "field 'mode' must be an octal string" } },
+  { name = "a bad mode is refused where it is declared, naming the field", roots = file("two\n", nil, "644x"),
+    code = 2, plan = "*", out = { "File/a", "field 'mode' must be an octal string" } },
   { name = "a new path replaces: the old file goes", roots = file("two\n", "out/b.txt"),
     plan = { "DELETE File/a", "CREATE File/a" },
     check = function()

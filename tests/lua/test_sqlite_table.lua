@@ -66,8 +66,8 @@ return t.run {
       t.eq(names(), "Ann,O'Neil,Dee", "rows")
       t.has(q("SELECT sql FROM sqlite_master WHERE name = 'people'")[1].sql, "email TEXT", "schema")
     end },
-  { name = "a row naming an unknown column fails the plan",
-    roots = people({ { id = 1, nmae = "x" } }), code = 1, plan = "*",
+  { name = "a row naming an unknown column is refused where it is declared",
+    roots = people({ { id = 1, nmae = "x" } }), code = 2, plan = "*",
     out = { "rows[1] has a value for 'nmae', which is not a column" } },
   { name = "unmanaged rows are left alone",
     roots = people(false, { "id INTEGER PRIMARY KEY", "name TEXT NOT NULL", "age INTEGER", "email TEXT" }),
