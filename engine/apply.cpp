@@ -2,6 +2,7 @@
 
 #include <uv.h>
 
+#include <chrono>
 #include <deque>
 #include <queue>
 
@@ -191,8 +192,17 @@ class Scheduler {
     }
   }
 
+  // Outcomes of jobs that end in one turn of the loop share a commit; a turn that runs
+  // long (synchronous hooks) commits every 20 ms, so what finished is soon durable.
   void pump() {
+    state_.begin_batch();
+    auto batch_start = std::chrono::steady_clock::now();
     for (;;) {
+      if (std::chrono::steady_clock::now() - batch_start > std::chrono::milliseconds(20)) {
+        state_.commit_batch();
+        state_.begin_batch();
+        batch_start = std::chrono::steady_clock::now();
+      }
       drain();
       while (!stopping() && running_ < std::max(1, opts_.jobs) && !ready_.empty()) {
         int j = ready_.top();
@@ -200,8 +210,9 @@ class Scheduler {
         if (started_[j] || report_.outcome[j] >= 0) continue;  // stepped or skipped already
         start(j);
       }
-      if (completed_.empty()) return;
+      if (completed_.empty()) break;
     }
+    state_.commit_batch();
   }
 
   StoredInstance target(int j) const {

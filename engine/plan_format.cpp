@@ -79,9 +79,15 @@ std::string format_table(const Plan& plan) {
     const Job& j = plan.jobs[i];
     rows.push_back({std::to_string(i), event_name(j.action), j.details() + deps_text(j)});
   }
+  // Columns are as wide as their cells, up to a point: a very long cell (a job with
+  // thousands of deps) overflows instead of widening every row.
+  constexpr size_t widest = 120;
   size_t w[3] = {0, 0, 0};
   for (const auto& r : rows)
-    for (int c = 0; c < 3; ++c) w[c] = std::max(w[c], text_width(r[c]));
+    for (int c = 0; c < 3; ++c) {
+      size_t cw = text_width(r[c]);
+      if (cw <= widest) w[c] = std::max(w[c], cw);
+    }
   std::string out;
   for (const auto& r : rows)
     out += "| " + pad(r[0], w[0]) + " | " + pad(r[1], w[1]) + " | " + pad(r[2], w[2]) + " |\n";

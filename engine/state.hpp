@@ -77,6 +77,11 @@ class StateStore {
   // (source, root key) of every applied root.
   virtual std::vector<std::pair<std::string, std::string>> roots() = 0;
 
+  // Jobs ending close together may share one commit: between begin_batch and
+  // commit_batch, each call's writes are part of one transaction.
+  virtual void begin_batch() {}
+  virtual void commit_batch() {}
+
   // Journal: a run wraps the jobs of one apply/destroy. Each call commits.
   virtual long long begin_run(const RunInfo& info) = 0;
   virtual void end_run(long long run, const std::string& outcome, const std::string& summary) = 0;

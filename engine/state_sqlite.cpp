@@ -11,6 +11,7 @@
 #include <ctime>
 #include <filesystem>
 #include <memory>
+#include <unordered_map>
 
 #include "engine/canonical.hpp"
 #include "ochre/errors.hpp"
@@ -123,22 +124,20 @@ std::string encode_keys(const std::vector<std::string>& keys) {
 struct DbClose {
   void operator()(sqlite3* db) const { sqlite3_close_v2(db); }
 };
-struct StmtFinalize {
-  void operator()(sqlite3_stmt* s) const { sqlite3_finalize(s); }
-};
 
 class SqliteState;
 
-// A prepared statement with positional binding; resets itself for reuse.
+// A prepared statement, taken from the store's cache (prepared once per SQL text) and
+// reset for the next use when it goes out of scope.
 class Stmt {
  public:
   Stmt(SqliteState& st, const char* sql);
   Stmt& bind(int i, std::string_view text) {
-    sqlite3_bind_text(s_.get(), i, text.data(), static_cast<int>(text.size()), SQLITE_TRANSIENT);
+    sqlite3_bind_text(s_, i, text.data(), static_cast<int>(text.size()), SQLITE_TRANSIENT);
     return *this;
   }
   Stmt& bind(int i, long long n) {
-    sqlite3_bind_int64(s_.get(), i, n);
+    sqlite3_bind_int64(s_, i, n);
     return *this;
   }
   bool step();  // true while a row is available
@@ -147,17 +146,18 @@ class Stmt {
     }
   }
   std::string text(int col) const {
-    auto p = reinterpret_cast<const char*>(sqlite3_column_text(s_.get(), col));
-    return p ? std::string(p, sqlite3_column_bytes(s_.get(), col)) : std::string();
+    auto p = reinterpret_cast<const char*>(sqlite3_column_text(s_, col));
+    return p ? std::string(p, sqlite3_column_bytes(s_, col)) : std::string();
   }
-  long long integer(int col) const { return sqlite3_column_int64(s_.get(), col); }
+  long long integer(int col) const { return sqlite3_column_int64(s_, col); }
   ~Stmt() {
-    sqlite3_reset(s_.get());
+    sqlite3_reset(s_);
+    sqlite3_clear_bindings(s_);
   }
 
  private:
   SqliteState& st_;
-  std::unique_ptr<sqlite3_stmt, StmtFinalize> s_;
+  sqlite3_stmt* s_;
 };
 
 class SqliteState final : public StateStore {
@@ -188,8 +188,35 @@ class SqliteState final : public StateStore {
     check_and_migrate();
   }
 
+  ~SqliteState() override {
+    if (batch_ && db_) sqlite3_exec(db_.get(), "COMMIT", nullptr, nullptr, nullptr);
+    for (auto& [sql, stmt] : cache_) sqlite3_finalize(stmt);
+  }
+
   const std::string& location() const override { return path_; }
   sqlite3* db() { return db_.get(); }
+
+  // The prepared statement for `sql` (a string literal: its address is the key).
+  sqlite3_stmt* prepared(const char* sql) {
+    auto it = cache_.find(sql);
+    if (it != cache_.end()) return it->second;
+    sqlite3_stmt* raw = nullptr;
+    if (sqlite3_prepare_v2(db_.get(), sql, -1, &raw, nullptr) != SQLITE_OK) die("prepare");
+    cache_.emplace(sql, raw);
+    return raw;
+  }
+
+  // Jobs that end in one turn of the event loop share one commit (see apply.cpp).
+  void begin_batch() override {
+    if (batch_ || !db_ || mode_ == OpenMode::ReadOnly) return;
+    exec("BEGIN IMMEDIATE");
+    batch_ = true;
+  }
+  void commit_batch() override {
+    if (!batch_) return;
+    batch_ = false;
+    exec("COMMIT");
+  }
   [[noreturn]] void die(const char* what) {
     std::string msg = std::string(what) + ": " + (db_ ? sqlite3_errmsg(db_.get()) : "out of memory");
     if (db_ && sqlite3_errcode(db_.get()) == SQLITE_NOTADB)
@@ -472,19 +499,29 @@ class SqliteState final : public StateStore {
   }
 
  private:
+  // One transaction; inside a batch, a savepoint of the batch's transaction.
   class Transaction {
    public:
-    explicit Transaction(SqliteState& st) : st_(st) { st_.exec("BEGIN IMMEDIATE"); }
+    explicit Transaction(SqliteState& st) : st_(st), nested_(st.batch_) {
+      st_.exec(nested_ ? "SAVEPOINT job" : "BEGIN IMMEDIATE");
+    }
     void commit() {
-      st_.exec("COMMIT");
+      st_.exec(nested_ ? "RELEASE job" : "COMMIT");
       done_ = true;
     }
     ~Transaction() {
-      if (!done_) sqlite3_exec(st_.db(), "ROLLBACK", nullptr, nullptr, nullptr);
+      if (done_) return;
+      if (nested_) {
+        sqlite3_exec(st_.db(), "ROLLBACK TO job", nullptr, nullptr, nullptr);
+        sqlite3_exec(st_.db(), "RELEASE job", nullptr, nullptr, nullptr);
+      } else {
+        sqlite3_exec(st_.db(), "ROLLBACK", nullptr, nullptr, nullptr);
+      }
     }
 
    private:
     SqliteState& st_;
+    bool nested_;
     bool done_ = false;
   };
 
@@ -548,17 +585,15 @@ class SqliteState final : public StateStore {
   std::string path_;
   OpenMode mode_;
   int version_ = schema_version;  // of the file as opened
+  std::unordered_map<const char*, sqlite3_stmt*> cache_;
+  bool batch_ = false;
   std::unique_ptr<sqlite3, DbClose> db_;
 };
 
-Stmt::Stmt(SqliteState& st, const char* sql) : st_(st) {
-  sqlite3_stmt* raw = nullptr;
-  if (sqlite3_prepare_v2(st.db(), sql, -1, &raw, nullptr) != SQLITE_OK) st.die("prepare");
-  s_.reset(raw);
-}
+Stmt::Stmt(SqliteState& st, const char* sql) : st_(st), s_(st.prepared(sql)) {}
 
 bool Stmt::step() {
-  int rc = sqlite3_step(s_.get());
+  int rc = sqlite3_step(s_);
   if (rc == SQLITE_ROW) return true;
   if (rc == SQLITE_DONE) return false;
   st_.die("query");
