@@ -103,7 +103,8 @@ function M.sh_ok(cmd, opts)
 end
 
 local types = {}                                 -- name -> type
-local info = setmetatable({}, { __mode = "k" })  -- instance -> { type, site, bare }
+local info = setmetatable({}, { __mode = "k" })  -- instance -> { type, site, bare, values }
+internal.instances = info  -- read by the bindings without a call
 internal.types = types
 internal.REQUIRED = REQUIRED
 

@@ -2,6 +2,9 @@
 // are given to the instances, read hooks run (sub-components first), fields are
 // converted, duplicates and cycles are caught with the user's lines.
 #include <cctype>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
@@ -12,6 +15,27 @@
 #include "engine/canonical.hpp"
 
 namespace ochre::lua {
+
+namespace {
+
+// OCHRE_TIMING=1 prints where a plan's time goes, phase by phase, on stderr.
+class PhaseTimer {
+ public:
+  PhaseTimer() : on_(std::getenv("OCHRE_TIMING") != nullptr), last_(std::chrono::steady_clock::now()) {}
+  void mark(const char* phase) {
+    if (!on_) return;
+    auto now = std::chrono::steady_clock::now();
+    std::fprintf(stderr, "timing: %-12s %8.1f ms\n", phase,
+                 std::chrono::duration<double, std::milli>(now - last_).count());
+    last_ = now;
+  }
+
+ private:
+  bool on_;
+  std::chrono::steady_clock::time_point last_;
+};
+
+}  // namespace
 
 Session::Session(Options opts, lua_State* host)
     : options(std::move(opts)), state_path(options.state_path), borrowed(host != nullptr),
@@ -86,6 +110,14 @@ const TypeInfo& Session::type_info(int idx) {
   lua_getfield(L, -1, "read");
   t.has_read = lua_isfunction(L, -1);
   lua_pop(L, 5);
+  lua_getfield(L, idx, "fields");
+  push_internal("REQUIRED");
+  for (const auto& f : t.field_names) {
+    lua_getfield(L, -2, f.c_str());
+    if (lua_rawequal(L, -1, -2)) t.required.push_back(f);
+    lua_pop(L, 1);
+  }
+  lua_pop(L, 2);
   return types.emplace(ptr, std::move(t)).first->second;
 }
 
@@ -155,7 +187,9 @@ void Session::run_chunk(const std::string& display_name) {
   lua_pushlstring(L, display_name.data(), display_name.size());
   lua_setfield(L, -2, "pipeline");
   lua_pop(L, 1);
+  PhaseTimer timer;
   if (!pcall(L, 0, LUA_MULTRET, &err, false)) lua_user_error(Code::LuaRuntime, err);
+  timer.mark("load file");
   int nres = lua_gettop(L) - (base - 1);
   if (nres >= 1 && !lua_isnil(L, base)) {
     try {
@@ -224,14 +258,17 @@ class Collector {
     for (const auto& st : stored) stored_.emplace(st.key, &st);
   }
 
-  Graph run() {
+  template <class Timer>
+  Graph run(Timer& timer) {
     for (int ref : s_.root_refs) {
       lua_rawgeti(L, LUA_REGISTRYINDEX, ref);
       int n = visit(lua_gettop(L));
       lua_pop(L, 1);
       graph_.add_root(n);
     }
+    timer.mark("collect");
     graph_.finalize();
+    timer.mark("hash");
     return std::move(graph_);
   }
 
@@ -255,36 +292,42 @@ class Collector {
     }
     if (!lua_checkstack(L, 16)) fail(Code::Cycle, {"instances nested too deeply"});
 
-    // internal.info(inst) -> T, site, values
-    s_.push_internal("info");
+    // The DSL's record of the instance: { type = T, site = "file:line", values = {...} }.
+    lua_rawgeti(L, LUA_REGISTRYINDEX, s_.instances_ref);
     lua_pushvalue(L, idx);
-    lua_call(L, 1, 3);
-    int t_idx = lua_gettop(L) - 2;
+    lua_rawget(L, -2);
+    lua_remove(L, -2);
+    int rec = lua_gettop(L);
+    lua_getfield(L, rec, "type");
+    lua_getfield(L, rec, "site");
+    std::string site = lua_tostring(L, -1);
+    lua_pop(L, 1);
+    lua_getfield(L, rec, "values");
+    lua_remove(L, rec);
+    const int t_idx = rec;       // T
+    const int values = rec + 1;  // the instance's values, a plain table
     const TypeInfo& type = s_.type_info(t_idx);
-    std::string site = lua_tostring(L, t_idx + 1);
-    lua_remove(L, t_idx + 1);
-    const int values = t_idx + 1;  // the instance's values, a plain table
     lua_getfield(L, values, "identifier");
     std::string identifier = lua_tostring(L, -1);
     lua_pop(L, 1);
     std::string key = make_key(type.name, identifier);
 
-    s_.push_internal("check_required");
-    lua_pushvalue(L, idx);
-    lua_call(L, 1, 1);
-    if (!lua_isnil(L, -1)) {
-      std::string msg = lua_tostring(L, -1);
-      lua_settop(L, t_idx - 1);
-      throw Error(Code::MissingField, msg, site);
+    for (const auto& f : type.required) {
+      lua_getfield(L, values, f.c_str());
+      bool missing = lua_isnil(L, -1);
+      lua_pop(L, 1);
+      if (missing) {
+        lua_settop(L, t_idx - 1);
+        throw Error(Code::MissingField, message(Code::MissingField, {key, f}), site);
+      }
     }
-    lua_pop(L, 1);
 
     path_.push_back({key, site});
     path_ptrs_.push_back(ptr);
 
     // What the last apply stored is visible to read and the hooks.
     auto st = stored_.find(key);
-    if (st != stored_.end() && st->second->status == Status::Ok) {
+    if (st != stored_.end() && st->second->status == Status::Ok && !st->second->outputs.entries.empty()) {
       push_value(L, st->second->outputs, [&](const std::string& k) { lua_pushstring(L, k.c_str()); });
       lua_setfield(L, values, "outputs");
     }
@@ -395,25 +438,31 @@ class Collector {
 }  // namespace
 
 void Session::build_graph(const std::vector<StoredInstance>& stored) {
+  PhaseTimer timer;
   for (auto& [key, refs] : instance_refs)
     for (int r : refs) luaL_unref(L(), LUA_REGISTRYINDEX, r);
   instance_refs.clear();
   graph.reset();
   int top = lua_gettop(L());
   try {
-    graph = Collector(*this, stored).run();
+    Collector collector(*this, stored);
+    graph = collector.run(timer);
   } catch (...) {
     lua_settop(L(), top);
     throw;
   }
 }
 
+
 void Session::plan(bool destroy, const std::vector<std::string>& keys) {
   if (!has_roots) fail(Code::BadReturn, {"nothing"}, pipeline_name);
+  PhaseTimer timer;
   StateStore& st = state(false);
   std::vector<StoredInstance> stored = st.load();
   auto roots = st.roots();
+  timer.mark("state load");
   build_graph(stored);
+  timer.mark("graph+hash");
   PlanOptions po;
   po.destroy = destroy;
   po.destroy_keys = keys;
@@ -430,8 +479,9 @@ void Session::plan(bool destroy, const std::vector<std::string>& keys) {
   destroy_all = destroy && keys.empty();
   destroy_keys = keys;
   current_plan = make_plan(*graph, std::move(stored), po);
+  timer.mark("plan");
   planned_locked_ = lock_ != nullptr;
-  publish_uuids();
+  uuids_published = false;  // published when the REPL prints an instance
 }
 
 void Session::publish_uuids() {
@@ -447,6 +497,10 @@ void Session::publish_uuids() {
 
 std::string Session::eval(const std::string& code, bool& incomplete) {
   lua_State* L = this->L();
+  if (graph && !uuids_published) {
+    publish_uuids();
+    uuids_published = true;
+  }
   incomplete = false;
   int top = lua_gettop(L);
   std::string as_return = "return " + code;

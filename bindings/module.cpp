@@ -48,8 +48,25 @@ int l_ochre_apply(lua_State* L) {
   Session& s = session_of(L);
   const char* verb = lua_tostring(L, lua_upvalueindex(2));
   if (s.lua_verb) return s.lua_verb(L, verb);
-  s.set_roots(1);
-  return 0;
+  // A hook runs on its own coroutine, while the roots belong to the pipeline file: the
+  // main state's stack is not this call's.
+  if (L != s.L() || s.context_of(L))
+    raise_at_user(L, std::string("ochre.") + verb + " belongs in the pipeline file (it names what "
+                     "ochre works on); a hook cannot call it");
+  std::string got = "nothing";
+  if (!lua_isnoneornil(L, 1)) {
+    try {
+      s.set_roots(1);
+      return 0;
+    } catch (const Error& e) {
+      if (e.code() != Code::BadReturn) throw;
+      std::string what = e.what();
+      size_t p = what.rfind("(it returned ");
+      got = p == std::string::npos ? what : what.substr(p + 13, what.size() - p - 14);
+    }
+  }
+  raise_at_user(L, std::string("ochre.") + verb + " takes a component instance or a list of them (got " +
+                       got + ")");
 }
 
 // internal.instance_dir(key): the instance's own directory under the state's, created.
@@ -115,6 +132,8 @@ void install_module(Session& s) {
   lua_setfield(L, -2, "instance_dir");
   install_waits(s, L);    // ochre.sh, sleep, wait_* (wrapped by dsl.lua's M.sh)
   install_natives(s, L);  // json, sha256, fs (wrapped by dsl.lua)
+  lua_getfield(L, -1, "instances");
+  s.instances_ref = luaL_ref(L, LUA_REGISTRYINDEX);
   s.internal_ref = luaL_ref(L, LUA_REGISTRYINDEX);
   lua_pushvalue(L, -1);
   s.module_ref = luaL_ref(L, LUA_REGISTRYINDEX);

@@ -27,6 +27,7 @@ struct TypeInfo {
   std::string name;
   std::vector<std::string> breaks;
   std::vector<std::string> field_names;
+  std::vector<std::string> required;  // fields without a default
   bool has_read = false;
 };
 
@@ -126,6 +127,8 @@ class Session {
 
   int module_ref = LUA_NOREF;
   int internal_ref = LUA_NOREF;
+  int instances_ref = LUA_NOREF;  // the DSL's weak table: instance -> { type, site, values }
+  bool uuids_published = false;
 
   Options options;
   std::string source;         // the pipeline's absolute path, or its name
@@ -186,6 +189,7 @@ class LuaHookRunner : public HookRunner {
   explicit LuaHookRunner(Session& s) : s_(s) {}
   void start(int index, const Job& job, const Plan& plan, const Graph& graph, Done done) override;
   void abandon_all() override { s_.abandon_all(); }
+  bool runs_code(const Job& job) override;
 
  private:
   void push_stored(const Plan& plan, const std::string& key, std::unordered_map<std::string, int>& cache);

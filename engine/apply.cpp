@@ -192,10 +192,11 @@ class Scheduler {
     }
   }
 
-  // Outcomes of jobs that end in one turn of the loop share a commit; a turn that runs
-  // long (synchronous hooks) commits every 20 ms, so what finished is soon durable.
+  // Jobs without hooks (nothing of the user's runs) share commits; a job whose hook runs
+  // first commits everything before it (see start), and a long turn commits every 20 ms.
   void pump() {
     state_.begin_batch();
+    batching_ = true;
     auto batch_start = std::chrono::steady_clock::now();
     for (;;) {
       if (std::chrono::steady_clock::now() - batch_start > std::chrono::milliseconds(20)) {
@@ -212,6 +213,7 @@ class Scheduler {
       }
       if (completed_.empty()) break;
     }
+    batching_ = false;
     state_.commit_batch();
   }
 
@@ -226,6 +228,12 @@ class Scheduler {
     const Job& job = plan_.jobs[j];
     if (events_.started) events_.started(j, job);
     journal_id_[j] = state_.job_started(report_.run, j, job.action, target(j));
+    if (batching_ && runner_.runs_code(job)) {
+      // Before a hook runs, its start and every outcome so far are durable: a crash
+      // from here on names it as interrupted and loses nothing that finished.
+      state_.commit_batch();
+      state_.begin_batch();
+    }
     started_[j] = 1;
     ++running_;
     runner_.start(j, job, plan_, graph_, [this, j](JobOutcome o) {
@@ -317,6 +325,7 @@ class Scheduler {
   int signals_ = 0;
   RunInfo info_;
   JobOutcome last_outcome_;
+  bool batching_ = false;
 };
 
 }  // namespace

@@ -24,6 +24,9 @@ class HookRunner {
   virtual void start(int index, const Job& job, const Plan& plan, const Graph& graph, Done done) = 0;
   // Kills whatever running jobs wait on; their `done` is never called afterwards.
   virtual void abandon_all() = 0;
+  // False when the job runs no code of the user's (no hook): its start need not be
+  // durable before it runs, so it can share a commit with others.
+  virtual bool runs_code(const Job&) { return true; }
 };
 
 struct ApplyEvents {

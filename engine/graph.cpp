@@ -42,14 +42,18 @@ void Graph::add_root(int node) {
 
 void Graph::finalize() {
   const int n = static_cast<int>(nodes_.size());
-  for (Node& node : nodes_) {
+  std::vector<int> added_by(n, -1);  // which node last added d to its deps (no repeats)
+  for (int i = 0; i < n; ++i) {
+    Node& node = nodes_[i];
     node.deps.clear();
     for (const auto& [name, v] : node.fields) {
       v.for_each_ref([&](const std::string& key) {
         int d = find(key);
         if (d < 0) fail(Code::Internal, {"reference to unknown instance " + key});
-        if (std::find(node.deps.begin(), node.deps.end(), d) == node.deps.end())
+        if (added_by[d] != i) {
+          added_by[d] = i;
           node.deps.push_back(d);
+        }
       });
     }
   }

@@ -7,24 +7,49 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <unordered_map>
 
 #include "ochre/errors.hpp"
 
 namespace ochre {
 
-std::string sha256_hex(std::string_view bytes) {
-  unsigned char md[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  if (EVP_Digest(bytes.data(), bytes.size(), md, &len, EVP_sha256(), nullptr) != 1)
-    fail(Code::Internal, {"EVP_Digest failed"});
+namespace {
+
+// SHA-256 through one fetched algorithm and one reused context: the hot path of
+// planning hashes every field of every instance.
+struct Hasher {
+  EVP_MD* md = EVP_MD_fetch(nullptr, "SHA256", nullptr);
+  EVP_MD_CTX* ctx = EVP_MD_CTX_new();
+  ~Hasher() {
+    EVP_MD_CTX_free(ctx);
+    EVP_MD_free(md);
+  }
+};
+
+void to_hex(const unsigned char* md, unsigned len, char* out) {
   static const char hex[] = "0123456789abcdef";
-  std::string out(len * 2, '0');
   for (unsigned i = 0; i < len; ++i) {
     out[2 * i] = hex[md[i] >> 4];
     out[2 * i + 1] = hex[md[i] & 15];
   }
+}
+
+}  // namespace
+
+Hex sha256(std::string_view bytes) {
+  thread_local Hasher h;
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  if (!h.md || !h.ctx || EVP_DigestInit_ex(h.ctx, h.md, nullptr) != 1 ||
+      EVP_DigestUpdate(h.ctx, bytes.data(), bytes.size()) != 1 || EVP_DigestFinal_ex(h.ctx, md, &len) != 1 ||
+      len != 32)
+    fail(Code::Internal, {"SHA-256 failed"});
+  Hex out;
+  to_hex(md, len, out.c);
   return out;
 }
+
+std::string sha256_hex(std::string_view bytes) { return std::string(sha256(bytes).view()); }
 
 std::string python_float_repr(double x) {
   if (std::isnan(x)) return "nan";
@@ -59,54 +84,76 @@ std::string python_float_repr(double x) {
 
 namespace {
 
-std::string number_text(double x) {
+void number_text(double x, std::string& out) {
+  char buf[40];
   if (is_hash_integer(x)) {
-    char buf[32];
-    std::snprintf(buf, sizeof buf, "<int>%lld", static_cast<long long>(x));
-    return buf;
+    auto r = std::to_chars(buf, buf + sizeof buf, static_cast<long long>(x));
+    out.append("<int>");
+    out.append(buf, r.ptr);
+    return;
   }
-  return "<float>" + python_float_repr(x);
+  out.append("<float>");
+  out.append(python_float_repr(x));
+}
+
+Hex digest_hex(const Value& v, Tree tree, const IdLookup& lookup) {
+  switch (v.kind) {
+    case Value::Kind::Nil: return sha256("<NoneType>None");
+    case Value::Kind::Bool: return sha256(v.boolean ? "<int>True" : "<int>False");
+    case Value::Kind::Number: {
+      std::string text;
+      number_text(v.number, text);
+      return sha256(text);
+    }
+    case Value::Kind::String: return sha256(v.text);
+    case Value::Kind::Ref: return sha256(lookup(v.text, tree));
+    case Value::Kind::Array: {
+      std::string cat;
+      cat.reserve(64 * v.items.size());
+      for (const Value& item : v.items) cat.append(digest_hex(item, tree, lookup).view());
+      return sha256(cat);
+    }
+    case Value::Kind::Map: {
+      // Python's str() of a list of (str, str) tuples.
+      std::string text = "[";
+      text.reserve(2 + 140 * v.entries.size());
+      for (size_t i = 0; i < v.entries.size(); ++i) {
+        if (i) text += ", ";
+        text += "('";
+        text.append(digest_hex(v.entries[i].first, tree, lookup).view());
+        text += "', '";
+        text.append(digest_hex(v.entries[i].second, tree, lookup).view());
+        text += "')";
+      }
+      text += "]";
+      return sha256(text);
+    }
+  }
+  return sha256("");
+}
+
+// A field's entry in a Merkle tree: a sub-component's id, or the digest of the value.
+// Appends digest(entry) to `out`.
+void append_entry_digest(const Value& v, Tree tree, const IdLookup& lookup, std::string& out) {
+  if (v.kind == Value::Kind::Ref) out.append(sha256(lookup(v.text, tree)).view());
+  else out.append(sha256(digest_hex(v, tree, lookup).view()).view());
+}
+
+// digest(type): the same few type names again and again.
+Hex type_digest(std::string_view type) {
+  thread_local std::unordered_map<std::string, Hex> cache;
+  auto it = cache.find(std::string(type));
+  if (it != cache.end()) return it->second;
+  Hex h = sha256(type);
+  cache.emplace(std::string(type), h);
+  return h;
 }
 
 }  // namespace
 
 std::string digest(const Value& v, Tree tree, const IdLookup& lookup) {
-  switch (v.kind) {
-    case Value::Kind::Nil: return sha256_hex("<NoneType>None");
-    case Value::Kind::Bool: return sha256_hex(v.boolean ? "<int>True" : "<int>False");
-    case Value::Kind::Number: return sha256_hex(number_text(v.number));
-    case Value::Kind::String: return sha256_hex(v.text);
-    case Value::Kind::Ref: return sha256_hex(lookup(v.text, tree));
-    case Value::Kind::Array: {
-      std::string cat;
-      cat.reserve(64 * v.items.size());
-      for (const Value& item : v.items) cat += digest(item, tree, lookup);
-      return sha256_hex(cat);
-    }
-    case Value::Kind::Map: {
-      // Python's str() of a list of (str, str) tuples.
-      std::string text = "[";
-      for (size_t i = 0; i < v.entries.size(); ++i) {
-        if (i) text += ", ";
-        text += "('" + digest(v.entries[i].first, tree, lookup) + "', '" +
-                digest(v.entries[i].second, tree, lookup) + "')";
-      }
-      text += "]";
-      return sha256_hex(text);
-    }
-  }
-  return {};
+  return std::string(digest_hex(v, tree, lookup).view());
 }
-
-namespace {
-
-// A field's entry in a Merkle tree: a sub-component's id, or the digest of the value.
-std::string tree_entry(const Value& v, Tree tree, const IdLookup& lookup) {
-  if (v.kind == Value::Kind::Ref) return lookup(v.text, tree);
-  return digest(v, tree, lookup);
-}
-
-}  // namespace
 
 Ids compute_ids(std::string_view type, std::string_view identifier,
                 const std::vector<std::string>& breaks, const Fields& fields,
@@ -116,21 +163,27 @@ Ids compute_ids(std::string_view type, std::string_view identifier,
     const Value* v = find_field(fields, name);
     return v ? *v : nil;
   };
-  std::string uuid_text = sha256_hex(type) + sha256_hex(identifier);
+  std::string uuid_text;
+  uuid_text.reserve(128 + 64 * breaks.size());
+  uuid_text.append(type_digest(type).view());
+  uuid_text.append(sha256(identifier).view());
   std::string breaking_cat;
   for (const std::string& name : breaks) {
     const Value& v = field(name);
-    uuid_text += sha256_hex(tree_entry(v, Tree::Breaking, lookup));
-    breaking_cat += sha256_hex(tree_entry(v, Tree::Full, lookup));
+    append_entry_digest(v, Tree::Breaking, lookup, uuid_text);
+    append_entry_digest(v, Tree::Full, lookup, breaking_cat);
   }
   std::string other_cat;
+  other_cat.reserve(64 * fields.size());
   for (const auto& [name, v] : fields) {
     if (std::find(breaks.begin(), breaks.end(), name) != breaks.end()) continue;
-    other_cat += sha256_hex(tree_entry(v, Tree::Full, lookup));
+    append_entry_digest(v, Tree::Full, lookup, other_cat);
   }
   Ids ids;
-  ids.uuid = sha256_hex(uuid_text).substr(0, 16);
-  ids.hash = sha256_hex(breaking_cat).substr(0, 32) + sha256_hex(other_cat).substr(0, 32);
+  ids.uuid.assign(sha256(uuid_text).c, 16);
+  ids.hash.reserve(64);
+  ids.hash.append(sha256(breaking_cat).c, 32);
+  ids.hash.append(sha256(other_cat).c, 32);
   return ids;
 }
 

@@ -11,6 +11,12 @@
 
 namespace ochre {
 
+// A SHA-256 as 64 lower-case hex characters, without an allocation.
+struct Hex {
+  char c[64];
+  std::string_view view() const { return {c, 64}; }
+};
+Hex sha256(std::string_view bytes);
 // Lower-case hex SHA-256 of `bytes`.
 std::string sha256_hex(std::string_view bytes);
 
