@@ -1,6 +1,7 @@
 // Loading a pipeline and turning its instances into the engine's graph: stored outputs
 // are given to the instances, read hooks run (sub-components first), fields are
 // converted, duplicates and cycles are caught with the user's lines.
+#include <algorithm>
 #include <cctype>
 #include <chrono>
 #include <cstdio>
@@ -252,17 +253,22 @@ StateStore& Session::state(bool write) {
 namespace {
 
 // Walks the instances reachable from the roots, depth first, sub-components first.
+// Iterative, with the instances being visited kept in a Lua table (`work_`), so neither
+// the C++ nor the Lua stack grows with the depth of the graph (a 100,000-long chain).
 class Collector {
  public:
   Collector(Session& s, const std::vector<StoredInstance>& stored) : s_(s), L(s.L()) {
     for (const auto& st : stored) stored_.emplace(st.key, &st);
+    lua_newtable(L);
+    work_ = luaL_ref(L, LUA_REGISTRYINDEX);
   }
+  ~Collector() { luaL_unref(L, LUA_REGISTRYINDEX, work_); }
 
   template <class Timer>
   Graph run(Timer& timer) {
     for (int ref : s_.root_refs) {
       lua_rawgeti(L, LUA_REGISTRYINDEX, ref);
-      int n = visit(lua_gettop(L));
+      int n = walk(lua_gettop(L));
       lua_pop(L, 1);
       graph_.add_root(n);
     }
@@ -273,165 +279,238 @@ class Collector {
   }
 
  private:
-  struct Visit {
-    std::string key;
-    std::string site;
+  // One instance on the way: 0 = to enter, 1 = entered (children first), 2 = read has
+  // run, its fields are converted once every sub-component is done.
+  struct Frame {
+    const void* ptr;
+    int slot;  // index in work_
+    int stage = 0;
+    std::string key, site;
   };
 
-  // Visits the instance at `idx`; returns its node index. [-0, +0, e]
-  int visit(int idx) {
-    const void* ptr = lua_topointer(L, idx);
-    auto done = node_of_.find(ptr);
-    if (done != node_of_.end()) return done->second;
-    for (size_t i = 0; i < path_.size(); ++i) {
-      if (path_ptrs_[i] != ptr) continue;
-      std::string cycle;
-      for (size_t j = i; j < path_.size(); ++j) cycle += path_[j].key + " -> ";
-      cycle += path_[i].key;
-      fail(Code::Cycle, {cycle}, path_[i].site);
-    }
-    if (!lua_checkstack(L, 16)) fail(Code::Cycle, {"instances nested too deeply"});
+  void push_frame(int idx) {
+    lua_rawgeti(L, LUA_REGISTRYINDEX, work_);
+    lua_pushvalue(L, idx < 0 ? idx - 1 : idx);
+    int slot = ++slots_;
+    lua_rawseti(L, -2, slot);
+    lua_pop(L, 1);
+    stack_.push_back({lua_topointer(L, idx), slot});
+  }
 
-    // The DSL's record of the instance: { type = T, site = "file:line", values = {...} }.
+  // Pushes the instance of a frame. [-0, +1, -]
+  void push_instance(const Frame& f) {
+    lua_rawgeti(L, LUA_REGISTRYINDEX, work_);
+    lua_rawgeti(L, -1, f.slot);
+    lua_remove(L, -2);
+  }
+
+  [[noreturn]] void cycle_from(const void* ptr) {
+    size_t i = 0;
+    while (i < stack_.size() && !(stack_[i].ptr == ptr && stack_[i].stage > 0)) ++i;
+    std::string path;
+    for (size_t j = i; j < stack_.size(); ++j)
+      if (stack_[j].stage > 0) path += stack_[j].key + " -> ";
+    path += stack_[i].key;
+    fail(Code::Cycle, {path}, stack_[i].site);
+  }
+
+  // Walks from the instance at `idx`; returns its node index.
+  int walk(int idx) {
+    int base = lua_gettop(L);
+    const void* root = lua_topointer(L, idx);
+    if (auto d = node_of_.find(root); d != node_of_.end()) return d->second;
+    push_frame(idx);
+    while (!stack_.empty()) {
+      Frame& f = stack_.back();
+      auto done = node_of_.find(f.ptr);
+      if (f.stage == 0 && done != node_of_.end()) {
+        lua_rawgeti(L, LUA_REGISTRYINDEX, work_);
+        lua_pushnil(L);
+        lua_rawseti(L, -2, f.slot);
+        lua_pop(L, 1);
+        stack_.pop_back();
+        continue;
+      }
+      if (f.stage == 0) {
+        if (visiting_.count(f.ptr)) cycle_from(f.ptr);
+        enter(f);
+      } else {
+        finish(stack_.size() - 1);
+      }
+      lua_settop(L, base);
+    }
+    return node_of_.at(root);
+  }
+
+  // Reads the DSL's record of the instance on the top: T and values. [-0, +2, e]
+  void push_record() {
     lua_rawgeti(L, LUA_REGISTRYINDEX, s_.instances_ref);
-    lua_pushvalue(L, idx);
+    lua_pushvalue(L, -2);
     lua_rawget(L, -2);
     lua_remove(L, -2);
-    int rec = lua_gettop(L);
-    lua_getfield(L, rec, "type");
-    lua_getfield(L, rec, "site");
-    std::string site = lua_tostring(L, -1);
-    lua_pop(L, 1);
-    lua_getfield(L, rec, "values");
-    lua_remove(L, rec);
-    const int t_idx = rec;       // T
-    const int values = rec + 1;  // the instance's values, a plain table
-    const TypeInfo& type = s_.type_info(t_idx);
-    lua_getfield(L, values, "identifier");
-    std::string identifier = lua_tostring(L, -1);
-    lua_pop(L, 1);
-    std::string key = make_key(type.name, identifier);
+    lua_getfield(L, -1, "type");
+    lua_getfield(L, -2, "values");
+    lua_remove(L, -3);
+  }
 
-    for (const auto& f : type.required) {
-      lua_getfield(L, values, f.c_str());
+  void enter(Frame& f) {
+    push_instance(f);
+    int inst = lua_gettop(L);
+    push_record();
+    const int t_idx = inst + 1, values = inst + 2;
+    const TypeInfo& type = s_.type_info(t_idx);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, s_.instances_ref);
+    lua_pushvalue(L, inst);
+    lua_rawget(L, -2);
+    lua_getfield(L, -1, "site");
+    f.site = lua_tostring(L, -1);
+    lua_pop(L, 3);
+    lua_getfield(L, values, "identifier");
+    f.key = make_key(type.name, lua_tostring(L, -1));
+    lua_pop(L, 1);
+    for (const auto& name : type.required) {
+      lua_getfield(L, values, name.c_str());
       bool missing = lua_isnil(L, -1);
       lua_pop(L, 1);
-      if (missing) {
-        lua_settop(L, t_idx - 1);
-        throw Error(Code::MissingField, message(Code::MissingField, {key, f}), site);
-      }
+      if (missing) throw Error(Code::MissingField, message(Code::MissingField, {f.key, name}), f.site);
     }
-
-    path_.push_back({key, site});
-    path_ptrs_.push_back(ptr);
+    visiting_.insert(f.ptr);
+    f.stage = 1;
 
     // What the last apply stored is visible to read and the hooks.
-    auto st = stored_.find(key);
+    auto st = stored_.find(f.key);
     if (st != stored_.end() && st->second->status == Status::Ok && !st->second->outputs.entries.empty()) {
       push_value(L, st->second->outputs, [&](const std::string& k) { lua_pushstring(L, k.c_str()); });
       lua_setfield(L, values, "outputs");
     }
 
-    // Sub-components first, so their read hooks have run before ours.
-    for (const auto& f : type.field_names) {
-      lua_getfield(L, values, f.c_str());
-      visit_children(lua_gettop(L));
+    // Sub-components first (so their read hooks run before ours), in field order.
+    size_t first_child = stack_.size();
+    for (const auto& name : type.field_names) {
+      lua_getfield(L, values, name.c_str());
+      scan(lua_gettop(L));
       lua_pop(L, 1);
     }
-
-    if (type.has_read) {
-      lua_getfield(L, t_idx, "hooks");
-      lua_getfield(L, -1, "read");
-      lua_remove(L, -2);
-      lua_pushvalue(L, idx);
-      JobOutcome out = s_.run_hook_blocking(key, key + ": read", 1, [](lua_State*, int) {
-        return JobOutcome{};
-      });
-      if (out.kind != JobOutcome::Done) {
-        lua_settop(L, t_idx - 1);
-        fail(Code::HookFailed, {out.error});
-      }
-    }
-
-    Node node;
-    node.type = type.name;
-    node.identifier = identifier;
-    node.key = key;
-    node.breaks = type.breaks;
-    node.site = site;
-    node.fields.reserve(type.field_names.size() + 1);
-    bool id_added = false;
-    for (const auto& f : type.field_names) {
-      if (!id_added && f > "identifier") {
-        node.fields.emplace_back("identifier", Value::of_string(identifier));
-        id_added = true;
-      }
-      lua_pushlstring(L, f.data(), f.size());
-      lua_rawget(L, values);
-      try {
-        node.fields.emplace_back(
-            f, to_value(L, -1, [&](int child) { return key_of(child); }, f));
-      } catch (const Error& e) {
-        lua_settop(L, t_idx - 1);
-        if (e.code() != Code::BadValue) throw;
-        throw Error(Code::BadValue, key + ": " + e.what(), site);
-      }
-      lua_pop(L, 1);
-    }
-    if (!id_added) node.fields.emplace_back("identifier", Value::of_string(identifier));
-
-    path_.pop_back();
-    path_ptrs_.pop_back();
-    lua_settop(L, t_idx - 1);
-
-    lua_pushvalue(L, idx);
-    int ref = luaL_ref(L, LUA_REGISTRYINDEX);
-    s_.instance_refs[key].push_back(ref);
-
-    int existing = graph_.find(key);
-    if (existing >= 0) {
-      const Node& other = graph_.node(existing);
-      if (other.fields != node.fields)
-        fail(Code::Duplicate, {key, other.site, site});
-      node_of_.emplace(ptr, existing);
-      return existing;
-    }
-    node.handle = ref;
-    int n = graph_.add(std::move(node));
-    node_of_.emplace(ptr, n);
-    return n;
+    std::reverse(stack_.begin() + first_child, stack_.end());
   }
 
-  std::string key_of(int idx) {
-    int n = visit(idx);
-    return graph_.node(n).key;
-  }
-
-  // Visits the instances inside the value at `idx` (not into instances themselves).
-  void visit_children(int idx) {
+  // Pushes a frame for every instance inside the value at `idx` that is not done yet.
+  void scan(int idx) {
     if (lua_type(L, idx) != LUA_TTABLE) return;
+    const void* ptr = lua_topointer(L, idx);
     if (is_instance(L, idx)) {
-      visit(idx);
+      if (node_of_.count(ptr)) return;
+      if (visiting_.count(ptr)) cycle_from(ptr);
+      push_frame(idx);
       return;
     }
-    const void* ptr = lua_topointer(L, idx);
-    if (!scanning_.insert(ptr).second) return;  // a cycle: conversion reports it
-    if (!lua_checkstack(L, 4)) return;
+    if (!scanning_.insert(ptr).second) return;  // a table in itself: conversion reports it
+    if (!lua_checkstack(L, 4)) return;          // data nested this deep is refused later
     lua_pushnil(L);
     while (lua_next(L, idx)) {
-      visit_children(lua_gettop(L));
+      scan(lua_gettop(L));
       lua_pop(L, 1);
     }
     scanning_.erase(ptr);
   }
 
+  void finish(size_t at) {
+    // A copy: converting may push frames, which moves the stack's elements.
+    const std::string key = stack_[at].key, site = stack_[at].site;
+    Frame& f = stack_[at];
+    push_instance(f);
+    int inst = lua_gettop(L);
+    push_record();
+    const int t_idx = inst + 1, values = inst + 2;
+    const TypeInfo& type = s_.type_info(t_idx);
+
+    if (f.stage == 1) {
+      f.stage = 2;
+      if (type.has_read) {
+        const std::string& fkey = key;
+        lua_getfield(L, t_idx, "hooks");
+        lua_getfield(L, -1, "read");
+        lua_remove(L, -2);
+        lua_pushvalue(L, inst);
+        JobOutcome out = s_.run_hook_blocking(fkey, fkey + ": read", 1, [](lua_State*, int) {
+          return JobOutcome{};
+        });
+        if (out.kind != JobOutcome::Done) fail(Code::HookFailed, {out.error});
+      }
+    }
+
+    // Convert; a sub-component that read introduced is walked first, then we come back.
+    Node node;
+    std::string identifier = key.substr(type.name.size() + 1);
+    node.fields.reserve(type.field_names.size() + 1);
+    bool id_added = false;
+    size_t before = stack_.size();
+    for (const auto& name : type.field_names) {
+      if (!id_added && name > "identifier") {
+        node.fields.emplace_back("identifier", Value::of_string(identifier));
+        id_added = true;
+      }
+      lua_pushlstring(L, name.data(), name.size());
+      lua_rawget(L, values);
+      try {
+        node.fields.emplace_back(name, to_value(L, -1, [&](int child) { return key_of(child); }, name));
+      } catch (const Error& e) {
+        if (e.code() != Code::BadValue) throw;
+        throw Error(Code::BadValue, key + ": " + e.what(), site);
+      }
+      lua_pop(L, 1);
+    }
+    if (stack_.size() != before) return;  // new sub-components: they go first
+    if (!id_added) node.fields.emplace_back("identifier", Value::of_string(identifier));
+
+    Frame done = std::move(stack_[at]);
+    stack_.erase(stack_.begin() + static_cast<long>(at));
+    visiting_.erase(done.ptr);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, work_);
+    lua_pushnil(L);
+    lua_rawseti(L, -2, done.slot);
+    lua_pop(L, 1);
+
+    int existing = graph_.find(done.key);
+    if (existing >= 0) {
+      const Node& other = graph_.node(existing);
+      if (other.fields != node.fields) fail(Code::Duplicate, {done.key, other.site, done.site});
+      lua_pushvalue(L, inst);  // an alias: its outputs are kept current too
+      s_.instance_refs[done.key].push_back(luaL_ref(L, LUA_REGISTRYINDEX));
+      node_of_.emplace(done.ptr, existing);
+      return;
+    }
+    node.type = type.name;
+    node.identifier = std::move(identifier);
+    node.key = done.key;
+    node.breaks = type.breaks;
+    node.site = done.site;
+    lua_pushvalue(L, inst);
+    node.handle = luaL_ref(L, LUA_REGISTRYINDEX);
+    s_.instance_refs[done.key].push_back(node.handle);
+    node_of_.emplace(done.ptr, graph_.add(std::move(node)));
+  }
+
+  // The key of a sub-component met while converting; one not done yet gets a frame (the
+  // conversion is redone once it is).
+  std::string key_of(int idx) {
+    const void* ptr = lua_topointer(L, idx);
+    auto d = node_of_.find(ptr);
+    if (d != node_of_.end()) return graph_.node(d->second).key;
+    if (visiting_.count(ptr)) cycle_from(ptr);
+    push_frame(idx);
+    return {};
+  }
+
   Session& s_;
   lua_State* L;
+  int work_ = LUA_NOREF;
+  int slots_ = 0;
   Graph graph_;
+  std::vector<Frame> stack_;
   std::unordered_map<std::string, const StoredInstance*> stored_;
   std::unordered_map<const void*, int> node_of_;
-  std::vector<Visit> path_;
-  std::vector<const void*> path_ptrs_;
+  std::unordered_set<const void*> visiting_;
   std::unordered_set<const void*> scanning_;
 };
 
