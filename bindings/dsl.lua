@@ -77,6 +77,20 @@ setmetatable(M, { __index = function(t, k)
   return v
 end })
 
+-- os.exit in a hook would end ochre with its jobs half recorded: hooks run as
+-- coroutines, and there it raises instead, failing the job. The pipeline file, the
+-- REPL and a host's own code (on the main thread) keep the real one.
+do
+  local real_exit = os.exit
+  os.exit = function(...)
+    if coroutine.running() ~= nil then
+      error("os.exit cannot end ochre from a hook: raise an error to fail the job "
+        .. "(or return ochre.pending \"reason\" to come back later)", 2)
+    end
+    return real_exit(...)
+  end
+end
+
 local function check_command(r, cmd)
   if r.code ~= 0 then
     local why = r.timed_out and "timed out" or r.code and ("exited with " .. r.code)
@@ -167,8 +181,12 @@ local function path_of(base, key)
   return base .. "[" .. tostring(key) .. "]"
 end
 
+-- How deep tables in a field may nest: deeper data would overflow the stacks that
+-- convert, encode and hash it (a generated structure gone wrong, most likely).
+local MAX_DEPTH = 1000
+
 -- nil when `v` is data a field may hold, else the reason it is not.
-local function check_value(v, path, on_path)
+local function check_value(v, path, on_path, depth)
   local t = type(v)
   if t == "nil" or t == "boolean" or t == "string" then return nil end
   if t == "number" then
@@ -187,6 +205,10 @@ local function check_value(v, path, on_path)
       return ("field '%s' holds a table with a metatable; fields hold plain data"):format(path)
     end
     on_path = on_path or {}
+    depth = (depth or 0) + 1
+    if depth > MAX_DEPTH then
+      return ("field '%s' holds tables nested more than %d deep"):format(path:match("^[^%.%[]+"), MAX_DEPTH)
+    end
     if on_path[v] then return ("field '%s' contains a cycle (a table that contains itself)"):format(path) end
     on_path[v] = true
     local kind
@@ -202,7 +224,7 @@ local function check_value(v, path, on_path)
         return ("field '%s' mixes string and number keys; use one kind"):format(path)
       end
       kind = kt
-      local err = check_value(x, path_of(path, k), on_path)
+      local err = check_value(x, path_of(path, k), on_path, depth)
       if err then return err end
     end
     on_path[v] = nil
@@ -294,7 +316,8 @@ local function make_instance_mt(T)
     local validate = T.methods.validate
     if validate then
       local ok, err = pcall(validate, self)
-      if not ok then fail(tostring(err):gsub("^%[ochre [^%]]*%]:%d+: ", "")) end
+      -- The error's own position (inside validate) gives way to the declaration's.
+      if not ok then fail((tostring(err):gsub("^[^:\n]+:%d+: ", ""))) end
     end
     return self
   end
@@ -334,7 +357,7 @@ function type_mt.__call(T, identifier)
 end
 function type_mt.__tostring(T) return "ochre.component \"" .. T.name .. "\"" end
 
-local SPEC_KEYS = { "breaks", "fields", "create", "read", "update", "delete", "validate", "doc" }
+local SPEC_KEYS = { "breaks", "fields", "sensitive", "create", "read", "update", "delete", "validate", "doc" }
 
 -- ochre.component "Name" { breaks = {...}, fields = {...}, create = fn, ... }
 function M.component(name)
@@ -351,7 +374,7 @@ function M.component(name)
       error(("component type '%s' is already defined at %s"):format(name, types[name].site), 2)
     end
     local T = { name = name, site = defined_at, fields = {}, field_names = {}, breaks = {},
-                hooks = {}, methods = {} }
+                sensitive = {}, is_sensitive = {}, hooks = {}, methods = {} }
     for k, v in pairs(spec) do
       if type(k) ~= "string" then
         error(("ochre.component \"%s\": unexpected entry %s"):format(name, describe(k)), 2)
@@ -359,7 +382,7 @@ function M.component(name)
       if type(v) == "function" then
         T.methods[k] = v
         if HOOKS[k] then T.hooks[k] = v end
-      elseif k ~= "breaks" and k ~= "fields" and k ~= "doc" then
+      elseif k ~= "breaks" and k ~= "fields" and k ~= "sensitive" and k ~= "doc" then
         local hint = suggest(k, SPEC_KEYS)
         if HOOKS[k] then hint = " (a hook must be a function)" end
         error(("ochre.component \"%s\": unknown entry '%s'%s"):format(name, k, hint), 2)
@@ -373,8 +396,11 @@ function M.component(name)
       if type(f) ~= "string" or not f:match("^[%a_][%w_]*$") then
         error(("ochre.component \"%s\": field names are words (got %s)"):format(name, describe(f)), 2)
       end
-      if RESERVED[f] or T.methods[f] then
-        error(("ochre.component \"%s\": '%s' is reserved (a method's name) and cannot be a field")
+      if RESERVED[f] then
+        error(("ochre.component \"%s\": '%s' is reserved and cannot be a field"):format(name, f), 2)
+      end
+      if T.methods[f] then
+        error(("ochre.component \"%s\": '%s' is the name of a method and cannot be a field")
           :format(name, f), 2)
       end
       if default ~= REQUIRED then
@@ -398,6 +424,31 @@ function M.component(name)
       if seen[f] then error(("ochre.component \"%s\": breaks names '%s' twice"):format(name, f), 2) end
       seen[f] = true
       T.breaks[i] = f
+    end
+    -- sensitive: fields whose values ochre never shows (plans, explain, state, history,
+    -- --json print "(sensitive)"); they are hashed and stored like any other.
+    local sensitive = spec.sensitive or {}
+    local entries = 0
+    if type(sensitive) == "table" and getmetatable(sensitive) == nil then
+      for _ in pairs(sensitive) do entries = entries + 1 end
+    end
+    if type(sensitive) ~= "table" or getmetatable(sensitive) ~= nil or entries ~= #sensitive then
+      error(("ochre.component \"%s\": sensitive must be a list of field names"):format(name), 2)
+    end
+    for i, f in ipairs(sensitive) do
+      if f == "identifier" then
+        error(("ochre.component \"%s\": the identifier is part of the key, shown everywhere; "
+          .. "it cannot be sensitive"):format(name), 2)
+      end
+      if type(f) ~= "string" or T.fields[f] == nil then
+        error(("ochre.component \"%s\": sensitive names '%s', which is not a field%s")
+          :format(name, tostring(f), suggest(tostring(f), T.field_names)), 2)
+      end
+      if T.is_sensitive[f] then
+        error(("ochre.component \"%s\": sensitive names '%s' twice"):format(name, f), 2)
+      end
+      T.is_sensitive[f] = true
+      T.sensitive[i] = f
     end
     T.mt = make_instance_mt(T)
     types[name] = T

@@ -343,6 +343,10 @@ int dispatch(const Args& a) {
 
 int main(int argc, char** argv) {
   signal(SIGPIPE, SIG_IGN);
+  // Past a file-size limit (ulimit -f) a write fails with EFBIG instead of killing ochre
+  // mid-job: SQLite reports it and the run ends with an error, the state consistent.
+  // (Commands get the default back: libuv resets signal dispositions when it spawns.)
+  signal(SIGXFSZ, SIG_IGN);
   try {
     return dispatch(parse(argc, argv));
   } catch (const Error& e) {

@@ -1,0 +1,7 @@
+-- --target of a KEY the pipeline does not have.
+-- args: run pipeline.lua --target Model/nope
+-- exit: 2
+-- error: no instance 'Model/nope' in the pipeline
+local ochre = require "ochre"
+local Model = ochre.component "Model" { fields = { model = "base", source = ochre.required, size = 1 } }
+return Model "m" { source = "data" }

@@ -1,0 +1,7 @@
+-- An unknown option.
+-- args: run pipeline.lua --frobnicate
+-- exit: 2
+-- error: unknown option '--frobnicate' (see 'ochre --help')
+local ochre = require "ochre"
+local Model = ochre.component "Model" { fields = { model = "base", source = ochre.required, size = 1 } }
+return Model "m" { source = "data" }

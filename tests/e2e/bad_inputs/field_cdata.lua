@@ -1,0 +1,8 @@
+-- A LuaJIT cdata in a field.
+-- exit: 2
+-- error: pipeline.lua:@HERE: Model/m: field 'source' holds a cdata; fields hold data only (nil, booleans, numbers, strings and tables of those)
+local ochre = require "ochre"
+local Model = ochre.component "Model" { fields = { model = "base", source = ochre.required, size = 1 } }
+local ffi = require "ffi"
+local m = Model "m" { source = ffi.new("int[1]") } -- HERE
+return m

@@ -1,0 +1,7 @@
+-- No identifier.
+-- exit: 2
+-- error: pipeline.lua:@HERE: Model: an identifier must be a non-empty string (got nil); write Model "name"
+local ochre = require "ochre"
+local Model = ochre.component "Model" { fields = { model = "base", source = ochre.required, size = 1 } }
+local m = Model() { source = "data" } -- HERE
+return m

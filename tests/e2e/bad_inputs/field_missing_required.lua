@@ -1,0 +1,7 @@
+-- A required field left out.
+-- exit: 2
+-- error: pipeline.lua:@HERE: Model/m needs a value for required field 'source'
+local ochre = require "ochre"
+local Model = ochre.component "Model" { fields = { model = "base", source = ochre.required, size = 1 } }
+local m = Model "m" { size = 2 } -- HERE
+return m

@@ -1,0 +1,7 @@
+-- NaN in a field.
+-- exit: 2
+-- error: pipeline.lua:@HERE: Model/m: field 'source' is NaN, which has no stable hash
+local ochre = require "ochre"
+local Model = ochre.component "Model" { fields = { model = "base", source = ochre.required, size = 1 } }
+local m = Model "m" { source = 0/0 } -- HERE
+return m

@@ -1,0 +1,6 @@
+-- The same in the declaration the file returns (a tail call).
+-- exit: 2
+-- error: pipeline.lua:@HERE: Model has no field 'modle' (did you mean 'model'?)
+local ochre = require "ochre"
+local Model = ochre.component "Model" { fields = { model = "base", source = ochre.required, size = 1 } }
+return Model "m" { modle = "x", source = "data" } -- HERE

@@ -1,0 +1,11 @@
+-- A read hook that raises: nothing runs, nothing is written.
+-- exit: 1
+-- error: Bad/b: read failed: pipeline.lua:@HERE: cannot read
+local ochre = require "ochre"
+local Model = ochre.component "Model" { fields = { model = "base", source = ochre.required, size = 1 } }
+local m = Model "m" { source = "data" }
+local Bad = ochre.component "Bad" {
+  fields = { x = 1 },
+  read = function(self) error("cannot read") end, -- HERE
+}
+return { m, Bad "b" {} }

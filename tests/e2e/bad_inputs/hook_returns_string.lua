@@ -1,0 +1,12 @@
+-- A create hook returning a string.
+-- exit: 1
+-- error: Bad/b: create must return a table of outputs, ochre.pending(...) or nothing (it returned a string)
+-- state: failed Bad/b
+local ochre = require "ochre"
+local Model = ochre.component "Model" { fields = { model = "base", source = ochre.required, size = 1 } }
+local m = Model "m" { source = "data" }
+local Bad = ochre.component "Bad" {
+  fields = { x = 1 },
+  create = function(self) return "done" end,
+}
+return { m, Bad "b" {} }

@@ -1,0 +1,12 @@
+-- A hook that puts a function into a field.
+-- exit: 1
+-- error: Bad/b: create failed: pipeline.lua:@HERE: Bad/b: field 'x' holds a function; fields hold data only (nil, booleans, numbers, strings and tables of those)
+-- state: failed Bad/b
+local ochre = require "ochre"
+local Model = ochre.component "Model" { fields = { model = "base", source = ochre.required, size = 1 } }
+local m = Model "m" { source = "data" }
+local Bad = ochre.component "Bad" {
+  fields = { x = 1 },
+  create = function(self) self.x = print end, -- HERE
+}
+return { m, Bad "b" {} }

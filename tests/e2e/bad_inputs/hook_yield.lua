@@ -1,0 +1,12 @@
+-- A hook that yields outside the scheduler.
+-- exit: 1
+-- error: Bad/b: create failed: the hook yielded without waiting for anything (coroutine.yield is not for hooks; wait with ochre.sleep, ochre.sh, ...)
+-- state: failed Bad/b
+local ochre = require "ochre"
+local Model = ochre.component "Model" { fields = { model = "base", source = ochre.required, size = 1 } }
+local m = Model "m" { source = "data" }
+local Bad = ochre.component "Bad" {
+  fields = { x = 1 },
+  create = function(self) coroutine.yield(1) end,
+}
+return { m, Bad "b" {} }

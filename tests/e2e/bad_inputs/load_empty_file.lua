@@ -1,0 +1,3 @@
+-- An empty file returns nothing.
+-- exit: 2
+-- error: pipeline.lua: the pipeline must return a component instance or a list of them, or pass them to ochre.apply (it returned nothing)

@@ -1,0 +1,7 @@
+-- A pipeline returning nil explicitly.
+-- exit: 2
+-- error: pipeline.lua: the pipeline must return a component instance or a list of them, or pass them to ochre.apply (it returned nothing)
+local ochre = require "ochre"
+local Model = ochre.component "Model" { fields = { model = "base", source = ochre.required, size = 1 } }
+local m = Model "m" { source = "data" }
+return nil
