@@ -33,7 +33,9 @@ test-asan: deps
 
 # Benchmarks side by side with peers (not part of the tests).
 bench: build
+	@command -v ninja >/dev/null || apt-get install -y -qq ninja-build
 	tests/bench/run.sh $(OCHRE)
+	tests/bench/scale.sh $(OCHRE)
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD)

@@ -1,0 +1,85 @@
+#!/usr/bin/env bash
+# Speed at scale: pipelines of N components with empty hooks in four shapes, measured as
+# whole processes (median of RUNS runs, peak RSS), next to ninja and GNU make doing the
+# same number of targets in the same run. Usage: tests/bench/scale.sh [path/to/ochre]
+# Environment: SIZES (default "1000 10000 100000"), RUNS (default 3).
+set -euo pipefail
+OCHRE=$(realpath "${1:-build/ochre}")
+HERE=$(cd "$(dirname "$0")" && pwd)
+SIZES=${SIZES:-"1000 10000 100000"}
+RUNS=${RUNS:-3}
+WORK=$(mktemp -d)
+trap 'rm -rf "$WORK"' EXIT
+command -v ninja >/dev/null || { echo "needs ninja (apt-get install ninja-build)"; exit 2; }
+
+# measure CMD...: runs $SETUP then CMD, RUNS times; prints "median_wall max_rss_mb".
+measure() {
+  local walls=() rss=0
+  for _ in $(seq "$RUNS"); do
+    eval "$SETUP"
+    local t0 t1
+    t0=$(date +%s.%N)
+    /usr/bin/time -f '%M' -o "$WORK/t" "$@" >/dev/null 2>&1 || true
+    t1=$(date +%s.%N)
+    walls+=("$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", b - a }')")
+    local m; m=$(awk 'END {print $1}' "$WORK/t")
+    [ "$m" -gt "$rss" ] && rss=$m
+  done
+  echo "$(printf '%s\n' "${walls[@]}" | sort -g | sed -n "$(( (RUNS + 1) / 2 ))p") $((rss / 1024))"
+}
+
+row() {  # name ochre_s rss_mb peer peer_s
+  local ratio="-"
+  if [ -z "$2" ]; then printf '%-40s %8s %10s   %-7s %8s %8s\n' "" "" "" "$4" "$5" "$(awk -v a="$LAST" -v b="$5" 'BEGIN { if (b > 0) printf "%.2fx", a / b; else print "-" }')"; return; fi
+  LAST=$2
+  [ "$5" != "-" ] && ratio=$(awk -v a="$2" -v b="$5" 'BEGIN { if (b > 0) printf "%.2fx", a / b; else print "-" }')
+  printf '%-40s %8s %7s MB   %-7s %8s %8s\n' "$1" "$2" "$3" "$4" "$5" "$ratio"
+}
+
+peers() {  # n: writes build.ninja and Makefile with n touch targets
+  local n=$1
+  { echo "rule touch"; echo "  command = touch \$out"
+    for i in $(seq "$n"); do echo "build out/t$i: touch"; done; } > build.ninja
+  { printf 'all:'; for i in $(seq "$n"); do printf ' out/t%d' "$i"; done; printf '\n'
+    echo 'out/%:'; printf '\t@mkdir -p out && touch $@\n'; } > Makefile
+}
+
+printf '%-40s %8s %10s   %-7s %8s %8s\n' "measure" "ochre s" "peak RSS" "peer" "peer s" "ratio"
+for n in $SIZES; do
+  d="$WORK/$n"
+  mkdir -p "$d" && cd "$d"
+  peers "$n"
+  SETUP='rm -rf out'; read -r nf _ < <(measure ninja -j2)
+  SETUP=':'; read -r nn _ < <(measure ninja -j2)
+  SETUP='rm -rf out'; read -r mf _ < <(measure make -s -j2)
+  SETUP=':'; read -r mn _ < <(measure make -s -j2)
+  for shape in leaves groups chain dag; do
+    luajit "$HERE/gen.lua" "$shape" "$n" > "$shape.lua"
+    luajit "$HERE/gen.lua" "$shape" "$n" changed > "$shape-changed.lua"
+    SETUP='rm -rf .ochre'
+    read -r first rss < <(measure "$OCHRE" run "$shape.lua")
+    row "$shape $n: first apply" "$first" "$rss" "ninja" "$nf"
+    row "" "" "" "make" "$mf"
+    SETUP=':'
+    read -r noop rss < <(measure "$OCHRE" run "$shape.lua")
+    row "$shape $n: no-op" "$noop" "$rss" "ninja" "$nn"
+    row "" "" "" "make" "$mn"
+    if [ "$shape" = chain ] || [ "$shape" = groups ]; then
+      SETUP="rm -rf .ochre; $OCHRE run $shape.lua >/dev/null"
+      read -r ch rss < <(measure "$OCHRE" run "$shape-changed.lua" --state .ochre/state.db)
+      row "$shape $n: one leaf changed" "$ch" "$rss" "-" "-"
+    fi
+    SETUP="rm -rf .ochre; $OCHRE run $shape.lua >/dev/null"
+    read -r de rss < <(measure "$OCHRE" destroy "$shape.lua")
+    row "$shape $n: destroy" "$de" "$rss" "-" "-"
+  done
+done
+
+mkdir -p "$WORK/one" && cd "$WORK/one"
+printf 'local ochre = require "ochre"\nreturn ochre.Component "x"\n' > one.lua
+"$OCHRE" run one.lua >/dev/null
+SETUP=':'; RUNS=9
+read -r st rss < <(measure "$OCHRE" run one.lua)
+printf 'build one: one\nrule one\n  command = touch one\n' > build.ninja
+read -r ns _ < <(measure ninja)
+row "startup: one-component no-op" "$st" "$rss" "ninja" "$ns"
