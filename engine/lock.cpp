@@ -40,7 +40,10 @@ std::unique_ptr<StateLock> StateLock::acquire(const std::string& path, const std
                                               double timeout) {
   std::error_code ec;
   auto dir = std::filesystem::path(path).parent_path();
-  if (!dir.empty()) std::filesystem::create_directories(dir, ec);
+  if (!dir.empty()) {
+    std::filesystem::create_directories(dir, ec);
+    if (ec) fail(Code::State, {state, "cannot create directory " + dir.string() + ": " + ec.message()});
+  }
   int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
   if (fd < 0) fail(Code::State, {state, "cannot open lock file " + path + ": " + std::strerror(errno)});
   auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(timeout);

@@ -57,10 +57,20 @@ Result TempDir::ochre(const std::vector<std::string>& args,
 
 std::unique_ptr<Process> TempDir::start(const std::vector<std::string>& args,
                                         const std::map<std::string, std::string>& env) const {
+  std::vector<std::string> argv{OCHRE_BIN};
+  argv.insert(argv.end(), args.begin(), args.end());
+  return start_program(std::move(argv), env);
+}
+
+Result TempDir::run(const std::vector<std::string>& argv,
+                    const std::map<std::string, std::string>& env) const {
+  return start_program(argv, env)->wait();
+}
+
+std::unique_ptr<Process> TempDir::start_program(std::vector<std::string> argv_s,
+                                        const std::map<std::string, std::string>& env) const {
   // Everything the child needs is prepared before fork: other threads (the readers of
   // other processes) may hold locks the child would otherwise wait on forever.
-  std::vector<std::string> argv_s{OCHRE_BIN};
-  argv_s.insert(argv_s.end(), args.begin(), args.end());
   std::map<std::string, std::string> vars;
   for (char** e = environ; *e; ++e) {
     std::string kv = *e;
@@ -69,6 +79,7 @@ std::unique_ptr<Process> TempDir::start(const std::vector<std::string>& args,
   }
   vars.erase("OCHRE_STATE");
   vars["NO_COLOR"] = "1";
+  vars["OCHRE"] = OCHRE_BIN;
   for (const auto& [k, v] : env) vars[k] = v;
   std::vector<std::string> env_s;
   for (const auto& [k, v] : vars) env_s.push_back(k + "=" + v);

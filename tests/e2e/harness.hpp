@@ -81,6 +81,12 @@ class TempDir {
   // Starts ochre the same way, in the background, as the leader of its own process group.
   std::unique_ptr<Process> start(const std::vector<std::string>& args,
                                  const std::map<std::string, std::string>& env = {}) const;
+  // Runs any program (argv[0] a path) the same way, with $OCHRE set to the ochre binary:
+  // e.g. {"/bin/sh", "-c", "ulimit -n 20; exec \"$OCHRE\" run pipeline.lua"}.
+  Result run(const std::vector<std::string>& argv,
+             const std::map<std::string, std::string>& env = {}) const;
+  std::unique_ptr<Process> start_program(std::vector<std::string> argv,
+                                         const std::map<std::string, std::string>& env = {}) const;
   // Waits (polling, with a deadline of `timeout` seconds) until file `name` exists.
   bool wait_for_file(const std::string& name, double timeout = 20) const;
   // The lines of file `name` (none when it does not exist).
