@@ -23,6 +23,36 @@ struct Engine::Impl {
     return *session.current_plan;
   }
 
+  // The sensitive fields of every type defined in the Lua state (dsl.lua keeps each
+  // type's list as T.sensitive), for the displays to mask.
+  Sensitive sensitive() {
+    Sensitive out;
+    lua_State* L = session.L();
+    int top = lua_gettop(L);
+    session.push_internal("types");
+    if (lua_istable(L, -1)) {
+      lua_pushnil(L);
+      while (lua_next(L, -2)) {
+        if (lua_type(L, -2) == LUA_TSTRING && lua_istable(L, -1)) {
+          lua_getfield(L, -1, "sensitive");
+          if (lua_istable(L, -1)) {
+            std::vector<std::string> names;
+            for (int i = 1, n = static_cast<int>(lua_objlen(L, -1)); i <= n; ++i) {
+              lua_rawgeti(L, -1, i);
+              if (lua_type(L, -1) == LUA_TSTRING) names.push_back(lua_tostring(L, -1));
+              lua_pop(L, 1);
+            }
+            if (!names.empty()) out.emplace(lua_tostring(L, -3), std::move(names));
+          }
+          lua_pop(L, 1);
+        }
+        lua_pop(L, 1);
+      }
+    }
+    lua_settop(L, top);
+    return out;
+  }
+
   // Rows stored by an older ochre lack their type's breaking fields; an apply of the
   // pipeline records them, even when it has no job to run, so `state mv` can work.
   void record_breaks() {
@@ -91,7 +121,7 @@ std::string Engine::state_list(bool json) {
 }
 
 std::string Engine::state_show(const std::string& key, bool json) {
-  return format_state_show(find_stored(impl_->session.state(false), key), json);
+  return format_state_show(find_stored(impl_->session.state(false), key), json, impl_->sensitive());
 }
 
 std::string Engine::log(int limit, bool json) {
@@ -101,7 +131,7 @@ std::string Engine::log(int limit, bool json) {
 std::string Engine::history(const std::string& key, bool json) {
   auto versions = impl_->session.state(false).versions(key);
   if (versions.empty()) find_stored(impl_->session.state(false), key);  // unknown: an error
-  return format_history(versions, key, json);
+  return format_history(versions, key, json, impl_->sensitive());
 }
 
 void Engine::state_rm(const std::string& key) {
@@ -148,10 +178,10 @@ std::vector<JobInfo> Engine::jobs() const {
 
 std::string Engine::plan_table() const { return format_table(impl_->plan()); }
 std::string Engine::plan_json() const {
-  return format_json(impl_->plan(), *impl_->session.graph);
+  return format_json(impl_->plan(), *impl_->session.graph, impl_->sensitive());
 }
 std::string Engine::explain(const std::string& key) const {
-  return format_explain(impl_->plan(), *impl_->session.graph, key);
+  return format_explain(impl_->plan(), *impl_->session.graph, key, impl_->sensitive());
 }
 
 int default_jobs() {

@@ -127,6 +127,12 @@ void define_native_type(Session& s, NativeType type) {
     lua_rawseti(L, -2, static_cast<int>(i + 1));
   }
   lua_setfield(L, -2, "breaks");
+  lua_newtable(L);
+  for (size_t i = 0; i < t->sensitive.size(); ++i) {
+    lua_pushstring(L, t->sensitive[i].c_str());
+    lua_rawseti(L, -2, static_cast<int>(i + 1));
+  }
+  lua_setfield(L, -2, "sensitive");
   auto hook = [&](const char* name, HookKind kind, bool present) {
     if (!present) return;
     lua_pushlightuserdata(L, &s);

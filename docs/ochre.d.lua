@@ -29,6 +29,7 @@ function Instance:path(name) end
 ---What `ochre.component "Name" { ... }` takes.
 ---@class ochre.ComponentSpec
 ---@field breaks? string[] Fields whose change replaces the instance (delete, then create).
+---@field sensitive? string[] Fields whose values are never shown (plans, explain, --json, the REPL): "(sensitive)" instead. Still hashed and stored; the state file is owner-only.
 ---@field fields? table<string, any> Field name -> default; `ochre.required` for none.
 ---@field doc? string
 ---@field create? fun(self: ochre.Instance): (table|ochre.Pending|nil) May return outputs.

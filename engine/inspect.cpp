@@ -53,20 +53,22 @@ std::string format_state_list(const std::vector<StoredInstance>& stored, bool js
   return out;
 }
 
-std::string format_state_show(const StoredInstance& s, bool json) {
+std::string format_state_show(const StoredInstance& s, bool json, const Sensitive& sensitive) {
+  const Fields fields = mask_fields(s.fields, sensitive, s.type);
   if (json) {
     return "{\"key\":" + json_quote(s.key) + ",\"type\":" + json_quote(s.type) +
            ",\"identifier\":" + json_quote(s.identifier) + ",\"uuid\":" + json_quote(s.uuid) +
            ",\"hash\":" + json_quote(s.hash) + ",\"status\":" + json_quote(status_name(s.status)) +
            ",\"action\":" + json_quote(action_name(s.action)) + ",\"error\":" + json_quote(s.error) +
-           ",\"run\":" + std::to_string(s.run) + ",\"fields\":" + to_json(fields_to_value(s.fields)) +
+           ",\"run\":" + std::to_string(s.run) + ",\"fields\":" + to_json(fields_to_value(fields)) +
            ",\"outputs\":" + to_json(s.outputs) + ",\"deps\":" + keys_json(s.deps) + "}\n";
   }
   std::string out = s.key + "\n";
   out += "  uuid    " + s.uuid + "\n  hash    " + s.hash + "\n  status  " + status_text(s) + "\n";
   if (!s.error.empty()) out += "  error   " + s.error.substr(0, s.error.find('\n')) + "\n";
   out += "  run     " + std::to_string(s.run) + "\n  fields\n";
-  for (const auto& [name, v] : s.fields) out += "    " + name + " = " + display(v, 200) + "\n";
+  for (const auto& [name, v] : s.fields)
+    out += "    " + name + " = " + (is_sensitive(sensitive, s.type, name) ? sensitive_text : display(v, 200)) + "\n";
   out += "  outputs " + display(s.outputs, 200) + "\n";
   if (!s.deps.empty()) {
     out += "  deps    ";
@@ -116,7 +118,10 @@ std::string format_log(StateStore& state, int limit, bool json) {
   return out;
 }
 
-std::string format_history(const std::vector<VersionRecord>& versions, const std::string& key, bool json) {
+std::string format_history(const std::vector<VersionRecord>& versions, const std::string& key, bool json,
+                           const Sensitive& sensitive) {
+  std::string type, identifier;
+  split_key(key, type, identifier);
   if (json) {
     std::string out = "[";
     for (size_t i = 0; i < versions.size(); ++i) {
@@ -125,7 +130,8 @@ std::string format_history(const std::vector<VersionRecord>& versions, const std
       out += "{\"key\":" + json_quote(v.key) + ",\"uuid\":" + json_quote(v.uuid) + ",\"hash\":" +
              json_quote(v.hash) + ",\"action\":" + json_quote(v.action) + ",\"at\":" + json_quote(v.at) +
              ",\"run\":" + std::to_string(v.run) + ",\"job\":" + std::to_string(v.job) +
-             ",\"fields\":" + to_json(fields_to_value(v.fields)) + ",\"outputs\":" + to_json(v.outputs) + "}";
+             ",\"fields\":" + to_json(fields_to_value(mask_fields(v.fields, sensitive, type))) +
+             ",\"outputs\":" + to_json(v.outputs) + "}";
     }
     return out + "]\n";
   }
@@ -136,7 +142,9 @@ std::string format_history(const std::vector<VersionRecord>& versions, const std
            "  hash " + v.hash + "\n";
     std::string fields;
     for (const auto& [name, val] : v.fields)
-      if (name != "identifier") fields += (fields.empty() ? "" : ", ") + name + " = " + display(val, 60);
+      if (name != "identifier")
+        fields += (fields.empty() ? "" : ", ") + name + " = " +
+                  (is_sensitive(sensitive, type, name) ? sensitive_text : display(val, 60));
     if (!fields.empty()) out += "    " + fields + "\n";
   }
   return out;

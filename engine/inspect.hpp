@@ -7,14 +7,17 @@
 
 #include "engine/graph.hpp"
 #include "engine/planner.hpp"
+#include "engine/sensitive.hpp"
 #include "engine/state.hpp"
 
 namespace ochre {
 
 std::string format_state_list(const std::vector<StoredInstance>& stored, bool json);
-std::string format_state_show(const StoredInstance& s, bool json);
+// Values of `sensitive` fields show as "(sensitive)" in state show and history.
+std::string format_state_show(const StoredInstance& s, bool json, const Sensitive& sensitive = {});
 std::string format_log(StateStore& state, int limit, bool json);
-std::string format_history(const std::vector<VersionRecord>& versions, const std::string& key, bool json);
+std::string format_history(const std::vector<VersionRecord>& versions, const std::string& key, bool json,
+                           const Sensitive& sensitive = {});
 // The planned graph as DOT or Mermaid, nodes marked with their planned action.
 std::string format_graph(const Plan& plan, const Graph& graph, const std::string& format);
 

@@ -54,14 +54,21 @@ std::string node_action(const Plan& plan, int node, const Job** job_out) {
   return "none";
 }
 
-std::string changes_json(const std::vector<FieldChange>& changes) {
+const Value& shown(const Value& v, bool masked) {
+  static const Value hidden = Value::of_string(sensitive_text);
+  return masked ? hidden : v;
+}
+
+std::string changes_json(const std::vector<FieldChange>& changes, const Sensitive& sensitive,
+                         const std::string& type) {
   std::string out = "[";
   for (size_t i = 0; i < changes.size(); ++i) {
     const FieldChange& c = changes[i];
+    bool masked = is_sensitive(sensitive, type, c.field);
     if (i) out += ',';
     out += "{\"field\":" + json_quote(c.field);
-    out += ",\"before\":" + (c.had_before ? to_json(c.before) : "null");
-    out += ",\"after\":" + (c.has_after ? to_json(c.after) : "null");
+    out += ",\"before\":" + (c.had_before ? to_json(shown(c.before, masked)) : "null");
+    out += ",\"after\":" + (c.has_after ? to_json(shown(c.after, masked)) : "null");
     out += std::string(",\"breaking\":") + (c.breaking ? "true" : "false");
     if (!c.via.empty()) out += ",\"via\":" + json_quote(c.via);
     out += '}';
@@ -94,7 +101,7 @@ std::string format_table(const Plan& plan) {
   return out;
 }
 
-std::string format_json(const Plan& plan, const Graph& graph) {
+std::string format_json(const Plan& plan, const Graph& graph, const Sensitive& sensitive) {
   std::string out = "{\"version\":1,\"jobs\":[";
   for (size_t i = 0; i < plan.jobs.size(); ++i) {
     const Job& j = plan.jobs[i];
@@ -110,7 +117,7 @@ std::string format_json(const Plan& plan, const Graph& graph) {
     out += ",\"details\":" + json_quote(j.details());
     out += std::string(",\"replace\":") + (j.replace ? "true" : "false");
     out += ",\"reason\":" + json_quote(j.reason);
-    out += ",\"changes\":" + changes_json(j.changes);
+    out += ",\"changes\":" + changes_json(j.changes, sensitive, j.type);
     out += ",\"deps\":[";
     for (size_t k = 0; k < j.deps.size(); ++k) out += (k ? "," : "") + std::to_string(j.deps[k]);
     out += "]}";
@@ -126,10 +133,10 @@ std::string format_json(const Plan& plan, const Graph& graph) {
     out += ",\"uuid\":" + json_quote(node.uuid) + ",\"hash\":" + json_quote(node.hash);
     out += ",\"action\":" + json_quote(action);
     out += ",\"reason\":" + json_quote(job ? job->reason : "");
-    out += ",\"changes\":" + changes_json(job ? job->changes : std::vector<FieldChange>{});
+    out += ",\"changes\":" + changes_json(job ? job->changes : std::vector<FieldChange>{}, sensitive, node.type);
     out += ",\"breaks\":[";
     for (size_t k = 0; k < node.breaks.size(); ++k) out += (k ? "," : "") + json_quote(node.breaks[k]);
-    out += "],\"inputs\":" + to_json(fields_to_value(node.fields));
+    out += "],\"inputs\":" + to_json(fields_to_value(mask_fields(node.fields, sensitive, node.type)));
     out += ",\"deps\":[";
     for (size_t k = 0; k < node.deps.size(); ++k)
       out += (k ? "," : "") + json_quote(graph.node(node.deps[k]).key);
@@ -142,7 +149,8 @@ std::string format_json(const Plan& plan, const Graph& graph) {
   return out;
 }
 
-std::string format_explain(const Plan& plan, const Graph& graph, const std::string& key) {
+std::string format_explain(const Plan& plan, const Graph& graph, const std::string& key,
+                           const Sensitive& sensitive) {
   std::string out;
   bool found = graph.find(key) >= 0;
   for (size_t i = 0; i < plan.jobs.size(); ++i) {
@@ -153,9 +161,10 @@ std::string format_explain(const Plan& plan, const Graph& graph, const std::stri
     if (j.action == Action::Delete) continue;
     for (const FieldChange& c : j.changes) {
       out += "  " + c.field + ": ";
+      bool masked = is_sensitive(sensitive, j.type, c.field);
       if (!c.via.empty()) out += "sub-component " + c.via + " changed";
-      else out += (c.had_before ? display(c.before) : "(absent)") + " -> " +
-                  (c.has_after ? display(c.after) : "(absent)");
+      else out += (!c.had_before ? "(absent)" : masked ? sensitive_text : display(c.before)) + " -> " +
+                  (!c.has_after ? "(absent)" : masked ? sensitive_text : display(c.after));
       out += c.breaking ? "  [breaking]\n" : "\n";
     }
   }

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "engine/graph.hpp"
+#include "engine/sensitive.hpp"
 #include "engine/state.hpp"
 
 namespace ochre {
@@ -60,9 +61,11 @@ std::unordered_set<std::string> protected_keys(
 // The plan as the original's table, or the "nothing to do" line.
 std::string format_table(const Plan& plan);
 extern const char* const no_changes_text;
-// The plan and every node of the graph as JSON.
-std::string format_json(const Plan& plan, const Graph& graph);
+// The plan and every node of the graph as JSON. Values of `sensitive` fields are shown
+// as "(sensitive)" (engine/sensitive.hpp), here and in explain.
+std::string format_json(const Plan& plan, const Graph& graph, const Sensitive& sensitive = {});
 // Why one key is planned as it is: each changed field, old -> new, breaking or not.
-std::string format_explain(const Plan& plan, const Graph& graph, const std::string& key);
+std::string format_explain(const Plan& plan, const Graph& graph, const std::string& key,
+                           const Sensitive& sensitive = {});
 
 }  // namespace ochre

@@ -53,6 +53,7 @@ struct NativeType {
   std::vector<std::pair<std::string, Value>> fields;  // defaults
   std::vector<std::string> required;                   // fields with no default
   std::vector<std::string> breaks;                     // a change here replaces
+  std::vector<std::string> sensitive;                  // values never shown (plans, state, ...)
   std::function<Value(const Instance& self)> create;   // returns outputs (a map, or nil)
   std::function<Value(const Instance& self, const Instance& old)> update;  // nil: keep outputs
   std::function<void(const Instance& self)> remove;    // the delete hook; self is the stored version
