@@ -10,7 +10,15 @@ namespace ochre {
 struct Engine::Impl {
   explicit Impl(Options o, lua_State* host = nullptr) : session(std::move(o), host) {}
   ~Impl() {
-    if (run) run->end();
+    // A run an error stopped (the disk full, the state gone) is closed if the state still
+    // takes writes. A destructor must not throw: what it could not record, the next run
+    // finds as interrupted and retries.
+    if (run) {
+      try {
+        run->end();
+      } catch (const std::exception&) {
+      }
+    }
   }
   lua::Session session;
   std::unique_ptr<lua::LuaHookRunner> runner;
