@@ -1,10 +1,12 @@
 # One-command entry points. `make run` and `make test` install what is missing first.
 BUILD      ?= build
 ASAN_BUILD ?= build-asan
+FUZZ_BUILD ?= build-fuzz
+FUZZ_SECONDS ?= 60
 JOBS       ?= $(shell nproc)
 OCHRE      := $(BUILD)/ochre
 
-.PHONY: all deps build run test test-fast test-asan bench clean
+.PHONY: all deps deps-fuzz build run test test-fast test-asan test-extended fuzz bench clean
 
 all: build
 
@@ -31,6 +33,20 @@ test-asan: deps
 	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
 	  ctest --test-dir $(ASAN_BUILD) --output-on-failure -j$(JOBS)
 
+# The extended mode: every test, then the fuzzers.
+test-extended: test fuzz
+
+deps-fuzz:
+	@./scripts/install-deps.sh --fuzz
+
+# libFuzzer targets (clang, ASan + UBSan): the canonical decoder and hasher, the state
+# loader, the plan loader, each for FUZZ_SECONDS on tests/fuzz/corpus.
+fuzz: deps-fuzz
+	@cmake -S . -B $(FUZZ_BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_C_COMPILER=clang \
+	  -DCMAKE_CXX_COMPILER=clang++ -DOCHRE_FUZZ=ON -DOCHRE_TESTS=OFF >/dev/null
+	@cmake --build $(FUZZ_BUILD) -j$(JOBS) --target fuzz_canonical fuzz_state fuzz_plan
+	tests/fuzz/run.sh $(FUZZ_BUILD) $(FUZZ_SECONDS)
+
 # Benchmarks side by side with peers (not part of the tests).
 bench: build
 	@command -v ninja >/dev/null || apt-get install -y -qq ninja-build
@@ -38,4 +54,4 @@ bench: build
 	tests/bench/scale.sh $(OCHRE)
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD)
+	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)

@@ -1,7 +1,9 @@
 #!/bin/sh
-# Installs the Debian packages ochre builds with, when any is missing.
 set -e
+# Installs the Debian packages ochre builds with, when any is missing; with --fuzz also
+# what the libFuzzer targets need (clang and its runtime libraries; make fuzz).
 PACKAGES="cmake make g++ pkg-config libluajit-5.1-dev libsqlite3-dev catch2 libssl-dev libuv1-dev libedit-dev nlohmann-json3-dev bc time sqlite3 luajit"
+[ "${1:-}" = "--fuzz" ] && PACKAGES="$PACKAGES clang libclang-rt-dev"
 missing=""
 for p in $PACKAGES; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"

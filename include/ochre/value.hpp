@@ -19,6 +19,15 @@ struct Value {
   std::vector<Value> items;                     // Array elements
   std::vector<std::pair<Value, Value>> entries;  // Map entries, sorted by key_less
 
+  // Declared here, defaulted below where Value is complete: clang with libstdc++ cannot
+  // instantiate std::pair<Value, Value> (entries) while Value is still incomplete.
+  Value();
+  Value(const Value&);
+  Value(Value&&) noexcept;
+  Value& operator=(const Value&);
+  Value& operator=(Value&&) noexcept;
+  ~Value();
+
   static Value nil() { return {}; }
   static Value of_bool(bool b) { Value v; v.kind = Kind::Bool; v.boolean = b; return v; }
   static Value of_number(double n) { Value v; v.kind = Kind::Number; v.number = n; return v; }
@@ -45,6 +54,13 @@ struct Value {
     }
   }
 };
+
+inline Value::Value() = default;
+inline Value::Value(const Value&) = default;
+inline Value::Value(Value&&) noexcept = default;
+inline Value& Value::operator=(const Value&) = default;
+inline Value& Value::operator=(Value&&) noexcept = default;
+inline Value::~Value() = default;
 
 // Map key order: strings by bytes, numbers numerically (a map never mixes the two).
 bool key_less(const Value& a, const Value& b);

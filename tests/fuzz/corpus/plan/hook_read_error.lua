@@ -1,0 +1,8 @@
+local ochre = require "ochre"
+local Model = ochre.component "Model" { fields = { model = "base", source = ochre.required, size = 1 } }
+local m = Model "m" { source = "data" }
+local Bad = ochre.component "Bad" {
+  fields = { x = 1 },
+  read = function(self) error("cannot read") end, -- HERE
+}
+return { m, Bad "b" {} }
