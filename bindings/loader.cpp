@@ -160,9 +160,12 @@ void Session::load_file(const std::string& path) {
     lua_setfield(L(), -2, "path");
     lua_pop(L(), 1);
   }
-  if (luaL_loadfile(L(), path.c_str()) != 0) {
+  // Text only: a file of LuaJIT bytecode could crash the VM; pipelines are source.
+  if (luaL_loadfilex(L(), path.c_str(), "t") != 0) {
     std::string err = error_text(L());
     lua_pop(L(), 1);
+    if (err.find("wrong mode") != std::string::npos)
+      throw Error(Code::LuaSyntax, message(Code::LuaSyntax, {"a precompiled (bytecode) chunk; ochre loads Lua source only"}), path);
     lua_user_error(Code::LuaSyntax, err);
   }
   run_chunk(path);
@@ -171,7 +174,7 @@ void Session::load_file(const std::string& path) {
 void Session::load_string(std::string_view code, const std::string& name) {
   source = name;
   std::string chunk = "@" + name;
-  if (luaL_loadbuffer(L(), code.data(), code.size(), chunk.c_str()) != 0) {
+  if (luaL_loadbufferx(L(), code.data(), code.size(), chunk.c_str(), "t") != 0) {
     std::string err = error_text(L());
     lua_pop(L(), 1);
     lua_user_error(Code::LuaSyntax, err);
@@ -216,7 +219,12 @@ void Session::set_roots(int idx) {
     refs.push_back(luaL_ref(L, LUA_REGISTRYINDEX));
   } else if (lua_istable(L, idx) && !lua_getmetatable(L, idx)) {
     int n = (int)lua_objlen(L, idx);
-    if (n == 0) bad("an empty table");
+    if (n == 0) {
+      lua_pushnil(L);
+      bool empty = lua_next(L, idx) == 0;
+      if (!empty) lua_pop(L, 2);
+      bad(empty ? "an empty table" : "a table with named entries; return a list: { a, b }");
+    }
     for (int i = 1; i <= n; ++i) {
       lua_rawgeti(L, idx, i);
       if (!is_instance(L, -1)) {

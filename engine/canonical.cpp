@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 
 #include "ochre/errors.hpp"
 #include "engine/hash.hpp"
@@ -67,7 +68,7 @@ struct Decoder {
   int depth = 0;
 
   [[noreturn]] void bad() {
-    fail(Code::State, {"(value)", "damaged value encoding at byte " + std::to_string(pos)});
+    fail(Code::State, {"", "damaged value encoding at byte " + std::to_string(pos)});
   }
   char peek() { return pos < in.size() ? in[pos] : '\0'; }
   std::string_view until(char end) {
@@ -87,11 +88,20 @@ struct Decoder {
     pos += len;
     return s;
   }
-  double number(std::string_view text) {
-    std::string t(text);
-    char* end = nullptr;
-    double x = std::strtod(t.c_str(), &end);
-    if (t.empty() || end != t.c_str() + t.size()) bad();
+  // A number up to its closing 'e'. A float's exponent is Python's, always signed
+  // (1e-05, 1e+16), and no token starts with a sign: the closing 'e' is the first one
+  // not followed by '+' or '-'.
+  double number(bool is_float) {
+    size_t end = pos;
+    while (end < in.size() && !(in[end] == 'e' && !(is_float && end + 1 < in.size() &&
+                                                      (in[end + 1] == '+' || in[end + 1] == '-'))))
+      ++end;
+    if (end >= in.size()) bad();
+    std::string t(in.substr(pos, end - pos));
+    char* stop = nullptr;
+    double x = std::strtod(t.c_str(), &stop);
+    if (t.empty() || stop != t.c_str() + t.size()) bad();
+    pos = end + 1;
     return x;
   }
   Value value() {
@@ -100,7 +110,7 @@ struct Decoder {
     char c = peek();
     if (c == 'n') { ++pos; }
     else if (c == 't' || c == 'f') { ++pos; v = Value::of_bool(c == 't'); }
-    else if (c == 'i' || c == 'd') { ++pos; v = Value::of_number(number(until('e'))); }
+    else if (c == 'i' || c == 'd') { ++pos; v = Value::of_number(number(c == 'd')); }
     else if (c == 'r') { ++pos; v = Value::of_ref(counted()); }
     else if (c >= '0' && c <= '9') { v = Value::of_string(counted()); }
     else if (c == 'l') {

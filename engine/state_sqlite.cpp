@@ -190,7 +190,6 @@ class SqliteState final : public StateStore {
 
   ~SqliteState() override {
     if (batch_ && db_) sqlite3_exec(db_.get(), "COMMIT", nullptr, nullptr, nullptr);
-    for (auto& [sql, stmt] : cache_) sqlite3_finalize(stmt);
   }
 
   const std::string& location() const override { return path_; }
@@ -198,11 +197,11 @@ class SqliteState final : public StateStore {
 
   // The prepared statement for `sql` (a string literal: its address is the key).
   sqlite3_stmt* prepared(const char* sql) {
-    auto it = cache_.find(sql);
-    if (it != cache_.end()) return it->second;
+    auto it = cache_.map.find(sql);
+    if (it != cache_.map.end()) return it->second;
     sqlite3_stmt* raw = nullptr;
     if (sqlite3_prepare_v2(db_.get(), sql, -1, &raw, nullptr) != SQLITE_OK) die("prepare");
-    cache_.emplace(sql, raw);
+    cache_.map.emplace(sql, raw);
     return raw;
   }
 
@@ -249,9 +248,14 @@ class SqliteState final : public StateStore {
       s.identifier = q.text(2);
       s.uuid = q.text(3);
       s.hash = q.text(4);
-      s.fields = value_to_fields(decode(q.text(5)));
-      s.outputs = decode(q.text(6));
-      for (const Value& k : decode(q.text(7)).items) s.deps.push_back(k.text);
+      try {
+        s.fields = value_to_fields(decode(q.text(5)));
+        s.outputs = decode(q.text(6));
+        for (const Value& k : decode(q.text(7)).items) s.deps.push_back(k.text);
+      } catch (const Error& e) {
+        fail(Code::State, {path_, "damaged row for " + s.key + " (" + e.what() + "); forget it with "
+                                  "'ochre state rm " + s.key + "'"});
+      }
       if (!parse_status(q.text(8), s.status) || !parse_action(q.text(9), s.action))
         fail(Code::State, {path_, "damaged row for " + s.key});
       s.error = q.text(10);
@@ -585,9 +589,16 @@ class SqliteState final : public StateStore {
   std::string path_;
   OpenMode mode_;
   int version_ = schema_version;  // of the file as opened
-  std::unordered_map<const char*, sqlite3_stmt*> cache_;
-  bool batch_ = false;
   std::unique_ptr<sqlite3, DbClose> db_;
+  // Declared after db_, so destroyed first: the statements are finalized before the
+  // connection closes, on every way out (a constructor that throws included).
+  struct StmtCache {
+    std::unordered_map<const char*, sqlite3_stmt*> map;
+    ~StmtCache() {
+      for (auto& [sql, stmt] : map) sqlite3_finalize(stmt);
+    }
+  } cache_;
+  bool batch_ = false;
 };
 
 Stmt::Stmt(SqliteState& st, const char* sql) : st_(st), s_(st.prepared(sql)) {}

@@ -163,7 +163,7 @@ TEST_CASE("a damaged row is refused, naming the instance, untouched", "[e2e][sta
 }
 
 TEST_CASE("a damaged value names the state file and the instance, untouched",
-          "[e2e][state][damaged][!mayfail]") {
+          "[e2e][state][damaged]") {
   // Today: "state '(value)': damaged value encoding at byte 0", neither the file nor the
   // key (state_sqlite.cpp's load() lets canonical.cpp's decode error through as it is).
   Applied a;

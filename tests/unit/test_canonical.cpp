@@ -89,3 +89,17 @@ TEST_CASE("display renders Lua-like literals", "[canonical]") {
   CHECK(to_json(sample()) ==
         "{\"a\":\"x:y\\u0000z\",\"b\":2.5,\"list\":[null,false,{\"$ref\":\"Leaf/a/b\"},-7],\"nums\":{\"2\":\"two\",\"10\":\"ten\"}}");
 }
+
+TEST_CASE("floats with an exponent read back (regression: d1e-05e was cut at its first e)", "[canonical]") {
+  for (double x : {1e-05, 1e16, 1.5e300, -2.5e-300, 0.75, 9007199254740994.0}) {
+    Value a = Value::array();
+    a.items.push_back(Value::of_number(x));
+    a.items.push_back(Value::of_string("5:x"));
+    a.items.push_back(Value::of_number(12));
+    Value m = Value::map();
+    m.entries.emplace_back(Value::of_string("e"), a);
+    std::string bytes = encode(m);
+    INFO(bytes);
+    CHECK(decode(bytes) == m);
+  }
+}
