@@ -299,10 +299,24 @@ class Collector {
   void push_frame(int idx) {
     lua_rawgeti(L, LUA_REGISTRYINDEX, work_);
     lua_pushvalue(L, idx < 0 ? idx - 1 : idx);
-    int slot = ++slots_;
+    int slot;  // slots are reused, so the work table stays as small as the walk is deep
+    if (free_slots_.empty()) {
+      slot = ++slots_;
+    } else {
+      slot = free_slots_.back();
+      free_slots_.pop_back();
+    }
     lua_rawseti(L, -2, slot);
     lua_pop(L, 1);
     stack_.push_back({lua_topointer(L, idx), slot});
+  }
+
+  void release_slot(int slot) {
+    lua_rawgeti(L, LUA_REGISTRYINDEX, work_);
+    lua_pushnil(L);
+    lua_rawseti(L, -2, slot);
+    lua_pop(L, 1);
+    free_slots_.push_back(slot);
   }
 
   // Pushes the instance of a frame. [-0, +1, -]
@@ -332,10 +346,7 @@ class Collector {
       Frame& f = stack_.back();
       auto done = node_of_.find(f.ptr);
       if (f.stage == 0 && done != node_of_.end()) {
-        lua_rawgeti(L, LUA_REGISTRYINDEX, work_);
-        lua_pushnil(L);
-        lua_rawseti(L, -2, f.slot);
-        lua_pop(L, 1);
+        release_slot(f.slot);
         stack_.pop_back();
         continue;
       }
@@ -474,10 +485,7 @@ class Collector {
     Frame done = std::move(stack_[at]);
     stack_.erase(stack_.begin() + static_cast<long>(at));
     visiting_.erase(done.ptr);
-    lua_rawgeti(L, LUA_REGISTRYINDEX, work_);
-    lua_pushnil(L);
-    lua_rawseti(L, -2, done.slot);
-    lua_pop(L, 1);
+    release_slot(done.slot);
 
     int existing = graph_.find(done.key);
     if (existing >= 0) {
@@ -514,6 +522,7 @@ class Collector {
   lua_State* L;
   int work_ = LUA_NOREF;
   int slots_ = 0;
+  std::vector<int> free_slots_;
   Graph graph_;
   std::vector<Frame> stack_;
   std::unordered_map<std::string, const StoredInstance*> stored_;
