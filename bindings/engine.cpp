@@ -14,6 +14,7 @@ struct Engine::Impl {
     // takes writes. A destructor must not throw: what it could not record, the next run
     // finds as interrupted and retries.
     if (run) {
+      callbacks = {};  // the host's callbacks may be gone already (a stack unwinding)
       try {
         run->end();
       } catch (const std::exception&) {
@@ -58,6 +59,12 @@ struct Engine::Impl {
       }
     }
     lua_settop(L, top);
+    // What the state recorded: masks views made without the pipeline (state show).
+    for (const StoredInstance& st : session.state(false).load())
+      for (const auto& f : st.sensitive) {
+        auto& names = out[st.type];
+        if (std::find(names.begin(), names.end(), f) == names.end()) names.push_back(f);
+      }
     return out;
   }
 

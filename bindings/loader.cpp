@@ -111,6 +111,14 @@ const TypeInfo& Session::type_info(int idx) {
   lua_getfield(L, -1, "read");
   t.has_read = lua_isfunction(L, -1);
   lua_pop(L, 5);
+  lua_getfield(L, idx, "sensitive");
+  if (lua_istable(L, -1))
+    for (int i = 1, n = (int)lua_objlen(L, -1); i <= n; ++i) {
+      lua_rawgeti(L, -1, i);
+      if (lua_type(L, -1) == LUA_TSTRING) t.sensitive.push_back(lua_tostring(L, -1));
+      lua_pop(L, 1);
+    }
+  lua_pop(L, 1);
   lua_getfield(L, idx, "fields");
   push_internal("REQUIRED");
   for (const auto& f : t.field_names) {
@@ -500,6 +508,7 @@ class Collector {
     node.identifier = std::move(identifier);
     node.key = done.key;
     node.breaks = type.breaks;
+    node.sensitive = type.sensitive;
     node.site = done.site;
     lua_pushvalue(L, inst);
     node.handle = luaL_ref(L, LUA_REGISTRYINDEX);

@@ -28,6 +28,7 @@ struct TypeInfo {
   std::vector<std::string> breaks;
   std::vector<std::string> field_names;
   std::vector<std::string> required;  // fields without a default
+  std::vector<std::string> sensitive; // fields never shown
   bool has_read = false;
 };
 

@@ -30,6 +30,7 @@ StoredInstance target_of(const Graph& graph, int n) {
   s.hash = node.hash;
   s.fields = node.fields;
   s.breaks = node.breaks;
+  s.sensitive = node.sensitive;
   for (int d : node.deps) s.deps.push_back(graph.node(d).key);
   return s;
 }

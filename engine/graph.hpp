@@ -14,6 +14,7 @@ struct Node {
   std::string identifier;
   std::string key;                  // "Type/identifier"
   std::vector<std::string> breaks;  // in declaration order
+  std::vector<std::string> sensitive;  // fields never shown (still hashed and stored)
   Fields fields;                    // sorted by name, "identifier" included
   std::vector<int> deps;            // indices of the nodes referenced by fields
   std::string uuid;

@@ -25,6 +25,7 @@ struct StoredInstance {
   std::vector<std::string> deps;  // keys of the sub-components it references
   std::vector<std::string> breaks;  // its type's breaking fields (to recompute its ids)
   bool breaks_known = true;         // false for rows written before schema version 2
+  std::vector<std::string> sensitive;  // fields never shown (schema version 3)
   Status status = Status::Ok;
   Action action = Action::Create;  // the last job attempted on it
   std::string error;               // the last failure or pending reason

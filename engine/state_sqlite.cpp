@@ -68,7 +68,7 @@ const char* outcome_name(JobOutcome::Kind k) {
 
 namespace {
 
-constexpr int schema_version = 2;
+constexpr int schema_version = 3;
 
 // Each entry brings the schema from version i to i+1.
 const char* const migrations[] = {
@@ -98,6 +98,11 @@ CREATE INDEX versions_by_key ON versions(key);
     // the state alone (state mv). Rows from version 1 get theirs at their next job.
     R"sql(
 ALTER TABLE instances ADD COLUMN breaks BLOB;
+)sql",
+    // 3: each instance keeps its type's sensitive fields, so views without the pipeline
+    // (state show, history) can mask them.
+    R"sql(
+ALTER TABLE instances ADD COLUMN sensitive BLOB;
 )sql",
 };
 static_assert(sizeof migrations / sizeof migrations[0] == schema_version);
@@ -237,10 +242,12 @@ class SqliteState final : public StateStore {
     std::vector<StoredInstance> out;
     if (!db_) return out;
     Stmt q(*this,
-           version_ >= 2 ? "SELECT key, type, identifier, uuid, hash, fields, outputs, deps, status, "
-                           "action, error, run, breaks FROM instances ORDER BY key"
-                         : "SELECT key, type, identifier, uuid, hash, fields, outputs, deps, status, "
-                           "action, error, run, NULL FROM instances ORDER BY key");
+           version_ >= 3   ? "SELECT key, type, identifier, uuid, hash, fields, outputs, deps, status, "
+                             "action, error, run, breaks, sensitive FROM instances ORDER BY key"
+           : version_ >= 2 ? "SELECT key, type, identifier, uuid, hash, fields, outputs, deps, status, "
+                             "action, error, run, breaks, NULL FROM instances ORDER BY key"
+                           : "SELECT key, type, identifier, uuid, hash, fields, outputs, deps, status, "
+                             "action, error, run, NULL, NULL FROM instances ORDER BY key");
     while (q.step()) {
       StoredInstance s;
       s.key = q.text(0);
@@ -264,6 +271,9 @@ class SqliteState final : public StateStore {
       if (!breaks.empty())
         for (const Value& b : decode(breaks).items) s.breaks.push_back(b.text);
       s.breaks_known = !breaks.empty();
+      std::string sensitive = q.text(13);
+      if (!sensitive.empty())
+        for (const Value& f : decode(sensitive).items) s.sensitive.push_back(f.text);
       out.push_back(std::move(s));
     }
     return out;
@@ -579,11 +589,12 @@ class SqliteState final : public StateStore {
   void upsert(const StoredInstance& s) {
     Stmt(*this,
          "INSERT OR REPLACE INTO instances(key, type, identifier, uuid, hash, fields, outputs, "
-         "deps, status, action, error, run, updated, breaks) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?)")
+         "deps, status, action, error, run, updated, breaks, sensitive) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)")
         .bind(1, s.key).bind(2, s.type).bind(3, s.identifier).bind(4, s.uuid).bind(5, s.hash)
         .bind(6, encode(fields_to_value(s.fields))).bind(7, encode(s.outputs))
         .bind(8, encode_keys(s.deps)).bind(9, status_name(s.status)).bind(10, action_name(s.action))
-        .bind(11, s.error).bind(12, s.run).bind(13, now_text()).bind(14, encode_keys(s.breaks)).run();
+        .bind(11, s.error).bind(12, s.run).bind(13, now_text()).bind(14, encode_keys(s.breaks))
+        .bind(15, encode_keys(s.sensitive)).run();
   }
 
   std::string path_;

@@ -133,9 +133,9 @@ TEST_CASE("the REPL never shows a sensitive value: plan, explain, state, history
 
 TEST_CASE("state show and history mask sensitive values with the pipeline loaded (REPL) and "
           "without it",
-          "[e2e][secrets][!mayfail]") {
-  // Without the pipeline, ochre does not know which fields are sensitive: the state must
-  // record each instance's list (bindings/loader.cpp and state_sqlite.cpp, see issue 8).
+          "[e2e][secrets]") {
+  // Without the pipeline, the state's record of each instance's sensitive fields says
+  // what to mask.
   Applied a;
   for (const Rows& args : {Rows{"state", "show", "Db/main"}, Rows{"state", "show", "Db/main", "--json"},
                            Rows{"history", "Db/main"}, Rows{"history", "Db/main", "--json"},
