@@ -17,6 +17,10 @@ for target in canonical state plan; do
   corpus="$build/fuzz-corpus/$target"
   work="$build/fuzz-work/$target"   # the plan target's hooks may make files: not here
   mkdir -p "$corpus" "$work"
+  # The examples are seeds of the plan target too (copied, not kept twice in the repo).
+  if [ $target = plan ]; then
+    for ex in "$here"/../../examples/*/pipeline.lua; do cp "$ex" "$corpus/example-$(basename "$(dirname "$ex")").lua"; done
+  fi
   log="$build/fuzz-$target.log"
   case $target in
     state) max_len=65536 ;;
