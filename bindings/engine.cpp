@@ -385,9 +385,8 @@ void Engine::enter(const std::string& key, const std::string& method) {
   const Plan& plan = impl_->plan();
   int n = s.graph->find(key);
   if (n < 0) fail(Code::UnknownKey, {key, "the pipeline"});
-  bool applied = false;
-  for (const auto& st : plan.stored)
-    if (st.key == key) applied = st.status == Status::Ok;
+  const StoredInstance* stored = plan.find_stored(key);
+  bool applied = stored && stored->status == Status::Ok;
   if (!applied) fail(Code::NotNow, {key + " is not applied yet: run 'ochre run' first"});
   lua_State* L = s.L();
   int top = lua_gettop(L);

@@ -18,9 +18,7 @@ void LuaHookRunner::push_stored(const Plan& plan, const std::string& key,
     lua_rawgeti(L, LUA_REGISTRYINDEX, hit->second);
     return;
   }
-  const StoredInstance* st = nullptr;
-  for (const auto& s : plan.stored)
-    if (s.key == key) st = &s;
+  const StoredInstance* st = plan.find_stored(key);
   if (!st) {
     lua_pushlstring(L, key.data(), key.size());
     return;

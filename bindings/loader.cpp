@@ -298,8 +298,8 @@ class Collector {
   // One instance on the way: 0 = to enter, 1 = entered (children first), 2 = read has
   // run, its fields are converted once every sub-component is done.
   struct Frame {
-    const void* ptr;
-    int slot;  // index in work_
+    const void* ptr = nullptr;
+    int slot = 0;  // index in work_
     int stage = 0;
     std::string key, site;
   };
@@ -316,7 +316,10 @@ class Collector {
     }
     lua_rawseti(L, -2, slot);
     lua_pop(L, 1);
-    stack_.push_back({lua_topointer(L, idx), slot});
+    Frame f;
+    f.ptr = lua_topointer(L, idx);
+    f.slot = slot;
+    stack_.push_back(std::move(f));
   }
 
   void release_slot(int slot) {

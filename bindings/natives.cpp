@@ -7,7 +7,6 @@
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
-#include <openssl/evp.h>
 
 #include "bindings/convert.hpp"
 #include "bindings/session.hpp"
@@ -103,29 +102,14 @@ int l_sha256(lua_State* L) {
 
 int l_sha256_file(lua_State* L) {
   std::string path = check_string(L, 1, "ochre.sha256_file", "a path");
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
+  Hex h;
+  std::string err;
+  if (!sha256_file(path, h, err)) {
     lua_pushnil(L);
-    lua_pushstring(L, (path + ": " + std::strerror(errno)).c_str());
+    lua_pushlstring(L, err.data(), err.size());
     return 2;
   }
-  std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> ctx(EVP_MD_CTX_new(), EVP_MD_CTX_free);
-  EVP_DigestInit_ex(ctx.get(), EVP_sha256(), nullptr);
-  std::vector<char> buf(1 << 16);
-  while (in) {
-    in.read(buf.data(), static_cast<std::streamsize>(buf.size()));
-    if (in.gcount() > 0) EVP_DigestUpdate(ctx.get(), buf.data(), static_cast<size_t>(in.gcount()));
-  }
-  unsigned char md[EVP_MAX_MD_SIZE];
-  unsigned len = 0;
-  EVP_DigestFinal_ex(ctx.get(), md, &len);
-  static const char hex[] = "0123456789abcdef";
-  std::string out(len * 2, '0');
-  for (unsigned i = 0; i < len; ++i) {
-    out[2 * i] = hex[md[i] >> 4];
-    out[2 * i + 1] = hex[md[i] & 15];
-  }
-  lua_pushlstring(L, out.data(), out.size());
+  lua_pushlstring(L, h.c, sizeof h.c);
   return 1;
 }
 

@@ -3,6 +3,10 @@
 #include <openssl/evp.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <vector>
 #include <charconv>
 #include <cmath>
 #include <cstdio>
@@ -50,6 +54,26 @@ Hex sha256(std::string_view bytes) {
 }
 
 std::string sha256_hex(std::string_view bytes) { return std::string(sha256(bytes).view()); }
+
+bool sha256_file(const std::string& path, Hex& out, std::string& error) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    error = path + ": " + std::strerror(errno);
+    return false;
+  }
+  thread_local Hasher h;
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  std::vector<char> buf(1 << 16);
+  EVP_DigestInit_ex(h.ctx, h.md, nullptr);
+  while (in) {
+    in.read(buf.data(), static_cast<std::streamsize>(buf.size()));
+    if (in.gcount() > 0) EVP_DigestUpdate(h.ctx, buf.data(), static_cast<size_t>(in.gcount()));
+  }
+  EVP_DigestFinal_ex(h.ctx, md, &len);
+  to_hex(md, len, out.c);
+  return true;
+}
 
 std::string python_float_repr(double x) {
   if (std::isnan(x)) return "nan";

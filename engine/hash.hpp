@@ -17,6 +17,8 @@ struct Hex {
   std::string_view view() const { return {c, 64}; }
 };
 Hex sha256(std::string_view bytes);
+// SHA-256 of a file's contents, read in blocks; false (with `error`) when it cannot be read.
+bool sha256_file(const std::string& path, Hex& out, std::string& error);
 // Lower-case hex SHA-256 of `bytes`.
 std::string sha256_hex(std::string_view bytes);
 

@@ -50,6 +50,7 @@ class Planner {
     else plan_apply();
     link();
     order();
+    plan_.stored_index = std::move(stored_index_);
     return std::move(plan_);
   }
 

@@ -4,6 +4,7 @@
 #pragma once
 #include <functional>
 #include <string>
+#include <unordered_map>
 #include <unordered_set>
 #include <vector>
 
@@ -47,8 +48,14 @@ struct PlanOptions {
 
 struct Plan {
   std::vector<StoredInstance> stored;
+  std::unordered_map<std::string, int> stored_index;  // key -> index in `stored`
   std::vector<Job> jobs;  // in execution order: every dep has a smaller index
   bool empty() const { return jobs.empty(); }
+  // The stored instance with this key, or nullptr.
+  const StoredInstance* find_stored(const std::string& key) const {
+    auto it = stored_index.find(key);
+    return it == stored_index.end() ? nullptr : &stored[it->second];
+  }
 };
 
 Plan make_plan(const Graph& graph, std::vector<StoredInstance> stored, const PlanOptions& opts);
