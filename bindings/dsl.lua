@@ -519,6 +519,72 @@ function internal.pretty(v, indent, seen)
   return "{\n" .. table.concat(parts, ",\n") .. "\n" .. indent .. "}"
 end
 
+-- ochre.notify { url = "https://...", events = { "run.failed" }, secret = os.getenv "S" }:
+-- a webhook the pipeline's applies post their events to, signed with the secret (see
+-- README, "Notifications"). May be called several times; without `events`, every event.
+internal.notify = {}
+local NOTIFY_EVENTS = { "run.started", "run.finished", "run.failed", "job.failed", "component.replaced" }
+local NOTIFY_KEYS = { "url", "events", "secret" }
+local is_notify_event = {}
+for _, e in ipairs(NOTIFY_EVENTS) do is_notify_event[e] = true end
+
+function M.notify(spec)
+  if type(spec) ~= "table" or getmetatable(spec) ~= nil then
+    error(("ochre.notify takes a table { url = ..., events = ..., secret = ... } (got %s)")
+      :format(describe(spec)), 2)
+  end
+  -- " (did you mean 'x'?)" for a near miss of `name`, else the whole list.
+  local function hint(name, names, what)
+    local h = suggest(name, names)
+    if h:find("^ %(its fields") then h = (" (%s: %s)"):format(what, table.concat(names, ", ")) end
+    return h
+  end
+  for k in pairs(spec) do
+    if k ~= "url" and k ~= "events" and k ~= "secret" then
+      local h = ""
+      if is_notify_event[k] then h = (" (list events in events = { \"%s\" })"):format(k)
+      elseif type(k) == "string" then h = hint(k, NOTIFY_KEYS, "entries") end
+      error(("ochre.notify: unknown entry %s%s"):format(describe(k), h), 2)
+    end
+  end
+  local url = spec.url
+  if url == nil then error("ochre.notify needs a url = \"https://...\"", 2) end
+  if type(url) ~= "string" then
+    error(("ochre.notify: url must be a string (got %s)"):format(describe(url)), 2)
+  end
+  local problem = internal.webhook_url_problem(url)
+  if problem then error(("ochre.notify: %s (got %q)"):format(problem, url), 2) end
+  local secret = spec.secret
+  if secret == nil or secret == "" then
+    error("ochre.notify: no secret to sign deliveries with: pass secret = os.getenv \"NAME\" "
+      .. "and set that variable (or set OCHRE_NOTIFY_SECRET and use --notify)", 2)
+  end
+  if type(secret) ~= "string" then
+    error(("ochre.notify: secret must be a string (got %s)"):format(type(secret)), 2)
+  end
+  local events = {}
+  if spec.events ~= nil then
+    local list = spec.events
+    local n = 0
+    if type(list) == "table" and getmetatable(list) == nil then
+      for _ in pairs(list) do n = n + 1 end
+    end
+    if type(list) ~= "table" or getmetatable(list) ~= nil or n ~= #list or n == 0 then
+      error("ochre.notify: events must be a list of event names (leave it out for every event): "
+        .. table.concat(NOTIFY_EVENTS, ", "), 2)
+    end
+    for i, e in ipairs(list) do
+      if not is_notify_event[e] then
+        local h = type(e) == "string" and hint(e, NOTIFY_EVENTS, "events")
+          or " (events: " .. table.concat(NOTIFY_EVENTS, ", ") .. ")"
+        error(("ochre.notify: unknown event %s%s"):format(describe(e), h), 2)
+      end
+      events[i] = e
+    end
+  end
+  internal.notify[#internal.notify + 1] = { url = url, secret = secret, events = events, site = site(2) }
+end
+
 M.Component = M.component "Component" {}
 types.Component.site = "(built in)"
 

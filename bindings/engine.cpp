@@ -1,9 +1,12 @@
 // ochre::Engine, the public API, over a Session.
 #include <algorithm>
+#include <climits>
 #include <thread>
 
 #include "bindings/session.hpp"
+#include "engine/delivery.hpp"
 #include "engine/inspect.hpp"
+#include "engine/notify.hpp"
 
 namespace ochre {
 
@@ -23,7 +26,12 @@ struct Engine::Impl {
   }
   lua::Session session;
   std::unique_ptr<lua::LuaHookRunner> runner;
+  std::unique_ptr<Notifier> notifier;  // the webhooks of the apply under way
   std::unique_ptr<ApplyRun> run;
+  // Sends notifications while an apply runs; declared after `run`, so it stops first
+  // (what it did not send stays in the outbox for the next apply).
+  std::unique_ptr<Delivery> delivery;
+  Delivery::Left left;  // what the last apply left undelivered
   std::vector<std::string> roots;
   Callbacks callbacks;
 
@@ -66,6 +74,75 @@ struct Engine::Impl {
         if (std::find(names.begin(), names.end(), f) == names.end()) names.push_back(f);
       }
     return out;
+  }
+
+  // The webhooks of an apply: the options' (--notify) and the pipeline's (ochre.notify,
+  // checked where it was called).
+  std::vector<Endpoint> endpoints() {
+    std::vector<Endpoint> out;
+    for (const Webhook& w : session.options.notify) {
+      std::string problem = check_webhook_url(w.url);
+      if (!problem.empty()) fail(Code::Usage, {"webhook '" + w.url + "': " + problem});
+      if (w.secret.empty())
+        fail(Code::Usage, {"webhook " + url_origin(w.url) + " has no secret to sign deliveries with (set OCHRE_NOTIFY_SECRET)"});
+      for (const auto& e : w.events)
+        if (!is_notify_event(e)) fail(Code::Usage, {"webhook " + url_origin(w.url) + ": unknown event '" + e + "'"});
+      out.push_back({w.url, w.secret, w.events});
+    }
+    lua_State* L = session.L();
+    int top = lua_gettop(L);
+    session.push_internal("notify");
+    for (int i = 1, n = lua_istable(L, -1) ? static_cast<int>(lua_objlen(L, -1)) : 0; i <= n; ++i) {
+      lua_rawgeti(L, top + 1, i);
+      Endpoint e;
+      lua_getfield(L, -1, "url");
+      e.url = lua_tostring(L, -1);
+      lua_getfield(L, -2, "secret");
+      e.secret = lua_tostring(L, -1);
+      lua_getfield(L, -3, "events");
+      for (int k = 1, m = static_cast<int>(lua_objlen(L, -1)); k <= m; ++k) {
+        lua_rawgeti(L, -1, k);
+        e.events.push_back(lua_tostring(L, -1));
+        lua_pop(L, 1);
+      }
+      lua_settop(L, top + 1);
+      out.push_back(std::move(e));
+    }
+    lua_settop(L, top);
+    return out;
+  }
+
+  // A delivery thread on its own connection to the state (one in memory is seen by this
+  // connection only: then it is borrowed, and deliveries go out at the apply's end).
+  std::unique_ptr<Delivery> open_delivery() {
+    if (session.state_path == ":memory:") return std::make_unique<Delivery>(session.state(true));
+    return std::make_unique<Delivery>(open_sqlite_state(session.state_path, OpenMode::ReadWrite));
+  }
+
+  // Before an apply: its webhooks, and the thread that sends their events and whatever
+  // an earlier apply left undelivered.
+  void start_notifications(StateStore& st, std::vector<Endpoint> endpoints, const char* command) {
+    delivery.reset();
+    left = {};
+    notifier = std::make_unique<Notifier>(std::move(endpoints), session.source, command);
+    if (notifier->empty() && st.outbox_due(LLONG_MAX, 1).empty()) return;
+    delivery = open_delivery();
+  }
+
+  // After an apply (the lock still held): waits up to the timeout for what is not sent.
+  void finish_notifications() {
+    notifier.reset();
+    if (!delivery) return;
+    left = delivery->finish(session.options.notify_timeout);
+    delivery.reset();
+  }
+
+  // An apply with nothing to do sends nothing of its own, only what earlier ones left.
+  void deliver_leftovers() {
+    left = {};
+    if (session.state(false).outbox_due(LLONG_MAX, 1).empty()) return;
+    delivery = open_delivery();
+    finish_notifications();
   }
 
   // Rows stored by an older ochre lack their type's breaking fields; an apply of the
@@ -199,6 +276,8 @@ std::string Engine::explain(const std::string& key) const {
   return format_explain(impl_->plan(), *impl_->session.graph, key, impl_->sensitive());
 }
 
+std::string webhook_url_problem(std::string_view url) { return check_webhook_url(url); }
+
 int default_jobs() {
   unsigned n = std::thread::hardware_concurrency();
   return std::max(4, static_cast<int>(2 * (n ? n : 1)));
@@ -235,15 +314,18 @@ void Engine::begin_apply(const Callbacks& callbacks) {
     s.plan(s.destroying, s.destroy_keys);
   }
   const Plan& plan = im.plan();
+  std::vector<Endpoint> endpoints = im.endpoints();
   if (plan.empty()) {
-    // Nothing to run: no run is opened in the journal. Old rows may still learn their
-    // breaking fields.
+    // Nothing to run: no run is opened in the journal, nothing is notified. Old rows may
+    // still learn their breaking fields; notifications an earlier run left go out.
     im.record_breaks();
+    im.deliver_leftovers();
     s.unlock();
     return;
   }
   StateStore& st = s.state(true);
   st.recover_interrupted();
+  im.start_notifications(st, std::move(endpoints), s.destroying ? "destroy" : "apply");
   im.runner = std::make_unique<lua::LuaHookRunner>(s);
   im.callbacks = callbacks;
   im.roots.clear();
@@ -269,6 +351,7 @@ void Engine::begin_apply(const Callbacks& callbacks) {
   opts.loop = s.loop();
   opts.roots = s.destroying ? nullptr : &im.roots;
   opts.clear_roots = s.destroy_all;
+  opts.notifier = im.notifier.get();
   RunInfo info{s.destroying ? "destroy" : "apply", s.source};
   im.run = std::make_unique<ApplyRun>(plan, *s.graph, st, *im.runner, info, opts, events);
 }
@@ -302,13 +385,21 @@ void Engine::skip(int index) {
   impl_->run->skip(index);
 }
 
+namespace {
+
+RunResult nothing_done(const Delivery::Left& left) {
+  RunResult result;
+  result.nothing_to_do = true;
+  result.undelivered = left.count;
+  result.notify_error = left.error;
+  return result;
+}
+
+}  // namespace
+
 RunResult Engine::continue_apply() {
   if (!impl_->run) begin_apply();
-  if (!impl_->run) {
-    RunResult result;
-    result.nothing_to_do = true;
-    return result;
-  }
+  if (!impl_->run) return nothing_done(impl_->left);
   impl_->run->run_rest();
   return end_apply();
 }
@@ -318,18 +409,18 @@ RunResult Engine::end_apply() {
   ApplyReport report = impl_->run->end();
   impl_->run.reset();
   impl_->runner.reset();
+  impl_->finish_notifications();
   impl_->session.unlock();
-  return result_of(report);
+  RunResult result = result_of(report);
+  result.undelivered = impl_->left.count;
+  result.notify_error = impl_->left.error;
+  return result;
 }
 
 RunResult Engine::apply(const Callbacks& callbacks) {
   impl_->plan();
   begin_apply(callbacks);
-  if (!impl_->run) {
-    RunResult result;
-    result.nothing_to_do = true;
-    return result;
-  }
+  if (!impl_->run) return nothing_done(impl_->left);
   impl_->record_breaks();
   return continue_apply();
 }

@@ -12,6 +12,7 @@
 #include "bindings/session.hpp"
 #include "engine/canonical.hpp"
 #include "engine/hash.hpp"
+#include "engine/notify.hpp"
 
 namespace ochre::lua {
 namespace {
@@ -211,6 +212,17 @@ int l_fs_stat(lua_State* L) {
   return 1;
 }
 
+// ---- Notifications -----------------------------------------------------------------
+
+// internal.webhook_url_problem(url): nil when ochre can post to `url`, else why not
+// (the checks the CLI's --notify makes, so both say the same).
+int l_webhook_url_problem(lua_State* L) {
+  std::string problem = check_webhook_url(check_string(L, 1, "ochre.notify", "a url string"));
+  if (problem.empty()) lua_pushnil(L);
+  else lua_pushlstring(L, problem.data(), problem.size());
+  return 1;
+}
+
 }  // namespace
 
 void install_natives(Session& s, lua_State* L) {
@@ -222,6 +234,7 @@ void install_natives(Session& s, lua_State* L) {
       {"fs_exists", trampoline<l_fs_exists>},     {"fs_mkdir", trampoline<l_fs_mkdir>},
       {"fs_remove", trampoline<l_fs_remove>},     {"fs_list", trampoline<l_fs_list>},
       {"fs_stat", trampoline<l_fs_stat>},
+      {"webhook_url_problem", trampoline<l_webhook_url_problem>},
   };
   for (const auto& r : natives) {
     lua_pushcfunction(L, r.func);

@@ -40,6 +40,35 @@ namespace {
 // Skipped jobs whose blocker is only pending are "waiting": not a failure.
 constexpr int Waiting = 100;
 
+// The writes in its scope commit together, and with the batch around them if there is
+// one (batches nest). Left by an exception, it commits what was written, as a batch does:
+// each write is whole or absent.
+class Batch {
+ public:
+  explicit Batch(StateStore& s) : s_(s) { s_.begin_batch(); }
+  ~Batch() {
+    if (!open_) return;
+    try {
+      s_.commit_batch();
+    } catch (const std::exception&) {
+    }
+  }
+  void commit() {
+    open_ = false;
+    s_.commit_batch();
+  }
+
+ private:
+  StateStore& s_;
+  bool open_ = true;
+};
+
+// A hook's error with its traceback can be long; a notification carries its start.
+std::string clip(const std::string& text) {
+  constexpr size_t max = 8000;
+  return text.size() <= max ? text : text.substr(0, max) + "...";
+}
+
 class Scheduler {
  public:
   Scheduler(const Plan& plan, const Graph& graph, StateStore& state, HookRunner& runner,
@@ -59,8 +88,11 @@ class Scheduler {
 
   void begin(const RunInfo& info) {
     info_ = info;
+    Batch batch(state_);
     report_.run = state_.begin_run(info);
     if (opts_.roots) state_.set_roots(info.source, *opts_.roots);
+    notify("run.started", JsonMembers().add("jobs", static_cast<long long>(plan_.jobs.size())));
+    batch.commit();
     report_.outcome.assign(plan_.jobs.size(), -1);
     for (size_t j = 0; j < plan_.jobs.size(); ++j)
       if (!remaining_[j]) ready_.push(static_cast<int>(j));
@@ -118,6 +150,7 @@ class Scheduler {
   }
 
   ApplyReport end() {
+    Batch batch(state_);  // the run's end and its notification commit together
     // Jobs never started (a stop was asked for) are recorded, so the journal is whole.
     for (size_t j = 0; j < plan_.jobs.size(); ++j)
       if (report_.outcome[j] < 0) skip(static_cast<int>(j), "not started: the run was stopped", JobOutcome::Skipped);
@@ -126,6 +159,17 @@ class Scheduler {
                           : !report_.ok() ? "failed"
                           : report_.pending ? "pending" : "done";
     state_.end_run(report_.run, outcome, report_.summary());
+    bool finished = outcome == "done" || outcome == "pending";
+    notify(finished ? "run.finished" : "run.failed",
+           JsonMembers()
+               .add("outcome", outcome)
+               .add("summary", report_.summary())
+               .add("done", report_.done)
+               .add("failed", report_.failed)
+               .add("skipped", report_.skipped + report_.waiting)
+               .add("pending", report_.pending)
+               .add("interrupted", report_.interrupted));
+    batch.commit();
     return report_;
   }
 
@@ -247,7 +291,10 @@ class Scheduler {
     --running_;
     last_outcome_ = outcome;
     const Job& job = plan_.jobs[j];
+    Batch batch(state_);  // the outcome and its notification commit together
     state_.job_finished(journal_id_[j], job.action, target(j), outcome);
+    notify_outcome(job, outcome);
+    batch.commit();
     report_.outcome[j] = outcome.kind;
     switch (outcome.kind) {
       case JobOutcome::Done: ++report_.done; break;
@@ -265,6 +312,33 @@ class Scheduler {
     std::string why = job.key + (pending ? " is pending" : outcome.kind == JobOutcome::Interrupted
                                                                ? " was interrupted" : " failed");
     skip_users(j, why, pending);
+  }
+
+  // Writes `event` of this run to the outbox, for each webhook that wants it.
+  void notify(std::string_view event, const JsonMembers& members) {
+    if (opts_.notifier && !opts_.notifier->empty())
+      state_.outbox_add(opts_.notifier->make(event, report_.run, members));
+  }
+
+  // job.failed for a job that failed or was interrupted, component.replaced for the
+  // create that completes a replace.
+  void notify_outcome(const Job& job, const JobOutcome& outcome) {
+    bool failed = outcome.kind == JobOutcome::Failed || outcome.kind == JobOutcome::Interrupted;
+    if (failed) {
+      notify("job.failed", JsonMembers()
+                               .add("key", job.key)
+                               .add("uuid", job.uuid)
+                               .add("action", action_name(job.action))
+                               .add("outcome", outcome_name(outcome.kind))
+                               .add("error", clip(outcome.error)));
+    } else if (outcome.kind == JobOutcome::Done && job.replace && job.action == Action::Create) {
+      const std::string& old_uuid = job.stored >= 0 ? plan_.stored[job.stored].uuid : std::string();
+      notify("component.replaced", JsonMembers()
+                                       .add("key", job.key)
+                                       .add("uuid", job.uuid)
+                                       .add("old_uuid", old_uuid)
+                                       .add("reason", job.reason));
+    }
   }
 
   // Skips everything that depends on job `j`; each says which of its deps held it back.

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "engine/notify.hpp"
 #include "engine/planner.hpp"
 #include "engine/state.hpp"
 
@@ -43,6 +44,10 @@ struct ApplyOptions {
   uv_loop_s* loop = nullptr;
   const std::vector<std::string>* roots = nullptr;  // recorded as the source's roots
   bool clear_roots = false;  // a whole destroy: forget the source's roots when it succeeds
+  // Makes the notifications of the run (run.started, job.failed, component.replaced,
+  // run.finished, run.failed), each written to the outbox in the transaction of what it
+  // reports. Null or empty: none.
+  const Notifier* notifier = nullptr;
 };
 
 struct ApplyReport {

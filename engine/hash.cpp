@@ -1,6 +1,7 @@
 #include "engine/hash.hpp"
 
 #include <openssl/evp.h>
+#include <openssl/hmac.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -54,6 +55,21 @@ Hex sha256(std::string_view bytes) {
 }
 
 std::string sha256_hex(std::string_view bytes) { return std::string(sha256(bytes).view()); }
+
+std::string hmac_sha256_hex(std::string_view key, std::string_view bytes) {
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  // HMAC() takes a null key as "no key"; an empty one is a valid key of zero bytes.
+  static const unsigned char empty = 0;
+  const void* k = key.empty() ? static_cast<const void*>(&empty) : key.data();
+  if (!HMAC(EVP_sha256(), k, static_cast<int>(key.size()), reinterpret_cast<const unsigned char*>(bytes.data()),
+            bytes.size(), md, &len) ||
+      len != 32)
+    fail(Code::Internal, {"HMAC-SHA256 failed"});
+  std::string out(64, '0');
+  to_hex(md, len, out.data());
+  return out;
+}
 
 bool sha256_file(const std::string& path, Hex& out, std::string& error) {
   std::ifstream in(path, std::ios::binary);

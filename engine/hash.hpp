@@ -21,6 +21,9 @@ Hex sha256(std::string_view bytes);
 bool sha256_file(const std::string& path, Hex& out, std::string& error);
 // Lower-case hex SHA-256 of `bytes`.
 std::string sha256_hex(std::string_view bytes);
+// Lower-case hex HMAC-SHA256 of `bytes` under `key` (RFC 2104): how webhook deliveries
+// are signed.
+std::string hmac_sha256_hex(std::string_view key, std::string_view bytes);
 
 // Python's repr() of a float: the shortest text that reads back the same double,
 // in Python's layout ("0.75", "1e-05", "1e+16", "1.5e+300", "9007199254740994.0").

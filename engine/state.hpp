@@ -68,6 +68,20 @@ struct VersionRecord {
   Value outputs;
 };
 
+// One delivery of a notification to one webhook (engine/notify.hpp): written to the
+// outbox in the transaction of what it reports, sent later by the delivery thread.
+struct OutboxEvent {
+  std::string id;         // unique; the body's "id" and the X-Ochre-Delivery header
+  std::string event;      // "run.started", "job.failed", ...
+  std::string url;        // where it goes
+  std::string body;       // the JSON sent, byte for byte
+  std::string signature;  // hex HMAC-SHA256 of `body` under the webhook's secret
+  long long run = 0;      // the run it reports
+  int attempts = 0;       // times it was sent so far without a 2xx answer
+  long long next_at = 0;  // not to be sent before (milliseconds since the epoch)
+  std::string error;      // why the last attempt failed
+};
+
 class StateStore {
  public:
   virtual ~StateStore() = default;
@@ -79,7 +93,9 @@ class StateStore {
   virtual std::vector<std::pair<std::string, std::string>> roots() = 0;
 
   // Jobs ending close together may share one commit: between begin_batch and
-  // commit_batch, each call's writes are part of one transaction.
+  // commit_batch, each call's writes are part of one transaction. Batches nest: only the
+  // outermost commit_batch commits, so a write and the outbox events that report it can
+  // be wrapped in their own pair inside a larger batch and still commit together.
   virtual void begin_batch() {}
   virtual void commit_batch() {}
 
@@ -108,6 +124,20 @@ class StateStore {
   virtual std::vector<RunRecord> runs(int limit) = 0;
   virtual std::vector<JobRecord> jobs_of_run(long long run) = 0;
   virtual std::vector<VersionRecord> versions(const std::string& key) = 0;
+
+  // The outbox of notifications (schema version 4). `outbox_add` inserts each event
+  // undelivered, attempts 0, in the order given; inside a batch it is part of the
+  // batch's transaction (callers wrap it with the write it reports).
+  virtual void outbox_add(const std::vector<OutboxEvent>& events) = 0;
+  // Undelivered events with next_at <= `now_ms`, oldest first (insertion order), at
+  // most `limit`. Empty for a state written before version 4 (read as it is).
+  virtual std::vector<OutboxEvent> outbox_due(long long now_ms, int limit) = 0;
+  // A 2xx answer came: the event is never sent again (attempts + 1, error cleared).
+  virtual void outbox_delivered(const std::string& id) = 0;
+  // An attempt failed: records the count, the next time to try and why. Does nothing
+  // to an event already delivered.
+  virtual void outbox_retry(const std::string& id, int attempts, long long next_at,
+                            const std::string& error) = 0;
 
   // Administration, each in one transaction. `forget` drops an instance from the state
   // (nothing is deleted in the world); `move` renames `from` to `to`, writing `rows` (the

@@ -68,7 +68,7 @@ const char* outcome_name(JobOutcome::Kind k) {
 
 namespace {
 
-constexpr int schema_version = 3;
+constexpr int schema_version = 4;
 
 // Each entry brings the schema from version i to i+1.
 const char* const migrations[] = {
@@ -103,6 +103,16 @@ ALTER TABLE instances ADD COLUMN breaks BLOB;
     // (state show, history) can mask them.
     R"sql(
 ALTER TABLE instances ADD COLUMN sensitive BLOB;
+)sql",
+    // 4: the outbox of notifications, written with what they report, delivered later.
+    // `seq` keeps the order of events; `delivered` stays NULL until a 2xx answer.
+    R"sql(
+CREATE TABLE outbox(
+  seq INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, event TEXT NOT NULL, url TEXT NOT NULL,
+  body TEXT NOT NULL, signature TEXT NOT NULL, run INTEGER NOT NULL, created TEXT NOT NULL,
+  attempts INTEGER NOT NULL DEFAULT 0, next_at INTEGER NOT NULL, error TEXT NOT NULL DEFAULT '',
+  delivered TEXT);
+CREATE INDEX outbox_undelivered ON outbox(seq) WHERE delivered IS NULL;
 )sql",
 };
 static_assert(sizeof migrations / sizeof migrations[0] == schema_version);
@@ -194,7 +204,7 @@ class SqliteState final : public StateStore {
   }
 
   ~SqliteState() override {
-    if (batch_ && db_) sqlite3_exec(db_.get(), "COMMIT", nullptr, nullptr, nullptr);
+    if (batch_depth_ > 0 && db_) sqlite3_exec(db_.get(), "COMMIT", nullptr, nullptr, nullptr);
   }
 
   const std::string& location() const override { return path_; }
@@ -210,16 +220,16 @@ class SqliteState final : public StateStore {
     return raw;
   }
 
-  // Jobs that end in one turn of the event loop share one commit (see apply.cpp).
+  // Jobs that end in one turn of the event loop share one commit (see apply.cpp); a
+  // batch inside a batch joins it.
   void begin_batch() override {
-    if (batch_ || !db_ || mode_ == OpenMode::ReadOnly) return;
-    exec("BEGIN IMMEDIATE");
-    batch_ = true;
+    if (!db_ || mode_ == OpenMode::ReadOnly) return;
+    if (batch_depth_ == 0) exec("BEGIN IMMEDIATE");
+    ++batch_depth_;
   }
   void commit_batch() override {
-    if (!batch_) return;
-    batch_ = false;
-    exec("COMMIT");
+    if (batch_depth_ == 0) return;
+    if (--batch_depth_ == 0) exec("COMMIT");
   }
   [[noreturn]] void die(const char* what) {
     std::string msg = std::string(what) + ": " + (db_ ? sqlite3_errmsg(db_.get()) : "out of memory");
@@ -487,6 +497,58 @@ class SqliteState final : public StateStore {
     return out;
   }
 
+  void outbox_add(const std::vector<OutboxEvent>& events) override {
+    if (events.empty()) return;
+    writable();
+    Transaction t(*this);
+    std::string now = now_text();
+    for (const OutboxEvent& e : events)
+      Stmt(*this,
+           "INSERT INTO outbox(id, event, url, body, signature, run, created, attempts, next_at) "
+           "VALUES(?, ?, ?, ?, ?, ?, ?, 0, ?)")
+          .bind(1, e.id).bind(2, e.event).bind(3, e.url).bind(4, e.body).bind(5, e.signature)
+          .bind(6, e.run).bind(7, now).bind(8, e.next_at).run();
+    t.commit();
+  }
+
+  std::vector<OutboxEvent> outbox_due(long long now_ms, int limit) override {
+    std::vector<OutboxEvent> out;
+    if (!db_ || version_ < 4) return out;
+    Stmt q(*this,
+           "SELECT id, event, url, body, signature, run, attempts, next_at, error FROM outbox "
+           "WHERE delivered IS NULL AND next_at <= ? ORDER BY seq LIMIT ?");
+    q.bind(1, now_ms).bind(2, static_cast<long long>(limit));
+    while (q.step()) {
+      OutboxEvent e;
+      e.id = q.text(0);
+      e.event = q.text(1);
+      e.url = q.text(2);
+      e.body = q.text(3);
+      e.signature = q.text(4);
+      e.run = q.integer(5);
+      e.attempts = static_cast<int>(q.integer(6));
+      e.next_at = q.integer(7);
+      e.error = q.text(8);
+      out.push_back(std::move(e));
+    }
+    return out;
+  }
+
+  void outbox_delivered(const std::string& id) override {
+    writable();
+    Stmt(*this,
+         "UPDATE outbox SET delivered = ?, attempts = attempts + 1, error = '' "
+         "WHERE id = ? AND delivered IS NULL")
+        .bind(1, now_text()).bind(2, id).run();
+  }
+
+  void outbox_retry(const std::string& id, int attempts, long long next_at,
+                    const std::string& error) override {
+    writable();
+    Stmt(*this, "UPDATE outbox SET attempts = ?, next_at = ?, error = ? WHERE id = ? AND delivered IS NULL")
+        .bind(1, static_cast<long long>(attempts)).bind(2, next_at).bind(3, error).bind(4, id).run();
+  }
+
   void forget(const std::string& key) override {
     writable();
     Transaction t(*this);
@@ -516,7 +578,7 @@ class SqliteState final : public StateStore {
   // One transaction; inside a batch, a savepoint of the batch's transaction.
   class Transaction {
    public:
-    explicit Transaction(SqliteState& st) : st_(st), nested_(st.batch_) {
+    explicit Transaction(SqliteState& st) : st_(st), nested_(st.batch_depth_ > 0) {
       st_.exec(nested_ ? "SAVEPOINT job" : "BEGIN IMMEDIATE");
     }
     void commit() {
@@ -609,7 +671,7 @@ class SqliteState final : public StateStore {
       for (auto& [sql, stmt] : map) sqlite3_finalize(stmt);
     }
   } cache_;
-  bool batch_ = false;
+  int batch_depth_ = 0;  // begin_batch calls not committed yet
 };
 
 Stmt::Stmt(SqliteState& st, const char* sql) : st_(st), s_(st.prepared(sql)) {}

@@ -55,6 +55,12 @@ const char* const usage_text =
     "  --target KEY    plan only KEY and what it depends on (repeatable)\n"
     "  --replace KEY   replace KEY even if unchanged (repeatable)\n"
     "  --dry-run       with run/destroy: plan only\n"
+    "  --notify URL    post every event of the applies (run.started, run.finished,\n"
+    "                  run.failed, job.failed, component.replaced) to this webhook,\n"
+    "                  signed with $OCHRE_NOTIFY_SECRET (repeatable; see README)\n"
+    "  --notify-timeout SECONDS\n"
+    "                  at the end of an apply, wait this long for notifications not\n"
+    "                  delivered yet (default 5); the rest go out with the next apply\n"
     "  --json          JSON instead of text (plan, graph aside, state, log, history)\n"
     "  -h, --help      this help\n"
     "  --version       print the version\n"
@@ -75,6 +81,8 @@ struct Args {
   std::string every;
   int limit = 20;
   std::vector<std::string> targets, replace;
+  std::vector<std::string> notify;
+  double notify_timeout = 5;
 };
 
 double number_arg(const std::string& name, const std::string& text, double min) {
@@ -111,6 +119,8 @@ Args parse(int argc, char** argv) {
       else if (name == "--every") a.every = value(name);
       else if (name == "--limit") a.limit = static_cast<int>(number_arg(name, value(name), 0));
       else if (name == "--lock-timeout") a.lock_timeout = number_arg(name, value(name), 0);
+      else if (name == "--notify") a.notify.push_back(value(name));
+      else if (name == "--notify-timeout") a.notify_timeout = number_arg(name, value(name), 0);
       else if (name == "--color") {
         a.color = value(name);
         if (a.color != "auto" && a.color != "always" && a.color != "never")
@@ -130,6 +140,31 @@ Args parse(int argc, char** argv) {
   return a;
 }
 
+// The --notify webhooks, with the secret from the environment (never from the command
+// line, where other users could read it).
+std::vector<Webhook> webhooks(const Args& a) {
+  std::vector<Webhook> out;
+  if (a.notify.empty()) return out;
+  const char* secret = std::getenv("OCHRE_NOTIFY_SECRET");
+  if (!secret || !*secret)
+    usage_error("--notify needs a secret to sign deliveries with: set OCHRE_NOTIFY_SECRET");
+  for (const auto& url : a.notify) {
+    std::string problem = webhook_url_problem(url);
+    if (!problem.empty()) usage_error("--notify '" + url + "': " + problem);
+    out.push_back({url, secret, {}});
+  }
+  return out;
+}
+
+// Says what an apply left for the next one to deliver.
+void report_undelivered(const RunResult& r) {
+  if (r.undelivered == 0) return;
+  std::cout << "note: " << (r.undelivered < 0 ? std::string("some") : std::to_string(r.undelivered))
+            << (r.undelivered == 1 ? " notification" : " notifications") << " not delivered yet ("
+            << r.notify_error << "); the next run sends "
+            << (r.undelivered == 1 ? "it" : "them") << "\n" << std::flush;
+}
+
 Options engine_options(const Args& a) {
   Options o;
   o.state_path = a.state;
@@ -138,6 +173,8 @@ Options engine_options(const Args& a) {
   o.lock_timeout = a.lock_timeout;
   o.targets = a.targets;
   o.replace = a.replace;
+  o.notify = webhooks(a);
+  o.notify_timeout = a.notify_timeout;
   char exe[4096];
   ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
   if (n > 0) o.spawn_helper.assign(exe, n);
@@ -182,8 +219,12 @@ int cmd_run(const Args& a, bool destroy) {
   RunResult r = engine.apply(shown.callbacks());
   shown.clear();
   progress = nullptr;
-  if (r.nothing_to_do) return 0;
+  if (r.nothing_to_do) {
+    report_undelivered(r);
+    return 0;
+  }
   std::cout << shown.bold() << r.summary << shown.reset() << "\n";
+  report_undelivered(r);
   return r.exit_code();
 }
 

@@ -2,7 +2,7 @@
 set -e
 # Installs the Debian packages ochre builds with, when any is missing; with --fuzz also
 # what the libFuzzer targets need (clang and its runtime libraries; make fuzz).
-PACKAGES="cmake make g++ pkg-config libluajit-5.1-dev libsqlite3-dev catch2 libssl-dev libuv1-dev libedit-dev nlohmann-json3-dev bc time sqlite3 luajit"
+PACKAGES="cmake make g++ pkg-config libluajit-5.1-dev libsqlite3-dev catch2 libssl-dev libuv1-dev libedit-dev nlohmann-json3-dev libcpp-httplib-dev bc time sqlite3 luajit"
 [ "${1:-}" = "--fuzz" ] && PACKAGES="$PACKAGES clang libclang-rt-dev"
 missing=""
 for p in $PACKAGES; do

@@ -16,6 +16,17 @@ struct lua_State;
 
 namespace ochre {
 
+// A webhook that gets notifications (see README, "Notifications"): each delivery is a
+// JSON body signed with HMAC-SHA256 of `secret` in the X-Ochre-Signature header.
+struct Webhook {
+  std::string url;                  // http:// or https://
+  std::string secret;               // required, never shown
+  std::vector<std::string> events;  // "run.started", ...; empty: every event
+};
+// "" when ochre can post to `url` (http:// or https://, a host, no user or password),
+// else what is wrong with it.
+std::string webhook_url_problem(std::string_view url);
+
 struct Options {
   // The state file. Empty: ".ochre/state.db" beside the pipeline file (or the current
   // directory for a pipeline loaded from a string). ":memory:": a state in memory that
@@ -33,6 +44,12 @@ struct Options {
   std::string spawn_helper;
   std::vector<std::string> targets;  // plan only these keys and what they depend on
   std::vector<std::string> replace;  // force a replace of these keys
+  // Webhooks notified of every apply, on top of those the pipeline declares with
+  // ochre.notify. Events are written to the state's outbox with what they report and
+  // sent while the apply runs; at its end the apply waits up to `notify_timeout` seconds
+  // for those not delivered yet, and leaves the rest for the next apply.
+  std::vector<Webhook> notify;
+  double notify_timeout = 5;
 };
 
 // An instance as a native hook sees it.
@@ -92,6 +109,10 @@ struct RunResult {
   int done = 0, failed = 0, skipped = 0, pending = 0, waiting = 0, interrupted = 0;
   bool nothing_to_do = false;
   std::string summary;
+  // Notifications left undelivered in the outbox when the apply ended (the next apply
+  // sends them), and why the oldest of them failed ("http://host:port: cannot connect").
+  int undelivered = 0;
+  std::string notify_error;
   // 0 when every job finished (or is pending), 1 when one failed, was skipped or interrupted.
   int exit_code() const { return failed || skipped || interrupted ? 1 : 0; }
 };
