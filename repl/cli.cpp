@@ -145,14 +145,14 @@ Args parse(int argc, char** argv) {
 std::vector<Webhook> webhooks(const Args& a) {
   std::vector<Webhook> out;
   if (a.notify.empty()) return out;
-  const char* secret = std::getenv("OCHRE_NOTIFY_SECRET");
-  if (!secret || !*secret)
-    usage_error("--notify needs a secret to sign deliveries with: set OCHRE_NOTIFY_SECRET");
   for (const auto& url : a.notify) {
     std::string problem = webhook_url_problem(url);
     if (!problem.empty()) usage_error("--notify '" + url + "': " + problem);
-    out.push_back({url, secret, {}});
   }
+  const char* secret = std::getenv("OCHRE_NOTIFY_SECRET");
+  if (!secret || !*secret)
+    usage_error("--notify needs a secret to sign deliveries with: set OCHRE_NOTIFY_SECRET");
+  for (const auto& url : a.notify) out.push_back({url, secret, {}});
   return out;
 }
 

@@ -43,18 +43,20 @@ void cycle(const std::string& file, const Options& options, int n,
     engine.lock();
     engine.plan();
     watch(engine.watch_paths());
-    RunResult r;
-    if (!engine.jobs().empty()) {
-      std::cout << engine.plan_table() << std::flush;
-      Callbacks cb;
-      cb.finished = [](const JobInfo& job, const JobEnd& end) {
-        if (end.outcome == "failed") std::cerr << "error: " << end.error << "\n";
-        else if (end.outcome == "skipped") std::cerr << "skipped: " << job.details << " (" << end.error << ")\n";
-      };
-      r = engine.apply(cb);
-    }
+    if (!engine.jobs().empty()) std::cout << engine.plan_table() << std::flush;
+    Callbacks cb;
+    cb.finished = [](const JobInfo& job, const JobEnd& end) {
+      if (end.outcome == "failed") std::cerr << "error: " << end.error << "\n";
+      else if (end.outcome == "skipped") std::cerr << "skipped: " << job.details << " (" << end.error << ")\n";
+    };
+    // With nothing to do, this only sends the notifications earlier cycles left.
+    RunResult r = engine.apply(cb);
     std::cout << "[" << clock_text() << "] cycle " << n << ": "
-              << (engine.jobs().empty() ? "nothing to do" : r.summary) << "\n" << std::flush;
+              << (r.nothing_to_do ? "nothing to do" : r.summary);
+    if (r.undelivered)
+      std::cout << " (" << (r.undelivered < 0 ? std::string("some") : std::to_string(r.undelivered))
+                << " notifications not delivered yet: " << r.notify_error << ")";
+    std::cout << "\n" << std::flush;
   } catch (const Error& e) {
     std::cerr << "error: " << e.display() << "\n";
     std::cout << "[" << clock_text() << "] cycle " << n << ": error\n" << std::flush;

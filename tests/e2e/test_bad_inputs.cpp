@@ -189,7 +189,8 @@ void run_group(const std::string& prefix) {
   CHECK(n > 0);
 }
 
-const std::vector<std::string> groups = {"cli_", "field_", "graph_", "hook_", "load_", "return_", "type_"};
+const std::vector<std::string> groups = {"cli_",  "field_",  "graph_", "hook_",
+                                         "load_", "notify_", "return_", "type_"};
 
 }  // namespace
 
@@ -212,6 +213,7 @@ TEST_CASE("bad input corpus: fields of instances", "[e2e][bad-inputs]") { run_gr
 TEST_CASE("bad input corpus: the graph (duplicates, cycles)", "[e2e][bad-inputs]") { run_group("graph_"); }
 TEST_CASE("bad input corpus: misbehaving hooks", "[e2e][bad-inputs]") { run_group("hook_"); }
 TEST_CASE("bad input corpus: loading (syntax and runtime errors)", "[e2e][bad-inputs]") { run_group("load_"); }
+TEST_CASE("bad input corpus: ochre.notify declarations", "[e2e][bad-inputs][notify]") { run_group("notify_"); }
 TEST_CASE("bad input corpus: what the pipeline returns", "[e2e][bad-inputs]") { run_group("return_"); }
 TEST_CASE("bad input corpus: component type declarations", "[e2e][bad-inputs]") { run_group("type_"); }
 
