@@ -67,6 +67,15 @@ function Instance:path(name) end
 ---@field mode integer permission bits (e.g. 420 for 0644)
 ---@field type "file"|"directory"|"link"|"other"
 
+---An event ochre notifies webhooks of.
+---@alias ochre.NotifyEvent "run.started"|"run.finished"|"run.failed"|"job.failed"|"component.replaced"
+
+---What `ochre.notify { ... }` takes.
+---@class ochre.NotifySpec
+---@field url string http:// or https://; each event is POSTed there as JSON.
+---@field secret string Signs each body (HMAC-SHA256, hex, in the X-Ochre-Signature header). Required; take it from the environment: `os.getenv "HOOK_SECRET"`.
+---@field events? ochre.NotifyEvent[] Only these; without it, every event.
+
 ---@class ochre
 local ochre = {}
 
@@ -100,6 +109,14 @@ function ochre.plan(roots) end
 
 ---@param roots ochre.Instance|ochre.Instance[]
 function ochre.destroy(roots) end
+
+---A webhook this pipeline's applies notify (run, destroy, watch, the REPL's steps):
+---`ochre.notify { url = "https://...", events = { "run.failed", "job.failed" }, secret = os.getenv "HOOK_SECRET" }`.
+---May be called several times. Events wait in the state's outbox until the webhook
+---answers 2xx, and are retried (also by later runs). A bad url, an unknown event or a
+---missing secret is an error at the calling line.
+---@param spec ochre.NotifySpec
+function ochre.notify(spec) end
 
 -- ---- Waiting calls (they yield to other jobs inside a hook) -----------------------
 

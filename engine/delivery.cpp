@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <climits>
+#include <unordered_map>
 #include <unordered_set>
 
 #include "engine/notify.hpp"
@@ -53,6 +54,7 @@ Delivery::Left Delivery::finish(double timeout) {
   stop();
   Left left;
   try {
+    record_sent();  // what the state was too busy to hear about while the thread ran
     auto pending = store_.outbox_due(LLONG_MAX, INT_MAX);
     left.count = static_cast<int>(pending.size());
     if (!pending.empty())
@@ -64,21 +66,20 @@ Delivery::Left Delivery::finish(double timeout) {
   return left;
 }
 
-long long Delivery::deliver(const OutboxEvent& e, double connect) {
-  HttpAnswer answer = poster_.post(e.url,
-                                   {{"X-Ochre-Event", e.event},
-                                    {"X-Ochre-Delivery", e.id},
-                                    {"X-Ochre-Signature", e.signature},
-                                    {"User-Agent", "ochre/0.1.0"}},
-                                   e.body, connect, io_timeout);
-  if (answer.ok()) {
-    store_.outbox_delivered(e.id);
-    return 0;
+HttpAnswer Delivery::send(const OutboxEvent& e, double connect) {
+  return poster_.post(e.url,
+                      {{"X-Ochre-Event", e.event},
+                       {"X-Ochre-Delivery", e.id},
+                       {"X-Ochre-Signature", e.signature},
+                       {"User-Agent", "ochre/0.1.0"}},
+                      e.body, connect, io_timeout);
+}
+
+void Delivery::record_sent() {
+  for (auto it = sent_.begin(); it != sent_.end();) {
+    store_.outbox_delivered(*it);
+    it = sent_.erase(it);
   }
-  int attempts = e.attempts + 1;
-  long long next = now_ms() + retry_delay_ms(attempts);
-  store_.outbox_retry(e.id, attempts, next, answer.error);
-  return next;
 }
 
 void Delivery::run() {
@@ -88,7 +89,14 @@ void Delivery::run() {
   sigfillset(&all);
   pthread_sigmask(SIG_BLOCK, &all, nullptr);
 
-  std::unordered_set<std::string> tried;  // events this process attempted: the rest go at once
+  // What this process tried, and when to try again. It rules over what the state says:
+  // events an earlier run left go at once, and a retry the state was too busy to record
+  // still waits its turn.
+  struct Tried {
+    int attempts = 0;
+    long long next_at = 0;
+  };
+  std::unordered_map<std::string, Tried> tried;
   for (;;) {
     bool draining;
     {
@@ -99,13 +107,16 @@ void Delivery::run() {
     std::vector<OutboxEvent> pending;
     long long next = LLONG_MAX;  // when an undelivered event may be tried again
     size_t delivered = 0;
+    bool whole = true;  // the pass went through every pending event
     try {
+      record_sent();
       pending = store_.outbox_due(LLONG_MAX, batch);
       // Each webhook's oldest undelivered event goes first; the others wait behind it.
       std::unordered_set<std::string> held;
       for (const OutboxEvent& e : pending) {
         if (held.count(e.url)) continue;
-        long long due = tried.count(e.id) ? e.next_at : 0;
+        auto t = tried.find(e.id);
+        long long due = t == tried.end() ? 0 : t->second.next_at;
         if (due > now_ms()) {
           held.insert(e.url);
           next = std::min(next, due);
@@ -114,31 +125,33 @@ void Delivery::run() {
         double connect = connect_timeout;
         if (draining) {
           std::lock_guard<std::mutex> lock(mu_);
-          if (stopping_) return;
           auto left = std::chrono::duration<double>(deadline_ - std::chrono::steady_clock::now()).count();
           connect = std::clamp(left, 0.05, connect_timeout);
         }
-        tried.insert(e.id);
-        long long again = deliver(e, connect);
-        if (again == 0) {
+        HttpAnswer answer = send(e, connect);
+        if (answer.ok()) {
+          sent_.insert(e.id);  // never sent again, even if the state cannot be told now
           ++delivered;
+          record_sent();
         } else {
+          Tried& again = tried[e.id];
+          again.attempts = std::max(again.attempts, e.attempts) + 1;
+          again.next_at = now_ms() + retry_delay_ms(again.attempts);
           held.insert(e.url);
-          next = std::min(next, again);
+          next = std::min(next, again.next_at);
+          store_.outbox_retry(e.id, again.attempts, again.next_at, answer.error);
         }
         std::lock_guard<std::mutex> lock(mu_);
         if (stopping_) return;
       }
     } catch (const std::exception&) {
-      // The state cannot be read or written now: what is left waits for a later run.
-      std::lock_guard<std::mutex> lock(mu_);
-      done_ = true;
-      drained_.notify_all();
-      return;
+      // The state is busy or cannot be written now: try again shortly (what is left when
+      // the apply ends waits for a later run).
+      whole = false;
     }
     std::unique_lock<std::mutex> lock(mu_);
     if (stopping_) return;
-    if (draining) {
+    if (draining && whole) {
       bool all_sent = pending.size() < static_cast<size_t>(batch) && delivered == pending.size();
       auto deadline_ms = now_ms() + std::chrono::duration_cast<std::chrono::milliseconds>(
                                         deadline_ - std::chrono::steady_clock::now()).count();

@@ -11,6 +11,7 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <unordered_set>
 
 #include "engine/state.hpp"
 #include "engine/webhook_http.hpp"
@@ -40,8 +41,9 @@ class Delivery {
 
  private:
   void run();
-  // Sends one event and records the answer: 0 when delivered, else when to try again.
-  long long deliver(const OutboxEvent& e, double connect_timeout);
+  HttpAnswer send(const OutboxEvent& e, double connect_timeout);
+  // Tells the state about deliveries it has not recorded yet (it was busy).
+  void record_sent();
   void stop();
 
   std::unique_ptr<StateStore> own_;
@@ -53,6 +55,7 @@ class Delivery {
   bool draining_ = false;
   bool done_ = false;  // draining, and nothing more can go out in time
   std::chrono::steady_clock::time_point deadline_;
+  std::unordered_set<std::string> sent_;  // delivered, not yet recorded in the state
   std::thread thread_;
 };
 
