@@ -3,7 +3,11 @@
 // (written with what it reports, read back in order, migrated from version 3).
 #include <catch2/catch.hpp>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <sqlite3.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <climits>
 #include <cstdlib>
@@ -14,6 +18,7 @@
 #include "engine/notify.hpp"
 #include "engine/state.hpp"
 #include "ochre/errors.hpp"
+#include "ochre/ochre.hpp"
 
 using namespace ochre;
 namespace fs = std::filesystem;
@@ -83,6 +88,22 @@ StoredInstance instance(const std::string& key) {
   s.fields = {{"identifier", Value::of_string(s.identifier)}};
   return s;
 }
+
+// A loopback port nobody listens on: connections to it are refused.
+int closed_port() {
+  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof a;
+  REQUIRE(fd >= 0);
+  REQUIRE(bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
+  REQUIRE(getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) == 0);
+  close(fd);
+  return ntohs(a.sin_port);
+}
+
+const char* const one_instance = "local ochre = require 'ochre'\nreturn ochre.Component 'x' {}\n";
 
 }  // namespace
 
@@ -257,4 +278,53 @@ TEST_CASE("a version 3 state gets its outbox when opened for writing, and is rea
   CHECK(st->runs(0).size() == 1);
   st->outbox_add({event("a")});
   CHECK(ids(st->outbox_due(LLONG_MAX, 10)) == std::vector<std::string>{"a"});
+}
+
+TEST_CASE("a host's webhooks: an apply counts what it could not deliver, and the next one "
+          "tries again, with a state in a file or in memory",
+          "[notify][embed]") {
+  TempState t;
+  for (std::string state : {std::string(":memory:"), t.path()}) {
+    INFO(state);
+    Options o;
+    o.state_path = state;
+    o.job_output = [](const std::string&, std::string_view) {};
+    o.notify = {{"http://127.0.0.1:" + std::to_string(closed_port()) + "/hook", "s3cret", {}}};
+    o.notify_timeout = 0.2;
+    Engine engine(o);
+    engine.load_string(one_instance);
+    engine.plan();
+    RunResult r = engine.apply();
+    CHECK(r.done == 1);
+    CHECK(r.undelivered == 2);  // run.started and run.finished
+    CHECK(r.notify_error.rfind("http://127.0.0.1:", 0) == 0);
+    // Nothing to do: nothing new, the two left are tried again.
+    engine.plan();
+    r = engine.apply();
+    CHECK(r.nothing_to_do);
+    CHECK(r.undelivered == 2);
+  }
+}
+
+TEST_CASE("a host's webhook without a secret, with a bad URL or an unknown event is refused "
+          "before anything is written",
+          "[notify][embed]") {
+  TempState t;
+  for (Webhook bad : {Webhook{"http://127.0.0.1:9/h", "", {}}, Webhook{"gopher://h/", "s", {}},
+                      Webhook{"http://127.0.0.1:9/h", "s", {"run.done"}}}) {
+    Options o;
+    o.state_path = t.path();
+    o.notify = {bad};
+    Engine engine(o);
+    engine.load_string(one_instance);
+    engine.plan();
+    try {
+      engine.apply();
+      FAIL("expected an error");
+    } catch (const Error& e) {
+      CHECK(e.code() == Code::Usage);
+      CHECK(std::string(e.what()).find("s3cret") == std::string::npos);
+    }
+    CHECK_FALSE(fs::exists(t.path()));
+  }
 }
