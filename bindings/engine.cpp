@@ -324,8 +324,8 @@ void Engine::begin_apply(const Callbacks& callbacks) {
     return;
   }
   StateStore& st = s.state(true);
-  st.recover_interrupted();
   im.start_notifications(st, std::move(endpoints), s.destroying ? "destroy" : "apply");
+  recover_interrupted(st, im.notifier.get(), s.source);
   im.runner = std::make_unique<lua::LuaHookRunner>(s);
   im.callbacks = callbacks;
   im.roots.clear();

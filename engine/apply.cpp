@@ -405,6 +405,23 @@ class Scheduler {
 
 }  // namespace
 
+void recover_interrupted(StateStore& state, const Notifier* notifier, const std::string& source) {
+  Batch batch(state);
+  std::vector<RunRecord> dead;
+  // Runs still "running" belong to a dead ochre (the lock is ours); each later run
+  // recovered the ones before it, so they are among the newest.
+  for (RunRecord& r : state.runs(8))
+    if (r.outcome == "running" && r.source == source) dead.push_back(std::move(r));
+  state.recover_interrupted();
+  if (notifier && !notifier->empty())
+    for (auto it = dead.rbegin(); it != dead.rend(); ++it)
+      state.outbox_add(notifier->make("run.failed", it->id, it->command,
+                                      JsonMembers()
+                                          .add("outcome", "interrupted")
+                                          .add("summary", "ochre stopped before the run ended")));
+  batch.commit();
+}
+
 ApplyReport apply_plan(const Plan& plan, const Graph& graph, StateStore& state,
                        HookRunner& runner, const RunInfo& info, const ApplyOptions& options,
                        const ApplyEvents& events) {

@@ -82,6 +82,11 @@ class ApplyRun {
   std::unique_ptr<Impl> impl_;
 };
 
+// Before an apply, under the lock: marks what a dead ochre left running as interrupted
+// and, in the same transaction, notifies run.failed (outcome "interrupted") for each of
+// its runs of `source`, whose end nobody else will report.
+void recover_interrupted(StateStore& state, const Notifier* notifier, const std::string& source);
+
 // The instance as a finished create/update of `node` leaves it.
 StoredInstance target_of(const Graph& graph, int node);
 

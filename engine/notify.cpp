@@ -123,6 +123,11 @@ Notifier::Notifier(std::vector<Endpoint> endpoints, std::string source, std::str
     : endpoints_(std::move(endpoints)), source_(std::move(source)), command_(std::move(command)) {}
 
 std::vector<OutboxEvent> Notifier::make(std::string_view event, long long run, const JsonMembers& members) const {
+  return make(event, run, command_, members);
+}
+
+std::vector<OutboxEvent> Notifier::make(std::string_view event, long long run, const std::string& command,
+                                        const JsonMembers& members) const {
   std::vector<OutboxEvent> out;
   std::string at = iso_now();
   long long now = now_ms();
@@ -136,7 +141,7 @@ std::vector<OutboxEvent> Notifier::make(std::string_view event, long long run, c
     o.next_at = now;
     o.body = "{\"id\":" + json_quote(o.id) + ",\"event\":" + json_quote(event) + ",\"at\":" + json_quote(at) +
              ",\"run\":" + std::to_string(run) + ",\"source\":" + json_quote(valid_utf8(source_)) +
-             ",\"command\":" + json_quote(command_) + members.text() + "}";
+             ",\"command\":" + json_quote(command) + members.text() + "}";
     o.signature = hmac_sha256_hex(e.secret, o.body);
     out.push_back(std::move(o));
   }

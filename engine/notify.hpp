@@ -50,6 +50,9 @@ class Notifier {
   // One row for each webhook that wants `event`, due now. The body is
   // {"id", "event", "at", "run", "source", "command", ...members}.
   std::vector<OutboxEvent> make(std::string_view event, long long run, const JsonMembers& members) const;
+  // The same for a run of another command (a destroy that a run finds interrupted).
+  std::vector<OutboxEvent> make(std::string_view event, long long run, const std::string& command,
+                                const JsonMembers& members) const;
 
  private:
   std::vector<Endpoint> endpoints_;

@@ -381,7 +381,7 @@ TEST_CASE("notifications: --notify needs OCHRE_NOTIFY_SECRET and an http URL", "
 }
 
 TEST_CASE("notifications: events of a run killed with kill -9 are sent by the next run, each "
-          "once, before its own",
+          "once, before its own, with a run.failed for the killed run",
           "[e2e][notify][interrupt]") {
   Receiver hook(/*up=*/false);
   TempDir dir;
@@ -413,10 +413,18 @@ return { Wait "w" {}, Fail "f" {} }
   INFO(r.out << r.err);
   CHECK(r.code == 1);
   auto got = hook.accepted();
-  CHECK(events_of(got) == Rows{"run.started", "job.failed", "run.started", "job.failed", "run.failed"});
+  // The killed run's end is reported by the run that found it dead, before its own events.
+  CHECK(events_of(got) ==
+        Rows{"run.started", "job.failed", "run.failed", "run.started", "job.failed", "run.failed"});
   std::vector<int> runs;
   for (const auto& req : got) runs.push_back(verified(req)["run"]);
-  CHECK(runs == std::vector<int>{1, 1, 2, 2, 2});
+  CHECK(runs == std::vector<int>{1, 1, 1, 2, 2, 2});
+  REQUIRE(got.size() == 6);
+  json dead = verified(got[2]);
+  CHECK(dead["outcome"] == "interrupted");
+  CHECK(dead["command"] == "apply");
+  CHECK(dead["summary"] == "ochre stopped before the run ended");
+  CHECK(verified(got[5])["outcome"] == "failed");
   CHECK(unique_ids(got) == outbox_ids(dir));
   CHECK(hook.requests().size() == got.size());
   CHECK(dir.query("SELECT count(*) FROM outbox WHERE delivered IS NULL") == Rows{"0"});
