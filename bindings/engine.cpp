@@ -117,6 +117,13 @@ void Engine::plan() { impl_->session.plan(false, {}); }
 void Engine::plan_destroy(const std::vector<std::string>& keys) { impl_->session.plan(true, keys); }
 const std::string& Engine::state_path() const { return impl_->session.state_path; }
 
+std::string Engine::state_shown() const {
+  const lua::Session& s = impl_->session;
+  std::string shown = redact_location(s.state_path.empty() ? ".ochre/state.db" : s.state_path);
+  if (s.workspace != default_workspace) shown += " (workspace " + s.workspace + ")";
+  return shown;
+}
+
 std::string Engine::graph(const std::string& format) const {
   return format_graph(impl_->plan(), *impl_->session.graph, format);
 }
@@ -533,6 +540,7 @@ extern "C" int luaopen_ochre(lua_State* L) {
     Options o;
     if (const char* st = std::getenv("OCHRE_STATE"); st && *st) o.state_path = st;
     else o.state_path = ".ochre/state.db";
+    if (const char* ws = std::getenv("OCHRE_WORKSPACE"); ws && *ws) o.workspace = ws;
     *box = new Engine(L, o);
     Engine* e = *box;
     lua::Session& s = e->impl_for_lua().session;
