@@ -219,23 +219,26 @@ void Session::run_chunk(const std::string& display_name) {
 // ochre.settings { state = ..., workspace = ... }, where no flag or variable said otherwise.
 void Session::apply_settings() {
   lua_State* L = this->L();
-  StackGuard guard(L);
+  int top = lua_gettop(L);
   lua_rawgeti(L, LUA_REGISTRYINDEX, internal_ref);
   lua_getfield(L, -1, "settings");
-  if (!lua_istable(L, -1)) return;
-  lua_getfield(L, -1, "state");
-  if (lua_isstring(L, -1) && options.state_path.empty()) {
-    std::string where = lua_tostring(L, -1);
-    // A file named relative to the pipeline, like the default state.
-    if (!is_postgres_location(where) && where != ":memory:" && !std::filesystem::path(where).is_absolute() &&
-        std::filesystem::path(source).is_absolute())
-      where = (std::filesystem::path(source).parent_path() / where).lexically_normal().string();
-    set_state_path(where);
+  std::string state, ws;
+  if (lua_istable(L, -1)) {
+    lua_getfield(L, -1, "state");
+    if (lua_isstring(L, -1)) state = lua_tostring(L, -1);
+    lua_getfield(L, -2, "workspace");
+    if (lua_isstring(L, -1)) ws = lua_tostring(L, -1);
   }
-  lua_pop(L, 1);
-  lua_getfield(L, -1, "workspace");
-  if (lua_isstring(L, -1) && options.workspace.empty() && workspace != lua_tostring(L, -1)) {
-    workspace = lua_tostring(L, -1);
+  lua_settop(L, top);
+  if (!state.empty() && options.state_path.empty()) {
+    // A file named relative to the pipeline, like the default state.
+    if (!is_postgres_location(state) && state != ":memory:" && !std::filesystem::path(state).is_absolute() &&
+        std::filesystem::path(source).is_absolute())
+      state = (std::filesystem::path(source).parent_path() / state).lexically_normal().string();
+    set_state_path(state);
+  }
+  if (!ws.empty() && options.workspace.empty() && workspace != ws) {
+    workspace = ws;
     state_.reset();
     lock_.reset();
   }

@@ -91,7 +91,9 @@ PgLocation parse_location(const std::string& url) {
       start = end + 1;
     }
   }
-  if (!has_app) params += std::string(params.empty() ? "" : "&") + "application_name=ochre";
+  // Who is connected shows in pg_stat_activity: "ochre pid 1234".
+  if (!has_app)
+    params += std::string(params.empty() ? "" : "&") + "application_name=ochre%20pid%20" + std::to_string(getpid());
   if (!has_timeout) params += "&connect_timeout=10";
   loc.conninfo = base + "?" + params;
   bool ok = !loc.schema.empty() && loc.schema.size() < 64;
