@@ -833,17 +833,37 @@ class PgLock final : public StateLock {
     for (;;) {
       Rows got = conn_->query("SELECT pg_try_advisory_lock($1::int8)", Params().int8(key_));
       if (got.boolean(0, 0)) break;
-      if (std::chrono::steady_clock::now() >= deadline) {
-        Rows who = conn_->query("SELECT holder FROM {S}.lock_holders WHERE ws = $1::int4", Params().int4(ws_));
-        std::string holder = who.size() ? who.text(0, 0) : "another ochre";
-        fail(Code::Locked, {shown, holder + (timeout > 0 ? "" : "; wait for it with --lock-timeout SECONDS")});
-      }
+      if (std::chrono::steady_clock::now() >= deadline)
+        fail(Code::Locked, {shown, holder() + (timeout > 0 ? "" : "; wait for it with --lock-timeout SECONDS")});
       // Waiting for another process: a short pause between attempts costs no CPU.
       std::this_thread::sleep_for(std::chrono::milliseconds(50));
     }
     conn_->query("INSERT INTO {S}.lock_holders(ws, holder) VALUES ($1::int4, $2::text) "
                  "ON CONFLICT (ws) DO UPDATE SET holder = EXCLUDED.holder",
                  Params().int4(ws_).text(lock_holder_note()));
+  }
+
+  // Who holds the lock: the note the holder wrote ("pid N on HOST since T"). The holder's
+  // session says its pid (application_name "ochre pid N"), so a note left by an earlier
+  // holder is never taken for the current one's; a holder that has just taken the lock
+  // gets a moment to write its note.
+  std::string holder() {
+    std::string pid;
+    Rows who = conn_->query(
+        "SELECT a.application_name FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid "
+        "WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1 "
+        "AND l.classid = ($1::int8 >> 32)::oid AND l.objid = ($1::int8 & 4294967295)::oid",
+        Params().int8(key_));
+    if (who.size() && who.text(0, 0).rfind("ochre pid ", 0) == 0) pid = who.text(0, 0).substr(10);
+    std::string note;
+    for (int attempt = 0; attempt < 40; ++attempt) {
+      Rows r = conn_->query("SELECT holder FROM {S}.lock_holders WHERE ws = $1::int4", Params().int4(ws_));
+      note = r.size() ? r.text(0, 0) : "";
+      if (pid.empty() || note.rfind("pid " + pid + " ", 0) == 0) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    if (!pid.empty() && note.rfind("pid " + pid + " ", 0) != 0) return "pid " + pid;
+    return note.empty() ? "another ochre" : note;
   }
 
   ~PgLock() override {
