@@ -36,7 +36,7 @@ for attempt in 1 2 3 4 5 6 7 8 9 10; do
   port=$(( 20000 + (RANDOM % 20000) ))
   if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then continue; fi
   if "${as_owner[@]}" "$pgbin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 \
-      -o "-c listen_addresses=127.0.0.1 -p $port -k $dir -c max_connections=200 -c fsync=off" \
+      -o "-c listen_addresses=127.0.0.1 -p $port -k $dir -c max_connections=200 -c fsync=${OCHRE_PG_FSYNC:-off}" \
       start >/dev/null 2>&1; then
     started=yes
     break
