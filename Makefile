@@ -54,6 +54,7 @@ bench: build
 	@command -v ninja >/dev/null || apt-get install -y -qq ninja-build
 	tests/bench/run.sh $(OCHRE)
 	tests/bench/scale.sh $(OCHRE)
+	tests/bench/pg.sh $(OCHRE)
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)
