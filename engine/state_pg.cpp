@@ -104,6 +104,18 @@ PgLocation parse_location(const std::string& url) {
   return loc;
 }
 
+// A server message on one line: its line breaks and tabs become single spaces.
+std::string one_line(const std::string& text) {
+  std::string out;
+  for (char ch : text) {
+    if (ch == '\n' || ch == '\t' || ch == '\r') ch = ' ';
+    if (ch == ' ' && (out.empty() || out.back() == ' ')) continue;
+    out += ch;
+  }
+  while (!out.empty() && out.back() == ' ') out.pop_back();
+  return out;
+}
+
 // Replaces every "{S}" in `sql` by the schema's name.
 std::string with_schema(const char* sql, const std::string& schema) {
   std::string out;
@@ -195,9 +207,13 @@ class Connection {
  public:
   Connection(const PgLocation& loc) : loc_(loc) {
     c_ = PQconnectdb(loc.conninfo.c_str());
-    if (!c_ || PQstatus(c_) != CONNECTION_OK)
-      fail(Code::State, {loc_.shown, "cannot connect: " + message() +
+    if (!c_ || PQstatus(c_) != CONNECTION_OK) {
+      std::string why = message();
+      PQfinish(c_);  // the destructor does not run for a constructor that throws
+      c_ = nullptr;
+      fail(Code::State, {loc_.shown, "cannot connect: " + why +
                                          "; check the URL, and that the server runs and accepts you"});
+    }
     PQsetNoticeProcessor(c_, [](void*, const char*) {}, nullptr);
     // A commit returns once the server has it, before its WAL reaches the disk: as with
     // SQLite's WAL at synchronous=NORMAL, a crash of ochre loses nothing committed; a
@@ -216,18 +232,12 @@ class Connection {
   const std::string& shown() const { return loc_.shown; }
 
   std::string message() const {
-    std::string m = c_ ? PQerrorMessage(c_) : "out of memory";
-    while (!m.empty() && (m.back() == '\n' || m.back() == ' ')) m.pop_back();
-    for (char& ch : m)
-      if (ch == '\n') ch = ' ';
+    std::string m = one_line(c_ ? PQerrorMessage(c_) : "out of memory");
     return m.empty() ? "unknown error" : m;
   }
 
   [[noreturn]] void die(const std::string& what, PGresult* r = nullptr) {
-    std::string m = r && PQresultErrorMessage(r)[0] ? PQresultErrorMessage(r) : message();
-    while (!m.empty() && (m.back() == '\n' || m.back() == ' ')) m.pop_back();
-    for (char& ch : m)
-      if (ch == '\n') ch = ' ';
+    std::string m = r && PQresultErrorMessage(r)[0] ? one_line(PQresultErrorMessage(r)) : message();
     if (r) PQclear(r);
     if (PQstatus(c_) == CONNECTION_BAD) m = "the connection to the server was lost (" + m + ")";
     fail(Code::State, {loc_.shown, what + ": " + m});
@@ -309,7 +319,7 @@ class Connection {
       if (error.empty()) error = message();
     }
     if (!error.empty()) {
-      while (!error.empty() && (error.back() == '\n' || error.back() == ' ')) error.pop_back();
+      error = one_line(error);
       if (PQstatus(c_) == CONNECTION_BAD) error = "the connection to the server was lost (" + error + ")";
       fail(Code::State, {loc_.shown, "commit failed, nothing of it was recorded: " + error});
     }
