@@ -21,17 +21,19 @@ build: deps
 run: build
 	cd examples/processor && ../../$(OCHRE) run pipeline.lua
 
-# Every test, in the normal build and under AddressSanitizer + UBSan.
+# Every test, in the normal build and under AddressSanitizer + UBSan. The end-to-end
+# tests run twice, on SQLite and on a private PostgreSQL cluster that
+# scripts/with-postgres.sh starts for the run and stops after it.
 test: test-fast test-asan
 
 test-fast: build
-	ctest --test-dir $(BUILD) --output-on-failure -j$(JOBS)
+	scripts/with-postgres.sh ctest --test-dir $(BUILD) --output-on-failure -j$(JOBS)
 
 test-asan: deps
 	@cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DOCHRE_SANITIZE=ON >/dev/null
 	@cmake --build $(ASAN_BUILD) -j$(JOBS)
 	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
-	  ctest --test-dir $(ASAN_BUILD) --output-on-failure -j$(JOBS)
+	  scripts/with-postgres.sh ctest --test-dir $(ASAN_BUILD) --output-on-failure -j$(JOBS)
 
 # The extended mode: every test, then the fuzzers.
 test-extended: test fuzz
@@ -52,6 +54,7 @@ bench: build
 	@command -v ninja >/dev/null || apt-get install -y -qq ninja-build
 	tests/bench/run.sh $(OCHRE)
 	tests/bench/scale.sh $(OCHRE)
+	tests/bench/pg.sh $(OCHRE)
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)

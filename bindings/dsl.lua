@@ -25,6 +25,28 @@ function M.test(name, fn)
   add(fn)
 end
 
+-- ochre.settings { state = "postgres://...", workspace = "team" }: where the pipeline's
+-- state lives. --state / OCHRE_STATE and --workspace / OCHRE_WORKSPACE win over it.
+internal.settings = {}
+local SETTINGS = { state = true, workspace = true }
+function M.settings(t)
+  if type(t) ~= "table" then
+    error("ochre.settings takes a table: ochre.settings { state = \"postgres://user@host/db\" }", 2)
+  end
+  for k, v in pairs(t) do
+    if not SETTINGS[k] then
+      error(("ochre.settings: unknown setting %s (known: state, workspace)"):format(tostring(k)), 2)
+    end
+    if type(v) ~= "string" or v == "" then
+      error(("ochre.settings: %s takes a non-empty string (got %s)"):format(k, type(v)), 2)
+    end
+    if k == "workspace" and (#v > 63 or not v:match("^[%w_][%w_.-]*$")) then
+      error(("ochre.settings: workspace '%s' must be letters, digits, '_', '.' and '-'"):format(v), 2)
+    end
+    internal.settings[k] = v
+  end
+end
+
 local PENDING_MT = { __metatable = "ochre.pending" }
 -- A hook returns ochre.pending "reason" to say it has not finished yet.
 function M.pending(reason)

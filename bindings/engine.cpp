@@ -116,16 +116,16 @@ struct Engine::Impl {
   // connection only: then it is borrowed, and deliveries go out at the apply's end).
   std::unique_ptr<Delivery> open_delivery() {
     if (session.state_path == ":memory:") return std::make_unique<Delivery>(session.state(true));
-    return std::make_unique<Delivery>(open_sqlite_state(session.state_path, OpenMode::ReadWrite));
+    return std::make_unique<Delivery>(open_state(session.state_path, session.workspace, OpenMode::ReadWrite));
   }
 
   // Before an apply: its webhooks, and the thread that sends their events and whatever
   // an earlier apply left undelivered.
-  void start_notifications(StateStore& st, std::vector<Endpoint> endpoints, const char* command) {
+  void start_notifications(std::vector<Endpoint> endpoints, const char* command) {
     delivery.reset();
     left = {};
     notifier = std::make_unique<Notifier>(std::move(endpoints), session.source, command);
-    if (notifier->empty() && st.outbox_due(LLONG_MAX, 1).empty()) return;
+    if (notifier->empty() && !session.undelivered) return;
     delivery = open_delivery();
   }
 
@@ -140,7 +140,7 @@ struct Engine::Impl {
   // An apply with nothing to do sends nothing of its own, only what earlier ones left.
   void deliver_leftovers() {
     left = {};
-    if (session.state(false).outbox_due(LLONG_MAX, 1).empty()) return;
+    if (!session.undelivered) return;
     delivery = open_delivery();
     finish_notifications();
   }
@@ -193,6 +193,13 @@ void Engine::load_string(std::string_view code, const std::string& name) {
 void Engine::plan() { impl_->session.plan(false, {}); }
 void Engine::plan_destroy(const std::vector<std::string>& keys) { impl_->session.plan(true, keys); }
 const std::string& Engine::state_path() const { return impl_->session.state_path; }
+
+std::string Engine::state_shown() const {
+  const lua::Session& s = impl_->session;
+  std::string shown = redact_location(s.state_path.empty() ? ".ochre/state.db" : s.state_path);
+  if (s.workspace != default_workspace) shown += " (workspace " + s.workspace + ")";
+  return shown;
+}
 
 std::string Engine::graph(const std::string& format) const {
   return format_graph(impl_->plan(), *impl_->session.graph, format);
@@ -324,7 +331,7 @@ void Engine::begin_apply(const Callbacks& callbacks) {
     return;
   }
   StateStore& st = s.state(true);
-  im.start_notifications(st, std::move(endpoints), s.destroying ? "destroy" : "apply");
+  im.start_notifications(std::move(endpoints), s.destroying ? "destroy" : "apply");
   recover_interrupted(st, im.notifier.get(), s.source);
   im.runner = std::make_unique<lua::LuaHookRunner>(s);
   im.callbacks = callbacks;
@@ -624,6 +631,7 @@ extern "C" int luaopen_ochre(lua_State* L) {
     Options o;
     if (const char* st = std::getenv("OCHRE_STATE"); st && *st) o.state_path = st;
     else o.state_path = ".ochre/state.db";
+    if (const char* ws = std::getenv("OCHRE_WORKSPACE"); ws && *ws) o.workspace = ws;
     *box = new Engine(L, o);
     Engine* e = *box;
     lua::Session& s = e->impl_for_lua().session;

@@ -3,6 +3,7 @@
 // converted, duplicates and cycles are caught with the user's lines.
 #include <algorithm>
 #include <cctype>
+#include <climits>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -39,7 +40,8 @@ class PhaseTimer {
 }  // namespace
 
 Session::Session(Options opts, lua_State* host)
-    : options(std::move(opts)), state_path(options.state_path), borrowed(host != nullptr),
+    : options(std::move(opts)), state_path(options.state_path),
+      workspace(options.workspace.empty() ? default_workspace : options.workspace), borrowed(host != nullptr),
       lua_(host ? LuaState(host) : LuaState()) {
   if (int rc = uv_loop_init(&loop_)) fail(Code::Internal, {std::string("uv_loop_init: ") + uv_strerror(rc)});
   install_module(*this);
@@ -68,7 +70,7 @@ void Session::lock() {
     planned_locked_ = true;  // nobody else can see an in-memory state
     return;
   }
-  lock_ = StateLock::acquire(state_path + ".lock", state_path, options.lock_timeout);
+  lock_ = lock_state(state_path, workspace, options.lock_timeout);
 }
 
 void Session::push_internal(const char* name) { push_internal(L(), name); }
@@ -202,6 +204,7 @@ void Session::run_chunk(const std::string& display_name) {
   PhaseTimer timer;
   if (!pcall(L, 0, LUA_MULTRET, &err, false)) lua_user_error(Code::LuaRuntime, err);
   timer.mark("load file");
+  apply_settings();
   int nres = lua_gettop(L) - (base - 1);
   if (nres >= 1 && !lua_isnil(L, base)) {
     try {
@@ -212,6 +215,45 @@ void Session::run_chunk(const std::string& display_name) {
     }
   }
   lua_settop(L, base - 1);
+}
+
+// ochre.settings { state = ..., workspace = ... }, where no flag or variable said otherwise.
+void Session::apply_settings() {
+  lua_State* L = this->L();
+  int top = lua_gettop(L);
+  lua_rawgeti(L, LUA_REGISTRYINDEX, internal_ref);
+  lua_getfield(L, -1, "settings");
+  std::string state, ws;
+  if (lua_istable(L, -1)) {
+    lua_getfield(L, -1, "state");
+    if (lua_isstring(L, -1)) state = lua_tostring(L, -1);
+    lua_getfield(L, -2, "workspace");
+    if (lua_isstring(L, -1)) ws = lua_tostring(L, -1);
+  }
+  lua_settop(L, top);
+  if (!state.empty() && options.state_path.empty()) {
+    // A file named relative to the pipeline, like the default state.
+    if (!is_postgres_location(state) && state != ":memory:" && !std::filesystem::path(state).is_absolute() &&
+        std::filesystem::path(source).is_absolute())
+      state = (std::filesystem::path(source).parent_path() / state).lexically_normal().string();
+    set_state_path(state);
+  }
+  if (!ws.empty() && options.workspace.empty() && workspace != ws) {
+    workspace = ws;
+    state_.reset();
+    lock_.reset();
+  }
+}
+
+std::string Session::files_root() const {
+  std::string suffix = workspace == default_workspace ? "" : "." + workspace;
+  if (!is_postgres_location(state_path))
+    return (std::filesystem::path(state_path).parent_path() / ("files" + suffix)).string();
+  // The files of a shared state stay beside the pipeline, on the machine that runs it.
+  std::filesystem::path dir = std::filesystem::path(source).is_absolute()
+                                  ? std::filesystem::path(source).parent_path()
+                                  : std::filesystem::current_path();
+  return (dir / ".ochre" / ("files" + suffix)).string();
 }
 
 void Session::set_roots(int idx) {
@@ -253,14 +295,14 @@ void Session::set_roots(int idx) {
 StateStore& Session::state(bool write) {
   if (state_path.empty()) state_path = ".ochre/state.db";
   if (state_path == ":memory:") {  // one store for the engine's whole life
-    if (!state_) state_ = open_sqlite_state(state_path, OpenMode::ReadWrite);
+    if (!state_) state_ = open_state(state_path, workspace, OpenMode::ReadWrite);
     state_writable_ = true;
     return *state_;
   }
   // A read-only view is opened afresh each time: the file may have appeared or changed.
   if (!state_ || (write && !state_writable_) || (!write && !state_writable_)) {
     state_.reset();
-    state_ = open_sqlite_state(state_path, write ? OpenMode::ReadWrite : OpenMode::ReadOnly);
+    state_ = open_state(state_path, workspace, write ? OpenMode::ReadWrite : OpenMode::ReadOnly);
     state_writable_ = write;
   }
   return *state_;
@@ -568,6 +610,7 @@ void Session::plan(bool destroy, const std::vector<std::string>& keys) {
   StateStore& st = state(false);
   std::vector<StoredInstance> stored = st.load();
   auto roots = st.roots();
+  undelivered = !st.outbox_due(LLONG_MAX, 1).empty();
   timer.mark("state load");
   build_graph(stored);
   timer.mark("graph+hash");

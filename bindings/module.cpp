@@ -119,7 +119,7 @@ std::string escape_segment(std::string_view name) {
 std::string Session::instance_dir(const std::string& key) const {
   std::string type, identifier;
   if (!split_key(key, type, identifier)) fail(Code::Internal, {"bad key " + key});
-  auto root = std::filesystem::path(state_path).parent_path() / "files";
+  std::filesystem::path root = files_root();
   return (root / escape_segment(type) / escape_segment(identifier)).string();
 }
 

@@ -80,9 +80,13 @@ class Session {
   void load_string(std::string_view code, const std::string& name);
   // Makes the instance or list of instances at `idx` the roots; throws BadReturn. [-0, +0, e]
   void set_roots(int idx);
+  void apply_settings();
 
   // Opens the state (read-only unless `write`), once.
   StateStore& state(bool write);
+  // Where instances' own files live (self:path): beside a SQLite state, or beside the
+  // pipeline for a PostgreSQL one.
+  std::string files_root() const;
   // Takes the state's lock (waiting up to options.lock_timeout seconds), once.
   void lock();
   void unlock() { lock_.reset(); }
@@ -134,9 +138,11 @@ class Session {
   Options options;
   std::string source;         // the pipeline's absolute path, or its name
   std::string pipeline_name;  // the pipeline as the user named it, for messages
-  std::string state_path;
+  std::string state_path;      // a SQLite file or a PostgreSQL URL
+  std::string workspace;       // within the state
   std::vector<int> root_refs;  // the instances the pipeline returned
   bool has_roots = false;
+  bool undelivered = false;  // the outbox held notifications when the state was planned against
 
   std::optional<Graph> graph;
   std::optional<Plan> current_plan;

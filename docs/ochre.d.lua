@@ -135,6 +135,12 @@ function ochre.sh_ok(cmd, opts) end
 ---@param seconds number
 function ochre.sleep(seconds) end
 
+---Where the pipeline's state lives, when no `--state` / `OCHRE_STATE` (and no
+---`--workspace` / `OCHRE_WORKSPACE`) says otherwise: a SQLite file (relative to the
+---pipeline) or a PostgreSQL URL, and a workspace within it.
+---@param settings { state?: string, workspace?: string }
+function ochre.settings(settings) end
+
 ---A check `ochre test FILE` runs after applying the pipeline (and before destroying
 ---it): `ochre.test("name", fn)` or `ochre.test "name" (fn)`. `fn` fails by raising and
 ---may use the waiting calls. Instances whose type has a `test(self)` method are checked too.

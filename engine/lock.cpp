@@ -36,7 +36,13 @@ std::string now_text() {
 
 }  // namespace
 
-std::unique_ptr<StateLock> StateLock::acquire(const std::string& path, const std::string& state,
+std::string lock_holder_note() {
+  char host[256] = "?";
+  gethostname(host, sizeof host - 1);
+  return "pid " + std::to_string(getpid()) + " on " + host + " since " + now_text();
+}
+
+std::unique_ptr<FileLock> FileLock::acquire(const std::string& path, const std::string& state,
                                               double timeout) {
   std::error_code ec;
   auto dir = std::filesystem::path(path).parent_path();
@@ -62,20 +68,25 @@ std::unique_ptr<StateLock> StateLock::acquire(const std::string& path, const std
     // Waiting for another process: a short pause between attempts costs no CPU.
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
-  char host[256] = "?";
-  gethostname(host, sizeof host - 1);
-  std::string me = "pid " + std::to_string(getpid()) + " on " + host + " since " + now_text() + "\n";
+  std::string me = lock_holder_note() + "\n";
   if (ftruncate(fd, 0) != 0 || pwrite(fd, me.data(), me.size(), 0) < 0) {
     // The lock holds even if the note about who holds it could not be written.
   }
-  return std::unique_ptr<StateLock>(new StateLock(fd));
+  return std::unique_ptr<FileLock>(new FileLock(fd));
 }
 
-StateLock::~StateLock() {
+FileLock::~FileLock() {
   if (ftruncate(fd_, 0) != 0) {
   }
   flock(fd_, LOCK_UN);
   ::close(fd_);
+}
+
+std::unique_ptr<StateLock> lock_state(const std::string& location, const std::string& workspace,
+                                      double timeout) {
+  if (is_postgres_location(location)) return lock_postgres_state(location, workspace, timeout);
+  std::string path = sqlite_workspace_path(location, workspace);
+  return FileLock::acquire(path + ".lock", path, timeout);
 }
 
 }  // namespace ochre

@@ -1,5 +1,6 @@
 // The state: what ochre applied, and the journal of runs and jobs. SQLite is the
-// embedded default (state_sqlite.cpp); the interface leaves room for other stores.
+// embedded default (state_sqlite.cpp); PostgreSQL keeps a state shared by many machines
+// (state_pg.cpp), each workspace a state of its own.
 #pragma once
 #include <memory>
 #include <string>
@@ -66,6 +67,15 @@ struct VersionRecord {
   std::string key, uuid, hash, action, at;
   Fields fields;
   Value outputs;
+};
+
+// A whole state, as `ochre state migrate` copies it between stores.
+struct Snapshot {
+  std::vector<StoredInstance> instances;
+  std::vector<std::pair<std::string, std::string>> roots;  // (source, key)
+  std::vector<RunRecord> runs;                              // oldest first
+  std::vector<JobRecord> jobs;                              // oldest first
+  std::vector<VersionRecord> versions;                      // oldest first
 };
 
 // One delivery of a notification to one webhook (engine/notify.hpp): written to the
@@ -146,6 +156,11 @@ class StateStore {
   virtual void set_breaks(const std::string& key, const std::vector<std::string>& breaks) = 0;
   virtual void move(const std::string& from, const std::string& to,
                     const std::vector<StoredInstance>& rows) = 0;
+
+  // Copying a whole state (ochre state migrate): everything, in one read; and into an
+  // empty store, in one transaction, the journal's ids renumbered in the same order.
+  virtual Snapshot snapshot() = 0;
+  virtual void restore(const Snapshot& snapshot) = 0;
 };
 
 enum class OpenMode { ReadOnly, ReadWrite };
@@ -153,5 +168,39 @@ enum class OpenMode { ReadOnly, ReadWrite };
 // Opens (ReadWrite: creates) the SQLite state at `path`. ReadOnly on a missing file
 // gives an empty state that writes nothing.
 std::unique_ptr<StateStore> open_sqlite_state(const std::string& path, OpenMode mode);
+
+// Where a state lives: a SQLite file path, or a PostgreSQL URL (postgres://... or
+// postgresql://..., with an optional `schema=NAME` parameter, default "ochre").
+bool is_postgres_location(const std::string& location);
+// The location as it may be shown: a URL's password replaced by "***".
+std::string redact_location(const std::string& location);
+// A workspace name: letters, digits, '_', '.', '-', at most 63 characters.
+bool valid_workspace(const std::string& name);
+constexpr const char* default_workspace = "default";
+
+// Opens the state at `location` (SQLite or PostgreSQL), in `workspace`. On SQLite a
+// workspace other than "default" is a file of its own beside the default one
+// (state.db -> state.NAME.db).
+std::unique_ptr<StateStore> open_state(const std::string& location, const std::string& workspace,
+                                       OpenMode mode);
+// Opens the PostgreSQL state at `url`: ReadOnly never creates the schema (a missing one
+// reads as an empty state).
+std::unique_ptr<StateStore> open_postgres_state(const std::string& url, const std::string& workspace,
+                                                OpenMode mode);
+// The SQLite file of `workspace` for the state file `path`.
+std::string sqlite_workspace_path(const std::string& path, const std::string& workspace);
+
+// One writer per state (per workspace on PostgreSQL), held until destroyed.
+class StateLock {
+ public:
+  virtual ~StateLock() = default;
+};
+// Takes the lock of the state at `location`, waiting up to `timeout` seconds; throws
+// Error(Code::Locked) naming the holder (pid, host, since when). SQLite: flock(2) on a
+// lock file beside the state. PostgreSQL: an advisory lock held on a connection of its own.
+std::unique_ptr<StateLock> lock_state(const std::string& location, const std::string& workspace,
+                                      double timeout);
+std::unique_ptr<StateLock> lock_postgres_state(const std::string& url, const std::string& workspace,
+                                               double timeout);
 
 }  // namespace ochre

@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstring>
@@ -16,6 +17,7 @@
 #include "engine/canonical.hpp"
 #include "ochre/errors.hpp"
 #include "engine/state.hpp"
+#include "engine/state_rows.hpp"
 
 namespace ochre {
 
@@ -116,25 +118,6 @@ CREATE INDEX outbox_undelivered ON outbox(seq) WHERE delivered IS NULL;
 )sql",
 };
 static_assert(sizeof migrations / sizeof migrations[0] == schema_version);
-
-std::string now_text() {
-  using namespace std::chrono;
-  auto t = system_clock::now();
-  std::time_t secs = system_clock::to_time_t(t);
-  auto ms = duration_cast<milliseconds>(t.time_since_epoch()).count() % 1000;
-  std::tm tm{};
-  gmtime_r(&secs, &tm);
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
-                tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<int>(ms));
-  return buf;
-}
-
-std::string encode_keys(const std::vector<std::string>& keys) {
-  Value a = Value::array();
-  for (const auto& k : keys) a.items.push_back(Value::of_string(k));
-  return encode(a);
-}
 
 struct DbClose {
   void operator()(sqlite3* db) const { sqlite3_close_v2(db); }
@@ -265,25 +248,10 @@ class SqliteState final : public StateStore {
       s.identifier = q.text(2);
       s.uuid = q.text(3);
       s.hash = q.text(4);
-      try {
-        s.fields = value_to_fields(decode(q.text(5)));
-        s.outputs = decode(q.text(6));
-        for (const Value& k : decode(q.text(7)).items) s.deps.push_back(k.text);
-      } catch (const Error& e) {
-        fail(Code::State, {path_, "damaged row for " + s.key + " (" + e.what() + "); forget it with "
-                                  "'ochre state rm " + s.key + "'"});
-      }
-      if (!parse_status(q.text(8), s.status) || !parse_action(q.text(9), s.action))
-        fail(Code::State, {path_, "damaged row for " + s.key});
+      RowText row{q.text(5), q.text(6), q.text(7), q.text(8), q.text(9), q.text(12), q.text(13)};
+      decode_instance_row(path_, row, s);
       s.error = q.text(10);
       s.run = q.integer(11);
-      std::string breaks = q.text(12);
-      if (!breaks.empty())
-        for (const Value& b : decode(breaks).items) s.breaks.push_back(b.text);
-      s.breaks_known = !breaks.empty();
-      std::string sensitive = q.text(13);
-      if (!sensitive.empty())
-        for (const Value& f : decode(sensitive).items) s.sensitive.push_back(f.text);
       out.push_back(std::move(s));
     }
     return out;
@@ -299,25 +267,18 @@ class SqliteState final : public StateStore {
 
   long long begin_run(const RunInfo& info) override {
     writable();
-    char host[256] = "?";
-    gethostname(host, sizeof host - 1);
-    const char* user = std::getenv("USER");
-    if (!user || !*user) {
-      const passwd* pw = getpwuid(getuid());
-      user = pw ? pw->pw_name : nullptr;
-    }
     Stmt q(*this,
            "INSERT INTO runs(command, source, started, outcome, pid, host, user) "
            "VALUES(?, ?, ?, 'running', ?, ?, ?)");
-    q.bind(1, info.command).bind(2, info.source).bind(3, now_text()).bind(4, (long long)getpid())
-        .bind(5, host).bind(6, user ? user : "?").run();
+    q.bind(1, info.command).bind(2, info.source).bind(3, state_now()).bind(4, (long long)getpid())
+        .bind(5, host_name()).bind(6, user_name()).run();
     return sqlite3_last_insert_rowid(db_.get());
   }
 
   void end_run(long long run, const std::string& outcome, const std::string& summary) override {
     writable();
     Stmt q(*this, "UPDATE runs SET ended = ?, outcome = ?, summary = ? WHERE id = ?");
-    q.bind(1, now_text()).bind(2, outcome).bind(3, summary).bind(4, run).run();
+    q.bind(1, state_now()).bind(2, outcome).bind(3, summary).bind(4, run).run();
   }
 
   void set_roots(const std::string& source, const std::vector<std::string>& keys) override {
@@ -337,7 +298,7 @@ class SqliteState final : public StateStore {
          "INSERT INTO jobs(run, seq, key, uuid, action, started, outcome) "
          "VALUES(?, ?, ?, ?, ?, ?, 'running')")
         .bind(1, run).bind(2, seq).bind(3, target.key).bind(4, target.uuid)
-        .bind(5, action_name(action)).bind(6, now_text()).run();
+        .bind(5, action_name(action)).bind(6, state_now()).run();
     long long job = sqlite3_last_insert_rowid(db_.get());
     if (action == Action::Create) {
       // Recorded with the attempted fields, so an interrupted create can still be deleted.
@@ -348,7 +309,7 @@ class SqliteState final : public StateStore {
       upsert(s);
     } else {
       Stmt(*this, "UPDATE instances SET status = 'running', action = ?, run = ?, updated = ? WHERE key = ?")
-          .bind(1, action_name(action)).bind(2, run).bind(3, now_text()).bind(4, target.key).run();
+          .bind(1, action_name(action)).bind(2, run).bind(3, state_now()).bind(4, target.key).run();
     }
     t.commit();
     return job;
@@ -358,7 +319,7 @@ class SqliteState final : public StateStore {
                     const JobOutcome& outcome) override {
     writable();
     Transaction t(*this);
-    std::string now = now_text();
+    std::string now = state_now();
     Stmt(*this, "UPDATE jobs SET ended = ?, outcome = ?, error = ?, output = ? WHERE id = ?")
         .bind(1, now).bind(2, outcome_name(outcome.kind)).bind(3, outcome.error)
         .bind(4, outcome.output).bind(5, job).run();
@@ -416,7 +377,7 @@ class SqliteState final : public StateStore {
       Stmt q(*this, "SELECT key FROM jobs WHERE outcome = 'running' ORDER BY id");
       while (q.step()) keys.push_back(q.text(0));
     }
-    std::string now = now_text();
+    std::string now = state_now();
     Stmt(*this, "UPDATE jobs SET outcome = 'interrupted', ended = ? WHERE outcome = 'running'")
         .bind(1, now).run();
     Stmt(*this, "UPDATE instances SET status = 'failed', error = 'interrupted' WHERE status = 'running'").run();
@@ -456,21 +417,7 @@ class SqliteState final : public StateStore {
            "SELECT id, run, seq, key, uuid, action, ifnull(started, ''), ifnull(ended, ''), outcome, "
            "error, output FROM jobs WHERE run = ? ORDER BY seq, id");
     q.bind(1, run);
-    while (q.step()) {
-      JobRecord j;
-      j.id = q.integer(0);
-      j.run = q.integer(1);
-      j.seq = static_cast<int>(q.integer(2));
-      j.key = q.text(3);
-      j.uuid = q.text(4);
-      j.action = q.text(5);
-      j.started = q.text(6);
-      j.ended = q.text(7);
-      j.outcome = q.text(8);
-      j.error = q.text(9);
-      j.output = q.text(10);
-      out.push_back(std::move(j));
-    }
+    while (q.step()) out.push_back(job_row(q));
     return out;
   }
 
@@ -481,19 +428,7 @@ class SqliteState final : public StateStore {
            "SELECT run, job, key, uuid, hash, action, at, fields, outputs FROM versions "
            "WHERE key = ? ORDER BY id DESC");
     q.bind(1, key);
-    while (q.step()) {
-      VersionRecord v;
-      v.run = q.integer(0);
-      v.job = q.integer(1);
-      v.key = q.text(2);
-      v.uuid = q.text(3);
-      v.hash = q.text(4);
-      v.action = q.text(5);
-      v.at = q.text(6);
-      v.fields = value_to_fields(decode(q.text(7)));
-      v.outputs = decode(q.text(8));
-      out.push_back(std::move(v));
-    }
+    while (q.step()) out.push_back(version_row(q));
     return out;
   }
 
@@ -501,7 +436,7 @@ class SqliteState final : public StateStore {
     if (events.empty()) return;
     writable();
     Transaction t(*this);
-    std::string now = now_text();
+    std::string now = state_now();
     for (const OutboxEvent& e : events)
       Stmt(*this,
            "INSERT INTO outbox(id, event, url, body, signature, run, created, attempts, next_at) "
@@ -539,7 +474,7 @@ class SqliteState final : public StateStore {
     Stmt(*this,
          "UPDATE outbox SET delivered = ?, attempts = attempts + 1, error = '' "
          "WHERE id = ? AND delivered IS NULL")
-        .bind(1, now_text()).bind(2, id).run();
+        .bind(1, state_now()).bind(2, id).run();
   }
 
   void outbox_retry(const std::string& id, int attempts, long long next_at,
@@ -574,6 +509,66 @@ class SqliteState final : public StateStore {
     t.commit();
   }
 
+  Snapshot snapshot() override {
+    Snapshot s;
+    if (!db_) return s;
+    s.instances = load();
+    s.roots = roots();
+    s.runs = runs(0);
+    std::reverse(s.runs.begin(), s.runs.end());
+    {
+      Stmt q(*this,
+             "SELECT id, run, seq, key, uuid, action, ifnull(started, ''), ifnull(ended, ''), outcome, "
+             "error, output FROM jobs ORDER BY id");
+      while (q.step()) s.jobs.push_back(job_row(q));
+    }
+    Stmt q(*this, "SELECT run, job, key, uuid, hash, action, at, fields, outputs FROM versions ORDER BY id");
+    while (q.step()) s.versions.push_back(version_row(q));
+    return s;
+  }
+
+  void restore(const Snapshot& s) override {
+    writable();
+    {
+      Stmt q(*this, "SELECT (SELECT count(*) FROM instances) + (SELECT count(*) FROM runs)");
+      if (q.step() && q.integer(0) != 0)
+        fail(Code::State, {path_, "is not empty; migrate into a new state file"});
+    }
+    Transaction t(*this);
+    // New ids, in the same order.
+    std::unordered_map<long long, long long> run_ids, job_ids;
+    for (const RunRecord& r : s.runs) {
+      Stmt(*this,
+           "INSERT INTO runs(command, source, started, ended, outcome, summary, pid, host, user) "
+           "VALUES(?, ?, ?, nullif(?, ''), ?, ?, ?, ?, ?)")
+          .bind(1, r.command).bind(2, r.source).bind(3, r.started).bind(4, r.ended).bind(5, r.outcome)
+          .bind(6, r.summary).bind(7, r.pid).bind(8, r.host).bind(9, r.user).run();
+      run_ids[r.id] = sqlite3_last_insert_rowid(db_.get());
+    }
+    for (const JobRecord& j : s.jobs) {
+      Stmt(*this,
+           "INSERT INTO jobs(run, seq, key, uuid, action, started, ended, outcome, error, output) "
+           "VALUES(?, ?, ?, ?, ?, nullif(?, ''), nullif(?, ''), ?, ?, ?)")
+          .bind(1, run_ids[j.run]).bind(2, (long long)j.seq).bind(3, j.key).bind(4, j.uuid).bind(5, j.action)
+          .bind(6, j.started).bind(7, j.ended).bind(8, j.outcome).bind(9, j.error).bind(10, j.output).run();
+      job_ids[j.id] = sqlite3_last_insert_rowid(db_.get());
+    }
+    for (const VersionRecord& v : s.versions)
+      Stmt(*this,
+           "INSERT INTO versions(key, uuid, hash, fields, outputs, action, run, job, at) "
+           "VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?)")
+          .bind(1, v.key).bind(2, v.uuid).bind(3, v.hash).bind(4, encode(fields_to_value(v.fields)))
+          .bind(5, encode(v.outputs)).bind(6, v.action).bind(7, run_ids[v.run]).bind(8, job_ids[v.job])
+          .bind(9, v.at).run();
+    for (StoredInstance i : s.instances) {
+      i.run = run_ids[i.run];
+      upsert(i);
+    }
+    for (const auto& [source, key] : s.roots)
+      Stmt(*this, "INSERT OR IGNORE INTO roots(source, key) VALUES(?, ?)").bind(1, source).bind(2, key).run();
+    t.commit();
+  }
+
  private:
   // One transaction; inside a batch, a savepoint of the batch's transaction.
   class Transaction {
@@ -600,6 +595,40 @@ class SqliteState final : public StateStore {
     bool nested_;
     bool done_ = false;
   };
+
+  static JobRecord job_row(const Stmt& q) {
+    JobRecord j;
+    j.id = q.integer(0);
+    j.run = q.integer(1);
+    j.seq = static_cast<int>(q.integer(2));
+    j.key = q.text(3);
+    j.uuid = q.text(4);
+    j.action = q.text(5);
+    j.started = q.text(6);
+    j.ended = q.text(7);
+    j.outcome = q.text(8);
+    j.error = q.text(9);
+    j.output = q.text(10);
+    return j;
+  }
+
+  VersionRecord version_row(const Stmt& q) {
+    VersionRecord v;
+    v.run = q.integer(0);
+    v.job = q.integer(1);
+    v.key = q.text(2);
+    v.uuid = q.text(3);
+    v.hash = q.text(4);
+    v.action = q.text(5);
+    v.at = q.text(6);
+    try {
+      v.fields = value_to_fields(decode(q.text(7)));
+      v.outputs = decode(q.text(8));
+    } catch (const Error& e) {
+      fail(Code::State, {path_, "damaged version of " + v.key + " (" + e.what() + ")"});
+    }
+    return v;
+  }
 
   void writable() {
     if (!db_ || mode_ == OpenMode::ReadOnly) fail(Code::Internal, {"write to a read-only state"});
@@ -655,7 +684,7 @@ class SqliteState final : public StateStore {
         .bind(1, s.key).bind(2, s.type).bind(3, s.identifier).bind(4, s.uuid).bind(5, s.hash)
         .bind(6, encode(fields_to_value(s.fields))).bind(7, encode(s.outputs))
         .bind(8, encode_keys(s.deps)).bind(9, status_name(s.status)).bind(10, action_name(s.action))
-        .bind(11, s.error).bind(12, s.run).bind(13, now_text()).bind(14, encode_keys(s.breaks))
+        .bind(11, s.error).bind(12, s.run).bind(13, state_now()).bind(14, encode_keys(s.breaks))
         .bind(15, encode_keys(s.sensitive)).run();
   }
 

@@ -11,6 +11,9 @@
 #include <string>
 #include <vector>
 
+#include "engine/migrate.hpp"
+#include "engine/state.hpp"
+#include "ochre/errors.hpp"
 #include "ochre/ochre.hpp"
 #include "repl/progress.hpp"
 #include "repl/repl.hpp"
@@ -35,6 +38,9 @@ const char* const usage_text =
     "  state list | show KEY | rm KEY | mv OLD NEW\n"
     "                  what is stored; rm forgets KEY without deleting it; mv renames\n"
     "                  an identifier without re-creating it\n"
+    "  state migrate --from STATE --to STATE [FILE]\n"
+    "                  copy a whole state between SQLite and PostgreSQL into an empty\n"
+    "                  one, then check the copy (and, with FILE, that both plan alike)\n"
     "  log [--limit N] the runs, newest first, with their jobs\n"
     "  repl [FILE]     explore a pipeline: Lua, :plan, :explain, :step through the jobs\n"
     "  watch FILE [--every DURATION]\n"
@@ -46,7 +52,12 @@ const char* const usage_text =
     "  history KEY     every stored version of KEY\n"
     "\n"
     "Options:\n"
-    "  --state PATH    the state file (default: .ochre/state.db beside FILE, or $OCHRE_STATE)\n"
+    "  --state STATE   a SQLite file or postgres://user@host:port/db (default: $OCHRE_STATE,\n"
+    "                  else the pipeline's ochre.settings { state = ... }, else\n"
+    "                  .ochre/state.db beside FILE)\n"
+    "  --workspace NAME\n"
+    "                  an independent state within STATE, with its own lock (default:\n"
+    "                  $OCHRE_WORKSPACE, else the pipeline's setting, else 'default')\n"
     "  -j, --jobs N    jobs at once (default: twice the cores, at least 4)\n"
     "  --fail-fast     after a failure, start no new jobs\n"
     "  --lock-timeout SECONDS\n"
@@ -70,7 +81,7 @@ const char* const usage_text =
 struct Args {
   std::string command;
   std::vector<std::string> positional;
-  std::string state;
+  std::string state, workspace, from, to;
   bool dry_run = false;
   bool json = false;
   int jobs = 0;
@@ -109,6 +120,9 @@ Args parse(int argc, char** argv) {
       std::string name = arg.substr(0, arg.find('='));
       if (arg == "--") options_done = true;
       else if (name == "--state") a.state = value(name);
+      else if (name == "--workspace") a.workspace = value(name);
+      else if (name == "--from") a.from = value(name);
+      else if (name == "--to") a.to = value(name);
       else if (arg == "--dry-run") a.dry_run = true;
       else if (name == "-j" || name == "--jobs") a.jobs = static_cast<int>(number_arg(name, value(name), 1));
       else if (arg.rfind("-j", 0) == 0 && arg.size() > 2 && arg[2] != '-') a.jobs = static_cast<int>(number_arg("-j", arg.substr(2), 1));
@@ -182,6 +196,13 @@ Options engine_options(const Args& a) {
     const char* env = std::getenv("OCHRE_STATE");
     if (env && *env) o.state_path = env;
   }
+  o.workspace = a.workspace;
+  if (o.workspace.empty()) {
+    const char* env = std::getenv("OCHRE_WORKSPACE");
+    if (env && *env) o.workspace = env;
+  }
+  if (!o.workspace.empty() && !valid_workspace(o.workspace))
+    usage_error("workspace '" + o.workspace + "' must be letters, digits, '_', '.' and '-' (at most 63)");
   return o;
 }
 
@@ -278,7 +299,40 @@ int cmd_state(const Args& a) {
     engine.state_mv(p[1], p[2]);
     std::cout << "Moved " << p[1] << " to " << p[2] << "\n";
   } else {
-    usage_error("unknown 'state' command '" + sub + "' (list, show, rm, mv)");
+    usage_error("unknown 'state' command '" + sub + "' (list, show, rm, mv, migrate)");
+  }
+  return 0;
+}
+
+// ochre state migrate --from A --to B [FILE]
+int cmd_state_migrate(const Args& a) {
+  if (a.from.empty() || a.to.empty()) usage_error("usage: ochre state migrate --from STATE --to STATE [FILE]");
+  if (a.positional.size() > 2) usage_error("'state migrate' takes at most one FILE");
+  Options base = engine_options(a);
+  std::string workspace = base.workspace.empty() ? default_workspace : base.workspace;
+  std::string file = a.positional.size() == 2 ? a.positional[1] : "";
+  // The plan before, against the original; after, the same against the copy.
+  auto plan_against = [&](const std::string& state) {
+    Options o = base;
+    o.state_path = state;
+    o.workspace = workspace;
+    Engine engine(o);
+    engine.load_file(file);
+    engine.plan();
+    return engine.plan_table();
+  };
+  std::string before = file.empty() ? "" : plan_against(a.from);
+  MigrateReport r = migrate_state(a.from, a.to, workspace, a.lock_timeout);
+  std::cout << "Copied " << r.instances << " instances, " << r.roots << " roots, " << r.runs << " runs, "
+            << r.jobs << " jobs and " << r.versions << " versions from " << redact_location(a.from) << " to "
+            << redact_location(a.to) << (workspace == default_workspace ? "" : " (workspace " + workspace + ")")
+            << "; the copy reads back the same\n";
+  if (!file.empty()) {
+    std::string after = plan_against(a.to);
+    if (after != before)
+      fail(Code::State, {redact_location(a.to), "the copy plans differently from the original:\n" + before +
+                                                    "--- against the copy ---\n" + after});
+    std::cout << "Plans of " << file << " match:\n" << after;
   }
   return 0;
 }
@@ -296,6 +350,7 @@ int cmd_test(const Args& a) {
     }
   } cleanup{tmpl};
   opts.state_path = tmpl + "/state.db";
+  opts.workspace.clear();
   bool tty = isatty(STDERR_FILENO);
   Progress* progress = nullptr;
   opts.job_output = [&progress](const std::string& key, std::string_view line) {
@@ -364,6 +419,7 @@ int dispatch(const Args& a) {
     if (a.positional.size() > 1) usage_error("'repl' takes at most one FILE");
     return run_repl(a.positional.empty() ? "" : a.positional[0], engine_options(a));
   }
+  if (a.command == "state" && !a.positional.empty() && a.positional[0] == "migrate") return cmd_state_migrate(a);
   if (a.command == "state") return cmd_state(a);
   if (a.command == "log") {
     if (!a.positional.empty()) usage_error("'log' takes no arguments");

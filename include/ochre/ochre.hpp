@@ -28,10 +28,13 @@ struct Webhook {
 std::string webhook_url_problem(std::string_view url);
 
 struct Options {
-  // The state file. Empty: ".ochre/state.db" beside the pipeline file (or the current
-  // directory for a pipeline loaded from a string). ":memory:": a state in memory that
-  // lives as long as the engine.
+  // The state: a SQLite file, or a PostgreSQL URL (postgres://user@host:port/db). Empty:
+  // the pipeline's `state` setting, else ".ochre/state.db" beside the pipeline file (or
+  // the current directory for a pipeline loaded from a string). ":memory:": a state in
+  // memory that lives as long as the engine.
   std::string state_path;
+  // The workspace within the state (empty: the pipeline's setting, else "default").
+  std::string workspace;
   // Output printed outside any job, e.g. while the pipeline loads (default: stdout).
   std::function<void(std::string_view text)> output;
   // Each whole line a job prints or its commands write (default: "[key] line" on stdout).
@@ -187,8 +190,10 @@ class Engine {
   std::vector<std::string> keys() const;
 
   const std::string& state_path() const;
-  // Points the engine at another state file (before it is opened for a plan).
+  // Points the engine at another state (before it is opened for a plan).
   void set_state_path(const std::string& path);
+  // The state as it may be shown (a URL without its password), with its workspace.
+  std::string state_shown() const;
 
   // The planned graph as "dot" or "mermaid", nodes marked with their planned action.
   std::string graph(const std::string& format) const;

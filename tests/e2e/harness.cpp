@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <libpq-fe.h>
 #include <sqlite3.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -19,15 +20,114 @@ extern char** environ;
 
 namespace e2e {
 
+namespace {
+
+// Runs `sql` on the test cluster; throws with the server's message on failure.
+std::vector<std::string> pg_exec(const std::string& sql, const std::string& setup = "") {
+  PGconn* c = PQconnectdb(postgres_url().c_str());
+  if (PQstatus(c) != CONNECTION_OK) {
+    std::string m = PQerrorMessage(c);
+    PQfinish(c);
+    throw std::runtime_error("cannot connect to the test cluster: " + m);
+  }
+  PQsetNoticeProcessor(c, [](void*, const char*) {}, nullptr);
+  std::vector<std::string> rows;
+  for (int step = 0; step < 2; ++step) {
+    const std::string& q = step == 0 ? setup : sql;
+    if (q.empty()) continue;
+    PGresult* r = PQexec(c, q.c_str());
+    auto st = PQresultStatus(r);
+    if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
+      std::string m = PQresultErrorMessage(r);
+      PQclear(r);
+      PQfinish(c);
+      throw std::runtime_error("bad query: " + m + " in: " + q);
+    }
+    if (step == 1) {
+      for (int i = 0; i < PQntuples(r); ++i) {
+        std::string row;
+        for (int col = 0; col < PQnfields(r); ++col) {
+          if (col) row += '|';
+          std::string v = PQgetvalue(r, i, col);
+          if (PQftype(r, col) == 16 /* bool */ && !PQgetisnull(r, i, col)) v = v == "t" ? "1" : "0";
+          row += v;
+        }
+        rows.push_back(row);
+      }
+    }
+    PQclear(r);
+  }
+  PQfinish(c);
+  return rows;
+}
+
+}  // namespace
+
+bool postgres_backend() {
+  const char* b = std::getenv("OCHRE_E2E_BACKEND");
+  return b && std::string(b) == "postgres";
+}
+
+std::string postgres_url() {
+  const char* u = std::getenv("OCHRE_TEST_PG");
+  if (!u || !*u) throw std::runtime_error("OCHRE_TEST_PG is not set: run the tests under scripts/with-postgres.sh");
+  return u;
+}
+
 TempDir::TempDir() {
   std::string tmpl = (std::filesystem::temp_directory_path() / "ochre-e2e-XXXXXX").string();
   if (!mkdtemp(tmpl.data())) throw std::runtime_error("mkdtemp failed");
   path_ = tmpl;
+  if (postgres_backend()) {
+    // A schema of its own in the test cluster, named after the directory.
+    schema_ = "e2e_";
+    for (char ch : std::filesystem::path(path_).filename().string().substr(10))
+      schema_ += std::isalnum(static_cast<unsigned char>(ch)) ? static_cast<char>(std::tolower(ch)) : '_';
+    schema_ += "_" + std::to_string(getpid());
+    std::string url = postgres_url();
+    state_ = url + (url.find('?') == std::string::npos ? "?" : "&") + "schema=" + schema_;
+  }
 }
 
 TempDir::~TempDir() {
   std::error_code ec;
   std::filesystem::remove_all(path_, ec);
+  if (!schema_.empty()) {
+    try {
+      pg_exec("DROP SCHEMA IF EXISTS \"" + schema_ + "\" CASCADE");
+    } catch (const std::exception&) {
+      // The cluster goes away with the test run.
+    }
+  }
+}
+
+bool TempDir::has_state() const {
+  if (schema_.empty()) return exists(".ochre/state.db");
+  return pg_exec("SELECT count(*) FROM pg_namespace WHERE nspname = '" + schema_ + "'") == std::vector<std::string>{"1"};
+}
+
+std::string TempDir::state_bytes() const {
+  if (schema_.empty()) return bytes(".ochre/state.db");
+  if (!has_state()) return "";
+  std::string out;
+  for (const char* table : {"meta", "workspaces", "instances", "roots", "runs", "jobs", "versions"}) {
+    out += std::string("-- ") + table + "\n";
+    for (const auto& row : pg_exec(std::string("SELECT t::text FROM \"") + schema_ + "\"." + table + " t ORDER BY 1"))
+      out += row + "\n";
+  }
+  return out;
+}
+
+bool TempDir::waiting_for_lock(pid_t pid) const {
+  if (schema_.empty()) return has_open(pid, file(".ochre/state.db.lock"));
+  return pg_exec("SELECT count(*) FROM pg_stat_activity WHERE application_name = 'ochre pid " + std::to_string(pid) +
+                 "' AND query LIKE '%pg_try_advisory_lock%'") == std::vector<std::string>{"1"};
+}
+
+void TempDir::forget_state() const {
+  std::error_code ec;
+  std::filesystem::remove_all(file(".ochre"), ec);
+  if (!schema_.empty()) pg_exec("DROP SCHEMA IF EXISTS \"" + schema_ + "\" CASCADE");
 }
 
 void TempDir::write(const std::string& name, const std::string& text) const {
@@ -78,6 +178,8 @@ std::unique_ptr<Process> TempDir::start_program(std::vector<std::string> argv_s,
     if (eq != std::string::npos) vars[kv.substr(0, eq)] = kv.substr(eq + 1);
   }
   vars.erase("OCHRE_STATE");
+  vars.erase("OCHRE_WORKSPACE");
+  if (!state_.empty()) vars["OCHRE_STATE"] = state_;  // the PostgreSQL run of the suite
   vars["NO_COLOR"] = "1";
   vars["OCHRE"] = OCHRE_BIN;
   for (const auto& [k, v] : env) vars[k] = v;
@@ -252,6 +354,36 @@ pid_t dead_pid() {
 }
 
 std::vector<std::string> TempDir::query(const std::string& sql, const std::string& db) const {
+  if (!schema_.empty() && db == ".ochre/state.db") {
+    // The same tables as in SQLite, text where the store keeps bytes.
+    std::string s = "\"" + schema_ + "\".";
+    std::string views =
+        "CREATE TEMP VIEW instances AS SELECT convert_from(key, 'UTF8') AS key, convert_from(type, 'UTF8') AS type, "
+        "convert_from(identifier, 'UTF8') AS identifier, uuid, hash, convert_from(fields, 'UTF8') AS fields, "
+        "convert_from(outputs, 'UTF8') AS outputs, convert_from(deps, 'UTF8') AS deps, status, action, "
+        "convert_from(error, 'UTF8') AS error, run, updated FROM " + s + "instances;"
+        "CREATE TEMP VIEW roots AS SELECT convert_from(source, 'UTF8') AS source, convert_from(key, 'UTF8') AS key "
+        "FROM " + s + "roots;"
+        "CREATE TEMP VIEW runs AS SELECT id, command, convert_from(source, 'UTF8') AS source, started, ended, "
+        "outcome, convert_from(summary, 'UTF8') AS summary, pid, convert_from(host, 'UTF8') AS host, "
+        "convert_from(\"user\", 'UTF8') AS \"user\" FROM " + s + "runs;"
+        "CREATE TEMP VIEW jobs AS SELECT id, run, seq, convert_from(key, 'UTF8') AS key, uuid, action, started, "
+        "ended, outcome, convert_from(error, 'UTF8') AS error, convert_from(output, 'UTF8') AS output FROM " + s +
+        "jobs;"
+        "CREATE TEMP VIEW versions AS SELECT id, convert_from(key, 'UTF8') AS key, uuid, hash, "
+        "convert_from(fields, 'UTF8') AS fields, convert_from(outputs, 'UTF8') AS outputs, action, run, job, at "
+        "FROM " + s + "versions;"
+        "CREATE TEMP VIEW outbox AS SELECT seq, id, event, convert_from(url, 'UTF8') AS url, "
+        "convert_from(body, 'UTF8') AS body, signature, run, created, attempts, next_at, "
+        "convert_from(error, 'UTF8') AS error, delivered FROM " + s + "outbox;";
+    try {
+      return pg_exec(sql, views);
+    } catch (const std::runtime_error& e) {
+      // Nothing stored yet: no tables, no rows.
+      if (std::string(e.what()).find("relation \"" + schema_ + ".") != std::string::npos) return {};
+      throw;
+    }
+  }
   sqlite3* h = nullptr;
   if (sqlite3_open_v2(file(db).c_str(), &h, SQLITE_OPEN_READONLY, nullptr) != SQLITE_OK) {
     sqlite3_close(h);

@@ -92,6 +92,24 @@ class TempDir {
   // The lines of file `name` (none when it does not exist).
   std::vector<std::string> lines(const std::string& name) const;
 
+  // Whether the default state exists (.ochre/state.db, or this directory's schema).
+  bool has_state() const;
+  // The default state's contents, for "unchanged" checks: the SQLite file's bytes, or
+  // every row of the schema's tables (the lock's note aside).
+  std::string state_bytes() const;
+  // Whether ochre `pid` asked for the default state's lock (and waits for it): it has the
+  // lock file open, or a PostgreSQL session of its is trying the advisory lock.
+  bool waiting_for_lock(pid_t pid) const;
+  // Removes the default state (and .ochre), for a fresh start.
+  void forget_state() const;
+
+  // What the environment of an ochre run here needs besides (OCHRE_STATE in the
+  // PostgreSQL run of the suite).
+  std::map<std::string, std::string> state_env() const {
+    if (state_.empty()) return {};
+    return {{"OCHRE_STATE", state_}};
+  }
+
   // Rows of a query on the SQLite file `db` (relative to this directory), fields joined by '|'.
   std::vector<std::string> query(const std::string& sql,
                                  const std::string& db = ".ochre/state.db") const;
@@ -100,7 +118,14 @@ class TempDir {
 
  private:
   std::string path_;
+  std::string schema_, state_;  // the PostgreSQL run: this directory's schema and state URL
 };
+
+// True in the run of the suite against PostgreSQL (OCHRE_E2E_BACKEND=postgres): each
+// TempDir then has a schema of its own in the cluster at $OCHRE_TEST_PG, ochre runs with
+// OCHRE_STATE pointing at it, and query() on the default state reads it there.
+bool postgres_backend();
+std::string postgres_url();
 
 // Counts the occurrences of `needle` in `hay`.
 int count(const std::string& hay, const std::string& needle);

@@ -95,9 +95,14 @@ std::string replace_all(std::string s, const std::string& from, const std::strin
   return s;
 }
 
-const char* const instance_columns =
-    "SELECT key, type, identifier, uuid, hash, hex(fields), hex(outputs), hex(deps), status, action, "
-    "error, run, hex(breaks) FROM instances";
+// Every column (SQLite: as hex, so bytes compare exactly; the PostgreSQL views give text).
+std::string instance_columns() {
+  if (e2e::postgres_backend())
+    return "SELECT key, type, identifier, uuid, hash, fields, outputs, deps, status, action, error, run "
+           "FROM instances ORDER BY key";
+  return "SELECT key, type, identifier, uuid, hash, hex(fields), hex(outputs), hex(deps), status, action, "
+         "error, run, hex(breaks) FROM instances";
+}
 
 // The line marked `-- HERE` in the pipeline (the header's own lines do not count).
 int here_line(const std::string& text) {
@@ -119,10 +124,10 @@ void run_case(const Case& c) {
   dir.write("adir/readme.txt", "a directory, not a pipeline");
   auto r = dir.ochre({"run", "pipeline.lua"});
   REQUIRE(r.code == 0);
-  REQUIRE(dir.exists(".ochre/state.db"));
-  const std::string state = dir.bytes(".ochre/state.db");
+  REQUIRE(dir.has_state());
+  const std::string state = dir.state_bytes();
   const std::string wal = dir.bytes(".ochre/state.db-wal");
-  const Rows instances = dir.query(instance_columns);
+  const Rows instances = dir.query(instance_columns());
   const Rows versions = dir.query("SELECT * FROM versions");
   const Rows runs = dir.query("SELECT id FROM runs");
 
@@ -140,6 +145,7 @@ void run_case(const Case& c) {
     int here = here_line(c.text);
     want = replace_all(want, "@HERE", std::to_string(here));
     want = replace_all(want, "{dir}", dir.path());
+    if (e2e::postgres_backend()) want = replace_all(want, "the state .ochre/state.db", "the state postgresql://{*}");
     std::string line = e2e::first_line(r.err);
     INFO("expected: error: " << want);
     CHECK(glob("error: " + want, line));
@@ -155,12 +161,12 @@ void run_case(const Case& c) {
 
   std::string st = c.header.count("state") ? c.header.at("state") : "unchanged";
   if (st == "unchanged") {
-    CHECK((dir.bytes(".ochre/state.db") == state));
+    CHECK((dir.state_bytes() == state));
     CHECK((dir.bytes(".ochre/state.db-wal") == wal));
   } else if (st.rfind("failed ", 0) == 0) {
     // The misbehaving hook's job failed and was recorded; nothing else changed.
     std::string key = st.substr(7);
-    Rows now = dir.query(instance_columns);
+    Rows now = dir.query(instance_columns());
     Rows others_before, others_now;
     for (const auto& row : instances)
       if (row.rfind(key + "|", 0) != 0) others_before.push_back(row);

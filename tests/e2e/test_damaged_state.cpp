@@ -97,7 +97,7 @@ void give_to_user(const TempDir& dir) {
 }  // namespace
 
 TEST_CASE("a state file that is not SQLite is refused by every command, untouched",
-          "[e2e][state][damaged]") {
+          "[e2e][state][damaged][sqlite]") {
   TempDir dir;
   dir.write("pipeline.lua", pipeline);
   std::string junk;
@@ -106,7 +106,7 @@ TEST_CASE("a state file that is not SQLite is refused by every command, untouche
   refused_everywhere(dir, "not an ochre state (the file is not a SQLite database)");
 }
 
-TEST_CASE("another application's SQLite database is refused, untouched", "[e2e][state][damaged]") {
+TEST_CASE("another application's SQLite database is refused, untouched", "[e2e][state][damaged][sqlite]") {
   TempDir dir;
   dir.write("pipeline.lua", pipeline);
   dir.write(".ochre/placeholder", "");
@@ -116,7 +116,7 @@ TEST_CASE("another application's SQLite database is refused, untouched", "[e2e][
 }
 
 TEST_CASE("a truncated state is refused, untouched, and works again once restored",
-          "[e2e][state][damaged]") {
+          "[e2e][state][damaged][sqlite]") {
   Applied a;
   const std::string whole = a.dir.bytes(".ochre/state.db");
   for (size_t keep : {whole.size() / 2, size_t(4096), size_t(100)}) {
@@ -140,7 +140,7 @@ TEST_CASE("a truncated state is refused, untouched, and works again once restore
   CHECK(r.out.find("No changes needed") != std::string::npos);
 }
 
-TEST_CASE("a state from a newer ochre is refused, untouched, with what to do", "[e2e][state][damaged]") {
+TEST_CASE("a state from a newer ochre is refused, untouched, with what to do", "[e2e][state][damaged][sqlite]") {
   Applied a;
   exec_sql(a.dir, "PRAGMA user_version = 99");
   const std::string before = a.dir.bytes(".ochre/state.db");
@@ -156,14 +156,14 @@ TEST_CASE("a state from a newer ochre is refused, untouched, with what to do", "
   CHECK(user_version(a.dir) == 99);
 }
 
-TEST_CASE("a damaged row is refused, naming the instance, untouched", "[e2e][state][damaged]") {
+TEST_CASE("a damaged row is refused, naming the instance, untouched", "[e2e][state][damaged][sqlite]") {
   Applied a;
   exec_sql(a.dir, "UPDATE instances SET status = 'exploded'");
   refused_everywhere(a.dir, "damaged row for Model/m", false);
 }
 
 TEST_CASE("a damaged value names the state file and the instance, untouched",
-          "[e2e][state][damaged]") {
+          "[e2e][state][damaged][sqlite]") {
   // Today: "state '(value)': damaged value encoding at byte 0", neither the file nor the
   // key (state_sqlite.cpp's load() lets canonical.cpp's decode error through as it is).
   Applied a;
@@ -172,7 +172,7 @@ TEST_CASE("a damaged value names the state file and the instance, untouched",
 }
 
 TEST_CASE("an older schema (version 1) is read as it is by plan and migrated in place by run",
-          "[e2e][state][migration]") {
+          "[e2e][state][migration][sqlite]") {
   Applied a;
   TempDir fresh;
   fresh.write("pipeline.lua", pipeline);
@@ -214,7 +214,7 @@ TEST_CASE("an older schema (version 1) is read as it is by plan and migrated in 
 }
 
 TEST_CASE("a state directory that cannot be created: a clear error, nothing made",
-          "[e2e][state][damaged]") {
+          "[e2e][state][damaged][sqlite]") {
   TempDir dir;
   dir.write("pipeline.lua", pipeline);
   dir.write("afile", "a file where a directory should be");
@@ -248,7 +248,7 @@ TEST_CASE("a state directory that cannot be created: a clear error, nothing made
 }
 
 TEST_CASE("a read-only state: run fails clearly writing nothing, the read-only views work",
-          "[e2e][state][damaged]") {
+          "[e2e][state][damaged][sqlite]") {
   if (!can_drop_privileges()) {
     WARN("cannot run as another user here: skipped");
     return;
@@ -277,7 +277,7 @@ TEST_CASE("a read-only state: run fails clearly writing nothing, the read-only v
   CHECK((a.dir.bytes(".ochre/state.db") == before));
 }
 
-TEST_CASE("a lock file that cannot be opened: a clear error, the state untouched", "[e2e][state][damaged]") {
+TEST_CASE("a lock file that cannot be opened: a clear error, the state untouched", "[e2e][state][damaged][sqlite]") {
   Applied a;
   std::filesystem::remove(a.dir.file(".ochre/state.db.lock"));
   std::filesystem::create_directories(a.dir.file(".ochre/state.db.lock"));
@@ -289,7 +289,7 @@ TEST_CASE("a lock file that cannot be opened: a clear error, the state untouched
 }
 
 TEST_CASE("the state, its journal files and its lock are owner-only, whatever the umask",
-          "[e2e][state][secrets]") {
+          "[e2e][state][secrets][sqlite]") {
   TempDir dir;
   dir.write("pipeline.lua", R"(local ochre = require "ochre"
 local Slow = ochre.component "Slow" {

@@ -354,7 +354,7 @@ return Thing "dup" { v = 1 }
 )";
   dir.write("pipeline.lua", good);
   REQUIRE(dir.ochre({"run", "pipeline.lua"}).code == 0);
-  std::string before = dir.bytes(".ochre/state.db");
+  std::string before = dir.state_bytes();
 
   std::string text = std::string(e2e::printing_prelude) + R"(
 local Thing = T("Thing", { fields = { v = 0 } })
@@ -374,7 +374,7 @@ return { Holder "h1" { x = first }, Holder "h2" { x = second } }
   CHECK(line.find("pipeline.lua:" + std::to_string(e2e::line_of(text, "-- FIRST"))) != std::string::npos);
   CHECK(line.find("pipeline.lua:" + std::to_string(e2e::line_of(text, "-- SECOND"))) != std::string::npos);
   CHECK(r.out.find("CREATE ") == std::string::npos);
-  CHECK((dir.bytes(".ochre/state.db") == before));
+  CHECK((dir.state_bytes() == before));
 
   r = dir.ochre({"plan", "pipeline.lua"});
   CHECK(r.code == 2);
@@ -435,18 +435,18 @@ TEST_CASE("plan --json has every job and node with ids, action, reason, changes 
     CHECK(node["action"] == "create");
     CHECK_FALSE(node["reason"].get<std::string>().empty());
   }
-  CHECK_FALSE(dir.exists(".ochre/state.db"));
+  CHECK_FALSE(dir.has_state());
 
   REQUIRE(dir.ochre({"run", "pipeline.lua"}).code == 0);
   std::string old_blur_uuid = uuid_of(dir, "Blur/blur"), old_blur_hash = hash_of(dir, "Blur/blur");
   std::string old_collage_uuid = uuid_of(dir, "Collage/collage");
-  std::string state = dir.bytes(".ochre/state.db");
+  std::string state = dir.state_bytes();
 
   // A breaking (radius) and a non-breaking (label) change to blur; collage breaks on blur.
   dir.write("pipeline.lua", diamond("{ \"a\" }", 3, "soft"));
   r = dir.ochre({"plan", "pipeline.lua", "--json"});
   REQUIRE(r.code == 0);
-  CHECK((dir.bytes(".ochre/state.db") == state));
+  CHECK((dir.state_bytes() == state));
   plan = json::parse(r.out);
 
   const auto& jobs = plan["jobs"];

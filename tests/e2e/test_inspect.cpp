@@ -112,6 +112,7 @@ struct Snapshot {
   bool operator==(const Snapshot&) const = default;
 };
 Snapshot snapshot(const TempDir& dir, const std::string& db = ".ochre/state.db") {
+  if (db == ".ochre/state.db") return {dir.state_bytes(), dir.bytes(db + "-wal")};
   return {dir.bytes(db), dir.bytes(db + "-wal")};
 }
 
@@ -369,7 +370,7 @@ return Top "top" { bad = Bad "bad" {}, good = Good "good" {} }
 
 TEST_CASE("which state the commands read: --state, $OCHRE_STATE, the current directory, "
           "beside FILE",
-          "[e2e][inspect][state-path]") {
+          "[e2e][inspect][state-path][sqlite]") {
   TempDir dir;
   dir.write("sub/pipeline.lua", diamond(dir));
   auto r = dir.ochre({"run", "sub/pipeline.lua"});
@@ -536,7 +537,7 @@ TEST_CASE("state rm and state mv of an unknown key write no state where there wa
     CHECK(r.code == 2);
     CHECK(r.err.find("no instance 'Nope/x'") != std::string::npos);
     // Exit 2 writes nothing: no state file is created for a key it does not hold.
-    CHECK_FALSE(dir.exists(".ochre/state.db"));
+    CHECK_FALSE(dir.has_state());
   }
 }
 
@@ -778,7 +779,7 @@ TEST_CASE("state mv refuses another type, a taken name, an unknown key and bad a
 }
 
 TEST_CASE("state mv on a state an older ochre wrote works once the pipeline was applied again",
-          "[e2e][inspect][state-mv][schema][bug]") {
+          "[e2e][inspect][state-mv][schema][bug][sqlite]") {
   TempDir dir;
   dir.write("pipeline.lua", diamond(dir));
   REQUIRE(dir.ochre({"run", "pipeline.lua"}).code == 0);
@@ -1077,7 +1078,7 @@ TEST_CASE("graph draws the planned graph as DOT or Mermaid, nodes marked with th
                                                        {"Extra/x", "Extra/x (create)"}});
   CHECK(d.edges == diamond_edges);  // child -> parent, the shared child once per user
   CHECK(count(r.out, " -> ") == 5);
-  CHECK_FALSE(dir.exists(".ochre/state.db"));
+  CHECK_FALSE(dir.has_state());
 
   r = dir.ochre({"graph", "pipeline.lua", "--format", "mermaid"});
   REQUIRE(r.code == 0);

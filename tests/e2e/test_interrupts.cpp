@@ -281,7 +281,7 @@ return roots
     if (r.code == 0 && r.out == no_changes) {
       if (kills >= 20) break;  // it all got done between kills
       // Everything got done before enough kills landed: a fresh round on a fresh state.
-      std::filesystem::remove_all(dir.file(".ochre"));
+      dir.forget_state();
       std::filesystem::remove(dir.file("ledger"));
     }
   }
@@ -295,15 +295,15 @@ return roots
   r = dir.ochre({"run", "pipeline.lua"});
   CHECK(r.out == no_changes);
 
-  CHECK(dir.query("SELECT count(*), sum(status = 'ok') FROM instances") == Rows{"200|200"});
+  CHECK(dir.query("SELECT count(*), sum(CASE WHEN status = 'ok' THEN 1 ELSE 0 END) FROM instances") == Rows{"200|200"});
   std::map<std::string, int> seen, first_line;
   auto ledger = dir.lines("ledger");
   for (size_t i = 0; i < ledger.size(); ++i) {
     if (!seen[ledger[i]]++) first_line[ledger[i]] = static_cast<int>(i);
   }
   std::map<std::string, int> done, unfinished;
-  for (const auto& row : dir.query("SELECT key, sum(outcome = 'done'), "
-                                   "sum(outcome IN ('running', 'interrupted')) FROM jobs GROUP BY key")) {
+  for (const auto& row : dir.query("SELECT key, sum(CASE WHEN outcome = 'done' THEN 1 ELSE 0 END), "
+                                   "sum(CASE WHEN outcome IN ('running', 'interrupted') THEN 1 ELSE 0 END) FROM jobs GROUP BY key")) {
     auto f = e2e::split(row, '|');
     done[f[0]] = std::stoi(f[1]);
     unfinished[f[0]] = std::stoi(f[2]);
@@ -362,7 +362,7 @@ TEST_CASE("a second ochre on a locked state exits 3 naming the holder's pid, pla
   CHECK(r.code == 3);
   CHECK(r.out.empty());
   CHECK(r.err.rfind("error: state '", 0) == 0);
-  CHECK(r.err.find("state.db' is locked by pid " + std::to_string(first->pid()) + " on ") != std::string::npos);
+  CHECK(r.err.find("' is locked by pid " + std::to_string(first->pid()) + " on ") != std::string::npos);
   CHECK(r.err.find(" since ") != std::string::npos);
   CHECK(r.err.ends_with("; wait for it with --lock-timeout SECONDS\n"));
   CHECK(count(r.err, "\n") == 1);
@@ -396,9 +396,8 @@ TEST_CASE("lock: --lock-timeout waits for the holder, then plans against what it
   REQUIRE(dir.wait_for_file("holding"));
 
   auto second = dir.start({"run", "pipeline.lua", "--lock-timeout", "60"});
-  // It is waiting for the lock once it has the lock file open (the holder has it).
-  std::string lock_file = dir.file(".ochre/state.db.lock");
-  REQUIRE(e2e::wait_until([&] { return e2e::has_open(second->pid(), lock_file) || !second->running(); }));
+  // It is waiting for the lock once it asked for it (the holder has it).
+  REQUIRE(e2e::wait_until([&] { return dir.waiting_for_lock(second->pid()) || !second->running(); }));
   CHECK(second->running());
   CHECK(second->out_so_far().empty());
   CHECK(dir.query("SELECT count(*) FROM runs") == Rows{"1"});
@@ -422,8 +421,7 @@ TEST_CASE("an ochre waiting for the lock takes over when the holder is killed wi
   auto first = dir.start({"run", "pipeline.lua"});
   REQUIRE(dir.wait_for_file("holding"));
   auto second = dir.start({"run", "pipeline.lua", "--lock-timeout", "60"});
-  REQUIRE(e2e::wait_until([&] { return e2e::has_open(second->pid(), dir.file(".ochre/state.db.lock")) ||
-                                       !second->running(); }));
+  REQUIRE(e2e::wait_until([&] { return dir.waiting_for_lock(second->pid()) || !second->running(); }));
   REQUIRE(second->running());
 
   REQUIRE(first->signal(SIGKILL));
@@ -444,7 +442,7 @@ TEST_CASE("an ochre waiting for the lock takes over when the holder is killed wi
              "2|" + std::to_string(second->pid()) + "|done"});
 }
 
-TEST_CASE("a lock file left by a dead ochre is taken over", "[e2e][lock]") {
+TEST_CASE("a lock file left by a dead ochre is taken over", "[e2e][lock][sqlite]") {
   TempDir dir;
   dir.write("pipeline.lua", sched_prelude(dir) + R"(return ochre.Component "c" {})");
   pid_t dead = e2e::dead_pid();

@@ -55,7 +55,7 @@ std::set<std::string> unique_ids(const std::vector<Receiver::Request>& requests)
 }
 
 // The ids of the outbox rows, as a set.
-std::set<std::string> outbox_ids(const TempDir& dir, const std::string& where = "1") {
+std::set<std::string> outbox_ids(const TempDir& dir, const std::string& where = "true") {
   auto rows = dir.query("SELECT id FROM outbox WHERE " + where);
   return {rows.begin(), rows.end()};
 }

@@ -98,7 +98,7 @@ return {{TYPE}} "{{ID}}" { child = Shared "s" { size = 3 } }
   REQUIRE(r.code == 0);
   CHECK(count(r.out, "CREATE Shared/s\n") == 1);
   CHECK(count(r.out, "CREATE A/a\n") == 1);
-  CHECK_FALSE(dir.exists(".ochre/state.db"));
+  CHECK_FALSE(dir.has_state());
 
   // The second pipeline reuses the shared child and leaves the first one's root alone.
   r = dir.ochre({"run", "b.lua", "--state", db});
@@ -143,7 +143,7 @@ return {{TYPE}} "{{ID}}" { child = Shared "s" { size = 3 } }
   REQUIRE(r.code == 0);
   CHECK(in_order(r.out, {"DELETE A/a\n", "DELETE Shared/s\n"}));
   CHECK(keys(dir, db).empty());
-  CHECK_FALSE(dir.exists(".ochre/state.db"));
+  CHECK_FALSE(dir.has_state());
 }
 
 TEST_CASE("destroy FILE KEY deletes KEY and what depends on it, nothing else",
@@ -185,12 +185,12 @@ return Collage "collage" { a = Blur "blur" { src = img }, b = Edge "edge" { src 
   CHECK(keys(dir) == Rows{"Blur/blur", "Collage/collage", "Download/img", "Edge/edge"});
 
   // A key the state does not hold is a usage error that changes nothing.
-  std::string before = dir.bytes(".ochre/state.db");
+  std::string before = dir.state_bytes();
   r = dir.ochre({"destroy", "pipeline.lua", "Nope/x"});
   CHECK(r.code == 2);
   CHECK(e2e::first_line(r.err).find("Nope/x") != std::string::npos);
   CHECK(r.out.find("DELETE ") == std::string::npos);
-  CHECK((dir.bytes(".ochre/state.db") == before));
+  CHECK((dir.state_bytes() == before));
 }
 
 TEST_CASE("a type whose definition vanished while instances remain is an error naming "
@@ -206,7 +206,7 @@ return Top "top" { uses = Old "o" {} }
 )");
   auto r = dir.ochre({"run", "pipeline.lua"});
   REQUIRE(r.code == 0);
-  std::string before = dir.bytes(".ochre/state.db");
+  std::string before = dir.state_bytes();
   std::string before_wal = dir.bytes(".ochre/state.db-wal");
 
   dir.write("pipeline.lua", top + R"(
@@ -224,7 +224,7 @@ return Top "top" {}
     CHECK(line.find("'Old'") != std::string::npos);
     CHECK(r.out.find("UPDATE Top/top") == std::string::npos);
     CHECK(r.out.find("DELETE") == std::string::npos);
-    CHECK((dir.bytes(".ochre/state.db") == before));
+    CHECK((dir.state_bytes() == before));
     CHECK((dir.bytes(".ochre/state.db-wal") == before_wal));
   }
   CHECK(keys(dir) == Rows{"Old/o", "Top/top"});

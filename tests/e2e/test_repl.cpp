@@ -67,7 +67,7 @@ int ms_left(Clock::time_point deadline) {
 struct Exec {
   std::vector<std::string> argv_s, env_s;
   std::vector<char*> argv, envp;
-  Exec(const std::vector<std::string>& args, const std::map<std::string, std::string>& env) {
+  Exec(const TempDir& dir, const std::vector<std::string>& args, const std::map<std::string, std::string>& env) {
     argv_s.push_back(OCHRE_BIN);
     argv_s.insert(argv_s.end(), args.begin(), args.end());
     std::map<std::string, std::string> vars;
@@ -78,6 +78,7 @@ struct Exec {
     }
     vars.erase("OCHRE_STATE");
     vars["NO_COLOR"] = "1";
+    for (const auto& [k, v] : dir.state_env()) vars[k] = v;
     for (const auto& [k, v] : env) vars[k] = v;
     for (const auto& [k, v] : vars) env_s.push_back(k + "=" + v);
     for (auto& a : argv_s) argv.push_back(a.data());
@@ -102,7 +103,7 @@ class Session {
  public:
   Session(const TempDir& dir, const std::vector<std::string>& args,
           const std::map<std::string, std::string>& env = {}) {
-    Exec ex(args, env);
+    Exec ex(dir, args, env);
     int in[2], out[2], err[2];
     if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, in) || pipe2(out, O_CLOEXEC) ||
         pipe2(err, O_CLOEXEC))
@@ -240,7 +241,7 @@ std::string uuid_of(const std::string& plan_out, const std::string& key) {
 class Pty {
  public:
   Pty(const TempDir& dir, const std::vector<std::string>& args, const std::map<std::string, std::string>& env) {
-    Exec ex(args, env);
+    Exec ex(dir, args, env);
     struct winsize ws {};
     ws.ws_row = 40;
     ws.ws_col = 200;
@@ -400,7 +401,7 @@ TEST_CASE("repl: expressions print their values: numbers, strings, sorted and ne
                      "B/b/" + ub + "\n"
                      "{ list = { A/a/" + ua + " }, parent = C/c/" + uc + " }\n");
   // Evaluating wrote nothing.
-  CHECK_FALSE(dir.exists(".ochre/state.db"));
+  CHECK_FALSE(dir.has_state());
 }
 
 TEST_CASE("repl: globals persist between lines, chunks go on over several lines, require works",
@@ -500,7 +501,7 @@ TEST_CASE("repl: errors are shown and the session goes on", "[e2e][repl][errors]
   CHECK(s.rest().empty());
   CHECK(r.out.find("never") == std::string::npos);
   // Nothing was applied.
-  CHECK_FALSE(dir.exists(".ochre/state.db"));
+  CHECK_FALSE(dir.has_state());
 }
 
 TEST_CASE("repl: :help lists the commands", "[e2e][repl]") {
@@ -529,7 +530,7 @@ TEST_CASE("repl: :plan and :graph show the plan, and nothing is written", "[e2e]
                      "  <- A/a\n"
                      "C/c (create)\n"
                      "  <- B/b\n");
-  CHECK_FALSE(dir.exists(".ochre/state.db"));
+  CHECK_FALSE(dir.has_state());
 }
 
 TEST_CASE("repl: :graph marks what is to be deleted", "[e2e][repl]") {
@@ -554,7 +555,7 @@ TEST_CASE("repl: :explain a non-breaking change, a sub-component change and a br
   TempDir dir;
   dir.write("pipeline.lua", chain_with());
   REQUIRE(dir.ochre({"run", "pipeline.lua"}).code == 0);
-  const std::string before = dir.bytes(".ochre/state.db");
+  const std::string before = dir.state_bytes();
 
   SECTION("a non-breaking field") {
     dir.write("pipeline.lua", chain_with("", "", "label = \"other\", "));
@@ -601,7 +602,7 @@ TEST_CASE("repl: :explain a non-breaking change, a sub-component change and a br
     CHECK(r.out.find(e.out) != std::string::npos);
   }
   // Explaining applies nothing.
-  CHECK(dir.bytes(".ochre/state.db") == before);
+  CHECK(dir.state_bytes() == before);
 }
 
 TEST_CASE("repl: :step runs one job at a time, recorded in the state as ochre run records it",
@@ -615,7 +616,7 @@ TEST_CASE("repl: :step runs one job at a time, recorded in the state as ochre ru
 
   Session s(dir, {"repl", "pipeline.lua"});
   CHECK(s.cmd("") == plan.out);
-  CHECK_FALSE(dir.exists(".ochre/state.db"));
+  CHECK_FALSE(dir.has_state());
 
   CHECK(s.cmd(":step") == "step 0: " + a + " (new)\n"
                           "[A/a] CREATE A/a\n"
@@ -901,7 +902,7 @@ TEST_CASE("repl: a pipeline that does not load: errors, no plan, Lua still works
   }
   CHECK(s.cmd("6 * 7") == "42\n");
   CHECK(s.cmd(":reload").rfind("error: pipeline.lua:", 0) == 0);
-  CHECK_FALSE(dir.exists(".ochre/state.db"));
+  CHECK_FALSE(dir.has_state());
 
   dir.write("pipeline.lua", chain_with());
   auto plan = dir.ochre({"plan", "pipeline.lua"});

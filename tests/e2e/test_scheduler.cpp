@@ -101,7 +101,7 @@ TEST_CASE("parallel: -j 0 and a non-number are usage errors", "[e2e][scheduler][
     INFO(arg << "\n" << r.out << r.err);
     CHECK(r.code == 2);
     CHECK(r.out.empty());
-    CHECK_FALSE(dir.exists(".ochre/state.db"));
+    CHECK_FALSE(dir.has_state());
   }
 }
 

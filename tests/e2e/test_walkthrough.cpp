@@ -39,7 +39,7 @@ TEST_CASE("walk-through: create, no-op, update, replace, destroy", "[e2e][walkth
   CHECK(r.out.find("| 1 | CREATE     | MyProcessor/test/3d5a194b731b4b68.create: deps\xe2\x86\x92" "0") !=
         std::string::npos);
   CHECK(count(r.out, "CREATE test") == 1);
-  CHECK(dir.exists(".ochre/state.db"));
+  CHECK(dir.has_state());
   CHECK(dir.query("SELECT key, uuid, status FROM instances ORDER BY key") ==
         std::vector<std::string>{"Component/sub|009bfeff53633822|ok",
                                  "MyProcessor/test|3d5a194b731b4b68|ok"});
@@ -86,5 +86,5 @@ TEST_CASE("plan shows the plan and writes nothing", "[e2e][plan]") {
   REQUIRE(r.code == 0);
   CHECK(count(r.out, "| CREATE ") == 2);
   CHECK(r.out.find("CREATE test") == std::string::npos);
-  CHECK_FALSE(dir.exists(".ochre/state.db"));
+  CHECK_FALSE(dir.has_state());
 }

@@ -17,9 +17,9 @@ TEST_CASE("a second holder is refused with the first one's pid", "[lock]") {
   REQUIRE(mkdtemp(t.data()));
   std::string path = t + "/state.db.lock";
   {
-    auto first = StateLock::acquire(path, "state.db", 0);
+    auto first = FileLock::acquire(path, "state.db", 0);
     try {
-      StateLock::acquire(path, "state.db", 0);
+      FileLock::acquire(path, "state.db", 0);
       FAIL("expected the lock to be held");
     } catch (const Error& e) {
       CHECK(e.code() == Code::Locked);
@@ -28,11 +28,11 @@ TEST_CASE("a second holder is refused with the first one's pid", "[lock]") {
       CHECK(std::string(e.what()).find("pid " + std::to_string(getpid())) != std::string::npos);
       CHECK(std::string(e.what()).find("--lock-timeout") != std::string::npos);
     }
-    CHECK_THROWS_AS(StateLock::acquire(path, "state.db", 0.2), Error);
+    CHECK_THROWS_AS(FileLock::acquire(path, "state.db", 0.2), Error);
   }
   // Released: free again, even though a previous holder's note was left behind.
   std::ofstream(path) << "pid 999999 on elsewhere since long ago\n";
-  auto again = StateLock::acquire(path, "state.db", 0);
+  auto again = FileLock::acquire(path, "state.db", 0);
   CHECK(again != nullptr);
   fs::remove_all(t);
 }

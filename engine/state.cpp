@@ -1,0 +1,113 @@
+// What every state store shares: where a state lives, and opening the right store.
+#include <pwd.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <ctime>
+#include <filesystem>
+
+#include "engine/canonical.hpp"
+#include "engine/state.hpp"
+#include "engine/state_rows.hpp"
+#include "ochre/errors.hpp"
+
+namespace ochre {
+
+bool is_postgres_location(const std::string& location) {
+  return location.rfind("postgres://", 0) == 0 || location.rfind("postgresql://", 0) == 0;
+}
+
+std::string redact_location(const std::string& location) {
+  if (!is_postgres_location(location)) return location;
+  std::string out = location;
+  // postgres://user:PASSWORD@host/...
+  size_t start = out.find("://") + 3;
+  size_t at = out.find('@', start);
+  size_t slash = out.find('/', start);
+  if (at != std::string::npos && (slash == std::string::npos || at < slash)) {
+    size_t colon = out.find(':', start);
+    if (colon != std::string::npos && colon < at) out.replace(colon + 1, at - colon - 1, "***");
+  }
+  // ...?password=PASSWORD&...
+  for (size_t p = out.find("password="); p != std::string::npos; p = out.find("password=", p + 1)) {
+    if (p == 0 || (out[p - 1] != '?' && out[p - 1] != '&')) continue;
+    size_t end = out.find('&', p);
+    size_t from = p + 9;
+    out.replace(from, (end == std::string::npos ? out.size() : end) - from, "***");
+  }
+  return out;
+}
+
+bool valid_workspace(const std::string& name) {
+  if (name.empty() || name.size() > 63) return false;
+  for (unsigned char c : name)
+    if (!std::isalnum(c) && c != '_' && c != '.' && c != '-') return false;
+  return name[0] != '.' && name[0] != '-';
+}
+
+std::string sqlite_workspace_path(const std::string& path, const std::string& workspace) {
+  if (workspace.empty() || workspace == default_workspace || path == ":memory:") return path;
+  std::filesystem::path p(path);
+  std::string name = p.stem().string() + "." + workspace + p.extension().string();
+  return (p.parent_path() / name).string();
+}
+
+std::unique_ptr<StateStore> open_state(const std::string& location, const std::string& workspace,
+                                       OpenMode mode) {
+  if (is_postgres_location(location)) return open_postgres_state(location, workspace, mode);
+  return open_sqlite_state(sqlite_workspace_path(location, workspace), mode);
+}
+
+std::string state_now() {
+  using namespace std::chrono;
+  auto t = system_clock::now();
+  std::time_t secs = system_clock::to_time_t(t);
+  auto ms = duration_cast<milliseconds>(t.time_since_epoch()).count() % 1000;
+  std::tm tm{};
+  gmtime_r(&secs, &tm);
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
+                tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<int>(ms));
+  return buf;
+}
+
+std::string host_name() {
+  char host[256] = "?";
+  gethostname(host, sizeof host - 1);
+  return host;
+}
+
+std::string user_name() {
+  const char* user = std::getenv("USER");
+  if (!user || !*user) {
+    const passwd* pw = getpwuid(getuid());
+    user = pw ? pw->pw_name : nullptr;
+  }
+  return user ? user : "?";
+}
+
+std::string encode_keys(const std::vector<std::string>& keys) {
+  Value a = Value::array();
+  for (const auto& k : keys) a.items.push_back(Value::of_string(k));
+  return encode(a);
+}
+
+void decode_instance_row(const std::string& where, const RowText& row, StoredInstance& s) {
+  try {
+    s.fields = value_to_fields(decode(row.fields));
+    s.outputs = decode(row.outputs);
+    for (const Value& k : decode(row.deps).items) s.deps.push_back(k.text);
+    if (!row.breaks.empty())
+      for (const Value& b : decode(row.breaks).items) s.breaks.push_back(b.text);
+    if (!row.sensitive.empty())
+      for (const Value& f : decode(row.sensitive).items) s.sensitive.push_back(f.text);
+  } catch (const Error& e) {
+    fail(Code::State, {where, "damaged row for " + s.key + " (" + e.what() + "); forget it with "
+                              "'ochre state rm " + s.key + "'"});
+  }
+  s.breaks_known = !row.breaks.empty();
+  if (!parse_status(row.status, s.status) || !parse_action(row.action, s.action))
+    fail(Code::State, {where, "damaged row for " + s.key});
+}
+
+}  // namespace ochre
