@@ -429,3 +429,30 @@ return { Wait "w" {}, Fail "f" {} }
   CHECK(hook.requests().size() == got.size());
   CHECK(dir.query("SELECT count(*) FROM outbox WHERE delivered IS NULL") == Rows{"0"});
 }
+
+TEST_CASE("postgres: a schema an older ochre made (version 1, no outbox) is read as it is by "
+          "plan, and a run with a webhook adds the outbox and notifies",
+          "[e2e][postgres][notify]") {
+  Receiver hook;
+  TempDir dir;
+  dir.write("pipeline.lua", pipeline);
+  REQUIRE(dir.ochre({"run", "pipeline.lua"}).code == 0);
+  std::string url = dir.state_env().at("OCHRE_STATE");
+  std::string schema = "\"" + url.substr(url.find("schema=") + 7) + "\"";
+  dir.query("DROP TABLE " + schema + ".outbox CASCADE; UPDATE " + schema + ".meta SET version = 1; SELECT 1");
+  const std::string before = dir.state_bytes();
+
+  auto r = dir.ochre({"plan", "pipeline.lua"});
+  CHECK(r.code == 0);
+  CHECK(r.out.find("No changes needed") != std::string::npos);
+  CHECK(dir.state_bytes() == before);
+
+  Env env = with_secret;
+  env["SIZE"] = "2";
+  r = dir.ochre({"run", "pipeline.lua", "--notify", hook.url()}, env);
+  INFO(r.out << r.err);
+  CHECK(r.code == 0);
+  CHECK(dir.query("SELECT version FROM " + schema + ".meta") == Rows{"2"});
+  CHECK(events_of(hook.requests()) == Rows{"run.started", "component.replaced", "run.finished"});
+  CHECK(dir.query("SELECT count(*) FROM outbox WHERE delivered IS NULL") == Rows{"0"});
+}
