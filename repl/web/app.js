@@ -90,19 +90,24 @@ function layout(nodes) {
     for (let l = layers.length - 2; l >= 0; l--) sweep(l, users);
   }
 
-  const tallest = Math.max(1, ...layers.map((ls) => ls.length));
+  // Each node as close as it can be to the middle of its deps, below the one above it.
   const x = new Float64Array(n), y = new Float64Array(n);
+  let height = 0;
   layers.forEach((ls, l) => {
-    const offset = ((tallest - ls.length) * (NODE_H + GAP_Y)) / 2;
-    ls.forEach((i, k) => {
+    let next = PAD;
+    for (const i of ls) {
+      const ds = deps[i];
+      const want = ds.length ? ds.reduce((s, d) => s + y[d], 0) / ds.length : next;
       x[i] = PAD + l * (NODE_W + GAP_X);
-      y[i] = PAD + offset + k * (NODE_H + GAP_Y);
-    });
+      y[i] = Math.max(want, next);
+      next = y[i] + NODE_H + GAP_Y;
+    }
+    height = Math.max(height, next - GAP_Y + PAD);
   });
   return {
     x, y, deps,
     width: PAD * 2 + Math.max(1, layers.length) * (NODE_W + GAP_X) - GAP_X,
-    height: PAD * 2 + tallest * (NODE_H + GAP_Y) - GAP_Y,
+    height: Math.max(height, PAD * 2 + NODE_H),
   };
 }
 
