@@ -376,6 +376,7 @@ async function start() {
     ui.info = await getJSON('/api/info');
     $('pipeline').textContent = (ui.info.pipeline || '(the state alone)') + ' · ' + ui.info.state;
     await refresh();
+    document.body.dataset.readyMs = String(Math.round(performance.now()));
     document.body.dataset.ready = '1';
   } catch (e) {
     showMessage('Cannot reach ochre serve: ' + e.message);
