@@ -212,14 +212,17 @@ int run_serve(const ServeOptions& serve, const Options& options) {
     std::unique_lock lock(mu);
     while (!stopping) {
       lock.unlock();
+      std::string error;
       try {
         board.poll();
-        last_error.clear();
       } catch (const Error& e) {
-        // A damaged or vanished state: said once, and tried again.
-        if (e.display() != last_error) std::cerr << "error: " << e.display() << "\n";
-        last_error = e.display();
+        error = e.display();
+      } catch (const std::exception& e) {
+        error = std::string("internal error (a bug in ochre): ") + e.what();
       }
+      // A damaged or vanished state: said once, and tried again.
+      if (!error.empty() && error != last_error) std::cerr << "error: " << error << "\n" << std::flush;
+      last_error = error;
       lock.lock();
       cv.wait_for(lock, poll_interval, [&] { return stopping; });
     }

@@ -15,7 +15,7 @@ const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
 
-const OCHRE = process.env.OCHRE_BIN;
+const OCHRE = path.resolve(process.env.OCHRE_BIN || 'ochre');
 const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
 const ARTIFACTS = process.env.OCHRE_ARTIFACTS || path.join(os.tmpdir(), 'ochre-artifacts');
 // Under the sanitizers everything is slower: the load time is reported, not judged.
@@ -102,6 +102,7 @@ test('the graph renders, follows a real run live, and shows a component\'s histo
       assert.equal(await page.locator('g.node').count(), 6, 'one node per component');
       for (const key of ['Step/leaf', 'Step/slow', 'Step/root'])
         assert.equal(await statusOf(page, key), 'create');
+      assert.equal(await page.locator('#apply').isVisible(), false, 'read-only: no Apply button');
       await page.evaluate(() => { window.sameDocument = true; });  // gone if the page reloads
 
       runner = run(dir, ['run', 'pipeline.lua']);
@@ -138,6 +139,31 @@ test('the graph renders, follows a real run live, and shows a component\'s histo
     server.child.kill('SIGTERM');
     const end = await server.exited;
     assert.equal(end.code, 0, server.output());
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('with --allow-apply the Apply button applies the pipeline in the server', async () => {
+  const dir = tempDir();
+  fs.writeFileSync(path.join(dir, 'pipeline.lua'), gatedPipeline(dir));
+  fs.writeFileSync(path.join(dir, 'go'), '');  // nothing waits
+  const server = serve(dir, ['pipeline.lua', '--port', '0', '--allow-apply']);
+  try {
+    const url = await server.url;
+    await withBrowser(async (browser) => {
+      const page = await browser.newPage();
+      await page.goto(url);
+      await page.waitForSelector('body[data-ready="1"]');
+      assert.equal(await page.locator('g.node[data-status="create"]').count(), 6);
+      await page.locator('#apply').click();
+      await page.waitForFunction(() =>
+        [...document.querySelectorAll('g.node')].every((n) => n.dataset.status === 'applied'), null, { timeout: 20000 });
+      await page.waitForSelector('#message.info');
+      assert.match(await page.locator('#message').innerText(), /6 done/);
+    });
+  } finally {
+    server.child.kill('SIGTERM');
+    assert.equal((await server.exited).code, 0, server.output());
     fs.rmSync(dir, { recursive: true, force: true });
   }
 });
