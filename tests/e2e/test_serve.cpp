@@ -389,3 +389,33 @@ TEST_CASE("serve without a pipeline shows what the state holds", "[e2e][serve]")
   CHECK(s.get("/api/component?key=Step/root")["history"].size() == 1);
   CHECK(s.stop() == 0);
 }
+
+TEST_CASE("serve colours planned updates and deletes, failed and pending components", "[e2e][serve]") {
+  TempDir dir;
+  auto pipeline = [](int n, bool with_gone) {
+    return std::string(R"(local ochre = require "ochre"
+local Step = ochre.component "Step" { fields = { n = 1 }, create = function(self) end, update = function(self) end }
+local Bad = ochre.component "Bad" { create = function(self) error("boom") end }
+local Later = ochre.component "Later" { create = function(self) return ochre.pending "later" end }
+return { Step "a" { n = )") + std::to_string(n) + " }, Bad \"bad\" {}, Later \"later\" {}" +
+           (with_gone ? ", Step \"gone\" {}" : "") + " }\n";
+  };
+  dir.write("pipeline.lua", pipeline(1, true));
+  REQUIRE(dir.ochre({"run", "pipeline.lua"}).code == 1);
+  dir.write("pipeline.lua", pipeline(2, false));
+  Served s = serve(dir, {"pipeline.lua", "--port", "0"});
+  auto st = statuses(s);
+  CHECK(st == std::map<std::string, std::string>{
+                  {"Step/a", "update"}, {"Step/gone", "delete"}, {"Bad/bad", "failed"}, {"Later/later", "pending"}});
+  json bad = s.get("/api/component?key=Bad/bad");
+  CHECK(bad["stored"]["error"].get<std::string>().find("boom") != std::string::npos);
+  REQUIRE(bad["jobs"].size() == 1);
+  CHECK(bad["jobs"][0]["outcome"] == "failed");
+  json a = s.get("/api/component?key=Step/a");
+  CHECK(a["planned"]["action"] == "update");
+  REQUIRE(a["planned"]["changes"].size() == 1);
+  CHECK(a["planned"]["changes"][0]["field"] == "n");
+  CHECK(a["planned"]["changes"][0]["before"] == 1);
+  CHECK(a["planned"]["changes"][0]["after"] == 2);
+  CHECK(s.stop() == 0);
+}
