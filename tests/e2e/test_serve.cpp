@@ -381,7 +381,7 @@ TEST_CASE("serve without a pipeline shows what the state holds", "[e2e][serve]")
   TempDir dir;
   dir.write("pipeline.lua", diamond(dir, false));
   REQUIRE(dir.ochre({"run", "pipeline.lua"}).code == 0);
-  Served s = serve(dir, {"--port", "0", "--state", ".ochre/state.db"});
+  Served s = serve(dir, {"--port", "0"});  // the state of the current directory (or $OCHRE_STATE)
   json graph = s.get("/api/graph");
   REQUIRE(graph["nodes"].size() == 4);
   for (const auto& n : graph["nodes"]) CHECK(n["status"] == "applied");
