@@ -6,12 +6,16 @@ FUZZ_SECONDS ?= 60
 JOBS       ?= $(shell nproc)
 OCHRE      := $(BUILD)/ochre
 
-.PHONY: all deps deps-fuzz build run test test-fast test-asan test-extended fuzz bench clean
+.PHONY: all deps deps-browser deps-fuzz build run test test-fast test-asan test-extended fuzz bench clean
 
 all: build
 
 deps:
 	@./scripts/install-deps.sh
+
+# The tests also drive Chromium against `ochre serve` (tests/browser).
+deps-browser:
+	@./scripts/install-deps.sh --browser
 
 build: deps
 	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
@@ -26,10 +30,10 @@ run: build
 # scripts/with-postgres.sh starts for the run and stops after it.
 test: test-fast test-asan
 
-test-fast: build
+test-fast: build deps-browser
 	scripts/with-postgres.sh ctest --test-dir $(BUILD) --output-on-failure -j$(JOBS)
 
-test-asan: deps
+test-asan: deps deps-browser
 	@cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DOCHRE_SANITIZE=ON >/dev/null
 	@cmake --build $(ASAN_BUILD) -j$(JOBS)
 	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \

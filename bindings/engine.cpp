@@ -194,12 +194,7 @@ void Engine::plan() { impl_->session.plan(false, {}); }
 void Engine::plan_destroy(const std::vector<std::string>& keys) { impl_->session.plan(true, keys); }
 const std::string& Engine::state_path() const { return impl_->session.state_path; }
 
-std::string Engine::state_shown() const {
-  const lua::Session& s = impl_->session;
-  std::string shown = redact_location(s.state_path.empty() ? ".ochre/state.db" : s.state_path);
-  if (s.workspace != default_workspace) shown += " (workspace " + s.workspace + ")";
-  return shown;
-}
+const std::string& Engine::workspace() const { return impl_->session.workspace; }
 
 std::string Engine::graph(const std::string& format) const {
   return format_graph(impl_->plan(), *impl_->session.graph, format);

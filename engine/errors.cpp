@@ -38,6 +38,7 @@ constexpr Entry catalog[] = {
     {Code::Locked, "locked", ErrorKind::Locked, "state '{}' is locked by {}"},
     {Code::NotNow, "not-now", ErrorKind::User, "{}"},
     {Code::HookFailed, "hook", ErrorKind::Hook, "{}"},
+    {Code::Listen, "listen", ErrorKind::User, "cannot serve on {}: {}"},
     {Code::Internal, "internal", ErrorKind::Internal, "internal error (a bug in ochre): {}"},
 };
 

@@ -17,6 +17,7 @@
 #include "ochre/ochre.hpp"
 #include "repl/progress.hpp"
 #include "repl/repl.hpp"
+#include "repl/serve.hpp"
 #include "repl/watch.hpp"
 
 namespace ochre::cli {
@@ -50,6 +51,10 @@ const char* const usage_text =
     "  enter FILE KEY [METHOD]\n"
     "                  call METHOD (default: enter) of the applied instance KEY\n"
     "  history KEY     every stored version of KEY\n"
+    "  serve [FILE] [--port 8080] [--host 127.0.0.1] [--allow-apply]\n"
+    "                  a web page on the pipeline's graph (statuses live while another\n"
+    "                  ochre applies), plan, runs and each component's history; read-only\n"
+    "                  unless --allow-apply; without FILE, the state alone; Ctrl-C stops\n"
     "\n"
     "Options:\n"
     "  --state STATE   a SQLite file or postgres://user@host:port/db (default: $OCHRE_STATE,\n"
@@ -72,6 +77,9 @@ const char* const usage_text =
     "  --notify-timeout SECONDS\n"
     "                  at the end of an apply, wait this long for notifications not\n"
     "                  delivered yet (default 5); the rest go out with the next apply\n"
+    "  --port N        serve: the port (default 8080; 0: any free one)\n"
+    "  --host ADDR     serve: the address (default 127.0.0.1, this machine only)\n"
+    "  --allow-apply   serve: an Apply button that applies the pipeline in the server\n"
     "  --json          JSON instead of text (plan, graph aside, state, log, history)\n"
     "  -h, --help      this help\n"
     "  --version       print the version\n"
@@ -94,6 +102,9 @@ struct Args {
   std::vector<std::string> targets, replace;
   std::vector<std::string> notify;
   double notify_timeout = 5;
+  std::string host = "127.0.0.1";
+  int port = 8080;
+  bool allow_apply = false;
 };
 
 double number_arg(const std::string& name, const std::string& text, double min) {
@@ -104,6 +115,14 @@ double number_arg(const std::string& name, const std::string& text, double min) 
 }
 
 [[noreturn]] void usage_error(const std::string& what) { fail(Code::Usage, {what}); }
+
+int port_arg(const std::string& text) {
+  char* end = nullptr;
+  long v = std::strtol(text.c_str(), &end, 10);
+  if (text.empty() || *end || v < 0 || v > 65535)
+    usage_error("option --port takes a port number from 0 (any free port) to 65535 (got '" + text + "')");
+  return static_cast<int>(v);
+}
 
 Args parse(int argc, char** argv) {
   Args a;
@@ -135,6 +154,12 @@ Args parse(int argc, char** argv) {
       else if (name == "--lock-timeout") a.lock_timeout = number_arg(name, value(name), 0);
       else if (name == "--notify") a.notify.push_back(value(name));
       else if (name == "--notify-timeout") a.notify_timeout = number_arg(name, value(name), 0);
+      else if (name == "--port") a.port = port_arg(value(name));
+      else if (name == "--host") {
+        a.host = value(name);
+        if (a.host.empty()) usage_error("--host needs an address, e.g. 127.0.0.1");
+      }
+      else if (arg == "--allow-apply") a.allow_apply = true;
       else if (name == "--color") {
         a.color = value(name);
         if (a.color != "auto" && a.color != "always" && a.color != "never")
@@ -421,6 +446,15 @@ int dispatch(const Args& a) {
   }
   if (a.command == "state" && !a.positional.empty() && a.positional[0] == "migrate") return cmd_state_migrate(a);
   if (a.command == "state") return cmd_state(a);
+  if (a.command == "serve") {
+    if (a.positional.size() > 1) usage_error("'serve' takes at most one FILE");
+    ServeOptions serve;
+    serve.file = a.positional.empty() ? "" : a.positional[0];
+    serve.host = a.host;
+    serve.port = a.port;
+    serve.allow_apply = a.allow_apply;
+    return run_serve(serve, engine_options(a));
+  }
   if (a.command == "log") {
     if (!a.positional.empty()) usage_error("'log' takes no arguments");
     Engine engine(engine_options(a));

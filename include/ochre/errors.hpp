@@ -36,6 +36,7 @@ enum class Code {
   NotNow,             // a request that does not fit the current state of things
   HookFailed,         // a hook raised an error
   Internal,           // a bug
+  Listen,             // `ochre serve` cannot listen on the address asked for
 };
 
 // Formats the catalog text for `code` with `{}` placeholders filled in order.

@@ -192,8 +192,8 @@ class Engine {
   const std::string& state_path() const;
   // Points the engine at another state (before it is opened for a plan).
   void set_state_path(const std::string& path);
-  // The state as it may be shown (a URL without its password), with its workspace.
-  std::string state_shown() const;
+  // The workspace within the state (the options', the pipeline's setting, or "default").
+  const std::string& workspace() const;
 
   // The planned graph as "dot" or "mermaid", nodes marked with their planned action.
   std::string graph(const std::string& format) const;

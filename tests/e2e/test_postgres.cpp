@@ -1,6 +1,8 @@
 // The PostgreSQL state: workspaces, the advisory lock, a server restarted mid-run,
 // migration between SQLite and PostgreSQL, and the password kept out of sight. These run
 // in the PostgreSQL run of the suite only ([postgres]); each test has a schema of its own.
+// The lock's other cases (kill -9 of the holder while another waits, --lock-timeout) are
+// the [lock] tests of test_interrupts.cpp, which run against both stores.
 #include <catch2/catch.hpp>
 #include <signal.h>
 #include <unistd.h>
@@ -163,28 +165,6 @@ TEST_CASE("postgres: the same workspace in two schemas of one database has two l
   CHECK(held->wait().code == 0);
   CHECK(dir.ochre({"state", "list", "--state", other_schema}).out.find("S/s") != std::string::npos);
   CHECK(dir.ochre({"state", "list"}).out.find("S/s") == std::string::npos);
-}
-
-TEST_CASE("postgres: kill -9 of the lock holder, and the process waiting for the lock proceeds",
-          "[e2e][postgres][lock][kill]") {
-  TempDir dir;
-  dir.write("pipeline.lua", holding(dir));
-  auto first = dir.start({"run", "pipeline.lua"});
-  REQUIRE(dir.wait_for_file("holding"));
-  auto second = dir.start({"run", "pipeline.lua", "--lock-timeout", "60"});
-  REQUIRE(e2e::wait_until([&] { return dir.waiting_for_lock(second->pid()) || !second->running(); }));
-  REQUIRE(second->running());
-  REQUIRE(first->signal(SIGKILL));
-  CHECK(first->wait().code == 128 + SIGKILL);
-  dir.write("release", "");
-  auto r = second->wait();
-  INFO(r.out << r.err);
-  CHECK(r.code == 0);
-  CHECK(r.out.find("L/one/") != std::string::npos);
-  CHECK(r.out.find("retry: the last create was interrupted") != std::string::npos);
-  CHECK(dir.query("SELECT key, outcome FROM jobs WHERE key = 'L/one' ORDER BY id") ==
-        Rows{"L/one|interrupted", "L/one|done"});
-  CHECK(dir.query("SELECT outcome FROM runs ORDER BY id") == Rows{"interrupted", "done"});
 }
 
 TEST_CASE("postgres: the database restarted mid-run fails the run cleanly, and the next run finishes it",

@@ -1,0 +1,419 @@
+#include "repl/dashboard.hpp"
+
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <functional>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <set>
+#include <unordered_map>
+#include <unordered_set>
+
+#include "engine/inspect.hpp"
+#include "engine/state.hpp"
+
+namespace ochre::cli {
+
+using nlohmann::json;
+
+namespace {
+
+// Where the journal's newest run stands: it moves with every job started or ended.
+struct Marker {
+  long long run = 0;
+  bool ended = false;
+  size_t jobs = 0, ended_jobs = 0;
+  bool operator==(const Marker&) const = default;
+};
+
+// How many runs back a component's last jobs are looked for.
+constexpr int job_runs_scanned = 20;
+constexpr size_t jobs_shown = 10;
+
+json job_json(const JobRecord& j) {
+  return {{"run", j.run},       {"seq", j.seq},         {"action", j.action}, {"uuid", j.uuid},
+          {"started", j.started}, {"ended", j.ended}, {"outcome", j.outcome}, {"error", j.error},
+          {"output", j.output}};
+}
+
+}  // namespace
+
+struct Dashboard::Snapshot {
+  std::unordered_map<std::string, StoredInstance> stored;  // by key
+  std::optional<RunRecord> run;                           // the newest
+  std::vector<JobRecord> jobs;                            // of the newest run
+  Marker marker;
+  size_t digest = 0;  // of every stored key, uuid, hash and status
+  bool read = false;  // read at least once
+};
+
+struct Dashboard::PlanView {
+  std::vector<PlannedNode> nodes;
+  std::unordered_map<std::string, size_t> index;  // key -> nodes[i]
+  json doc;            // what `ochre plan --json` prints; null without a pipeline
+  std::string error;   // the last plan failed (the nodes are the plan before)
+
+  void add(PlannedNode n) {
+    index.emplace(n.key, nodes.size());
+    nodes.push_back(std::move(n));
+  }
+};
+
+Dashboard::Dashboard(std::string file, Options options, bool allow_apply)
+    : file_(std::move(file)), options_(std::move(options)), allow_apply_(allow_apply),
+      snap_(std::make_unique<Snapshot>()), plan_(std::make_unique<PlanView>()) {
+  std::string doc;
+  if (file_.empty()) {
+    state_location_ = options_.state_path.empty() ? ".ochre/state.db" : options_.state_path;
+    workspace_ = options_.workspace.empty() ? default_workspace : options_.workspace;
+  } else {
+    // The first plan's errors are the user's (exit 2), as for `ochre plan`.
+    Engine engine(options_);
+    engine.load_file(file_);
+    engine.plan();
+    state_location_ = engine.state_path();
+    workspace_ = engine.workspace();
+    doc = engine.plan_json();
+    mtime_ = file_mtime();
+  }
+  poll();
+  std::lock_guard lock(mu_);
+  if (!file_.empty()) set_plan(doc);
+  recompute_statuses();
+}
+
+void Dashboard::set_plan(const std::string& plan_json) {
+  auto view = std::make_unique<PlanView>();
+  view->doc = json::parse(plan_json);
+  for (const auto& n : view->doc["nodes"])
+    view->add({n["key"], n["type"], n["identifier"], n["uuid"], n["hash"], n["action"], n["reason"],
+               n["deps"].get<std::vector<std::string>>()});
+  // Deletions of what the pipeline no longer has, with their deps as stored.
+  for (const auto& j : view->doc["jobs"]) {
+    if (j["action"] != "delete" || j["replace"].get<bool>() || view->index.count(j["key"])) continue;
+    PlannedNode n{j["key"], j["type"], j["identifier"], j["uuid"], j["hash"], "delete", j["reason"], {}};
+    auto st = snap_->stored.find(n.key);
+    if (st != snap_->stored.end()) n.deps = st->second.deps;
+    view->add(std::move(n));
+  }
+  ++versions_.graph;
+  plan_ = std::move(view);
+}
+
+Dashboard::~Dashboard() { stop(); }
+
+StateStore& Dashboard::store() {
+  // Until the state has a run, it is opened afresh: the file may appear meanwhile.
+  if (!store_ || !snap_->run) store_ = open_state(state_location_, workspace_, OpenMode::ReadOnly);
+  return *store_;
+}
+
+long long Dashboard::file_mtime() const {
+  struct stat st {};
+  if (file_.empty() || ::stat(file_.c_str(), &st) != 0) return 0;
+  return static_cast<long long>(st.st_mtim.tv_sec) * 1000000000LL + st.st_mtim.tv_nsec;
+}
+
+void Dashboard::poll() {
+  if (stopped_) return;
+  bool replan_needed = read_state();
+  long long mtime = file_mtime();
+  if (!file_.empty() && mtime != mtime_) {
+    mtime_ = mtime;
+    replan_needed = true;
+  }
+  if (replan_needed) replan();
+}
+
+bool Dashboard::read_state() {
+  bool replan_needed = false;
+  {
+    std::lock_guard lock(mu_);
+    ++polls_;
+    StateStore& st = store();
+    Marker marker;
+    std::optional<RunRecord> run;
+    std::vector<JobRecord> jobs;
+    auto runs = st.runs(1);
+    if (!runs.empty()) {
+      run = runs[0];
+      marker.run = run->id;
+      marker.ended = !run->ended.empty();
+      // A run already seen finished has not changed: its jobs need no new read.
+      if (snap_->marker.run == marker.run && snap_->marker.ended && marker.ended) jobs = snap_->jobs;
+      else jobs = st.jobs_of_run(run->id);
+      marker.jobs = jobs.size();
+      for (const auto& j : jobs) marker.ended_jobs += !j.ended.empty();
+    }
+    bool moved = !snap_->read || !(marker == snap_->marker);
+    // The state can also change without the journal (state rm, state mv): a slower look.
+    if (!moved && polls_ % 8 != 0) return false;
+    auto stored = st.load();
+    std::string text;
+    for (const auto& s : stored) text += s.key + ' ' + s.uuid + ' ' + s.hash + ' ' + status_name(s.status) + '\n';
+    size_t digest = std::hash<std::string>{}(text);
+    if (!moved && digest == snap_->digest) return false;
+    // Once a run ends (or the state changed outside of any run) the plan is made again.
+    bool run_in_progress = marker.run && !marker.ended;
+    bool run_ended = snap_->read && marker.ended && !(snap_->marker.run == marker.run && snap_->marker.ended);
+    replan_needed = snap_->read && (run_ended || (!run_in_progress && digest != snap_->digest));
+    snap_->stored.clear();
+    for (auto& s : stored) snap_->stored.emplace(s.key, std::move(s));
+    snap_->run = std::move(run);
+    snap_->jobs = std::move(jobs);
+    snap_->marker = marker;
+    snap_->digest = digest;
+    snap_->read = true;
+    recompute_statuses();
+    ++versions_.status;
+  }
+  changed_.notify_all();
+  return replan_needed;
+}
+
+void Dashboard::replan() {
+  if (file_.empty()) return;
+  std::string doc, error;
+  try {
+    Engine engine(options_);
+    engine.load_file(file_);
+    engine.plan();
+    doc = engine.plan_json();
+  } catch (const Error& e) {
+    error = e.display();
+  } catch (const std::exception& e) {
+    error = e.what();
+  }
+  {
+    std::lock_guard lock(mu_);
+    if (!error.empty()) {
+      plan_->error = error;  // the last good plan stays on the page
+      ++versions_.graph;
+    } else {
+      set_plan(doc);
+    }
+    recompute_statuses();
+    ++versions_.status;
+  }
+  changed_.notify_all();
+}
+
+std::string Dashboard::status_of(const PlannedNode& node,
+                                 const std::unordered_set<std::string>& running) const {
+  if (running.count(node.key)) return "running";
+  auto it = snap_->stored.find(node.key);
+  const StoredInstance* stored = it == snap_->stored.end() ? nullptr : &it->second;
+  if (stored && stored->status == Status::Running) return "running";
+  if (stored && stored->status == Status::Failed) return "failed";
+  if (stored && stored->status == Status::Pending) return "pending";
+  if (node.action == "delete") return stored ? "delete" : "deleted";
+  if (node.action == "create" || node.action == "update" || node.action == "replace")
+    return stored && stored->hash == node.hash ? "applied" : node.action;
+  return stored ? "applied" : "create";
+}
+
+void Dashboard::recompute_statuses() {
+  if (file_.empty()) {
+    // Without a pipeline the graph is what the state holds.
+    std::set<std::string> keys;
+    for (const auto& [key, s] : snap_->stored) keys.insert(key);
+    std::set<std::string> shown;
+    for (const auto& n : plan_->nodes) shown.insert(n.key);
+    if (keys != shown) {
+      auto view = std::make_unique<PlanView>();
+      for (const auto& key : keys) {
+        const StoredInstance& s = snap_->stored.at(key);
+        view->add({s.key, s.type, s.identifier, s.uuid, s.hash, "none", "", s.deps});
+      }
+      ++versions_.graph;
+      plan_ = std::move(view);
+    }
+  }
+  // Running: a job started and not ended in a run not ended.
+  std::unordered_set<std::string> running;
+  if (snap_->run && snap_->run->ended.empty())
+    for (const auto& j : snap_->jobs)
+      if (j.ended.empty()) running.insert(j.key);
+  statuses_.clear();
+  for (const auto& n : plan_->nodes) statuses_[n.key] = status_of(n, running);
+}
+
+Dashboard::Versions Dashboard::versions() const {
+  std::lock_guard lock(mu_);
+  return versions_;
+}
+
+Dashboard::Versions Dashboard::wait_change(const Versions& seen, std::chrono::milliseconds timeout) {
+  std::unique_lock lock(mu_);
+  changed_.wait_for(lock, timeout, [&] { return stopped_ || !(versions_ == seen); });
+  return versions_;
+}
+
+void Dashboard::stop() {
+  {
+    std::lock_guard lock(mu_);
+    stopped_ = true;
+  }
+  changed_.notify_all();
+  if (apply_thread_.joinable()) apply_thread_.join();
+}
+
+std::string Dashboard::info_json() const {
+  std::lock_guard lock(mu_);
+  json out = {{"pipeline", file_}, {"state", redact_location(state_location_)}, {"workspace", workspace_}, {"allow_apply", allow_apply_}};
+  return out.dump();
+}
+
+std::string Dashboard::graph_json() const {
+  std::lock_guard lock(mu_);
+  json nodes = json::array();
+  for (const auto& n : plan_->nodes) {
+    std::vector<std::string> deps;
+    for (const auto& d : n.deps)
+      if (plan_->index.count(d)) deps.push_back(d);
+    nodes.push_back({{"key", n.key}, {"type", n.type}, {"identifier", n.identifier}, {"action", n.action},
+                     {"reason", n.reason}, {"status", statuses_.at(n.key)}, {"deps", deps}});
+  }
+  json out = {{"graph", versions_.graph}, {"status", versions_.status}, {"pipeline", file_}, {"nodes", nodes}};
+  return out.dump();
+}
+
+std::string Dashboard::status_json() const {
+  std::lock_guard lock(mu_);
+  json run = nullptr;
+  if (snap_->run) {
+    const RunRecord& r = *snap_->run;
+    std::vector<std::string> running;
+    int ended = 0;
+    for (const auto& j : snap_->jobs) {
+      if (j.ended.empty() && r.ended.empty()) running.push_back(j.key);
+      ended += !j.ended.empty();
+    }
+    run = {{"run", r.id},         {"command", r.command}, {"started", r.started}, {"ended", r.ended},
+           {"outcome", r.outcome}, {"summary", r.summary}, {"pid", r.pid},        {"jobs", snap_->jobs.size()},
+           {"ended_jobs", ended}, {"running", running}};
+  }
+  json out = {{"graph", versions_.graph},
+              {"status", versions_.status},
+              {"statuses", statuses_},
+              {"run", run},
+              {"plan_error", plan_->error},
+              {"apply", {{"allowed", allow_apply_}, {"running", applying_}, {"summary", apply_summary_},
+                         {"error", apply_error_}}}};
+  return out.dump();
+}
+
+std::string Dashboard::plan_json() const {
+  std::lock_guard lock(mu_);
+  json out = {{"pipeline", file_}, {"error", plan_->error}, {"graph", versions_.graph},
+              {"jobs", plan_->doc.is_object() ? plan_->doc["jobs"] : json::array()}};
+  return out.dump();
+}
+
+std::string Dashboard::runs_json(int limit) {
+  std::lock_guard lock(mu_);
+  return "{\"runs\":" + format_log(store(), limit, true) + "}";
+}
+
+std::string Dashboard::component_json(const std::string& key) {
+  std::lock_guard lock(mu_);
+  StateStore& st = store();
+  // Sensitive fields as the state recorded them; the planned inputs come masked already.
+  Sensitive sensitive;
+  for (const auto& [k, s] : snap_->stored)
+    for (const auto& f : s.sensitive) {
+      auto& names = sensitive[s.type];
+      if (std::find(names.begin(), names.end(), f) == names.end()) names.push_back(f);
+    }
+  json out = {{"key", key}, {"status", nullptr}, {"planned", nullptr}, {"stored", nullptr}};
+  bool known = false;
+  if (auto it = statuses_.find(key); it != statuses_.end()) {
+    out["status"] = it->second;
+    known = true;
+  }
+  if (plan_->doc.is_object()) {
+    for (const auto& n : plan_->doc["nodes"])
+      if (n["key"] == key) {
+        out["planned"] = {{"action", n["action"]}, {"reason", n["reason"]}, {"changes", n["changes"]},
+                          {"inputs", n["inputs"]},  {"uuid", n["uuid"]},     {"hash", n["hash"]},
+                          {"deps", n["deps"]},      {"site", n["site"]}};
+        known = true;
+      }
+    for (const auto& j : plan_->doc["jobs"])
+      if (j["key"] == key && out["planned"].is_null())
+        out["planned"] = {{"action", j["action"]}, {"reason", j["reason"]}, {"uuid", j["uuid"]},
+                          {"hash", j["hash"]}};
+  }
+  if (auto it = snap_->stored.find(key); it != snap_->stored.end()) {
+    out["stored"] = json::parse(format_state_show(it->second, true, sensitive));
+    known = true;
+  }
+  auto versions = st.versions(key);
+  known = known || !versions.empty();
+  out["history"] = json::parse(format_history(versions, key, true, sensitive));
+  json jobs = json::array();
+  for (const auto& run : st.runs(job_runs_scanned)) {
+    auto of_run = st.jobs_of_run(run.id);
+    for (auto j = of_run.rbegin(); j != of_run.rend() && jobs.size() < jobs_shown; ++j)
+      if (j->key == key) jobs.push_back(job_json(*j));
+    if (jobs.size() >= jobs_shown) break;
+  }
+  known = known || !jobs.empty();
+  out["jobs"] = jobs;
+  if (!known) fail(Code::UnknownKey, {key, "the pipeline or the state"});
+  return out.dump();
+}
+
+std::pair<int, std::string> Dashboard::start_apply() {
+  if (!allow_apply_) return {403, "read-only: start 'ochre serve' with --allow-apply to apply from the page"};
+  if (file_.empty()) return {400, "no pipeline to apply: start 'ochre serve FILE --allow-apply'"};
+  {
+    std::lock_guard lock(mu_);
+    if (stopped_) return {503, "the server is stopping"};
+    if (applying_) return {409, "an apply is already under way"};
+    applying_ = true;
+    if (apply_thread_.joinable()) apply_thread_.join();  // the last one, finished
+  }
+  auto engine = std::make_unique<Engine>(options_);
+  try {
+    engine->load_file(file_);
+    engine->lock();  // as `ochre run` does: one writer at a time
+  } catch (const Error& e) {
+    std::lock_guard lock(mu_);
+    applying_ = false;
+    return {e.kind() == ErrorKind::Locked ? 409 : 400, e.display()};
+  }
+  {
+    std::lock_guard lock(mu_);
+    apply_summary_.clear();
+    apply_error_.clear();
+    ++versions_.status;
+    apply_thread_ = std::thread([this, engine = std::move(engine)]() mutable {
+      std::string summary, error;
+      try {
+        engine->plan();
+        RunResult r = engine->apply();
+        summary = r.nothing_to_do ? engine->plan_table() : r.summary;
+        while (!summary.empty() && summary.back() == '\n') summary.pop_back();
+      } catch (const Error& e) {
+        error = e.display();
+      } catch (const std::exception& e) {
+        error = std::string("internal error (a bug in ochre): ") + e.what();
+      }
+      engine.reset();  // releases the lock
+      {
+        std::lock_guard lock(mu_);
+        applying_ = false;
+        apply_summary_ = summary;
+        apply_error_ = error;
+        ++versions_.status;
+      }
+      changed_.notify_all();
+    });
+  }
+  changed_.notify_all();
+  return {202, "applying " + file_};
+}
+
+}  // namespace ochre::cli

@@ -1,0 +1,17 @@
+// The page `ochre serve` sends (repl/web/), embedded into the binary at build time by
+// scripts/embed_web.cmake, so it works offline from any directory.
+#pragma once
+#include <cstddef>
+
+namespace ochre::cli {
+
+struct WebAsset {
+  const char* name;  // file name in repl/web/, e.g. "app.js"
+  const char* data;
+  std::size_t size;
+};
+
+// Ends with an entry whose name is nullptr.
+extern const WebAsset web_assets[];
+
+}  // namespace ochre::cli

@@ -1,0 +1,17 @@
+# Turns the page's files (repl/web/) into a C++ table of (name, bytes) so the binary
+# carries them. Usage: cmake -DOUT=file.cpp -DFILES="a.html;b.js" -P embed_web.cmake
+set(body "// Generated from repl/web/; do not edit.\n#include \"repl/web_assets.hpp\"\nnamespace ochre::cli {\n")
+set(table "")
+set(i 0)
+foreach(f IN LISTS FILES)
+  get_filename_component(name ${f} NAME)
+  file(READ ${f} hex HEX)
+  string(LENGTH "${hex}" hexlen)
+  math(EXPR size "${hexlen} / 2")
+  string(REGEX REPLACE "([0-9a-f][0-9a-f])" "'\\\\x\\1'," bytes "${hex}")
+  string(APPEND body "static const char file_${i}[] = {${bytes} 0};\n")
+  string(APPEND table "  {\"${name}\", file_${i}, ${size}},\n")
+  math(EXPR i "${i} + 1")
+endforeach()
+string(APPEND body "extern const WebAsset web_assets[] = {\n${table}  {nullptr, nullptr, 0}\n};\n}\n")
+file(WRITE ${OUT} "${body}")
