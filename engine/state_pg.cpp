@@ -5,9 +5,11 @@
 #include <endian.h>
 #include <libpq-fe.h>
 #include <pwd.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
 #include <cstring>
 #include <deque>
@@ -914,11 +916,21 @@ class PgLock final : public StateLock {
     key_ = key.int8(0, 0);
     std::string shown = loc_.shown + (workspace == default_workspace ? "" : " (workspace " + workspace + ")");
     auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(timeout);
+    bool grace_used = false;
     for (;;) {
       Rows got = conn_->query("SELECT pg_try_advisory_lock($1::int8)", Params().int8(key_));
       if (got.boolean(0, 0)) break;
-      if (std::chrono::steady_clock::now() >= deadline)
-        fail(Code::Locked, {shown, holder() + (timeout > 0 ? "" : "; wait for it with --lock-timeout SECONDS")});
+      if (std::chrono::steady_clock::now() >= deadline) {
+        std::string who = holder();
+        // A holder on this machine that has died: the server frees its lock as soon as
+        // it sees the connection gone, a moment later. Wait for that, not for the user.
+        if (!grace_used && holder_is_dead_here(who)) {
+          grace_used = true;
+          deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+          continue;
+        }
+        fail(Code::Locked, {shown, who + (timeout > 0 ? "" : "; wait for it with --lock-timeout SECONDS")});
+      }
       // Waiting for another process: a short pause between attempts costs no CPU.
       std::this_thread::sleep_for(std::chrono::milliseconds(50));
     }
@@ -948,6 +960,17 @@ class PgLock final : public StateLock {
     }
     if (!pid.empty() && note.rfind("pid " + pid + " ", 0) != 0) return "pid " + pid;
     return note.empty() ? "another ochre" : note;
+  }
+
+  // Whether the note "pid N on HOST since T" names a process of this machine that is gone.
+  static bool holder_is_dead_here(const std::string& note) {
+    if (note.rfind("pid ", 0) != 0) return false;
+    size_t on = note.find(" on ");
+    if (on == std::string::npos) return false;
+    size_t since = note.find(" since ", on);
+    std::string host = note.substr(on + 4, since == std::string::npos ? std::string::npos : since - on - 4);
+    long pid = std::strtol(note.c_str() + 4, nullptr, 10);
+    return pid > 0 && host == host_name() && ::kill(static_cast<pid_t>(pid), 0) != 0 && errno == ESRCH;
   }
 
   ~PgLock() override {
