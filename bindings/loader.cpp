@@ -374,10 +374,8 @@ class Collector {
 
   // Reads the DSL's record of the instance on the top: T and values. [-0, +2, e]
   void push_record() {
-    lua_rawgeti(L, LUA_REGISTRYINDEX, s_.instances_ref);
-    lua_pushvalue(L, -2);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, s_.record_key_ref);
     lua_rawget(L, -2);
-    lua_remove(L, -2);
     lua_getfield(L, -1, "type");
     lua_getfield(L, -2, "values");
     lua_remove(L, -3);
@@ -389,12 +387,11 @@ class Collector {
     push_record();
     const int t_idx = inst + 1, values = inst + 2;
     const TypeInfo& type = s_.type_info(t_idx);
-    lua_rawgeti(L, LUA_REGISTRYINDEX, s_.instances_ref);
-    lua_pushvalue(L, inst);
-    lua_rawget(L, -2);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, s_.record_key_ref);
+    lua_rawget(L, inst);
     lua_getfield(L, -1, "site");
     f.site = lua_tostring(L, -1);
-    lua_pop(L, 3);
+    lua_pop(L, 2);
     lua_getfield(L, values, "identifier");
     f.key = make_key(type.name, lua_tostring(L, -1));
     lua_pop(L, 1);

@@ -211,6 +211,18 @@ int l_fs_stat(lua_State* L) {
   return 1;
 }
 
+// internal.callsite(level): "file:line" of the Lua code `level` frames up, or nothing for
+// a C function or a tail call that left no frame. The DSL records one per declaration:
+// debug.getinfo would build a table each time.
+int l_callsite(lua_State* L) {
+  lua_Debug ar;
+  if (!lua_getstack(L, static_cast<int>(lua_tointeger(L, 1)), &ar) || !lua_getinfo(L, "Sl", &ar) ||
+      ar.currentline < 0 || std::strcmp(ar.what, "C") == 0)
+    return 0;
+  lua_pushfstring(L, "%s:%d", ar.short_src, ar.currentline);
+  return 1;
+}
+
 }  // namespace
 
 void install_natives(Session& s, lua_State* L) {
@@ -221,7 +233,7 @@ void install_natives(Session& s, lua_State* L) {
       {"fs_read", trampoline<l_fs_read>},         {"fs_write", trampoline<l_fs_write>},
       {"fs_exists", trampoline<l_fs_exists>},     {"fs_mkdir", trampoline<l_fs_mkdir>},
       {"fs_remove", trampoline<l_fs_remove>},     {"fs_list", trampoline<l_fs_list>},
-      {"fs_stat", trampoline<l_fs_stat>},
+      {"fs_stat", trampoline<l_fs_stat>},         {"callsite", l_callsite},
   };
   for (const auto& r : natives) {
     lua_pushcfunction(L, r.func);

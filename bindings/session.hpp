@@ -128,7 +128,7 @@ class Session {
 
   int module_ref = LUA_NOREF;
   int internal_ref = LUA_NOREF;
-  int instances_ref = LUA_NOREF;  // the DSL's weak table: instance -> { type, site, values }
+  int record_key_ref = LUA_NOREF;  // the key of an instance's record { type, site, values }
   bool uuids_published = false;
 
   Options options;
