@@ -16,6 +16,7 @@ std::string Job::details() const {
 std::unordered_set<std::string> protected_keys(
     const std::vector<StoredInstance>& stored,
     const std::vector<std::pair<std::string, std::string>>& roots, const std::string& source) {
+  if (std::all_of(roots.begin(), roots.end(), [&](const auto& r) { return r.first == source; })) return {};
   std::unordered_map<std::string, const StoredInstance*> by_key;
   for (const auto& s : stored) by_key.emplace(s.key, &s);
   std::unordered_set<std::string> seen;
@@ -190,10 +191,12 @@ class Planner {
     for (const auto& k : o_.replace)
       if (g_.find(k) < 0) fail(Code::UnknownKey, {k, "the pipeline"});
     std::vector<char> scope = in_scope();
+    std::vector<char> in_graph(plan_.stored.size(), 0);
     for (int n = 0; n < (int)g_.size(); ++n) {
-      if (!scope[n]) continue;
       const Node& node = g_.node(n);
       int s = stored_of(node.key);
+      if (s >= 0) in_graph[s] = 1;
+      if (!scope[n]) continue;
       if (s < 0) {
         add_node_job(n, Action::Create, -1, "new", {});
         continue;
@@ -229,9 +232,10 @@ class Planner {
       }
     }
     if (!o_.targets.empty()) return;  // a targeted plan deletes nothing outside its scope
+    if (std::find(in_graph.begin(), in_graph.end(), 0) == in_graph.end()) return;
     for (int s : stored_order()) {
       const StoredInstance& st = plan_.stored[s];
-      if (g_.find(st.key) >= 0 || o_.protected_keys.count(st.key)) continue;
+      if (in_graph[s] || o_.protected_keys.count(st.key)) continue;
       add_delete(s, "removed from the pipeline", false);
     }
   }
@@ -311,12 +315,16 @@ class Planner {
   }
 
   void link() {
-    // Creates and updates run after the jobs of their sub-components.
+    // Creates and updates run after the jobs of their sub-components. A node's deps are
+    // distinct, and so are their jobs: no duplicate to look for.
     for (auto& job : plan_.jobs) {
       if (job.node < 0) continue;
       for (int d : g_.node(job.node).deps)
-        if (node_job_[d] >= 0) add_dep(job, node_job_[d]);
+        if (node_job_[d] >= 0) job.deps.push_back(node_job_[d]);
     }
+    if (std::find_if(plan_.jobs.begin(), plan_.jobs.end(),
+                     [](const Job& j) { return j.action == Action::Delete; }) == plan_.jobs.end())
+      return;
     // A deletion runs after the deletions of what depended on it.
     std::vector<std::pair<int, int>> soft;
     for (int s = 0; s < (int)plan_.stored.size(); ++s) {
