@@ -273,8 +273,11 @@ namespace {
 // the C++ nor the Lua stack grows with the depth of the graph (a 100,000-long chain).
 class Collector {
  public:
-  Collector(Session& s, const std::vector<StoredInstance>& stored) : s_(s), L(s.L()) {
-    for (const auto& st : stored) stored_.emplace(st.key, &st);
+  Collector(Session& s, const std::vector<StoredInstance>& stored) : s_(s), L(s.L()), stored_(stored) {
+    stored_index_.reserve(stored.size());
+    for (int i = 0; i < static_cast<int>(stored.size()); ++i)
+      stored_index_.insert(stored[i].key, i, [&](int j) -> const std::string& { return stored[j].key; });
+    node_of_.reserve(stored.size());
     lua_newtable(L);
     work_ = luaL_ref(L, LUA_REGISTRYINDEX);
   }
@@ -289,7 +292,7 @@ class Collector {
       graph_.add_root(n);
     }
     timer.mark("collect");
-    graph_.finalize();
+    graph_.finalize([this](const std::string& key) { return find_stored(key); });
     timer.mark("hash");
     return std::move(graph_);
   }
@@ -405,9 +408,9 @@ class Collector {
     f.stage = 1;
 
     // What the last apply stored is visible to read and the hooks.
-    auto st = stored_.find(f.key);
-    if (st != stored_.end() && st->second->status == Status::Ok && !st->second->outputs.entries.empty()) {
-      push_value(L, st->second->outputs, [&](const std::string& k) { lua_pushstring(L, k.c_str()); });
+    const StoredInstance* st = find_stored(f.key);
+    if (st && st->status == Status::Ok && !st->outputs.entries.empty()) {
+      push_value(L, st->outputs, [&](const std::string& k) { lua_pushstring(L, k.c_str()); });
       lua_setfield(L, values, "outputs");
     }
 
@@ -500,7 +503,7 @@ class Collector {
       const Node& other = graph_.node(existing);
       if (other.fields != node.fields) fail(Code::Duplicate, {done.key, other.site, done.site});
       lua_pushvalue(L, inst);  // an alias: its outputs are kept current too
-      s_.instance_refs[done.key].push_back(luaL_ref(L, LUA_REGISTRYINDEX));
+      s_.alias_refs[done.key].push_back(luaL_ref(L, LUA_REGISTRYINDEX));
       node_of_.emplace(done.ptr, existing);
       return;
     }
@@ -512,7 +515,6 @@ class Collector {
     node.site = done.site;
     lua_pushvalue(L, inst);
     node.handle = luaL_ref(L, LUA_REGISTRYINDEX);
-    s_.instance_refs[done.key].push_back(node.handle);
     node_of_.emplace(done.ptr, graph_.add(std::move(node)));
   }
 
@@ -527,14 +529,20 @@ class Collector {
     return {};
   }
 
+  const StoredInstance* find_stored(std::string_view key) const {
+    int i = stored_index_.find(key, [this](int j) -> const std::string& { return stored_[j].key; });
+    return i < 0 ? nullptr : &stored_[i];
+  }
+
   Session& s_;
   lua_State* L;
+  const std::vector<StoredInstance>& stored_;
+  KeyIndex stored_index_;
   int work_ = LUA_NOREF;
   int slots_ = 0;
   std::vector<int> free_slots_;
   Graph graph_;
   std::vector<Frame> stack_;
-  std::unordered_map<std::string, const StoredInstance*> stored_;
   std::unordered_map<const void*, int> node_of_;
   std::unordered_set<const void*> visiting_;
   std::unordered_set<const void*> scanning_;
@@ -544,9 +552,11 @@ class Collector {
 
 void Session::build_graph(const std::vector<StoredInstance>& stored) {
   PhaseTimer timer;
-  for (auto& [key, refs] : instance_refs)
+  if (graph)
+    for (const Node& n : graph->nodes()) luaL_unref(L(), LUA_REGISTRYINDEX, n.handle);
+  for (auto& [key, refs] : alias_refs)
     for (int r : refs) luaL_unref(L(), LUA_REGISTRYINDEX, r);
-  instance_refs.clear();
+  alias_refs.clear();
   graph.reset();
   int top = lua_gettop(L());
   try {

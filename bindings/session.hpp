@@ -142,7 +142,9 @@ class Session {
   std::optional<Plan> current_plan;
   bool destroying = false;
   bool destroy_all = false;  // a destroy of the whole pipeline (no KEYs)
-  std::unordered_map<std::string, std::vector<int>> instance_refs;  // key -> its Lua objects
+  // Lua references to the instances of the graph: each node's handle, and here the other
+  // instances with the same key and fields (aliases), whose outputs are kept current too.
+  std::unordered_map<std::string, std::vector<int>> alias_refs;
   std::unordered_map<const void*, TypeInfo> types;                   // by type table
   std::unordered_set<Wait*> waits;                                   // alive waits
   std::vector<std::unique_ptr<NativeType>> native_types;             // hooks' upvalues point here

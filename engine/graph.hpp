@@ -1,13 +1,17 @@
 // The pipeline graph: one node per instance (Type/identifier), edges from a node to the
 // sub-components its fields reference. Nodes are kept in dependency order.
 #pragma once
+#include <functional>
 #include <string>
 #include <unordered_map>
 #include <vector>
 
+#include "engine/key_index.hpp"
 #include "ochre/value.hpp"
 
 namespace ochre {
+
+struct StoredInstance;
 
 struct Node {
   std::string type;
@@ -31,12 +35,17 @@ class Graph {
  public:
   // Adds a node; its Refs may name nodes added later. Returns its index.
   int add(Node node);
-  int find(const std::string& key) const;
+  int find(std::string_view key) const;
   void add_root(int node);
 
+  // What the state holds for a key, or nullptr.
+  using StoredLookup = std::function<const StoredInstance*(const std::string& key)>;
+
   // Resolves refs into deps, orders nodes so that deps come first (throws Code::Cycle),
-  // and computes every uuid and hash.
-  void finalize();
+  // and computes every uuid and hash. With `stored`, an instance whose hashing inputs
+  // are those its stored ids were computed from keeps them, unhashed (a no-op plan
+  // hashes nothing; see keeps_stored_ids in graph.cpp).
+  void finalize(const StoredLookup& stored = {});
 
   const std::vector<Node>& nodes() const { return nodes_; }
   const std::vector<int>& roots() const { return roots_; }
@@ -44,8 +53,12 @@ class Graph {
   size_t size() const { return nodes_.size(); }
 
  private:
+  auto key_of() const {
+    return [this](int i) -> const std::string& { return nodes_[i].key; };
+  }
+
   std::vector<Node> nodes_;
-  std::unordered_map<std::string, int> index_;
+  KeyIndex index_;  // key -> node
   std::vector<int> roots_;
 };
 

@@ -41,7 +41,9 @@ class Planner {
   Planner(const Graph& g, std::vector<StoredInstance> stored, const PlanOptions& o)
       : g_(g), o_(o) {
     plan_.stored = std::move(stored);
-    for (int i = 0; i < (int)plan_.stored.size(); ++i) stored_index_.emplace(plan_.stored[i].key, i);
+    auto key_of = [this](int i) -> const std::string& { return plan_.stored[i].key; };
+    plan_.stored_index.reserve(plan_.stored.size());
+    for (int i = 0; i < (int)plan_.stored.size(); ++i) plan_.stored_index.insert(plan_.stored[i].key, i, key_of);
   }
 
   Plan run() {
@@ -51,15 +53,11 @@ class Planner {
     else plan_apply();
     link();
     order();
-    plan_.stored_index = std::move(stored_index_);
     return std::move(plan_);
   }
 
  private:
-  int stored_of(const std::string& key) const {
-    auto it = stored_index_.find(key);
-    return it == stored_index_.end() ? -1 : it->second;
-  }
+  int stored_of(const std::string& key) const { return plan_.stored_of(key); }
 
   int add_job(Job job) {
     plan_.jobs.push_back(std::move(job));
@@ -379,7 +377,6 @@ class Planner {
   const Graph& g_;
   const PlanOptions& o_;
   Plan plan_;
-  std::unordered_map<std::string, int> stored_index_;
   std::vector<int> node_job_;    // graph node -> its create/update job
   std::vector<int> delete_job_;  // stored instance -> its delete job
 };

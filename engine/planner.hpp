@@ -48,13 +48,17 @@ struct PlanOptions {
 
 struct Plan {
   std::vector<StoredInstance> stored;
-  std::unordered_map<std::string, int> stored_index;  // key -> index in `stored`
+  KeyIndex stored_index;  // key -> index in `stored`
   std::vector<Job> jobs;  // in execution order: every dep has a smaller index
   bool empty() const { return jobs.empty(); }
+  // The index in `stored` of the instance with this key, or -1.
+  int stored_of(std::string_view key) const {
+    return stored_index.find(key, [this](int i) -> const std::string& { return stored[i].key; });
+  }
   // The stored instance with this key, or nullptr.
-  const StoredInstance* find_stored(const std::string& key) const {
-    auto it = stored_index.find(key);
-    return it == stored_index.end() ? nullptr : &stored[it->second];
+  const StoredInstance* find_stored(std::string_view key) const {
+    int i = stored_of(key);
+    return i < 0 ? nullptr : &stored[i];
   }
 };
 
