@@ -156,7 +156,15 @@ Value fields_to_value(const Fields& fields) {
 
 Fields value_to_fields(const Value& v) {
   Fields f;
+  f.reserve(v.entries.size());
   for (const auto& [k, val] : v.entries) f.emplace_back(k.text, val);
+  return f;
+}
+
+Fields value_to_fields(Value&& v) {
+  Fields f;
+  f.reserve(v.entries.size());
+  for (auto& [k, val] : v.entries) f.emplace_back(std::move(k.text), std::move(val));
   return f;
 }
 

@@ -25,6 +25,7 @@ Value decode(std::string_view bytes);
 // Fields as a map value (string keys) and back.
 Value fields_to_value(const Fields& fields);
 Fields value_to_fields(const Value& v);
+Fields value_to_fields(Value&& v);  // moves the entries
 
 // A short, readable rendering for people: Lua-like literals, refs as Type/identifier.
 std::string display(const Value& v, size_t max_len = 120);

@@ -126,6 +126,15 @@ std::string encode_keys(const std::vector<std::string>& keys) {
   return encode(a);
 }
 
+std::vector<std::string> decode_keys(std::string_view bytes) {
+  std::vector<std::string> keys;
+  if (bytes == "le") return keys;  // most lists are empty
+  Value a = decode(bytes);
+  keys.reserve(a.items.size());
+  for (Value& k : a.items) keys.push_back(std::move(k.text));
+  return keys;
+}
+
 struct DbClose {
   void operator()(sqlite3* db) const { sqlite3_close_v2(db); }
 };
@@ -150,9 +159,11 @@ class Stmt {
     while (step()) {
     }
   }
-  std::string text(int col) const {
+  std::string text(int col) const { return std::string(view(col)); }
+  // Valid until the next step.
+  std::string_view view(int col) const {
     auto p = reinterpret_cast<const char*>(sqlite3_column_text(s_, col));
-    return p ? std::string(p, sqlite3_column_bytes(s_, col)) : std::string();
+    return p ? std::string_view(p, sqlite3_column_bytes(s_, col)) : std::string_view();
   }
   long long integer(int col) const { return sqlite3_column_int64(s_, col); }
   ~Stmt() {
@@ -241,6 +252,10 @@ class SqliteState final : public StateStore {
   std::vector<StoredInstance> load() override {
     std::vector<StoredInstance> out;
     if (!db_) return out;
+    {
+      Stmt count(*this, "SELECT count(*) FROM instances");
+      if (count.step()) out.reserve(static_cast<size_t>(count.integer(0)));
+    }
     Stmt q(*this,
            version_ >= 3   ? "SELECT key, type, identifier, uuid, hash, fields, outputs, deps, status, "
                              "action, error, run, breaks, sensitive FROM instances ORDER BY key"
@@ -256,9 +271,9 @@ class SqliteState final : public StateStore {
       s.uuid = q.text(3);
       s.hash = q.text(4);
       try {
-        s.fields = value_to_fields(decode(q.text(5)));
-        s.outputs = decode(q.text(6));
-        for (const Value& k : decode(q.text(7)).items) s.deps.push_back(k.text);
+        s.fields = value_to_fields(decode(q.view(5)));
+        s.outputs = decode(q.view(6));
+        s.deps = decode_keys(q.view(7));
       } catch (const Error& e) {
         fail(Code::State, {path_, "damaged row for " + s.key + " (" + e.what() + "); forget it with "
                                   "'ochre state rm " + s.key + "'"});
@@ -267,13 +282,11 @@ class SqliteState final : public StateStore {
         fail(Code::State, {path_, "damaged row for " + s.key});
       s.error = q.text(10);
       s.run = q.integer(11);
-      std::string breaks = q.text(12);
-      if (!breaks.empty())
-        for (const Value& b : decode(breaks).items) s.breaks.push_back(b.text);
+      std::string_view breaks = q.view(12);
+      if (!breaks.empty()) s.breaks = decode_keys(breaks);
       s.breaks_known = !breaks.empty();
-      std::string sensitive = q.text(13);
-      if (!sensitive.empty())
-        for (const Value& f : decode(sensitive).items) s.sensitive.push_back(f.text);
+      std::string_view sensitive = q.view(13);
+      if (!sensitive.empty()) s.sensitive = decode_keys(sensitive);
       out.push_back(std::move(s));
     }
     return out;
