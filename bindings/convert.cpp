@@ -18,29 +18,40 @@ bool is_instance(lua_State* L, int idx) {
 
 namespace {
 
-struct Converter {
-  lua_State* L;
-  const std::function<std::string(int)>& on_instance;
-  std::unordered_set<const void*> on_path;
+// Where a value sits in a field ("f.a[2]"), spelled out only for a message: most
+// values convert without one. Each part lives on the C++ stack, its key on Lua's.
+struct Path {
+  const Path* parent = nullptr;
+  const std::string* field = nullptr;  // the root: the field's name
+  lua_State* L = nullptr;
+  int key_idx = 0;  // the key below the parent
 
-  [[noreturn]] void bad(const std::string& path, const std::string& what) {
-    fail(Code::BadValue, {"field '" + path + "'", what});
-  }
-
-  static std::string child_path(const std::string& base, lua_State* L, int key_idx) {
+  std::string text() const {
+    if (field) return *field;
+    std::string base = parent->text();
     if (lua_type(L, key_idx) == LUA_TSTRING) return base + "." + lua_tostring(L, key_idx);
     char buf[64];
     std::snprintf(buf, sizeof buf, "[%.17g]", lua_tonumber(L, key_idx));
     return base + buf;
   }
+};
 
-  Value number(double x, const std::string& path) {
-    if (std::isnan(x)) bad(path, "NaN has no stable hash");
-    if (std::isinf(x)) bad(path, "an infinite number has no stable hash");
+struct Converter {
+  lua_State* L;
+  const std::function<std::string(int)>& on_instance;
+  std::unordered_set<const void*> on_path;
+
+  [[noreturn]] void bad(const Path& path, const std::string& what, const char* suffix = "") {
+    fail(Code::BadValue, {"field '" + path.text() + suffix + "'", what});
+  }
+
+  Value number(double x, const Path& path, const char* suffix = "") {
+    if (std::isnan(x)) bad(path, "NaN has no stable hash", suffix);
+    if (std::isinf(x)) bad(path, "an infinite number has no stable hash", suffix);
     return Value::of_number(x);
   }
 
-  Value convert(int idx, const std::string& path) {
+  Value convert(int idx, const Path& path) {
     switch (lua_type(L, idx)) {
       case LUA_TNIL: return Value::nil();
       case LUA_TBOOLEAN: return Value::of_bool(lua_toboolean(L, idx));
@@ -79,7 +90,7 @@ struct Converter {
         key = Value::of_string(std::string(s, len));
       } else if (kt == LUA_TNUMBER) {
         numbers = true;
-        key = number(lua_tonumber(L, -2), path + " (a key)");
+        key = number(lua_tonumber(L, -2), path, " (a key)");
         if (key.number > max_key) max_key = key.number;
       } else {
         std::string tname = luaL_typename(L, -2);
@@ -90,7 +101,7 @@ struct Converter {
         lua_pop(L, 2);
         bad(path, "mixes string and number keys; use one kind");
       }
-      std::string sub = child_path(path, L, -2);
+      Path sub{&path, nullptr, L, lua_gettop(L) - 1};
       Value v;
       try {
         v = convert(lua_gettop(L), sub);
@@ -126,8 +137,9 @@ Value to_value(lua_State* L, int idx, const std::function<std::string(int)>& on_
   int top = lua_gettop(L);
   if (idx < 0) idx = top + idx + 1;
   Converter c{L, on_instance, {}};
+  Path root{nullptr, &path, L, 0};
   try {
-    return c.convert(idx, path);
+    return c.convert(idx, root);
   } catch (...) {
     lua_settop(L, top);
     throw;

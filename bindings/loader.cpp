@@ -107,6 +107,8 @@ const TypeInfo& Session::type_info(int idx) {
     t.field_names.push_back(lua_tostring(L, -1));
     lua_pop(L, 1);
   }
+  lua_pushvalue(L, -1);
+  t.names_ref = luaL_ref(L, LUA_REGISTRYINDEX);
   lua_getfield(L, idx, "hooks");
   lua_getfield(L, -1, "read");
   t.has_read = lua_isfunction(L, -1);
@@ -354,47 +356,59 @@ class Collector {
   int walk(int idx) {
     int base = lua_gettop(L);
     const void* root = lua_topointer(L, idx);
-    if (auto d = node_of_.find(root); d != node_of_.end()) return d->second;
+    if (int n = node_of(root); n >= 0) return n;
     push_frame(idx);
     while (!stack_.empty()) {
       Frame& f = stack_.back();
-      auto done = node_of_.find(f.ptr);
-      if (f.stage == 0 && done != node_of_.end()) {
+      if (f.stage == 0 && node_of(f.ptr) >= 0) {
         release_slot(f.slot);
         stack_.pop_back();
         continue;
       }
       if (f.stage == 0) {
-        if (visiting_.count(f.ptr)) cycle_from(f.ptr);
+        if (node_of(f.ptr) == Visiting) cycle_from(f.ptr);
         enter(f);
       } else {
         finish(stack_.size() - 1);
       }
       lua_settop(L, base);
     }
-    return node_of_.at(root);
+    return node_of(root);
   }
 
-  // Reads the DSL's record of the instance on the top: T and values. [-0, +2, e]
+  static constexpr int Unseen = -2, Visiting = -1;
+  // The node of an instance, or Unseen, or Visiting (entered, not finished).
+  int node_of(const void* ptr) const {
+    auto it = node_of_.find(ptr);
+    return it == node_of_.end() ? Unseen : it->second;
+  }
+
+  // Reads the DSL's record of the instance on the top: the record, T, values. [-0, +3, e]
   void push_record() {
     lua_rawgeti(L, LUA_REGISTRYINDEX, s_.record_key_ref);
     lua_rawget(L, -2);
     lua_getfield(L, -1, "type");
     lua_getfield(L, -2, "values");
-    lua_remove(L, -3);
+  }
+
+  // Pushes the value of the type's i-th field (0-based, as in TypeInfo::field_names),
+  // through the type's list of names: no name is interned again. [-0, +1, e]
+  void push_field(const TypeInfo& type, int values, size_t i) {
+    lua_rawgeti(L, LUA_REGISTRYINDEX, type.names_ref);
+    lua_rawgeti(L, -1, static_cast<int>(i + 1));
+    lua_rawget(L, values < 0 ? values - 2 : values);
+    lua_remove(L, -2);
   }
 
   void enter(Frame& f) {
     push_instance(f);
     int inst = lua_gettop(L);
     push_record();
-    const int t_idx = inst + 1, values = inst + 2;
+    const int record = inst + 1, t_idx = inst + 2, values = inst + 3;
     const TypeInfo& type = s_.type_info(t_idx);
-    lua_rawgeti(L, LUA_REGISTRYINDEX, s_.record_key_ref);
-    lua_rawget(L, inst);
-    lua_getfield(L, -1, "site");
+    lua_getfield(L, record, "site");
     f.site = lua_tostring(L, -1);
-    lua_pop(L, 2);
+    lua_pop(L, 1);
     lua_getfield(L, values, "identifier");
     f.key = make_key(type.name, lua_tostring(L, -1));
     lua_pop(L, 1);
@@ -404,7 +418,7 @@ class Collector {
       lua_pop(L, 1);
       if (missing) throw Error(Code::MissingField, message(Code::MissingField, {f.key, name}), f.site);
     }
-    visiting_.insert(f.ptr);
+    node_of_[f.ptr] = Visiting;
     f.stage = 1;
 
     // What the last apply stored is visible to read and the hooks.
@@ -416,8 +430,8 @@ class Collector {
 
     // Sub-components first (so their read hooks run before ours), in field order.
     size_t first_child = stack_.size();
-    for (const auto& name : type.field_names) {
-      lua_getfield(L, values, name.c_str());
+    for (size_t i = 0; i < type.field_names.size(); ++i) {
+      push_field(type, values, i);
       scan(lua_gettop(L));
       lua_pop(L, 1);
     }
@@ -429,8 +443,9 @@ class Collector {
     if (lua_type(L, idx) != LUA_TTABLE) return;
     const void* ptr = lua_topointer(L, idx);
     if (is_instance(L, idx)) {
-      if (node_of_.count(ptr)) return;
-      if (visiting_.count(ptr)) cycle_from(ptr);
+      int n = node_of(ptr);
+      if (n >= 0) return;
+      if (n == Visiting) cycle_from(ptr);
       push_frame(idx);
       return;
     }
@@ -451,7 +466,7 @@ class Collector {
     push_instance(f);
     int inst = lua_gettop(L);
     push_record();
-    const int t_idx = inst + 1, values = inst + 2;
+    const int t_idx = inst + 2, values = inst + 3;
     const TypeInfo& type = s_.type_info(t_idx);
 
     if (f.stage == 1) {
@@ -475,13 +490,13 @@ class Collector {
     node.fields.reserve(type.field_names.size() + 1);
     bool id_added = false;
     size_t before = stack_.size();
-    for (const auto& name : type.field_names) {
+    for (size_t i = 0; i < type.field_names.size(); ++i) {
+      const std::string& name = type.field_names[i];
       if (!id_added && name > "identifier") {
         node.fields.emplace_back("identifier", Value::of_string(identifier));
         id_added = true;
       }
-      lua_pushlstring(L, name.data(), name.size());
-      lua_rawget(L, values);
+      push_field(type, values, i);
       try {
         node.fields.emplace_back(name, to_value(L, -1, [&](int child) { return key_of(child); }, name));
       } catch (const Error& e) {
@@ -495,7 +510,6 @@ class Collector {
 
     Frame done = std::move(stack_[at]);
     stack_.erase(stack_.begin() + static_cast<long>(at));
-    visiting_.erase(done.ptr);
     release_slot(done.slot);
 
     int existing = graph_.find(done.key);
@@ -504,27 +518,27 @@ class Collector {
       if (other.fields != node.fields) fail(Code::Duplicate, {done.key, other.site, done.site});
       lua_pushvalue(L, inst);  // an alias: its outputs are kept current too
       s_.alias_refs[done.key].push_back(luaL_ref(L, LUA_REGISTRYINDEX));
-      node_of_.emplace(done.ptr, existing);
+      node_of_[done.ptr] = existing;
       return;
     }
     node.type = type.name;
     node.identifier = std::move(identifier);
-    node.key = done.key;
+    node.key = std::move(done.key);
     node.breaks = type.breaks;
     node.sensitive = type.sensitive;
-    node.site = done.site;
+    node.site = std::move(done.site);
     lua_pushvalue(L, inst);
     node.handle = luaL_ref(L, LUA_REGISTRYINDEX);
-    node_of_.emplace(done.ptr, graph_.add(std::move(node)));
+    node_of_[done.ptr] = graph_.add(std::move(node));
   }
 
   // The key of a sub-component met while converting; one not done yet gets a frame (the
   // conversion is redone once it is).
   std::string key_of(int idx) {
     const void* ptr = lua_topointer(L, idx);
-    auto d = node_of_.find(ptr);
-    if (d != node_of_.end()) return graph_.node(d->second).key;
-    if (visiting_.count(ptr)) cycle_from(ptr);
+    int n = node_of(ptr);
+    if (n >= 0) return graph_.node(n).key;
+    if (n == Visiting) cycle_from(ptr);
     push_frame(idx);
     return {};
   }
@@ -543,8 +557,7 @@ class Collector {
   std::vector<int> free_slots_;
   Graph graph_;
   std::vector<Frame> stack_;
-  std::unordered_map<const void*, int> node_of_;
-  std::unordered_set<const void*> visiting_;
+  std::unordered_map<const void*, int> node_of_;  // a node, or Visiting
   std::unordered_set<const void*> scanning_;
 };
 

@@ -27,6 +27,7 @@ struct TypeInfo {
   std::string name;
   std::vector<std::string> breaks;
   std::vector<std::string> field_names;
+  int names_ref = LUA_NOREF;  // the same names as Lua strings (the type's field_names)
   std::vector<std::string> required;  // fields without a default
   std::vector<std::string> sensitive; // fields never shown
   bool has_read = false;
