@@ -78,15 +78,15 @@ struct Decoder {
     pos = e + 1;
     return s;
   }
-  std::string counted() {
+  // A "<len>:<bytes>" string, into `out`.
+  void counted(std::string& out) {
     std::string_view len_text = until(':');
     size_t len = 0;
     auto r = std::from_chars(len_text.data(), len_text.data() + len_text.size(), len);
     if (r.ec != std::errc() || r.ptr != len_text.data() + len_text.size() || len > in.size() - pos)
       bad();
-    std::string s(in.substr(pos, len));
+    out.assign(in.data() + pos, len);
     pos += len;
-    return s;
   }
   // A number up to its closing 'e'. A float's exponent is Python's, always signed
   // (1e-05, 1e+16), and no token starts with a sign: the closing 'e' is the first one
@@ -96,45 +96,65 @@ struct Decoder {
     while (end < in.size() && !(in[end] == 'e' && !(is_float && end + 1 < in.size() &&
                                                       (in[end + 1] == '+' || in[end + 1] == '-'))))
       ++end;
-    if (end >= in.size()) bad();
-    std::string t(in.substr(pos, end - pos));
-    char* stop = nullptr;
-    double x = std::strtod(t.c_str(), &stop);
-    if (t.empty() || stop != t.c_str() + t.size()) bad();
+    if (end >= in.size() || end == pos) bad();
+    const char* first = in.data() + pos;
+    const char* last = in.data() + end;
+    double x = 0;
+    std::from_chars_result r;
+    if (is_float) {
+      r = std::from_chars(first, last, x);
+    } else {  // encoded from integers of at most 2^53: exact as long long and as double
+      long long n = 0;
+      r = std::from_chars(first, last, n);
+      x = static_cast<double>(n);
+    }
+    if (r.ec != std::errc() || r.ptr != last) bad();
     pos = end + 1;
     return x;
   }
-  Value value() {
+  // Decodes one value into `v` (a fresh Value), in place: the state holds many.
+  void value(Value& v) {
     if (++depth > 1000) bad();
-    Value v;
     char c = peek();
-    if (c == 'n') { ++pos; }
-    else if (c == 't' || c == 'f') { ++pos; v = Value::of_bool(c == 't'); }
-    else if (c == 'i' || c == 'd') { ++pos; v = Value::of_number(number(c == 'd')); }
-    else if (c == 'r') { ++pos; v = Value::of_ref(counted()); }
-    else if (c >= '0' && c <= '9') { v = Value::of_string(counted()); }
-    else if (c == 'l') {
+    if (c == 'n') {
       ++pos;
-      v = Value::array();
+    } else if (c == 't' || c == 'f') {
+      ++pos;
+      v.kind = Value::Kind::Bool;
+      v.boolean = c == 't';
+    } else if (c == 'i' || c == 'd') {
+      ++pos;
+      v.kind = Value::Kind::Number;
+      v.number = number(c == 'd');
+    } else if (c == 'r') {
+      ++pos;
+      v.kind = Value::Kind::Ref;
+      counted(v.text);
+    } else if (c >= '0' && c <= '9') {
+      v.kind = Value::Kind::String;
+      counted(v.text);
+    } else if (c == 'l') {
+      ++pos;
+      v.kind = Value::Kind::Array;
       while (peek() != 'e') {
         if (pos >= in.size()) bad();
-        v.items.push_back(value());
+        value(v.items.emplace_back());
       }
       ++pos;
     } else if (c == 'm') {
       ++pos;
-      v = Value::map();
+      v.kind = Value::Kind::Map;
       while (peek() != 'e') {
         if (pos >= in.size()) bad();
-        Value k = value();
-        v.entries.emplace_back(std::move(k), value());
+        auto& entry = v.entries.emplace_back();
+        value(entry.first);
+        value(entry.second);
       }
       ++pos;
     } else {
       bad();
     }
     --depth;
-    return v;
   }
 };
 
@@ -142,7 +162,8 @@ struct Decoder {
 
 Value decode(std::string_view bytes) {
   Decoder d{bytes};
-  Value v = d.value();
+  Value v;
+  d.value(v);
   if (d.pos != bytes.size()) d.bad();
   return v;
 }

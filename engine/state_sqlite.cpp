@@ -278,9 +278,9 @@ class SqliteState final : public StateStore {
         fail(Code::State, {path_, "damaged row for " + s.key + " (" + e.what() + "); forget it with "
                                   "'ochre state rm " + s.key + "'"});
       }
-      if (!parse_status(q.text(8), s.status) || !parse_action(q.text(9), s.action))
+      if (!parse_status(q.view(8), s.status) || !parse_action(q.view(9), s.action))
         fail(Code::State, {path_, "damaged row for " + s.key});
-      s.error = q.text(10);
+      s.error = q.view(10);
       s.run = q.integer(11);
       std::string_view breaks = q.view(12);
       if (!breaks.empty()) s.breaks = decode_keys(breaks);
