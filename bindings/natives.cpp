@@ -3,6 +3,7 @@
 // Errors are raised at the user's line, past ochre's own Lua layer.
 #include <sys/stat.h>
 
+#include <charconv>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -219,7 +220,13 @@ int l_callsite(lua_State* L) {
   if (!lua_getstack(L, static_cast<int>(lua_tointeger(L, 1)), &ar) || !lua_getinfo(L, "Sl", &ar) ||
       ar.currentline < 0 || std::strcmp(ar.what, "C") == 0)
     return 0;
-  lua_pushfstring(L, "%s:%d", ar.short_src, ar.currentline);
+  // Spelled out by hand: lua_pushfstring would cost more than the rest of a declaration.
+  char buf[LUA_IDSIZE + 16];
+  size_t n = std::strlen(ar.short_src);
+  std::memcpy(buf, ar.short_src, n);
+  buf[n++] = ':';
+  n = static_cast<size_t>(std::to_chars(buf + n, buf + sizeof buf, ar.currentline).ptr - buf);
+  lua_pushlstring(L, buf, n);
   return 1;
 }
 
