@@ -75,8 +75,12 @@ struct Converter {
     if (!on_path.insert(ptr).second) bad(path, "contains a cycle (a table that contains itself)");
     if (!lua_checkstack(L, 4)) bad(path, "is nested too deeply");
 
-    // One pass collects entries; the shape decides array or map.
-    Value map = Value::map();
+    // One pass collects entries; the shape decides array or map. Keys 1, 2, 3... in
+    // that order (as LuaJIT walks an array) go straight into `items`; any other key
+    // moves what is there into map entries.
+    Value out = Value::array();
+    auto& items = out.items;
+    std::vector<std::pair<Value, Value>> entries;
     bool strings = false, numbers = false;
     double max_key = 0;
     lua_pushnil(L);
@@ -109,22 +113,31 @@ struct Converter {
         lua_pop(L, 2);
         throw;
       }
-      map.entries.emplace_back(std::move(key), std::move(v));
+      if (entries.empty() && numbers && key.number == static_cast<double>(items.size() + 1)) {
+        items.push_back(std::move(v));
+      } else {
+        for (size_t i = 0; i < items.size(); ++i)
+          entries.emplace_back(Value::of_number(static_cast<double>(i + 1)), std::move(items[i]));
+        items.clear();
+        entries.emplace_back(std::move(key), std::move(v));
+      }
       lua_pop(L, 1);
     }
     on_path.erase(ptr);
-    size_t n = map.entries.size();
+    if (entries.empty()) return out;  // an array (or an empty table)
+    size_t n = entries.size();
     bool is_array = !strings && max_key == static_cast<double>(n);
     if (is_array) {
-      for (const auto& e : map.entries)
+      for (const auto& e : entries)
         if (e.first.number != std::floor(e.first.number) || e.first.number < 1) is_array = false;
     }
     if (is_array) {
-      Value arr = Value::array();
-      arr.items.resize(n);
-      for (auto& e : map.entries) arr.items[static_cast<size_t>(e.first.number) - 1] = std::move(e.second);
-      return arr;
+      items.resize(n);
+      for (auto& e : entries) items[static_cast<size_t>(e.first.number) - 1] = std::move(e.second);
+      return out;
     }
+    Value map = Value::map();
+    map.entries = std::move(entries);
     map.sort_entries();
     return map;
   }

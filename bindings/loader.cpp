@@ -280,6 +280,7 @@ class Collector {
     for (int i = 0; i < static_cast<int>(stored.size()); ++i)
       stored_index_.insert(stored[i].key, i, [&](int j) -> const std::string& { return stored[j].key; });
     node_of_.reserve(stored.size());
+    graph_.reserve(stored.size());  // a plan is mostly what was applied last
     lua_newtable(L);
     work_ = luaL_ref(L, LUA_REGISTRYINDEX);
   }
@@ -287,12 +288,15 @@ class Collector {
 
   template <class Timer>
   Graph run(Timer& timer) {
+    keys_ = lua_gettop(L) + 1;
+    for (const char* k : {"type", "values", "site", "identifier"}) lua_pushstring(L, k);
     for (int ref : s_.root_refs) {
       lua_rawgeti(L, LUA_REGISTRYINDEX, ref);
       int n = walk(lua_gettop(L));
       lua_pop(L, 1);
       graph_.add_root(n);
     }
+    lua_settop(L, keys_ - 1);
     timer.mark("collect");
     graph_.finalize([this](const std::string& key) { return find_stored(key); });
     timer.mark("hash");
@@ -383,12 +387,23 @@ class Collector {
     return it == node_of_.end() ? Unseen : it->second;
   }
 
+  // The keys of records and values, interned once below the walk's part of the stack:
+  // lua_getfield would intern its key again at every call.
+  enum Key { Type, Values, Site, Identifier };
+  int keys_ = 0;  // the stack index of the first
+  // Pushes t[key], t a plain table at `t` (an absolute index). [-0, +1, -]
+  void get(int t, Key key) {
+    lua_pushvalue(L, keys_ + key);
+    lua_rawget(L, t);
+  }
+
   // Reads the DSL's record of the instance on the top: the record, T, values. [-0, +3, e]
   void push_record() {
     lua_rawgeti(L, LUA_REGISTRYINDEX, s_.record_key_ref);
     lua_rawget(L, -2);
-    lua_getfield(L, -1, "type");
-    lua_getfield(L, -2, "values");
+    int record = lua_gettop(L);
+    get(record, Type);
+    get(record, Values);
   }
 
   // Pushes the value of the type's i-th field (0-based, as in TypeInfo::field_names),
@@ -406,10 +421,10 @@ class Collector {
     push_record();
     const int record = inst + 1, t_idx = inst + 2, values = inst + 3;
     const TypeInfo& type = s_.type_info(t_idx);
-    lua_getfield(L, record, "site");
+    get(record, Site);
     f.site = lua_tostring(L, -1);
     lua_pop(L, 1);
-    lua_getfield(L, values, "identifier");
+    get(values, Identifier);
     f.key = make_key(type.name, lua_tostring(L, -1));
     lua_pop(L, 1);
     for (const auto& name : type.required) {

@@ -33,6 +33,11 @@ bool split_key(std::string_view key, std::string& type, std::string& identifier)
 
 class Graph {
  public:
+  // Makes room for `n` nodes.
+  void reserve(size_t n) {
+    nodes_.reserve(n);
+    index_.reserve(n);
+  }
   // Adds a node; its Refs may name nodes added later. Returns its index.
   int add(Node node);
   int find(std::string_view key) const;
