@@ -270,15 +270,62 @@ StateStore& Session::state(bool write) {
 
 namespace {
 
+// Instance (its table's address) -> node, read a few times per instance while walking:
+// open addressing over one array rather than a node allocated per entry.
+class NodeMap {
+ public:
+  static constexpr int Unseen = -2;
+  void reserve(size_t n) {
+    if (n * 2 > slots_.size()) rehash(n * 2);
+  }
+  int find(const void* key) const {
+    if (slots_.empty()) return Unseen;
+    size_t mask = slots_.size() - 1;
+    for (size_t i = hash(key) & mask;; i = (i + 1) & mask) {
+      if (slots_[i].key == key) return slots_[i].value;
+      if (!slots_[i].key) return Unseen;
+    }
+  }
+  void set(const void* key, int value) {
+    if ((used_ + 1) * 2 > slots_.size()) rehash(std::max<size_t>(16, slots_.size() * 2));
+    size_t mask = slots_.size() - 1;
+    size_t i = hash(key) & mask;
+    while (slots_[i].key && slots_[i].key != key) i = (i + 1) & mask;
+    if (!slots_[i].key) ++used_;
+    slots_[i] = {key, value};
+  }
+
+ private:
+  struct Slot {
+    const void* key = nullptr;
+    int value = 0;
+  };
+  static size_t hash(const void* p) {  // addresses are aligned: mix the high bits down
+    auto x = static_cast<uint64_t>(reinterpret_cast<uintptr_t>(p));
+    x ^= x >> 33;
+    x *= 0xff51afd7ed558ccdULL;
+    return static_cast<size_t>(x ^ (x >> 33));
+  }
+  void rehash(size_t n) {
+    size_t size = 16;
+    while (size < n) size *= 2;
+    std::vector<Slot> old = std::move(slots_);
+    slots_.assign(size, Slot{});
+    used_ = 0;
+    for (const Slot& s : old)
+      if (s.key) set(s.key, s.value);
+  }
+  std::vector<Slot> slots_;
+  size_t used_ = 0;
+};
+
 // Walks the instances reachable from the roots, depth first, sub-components first.
 // Iterative, with the instances being visited kept in a Lua table (`work_`), so neither
 // the C++ nor the Lua stack grows with the depth of the graph (a 100,000-long chain).
 class Collector {
  public:
-  Collector(Session& s, const std::vector<StoredInstance>& stored) : s_(s), L(s.L()), stored_(stored) {
-    stored_index_.reserve(stored.size());
-    for (int i = 0; i < static_cast<int>(stored.size()); ++i)
-      stored_index_.insert(stored[i].key, i, [&](int j) -> const std::string& { return stored[j].key; });
+  Collector(Session& s, const std::vector<StoredInstance>& stored, const KeyIndex& stored_index)
+      : s_(s), L(s.L()), stored_(stored), stored_index_(stored_index) {
     node_of_.reserve(stored.size());
     graph_.reserve(stored.size());  // a plan is mostly what was applied last
     lua_newtable(L);
@@ -373,19 +420,18 @@ class Collector {
         if (node_of(f.ptr) == Visiting) cycle_from(f.ptr);
         enter(f);
       } else {
-        finish(stack_.size() - 1);
+        push_instance(f);
+        push_record();
+        finish(stack_.size() - 1, lua_gettop(L) - 3);
       }
       lua_settop(L, base);
     }
     return node_of(root);
   }
 
-  static constexpr int Unseen = -2, Visiting = -1;
+  static constexpr int Unseen = NodeMap::Unseen, Visiting = -1;
   // The node of an instance, or Unseen, or Visiting (entered, not finished).
-  int node_of(const void* ptr) const {
-    auto it = node_of_.find(ptr);
-    return it == node_of_.end() ? Unseen : it->second;
-  }
+  int node_of(const void* ptr) const { return node_of_.find(ptr); }
 
   // The keys of records and values, interned once below the walk's part of the stack:
   // lua_getfield would intern its key again at every call.
@@ -433,7 +479,7 @@ class Collector {
       lua_pop(L, 1);
       if (missing) throw Error(Code::MissingField, message(Code::MissingField, {f.key, name}), f.site);
     }
-    node_of_[f.ptr] = Visiting;
+    node_of_.set(f.ptr, Visiting);
     f.stage = 1;
 
     // What the last apply stored is visible to read and the hooks.
@@ -450,6 +496,8 @@ class Collector {
       scan(lua_gettop(L));
       lua_pop(L, 1);
     }
+    // None to walk first (a leaf): on to its read hook and conversion, still on the stack.
+    if (stack_.size() == first_child) return finish(first_child - 1, inst);
     std::reverse(stack_.begin() + first_child, stack_.end());
   }
 
@@ -474,13 +522,12 @@ class Collector {
     scanning_.erase(ptr);
   }
 
-  void finish(size_t at) {
+  // Runs the read hook of the frame at `at` (once) and converts its fields, its instance
+  // at `inst` with its record, type and values above it (push_record).
+  void finish(size_t at, int inst) {
     // A copy: converting may push frames, which moves the stack's elements.
     const std::string key = stack_[at].key, site = stack_[at].site;
     Frame& f = stack_[at];
-    push_instance(f);
-    int inst = lua_gettop(L);
-    push_record();
     const int t_idx = inst + 2, values = inst + 3;
     const TypeInfo& type = s_.type_info(t_idx);
 
@@ -527,24 +574,23 @@ class Collector {
     stack_.erase(stack_.begin() + static_cast<long>(at));
     release_slot(done.slot);
 
-    int existing = graph_.find(done.key);
-    if (existing >= 0) {
-      const Node& other = graph_.node(existing);
-      if (other.fields != node.fields) fail(Code::Duplicate, {done.key, other.site, done.site});
-      lua_pushvalue(L, inst);  // an alias: its outputs are kept current too
-      s_.alias_refs[done.key].push_back(luaL_ref(L, LUA_REGISTRYINDEX));
-      node_of_[done.ptr] = existing;
-      return;
-    }
     node.type = type.name;
     node.identifier = std::move(identifier);
     node.key = std::move(done.key);
     node.breaks = type.breaks;
     node.sensitive = type.sensitive;
     node.site = std::move(done.site);
+    bool added = false;
+    int n = graph_.add_or_find(node, added);
+    if (!added) {
+      const Node& other = graph_.node(n);
+      if (other.fields != node.fields) fail(Code::Duplicate, {node.key, other.site, node.site});
+    }
     lua_pushvalue(L, inst);
-    node.handle = luaL_ref(L, LUA_REGISTRYINDEX);
-    node_of_[done.ptr] = graph_.add(std::move(node));
+    int ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    if (added) graph_.set_handle(n, ref);
+    else s_.alias_refs[node.key].push_back(ref);  // an alias: its outputs are kept current too
+    node_of_.set(done.ptr, n);
   }
 
   // The key of a sub-component met while converting; one not done yet gets a frame (the
@@ -566,19 +612,19 @@ class Collector {
   Session& s_;
   lua_State* L;
   const std::vector<StoredInstance>& stored_;
-  KeyIndex stored_index_;
+  const KeyIndex& stored_index_;
   int work_ = LUA_NOREF;
   int slots_ = 0;
   std::vector<int> free_slots_;
   Graph graph_;
   std::vector<Frame> stack_;
-  std::unordered_map<const void*, int> node_of_;  // a node, or Visiting
+  NodeMap node_of_;  // a node, or Visiting
   std::unordered_set<const void*> scanning_;
 };
 
 }  // namespace
 
-void Session::build_graph(const std::vector<StoredInstance>& stored) {
+void Session::build_graph(const std::vector<StoredInstance>& stored, const KeyIndex& stored_index) {
   PhaseTimer timer;
   if (graph)
     for (const Node& n : graph->nodes()) luaL_unref(L(), LUA_REGISTRYINDEX, n.handle);
@@ -588,7 +634,7 @@ void Session::build_graph(const std::vector<StoredInstance>& stored) {
   graph.reset();
   int top = lua_gettop(L());
   try {
-    Collector collector(*this, stored);
+    Collector collector(*this, stored, stored_index);
     graph = collector.run(timer);
   } catch (...) {
     lua_settop(L(), top);
@@ -604,7 +650,8 @@ void Session::plan(bool destroy, const std::vector<std::string>& keys) {
   std::vector<StoredInstance> stored = st.load();
   auto roots = st.roots();
   timer.mark("state load");
-  build_graph(stored);
+  KeyIndex stored_index = index_stored(stored);
+  build_graph(stored, stored_index);
   timer.mark("graph+hash");
   PlanOptions po;
   po.destroy = destroy;
@@ -621,7 +668,7 @@ void Session::plan(bool destroy, const std::vector<std::string>& keys) {
   destroying = destroy;
   destroy_all = destroy && keys.empty();
   destroy_keys = keys;
-  current_plan = make_plan(*graph, std::move(stored), po);
+  current_plan = make_plan(*graph, std::move(stored), po, std::move(stored_index));
   timer.mark("plan");
   planned_locked_ = lock_ != nullptr;
   uuids_published = false;  // published when the REPL prints an instance

@@ -32,6 +32,16 @@ int Graph::add(Node node) {
   return i;
 }
 
+int Graph::add_or_find(Node& node, bool& added) {
+  int i = static_cast<int>(nodes_.size());
+  // The new key is compared with those already there only: key_of(i) is never asked.
+  int existing = index_.insert(node.key, i, key_of());
+  added = existing < 0;
+  if (!added) return existing;
+  nodes_.push_back(std::move(node));
+  return i;
+}
+
 int Graph::find(std::string_view key) const { return index_.find(key, key_of()); }
 
 void Graph::add_root(int node) {

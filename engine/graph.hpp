@@ -40,6 +40,10 @@ class Graph {
   }
   // Adds a node; its Refs may name nodes added later. Returns its index.
   int add(Node node);
+  // Adds `node` (moved from) unless a node with its key is there already: then returns
+  // that one's index, sets `added` false and leaves `node` as it was.
+  int add_or_find(Node& node, bool& added);
+  void set_handle(int node, int handle) { nodes_[node].handle = handle; }
   int find(std::string_view key) const;
   void add_root(int node);
 

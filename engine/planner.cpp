@@ -38,12 +38,10 @@ namespace {
 
 class Planner {
  public:
-  Planner(const Graph& g, std::vector<StoredInstance> stored, const PlanOptions& o)
+  Planner(const Graph& g, std::vector<StoredInstance> stored, const PlanOptions& o, KeyIndex index)
       : g_(g), o_(o) {
     plan_.stored = std::move(stored);
-    auto key_of = [this](int i) -> const std::string& { return plan_.stored[i].key; };
-    plan_.stored_index.reserve(plan_.stored.size());
-    for (int i = 0; i < (int)plan_.stored.size(); ++i) plan_.stored_index.insert(plan_.stored[i].key, i, key_of);
+    plan_.stored_index = std::move(index);
   }
 
   Plan run() {
@@ -383,8 +381,22 @@ class Planner {
 
 }  // namespace
 
+KeyIndex index_stored(const std::vector<StoredInstance>& stored) {
+  KeyIndex index;
+  index.reserve(stored.size());
+  auto key_of = [&](int i) -> const std::string& { return stored[i].key; };
+  for (int i = 0; i < static_cast<int>(stored.size()); ++i) index.insert(stored[i].key, i, key_of);
+  return index;
+}
+
 Plan make_plan(const Graph& graph, std::vector<StoredInstance> stored, const PlanOptions& opts) {
-  return Planner(graph, std::move(stored), opts).run();
+  KeyIndex index = index_stored(stored);
+  return Planner(graph, std::move(stored), opts, std::move(index)).run();
+}
+
+Plan make_plan(const Graph& graph, std::vector<StoredInstance> stored, const PlanOptions& opts,
+               KeyIndex stored_index) {
+  return Planner(graph, std::move(stored), opts, std::move(stored_index)).run();
 }
 
 }  // namespace ochre

@@ -63,6 +63,11 @@ struct Plan {
 };
 
 Plan make_plan(const Graph& graph, std::vector<StoredInstance> stored, const PlanOptions& opts);
+// The same, with `stored_index` = index_stored(stored), made already for the graph.
+Plan make_plan(const Graph& graph, std::vector<StoredInstance> stored, const PlanOptions& opts,
+               KeyIndex stored_index);
+// Key -> position in `stored`.
+KeyIndex index_stored(const std::vector<StoredInstance>& stored);
 
 // Keys reachable through stored deps from the roots of every source but `source`.
 std::unordered_set<std::string> protected_keys(
