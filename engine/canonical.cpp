@@ -60,6 +60,18 @@ std::string encode(const Value& v) {
   return out;
 }
 
+std::string encode_fields(const Fields& fields) {
+  std::string out = "m";
+  for (const auto& [name, v] : fields) {
+    out += std::to_string(name.size());
+    out += ':';
+    out += name;
+    encode_to(v, out);
+  }
+  out += 'e';
+  return out;
+}
+
 namespace {
 
 struct Decoder {

@@ -22,6 +22,9 @@ void encode_to(const Value& v, std::string& out);
 // Throws Error(Code::State) on malformed input.
 Value decode(std::string_view bytes);
 
+// encode(fields_to_value(fields)), without the copy.
+std::string encode_fields(const Fields& fields);
+
 // Fields as a map value (string keys) and back.
 Value fields_to_value(const Fields& fields);
 Fields value_to_fields(const Value& v);

@@ -98,6 +98,14 @@ class StateStore {
   // marked failed/pending otherwise).
   virtual void job_finished(long long job, Action action, const StoredInstance& target,
                             const JobOutcome& outcome) = 0;
+  // A job that runs no code of the user's (no hook), started and ended at once: what
+  // job_started and then job_finished would write. Returns the job id.
+  virtual long long job_done(long long run, int seq, Action action, const StoredInstance& target,
+                             const JobOutcome& outcome) {
+    long long job = job_started(run, seq, action, target);
+    job_finished(job, action, target, outcome);
+    return job;
+  }
   // A job that never ran because a dependency did not finish.
   virtual void job_skipped(long long run, int seq, Action action, const std::string& key,
                            const std::string& uuid, const std::string& why) = 0;

@@ -110,20 +110,33 @@ static_assert(sizeof migrations / sizeof migrations[0] == schema_version);
 std::string now_text() {
   using namespace std::chrono;
   auto t = system_clock::now();
+  long long ms_since_epoch = duration_cast<milliseconds>(t.time_since_epoch()).count();
+  // Jobs end thousands a second: the text of the last millisecond is kept.
+  thread_local long long last_ms = -1;
+  thread_local std::string last_text;
+  if (ms_since_epoch == last_ms) return last_text;
   std::time_t secs = system_clock::to_time_t(t);
-  auto ms = duration_cast<milliseconds>(t.time_since_epoch()).count() % 1000;
   std::tm tm{};
   gmtime_r(&secs, &tm);
   char buf[64];
   std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
-                tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<int>(ms));
-  return buf;
+                tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+                static_cast<int>(ms_since_epoch % 1000));
+  last_ms = ms_since_epoch;
+  last_text = buf;
+  return last_text;
 }
 
+// encode() of the keys as an array of strings.
 std::string encode_keys(const std::vector<std::string>& keys) {
-  Value a = Value::array();
-  for (const auto& k : keys) a.items.push_back(Value::of_string(k));
-  return encode(a);
+  std::string out = "l";
+  for (const auto& k : keys) {
+    out += std::to_string(k.size());
+    out += ':';
+    out += k;
+  }
+  out += 'e';
+  return out;
 }
 
 std::vector<std::string> decode_keys(std::string_view bytes) {
@@ -146,10 +159,15 @@ class SqliteState;
 class Stmt {
  public:
   Stmt(SqliteState& st, const char* sql);
-  Stmt& bind(int i, std::string_view text) {
-    sqlite3_bind_text(s_, i, text.data(), static_cast<int>(text.size()), SQLITE_TRANSIENT);
-    return *this;
+  // Text is bound without SQLite copying it: a temporary string is kept by the Stmt, a
+  // named one (or a literal) is read where it is, so it must outlive the Stmt.
+  Stmt& bind(int i, std::string&& text) {
+    if (i > kKept) return bind_copy(i, text);
+    kept_[i - 1] = std::move(text);
+    return bind_static(i, kept_[i - 1]);
   }
+  Stmt& bind(int i, const std::string& text) { return bind_static(i, text); }
+  Stmt& bind(int i, const char* text) { return bind_static(i, text); }
   Stmt& bind(int i, long long n) {
     sqlite3_bind_int64(s_, i, n);
     return *this;
@@ -172,6 +190,17 @@ class Stmt {
   }
 
  private:
+  Stmt& bind_static(int i, std::string_view text) {
+    sqlite3_bind_text(s_, i, text.data(), static_cast<int>(text.size()), SQLITE_STATIC);
+    return *this;
+  }
+  Stmt& bind_copy(int i, std::string_view text) {
+    sqlite3_bind_text(s_, i, text.data(), static_cast<int>(text.size()), SQLITE_TRANSIENT);
+    return *this;
+  }
+
+  static constexpr int kKept = 16;
+  std::string kept_[kKept];  // the temporaries bound, by parameter
   SqliteState& st_;
   sqlite3_stmt* s_;
 };
@@ -224,13 +253,13 @@ class SqliteState final : public StateStore {
   // Jobs that end in one turn of the event loop share one commit (see apply.cpp).
   void begin_batch() override {
     if (batch_ || !db_ || mode_ == OpenMode::ReadOnly) return;
-    exec("BEGIN IMMEDIATE");
+    run_sql("BEGIN IMMEDIATE");
     batch_ = true;
   }
   void commit_batch() override {
     if (!batch_) return;
     batch_ = false;
-    exec("COMMIT");
+    run_sql("COMMIT");
   }
   [[noreturn]] void die(const char* what) {
     std::string msg = std::string(what) + ": " + (db_ ? sqlite3_errmsg(db_.get()) : "out of memory");
@@ -238,6 +267,10 @@ class SqliteState final : public StateStore {
       msg = "not an ochre state (the file is not a SQLite database); move it away or pass another --state";
     fail(Code::State, {path_, msg});
   }
+
+  // Runs `sql` (a string literal) through the cache of prepared statements: the
+  // transactions of every job would otherwise parse their SQL each time.
+  void run_sql(const char* sql);
 
   void exec(const char* sql) {
     char* err = nullptr;
@@ -344,11 +377,7 @@ class SqliteState final : public StateStore {
     long long job = sqlite3_last_insert_rowid(db_.get());
     if (action == Action::Create) {
       // Recorded with the attempted fields, so an interrupted create can still be deleted.
-      StoredInstance s = target;
-      s.status = Status::Running;
-      s.action = action;
-      s.run = run;
-      upsert(s);
+      upsert(target, Status::Running, action, target.error, run, target.outputs);
     } else {
       Stmt(*this, "UPDATE instances SET status = 'running', action = ?, run = ?, updated = ? WHERE key = ?")
           .bind(1, action_name(action)).bind(2, run).bind(3, now_text()).bind(4, target.key).run();
@@ -371,34 +400,60 @@ class SqliteState final : public StateStore {
       q.bind(1, job);
       if (q.step()) run = q.integer(0);
     }
+    record_outcome(job, run, action, target, outcome, now, false);
+    t.commit();
+  }
+
+  // The instance as a job's outcome leaves it, and its version when it finished.
+  // `fresh`: no job_started wrote the row before (job_done).
+  void record_outcome(long long job, long long run, Action action, const StoredInstance& target,
+                      const JobOutcome& outcome, const std::string& now, bool fresh) {
     if (outcome.kind == JobOutcome::Done) {
       if (action == Action::Delete) {
         Stmt(*this, "DELETE FROM instances WHERE key = ?").bind(1, target.key).run();
       } else {
-        StoredInstance s = target;
-        s.status = Status::Ok;
-        s.action = action;
-        s.error.clear();
-        s.run = run;
-        s.outputs = outcome.outputs;
-        upsert(s);
+        upsert(target, Status::Ok, action, std::string(), run, outcome.outputs);
       }
       Stmt(*this,
            "INSERT INTO versions(key, uuid, hash, fields, outputs, action, run, job, at) "
            "VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?)")
           .bind(1, target.key).bind(2, target.uuid).bind(3, target.hash)
-          .bind(4, encode(fields_to_value(target.fields)))
+          .bind(4, encode_fields(target.fields))
           .bind(5, encode(action == Action::Delete ? target.outputs : outcome.outputs))
           .bind(6, action_name(action)).bind(7, run).bind(8, job).bind(9, now).run();
-    } else {
-      Status st = outcome.kind == JobOutcome::Pending ? Status::Pending : Status::Failed;
-      // The journal keeps the whole message; the instance says what the planner reads.
-      std::string error = outcome.kind == JobOutcome::Interrupted ? "interrupted" : outcome.error;
-      Stmt(*this, "UPDATE instances SET status = ?, action = ?, error = ?, updated = ? WHERE key = ?")
-          .bind(1, status_name(st)).bind(2, action_name(action)).bind(3, error)
-          .bind(4, now).bind(5, target.key).run();
+      return;
     }
+    Status st = outcome.kind == JobOutcome::Pending ? Status::Pending : Status::Failed;
+    // The journal keeps the whole message; the instance says what the planner reads.
+    std::string error = outcome.kind == JobOutcome::Interrupted ? "interrupted" : outcome.error;
+    if (fresh && action == Action::Create) {  // as job_started would have recorded it
+      upsert(target, st, action, error, run, target.outputs);
+      return;
+    }
+    if (fresh)
+      Stmt(*this, "UPDATE instances SET run = ? WHERE key = ?").bind(1, run).bind(2, target.key).run();
+    Stmt(*this, "UPDATE instances SET status = ?, action = ?, error = ?, updated = ? WHERE key = ?")
+        .bind(1, status_name(st)).bind(2, action_name(action)).bind(3, error)
+        .bind(4, now).bind(5, target.key).run();
+  }
+
+  // One transaction for what job_started and job_finished would write: the job runs no
+  // code of the user's, so its start need not be durable on its own.
+  long long job_done(long long run, int seq, Action action, const StoredInstance& target,
+                     const JobOutcome& outcome) override {
+    writable();
+    Transaction t(*this);
+    std::string now = now_text();
+    Stmt(*this,
+         "INSERT INTO jobs(run, seq, key, uuid, action, started, ended, outcome, error, output) "
+         "VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+        .bind(1, run).bind(2, seq).bind(3, target.key).bind(4, target.uuid)
+        .bind(5, action_name(action)).bind(6, now).bind(7, now).bind(8, outcome_name(outcome.kind))
+        .bind(9, outcome.error).bind(10, outcome.output).run();
+    long long job = sqlite3_last_insert_rowid(db_.get());
+    record_outcome(job, run, action, target, outcome, now, true);
     t.commit();
+    return job;
   }
 
   void job_skipped(long long run, int seq, Action action, const std::string& key,
@@ -530,10 +585,10 @@ class SqliteState final : public StateStore {
   class Transaction {
    public:
     explicit Transaction(SqliteState& st) : st_(st), nested_(st.batch_) {
-      st_.exec(nested_ ? "SAVEPOINT job" : "BEGIN IMMEDIATE");
+      st_.run_sql(nested_ ? "SAVEPOINT job" : "BEGIN IMMEDIATE");
     }
     void commit() {
-      st_.exec(nested_ ? "RELEASE job" : "COMMIT");
+      st_.run_sql(nested_ ? "RELEASE job" : "COMMIT");
       done_ = true;
     }
     ~Transaction() {
@@ -599,14 +654,17 @@ class SqliteState final : public StateStore {
     }
   }
 
-  void upsert(const StoredInstance& s) {
+  void upsert(const StoredInstance& s) { upsert(s, s.status, s.action, s.error, s.run, s.outputs); }
+  // Writes `s` with these in place of its own.
+  void upsert(const StoredInstance& s, Status status, Action action, const std::string& error,
+              long long run, const Value& outputs) {
     Stmt(*this,
          "INSERT OR REPLACE INTO instances(key, type, identifier, uuid, hash, fields, outputs, "
          "deps, status, action, error, run, updated, breaks, sensitive) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)")
         .bind(1, s.key).bind(2, s.type).bind(3, s.identifier).bind(4, s.uuid).bind(5, s.hash)
-        .bind(6, encode(fields_to_value(s.fields))).bind(7, encode(s.outputs))
-        .bind(8, encode_keys(s.deps)).bind(9, status_name(s.status)).bind(10, action_name(s.action))
-        .bind(11, s.error).bind(12, s.run).bind(13, now_text()).bind(14, encode_keys(s.breaks))
+        .bind(6, encode_fields(s.fields)).bind(7, encode(outputs))
+        .bind(8, encode_keys(s.deps)).bind(9, status_name(status)).bind(10, action_name(action))
+        .bind(11, error).bind(12, run).bind(13, now_text()).bind(14, encode_keys(s.breaks))
         .bind(15, encode_keys(s.sensitive)).run();
   }
 
@@ -626,6 +684,8 @@ class SqliteState final : public StateStore {
 };
 
 Stmt::Stmt(SqliteState& st, const char* sql) : st_(st), s_(st.prepared(sql)) {}
+
+void SqliteState::run_sql(const char* sql) { Stmt(*this, sql).run(); }
 
 bool Stmt::step() {
   int rc = sqlite3_step(s_);
