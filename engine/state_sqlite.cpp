@@ -581,24 +581,24 @@ class SqliteState final : public StateStore {
   }
 
  private:
-  // One transaction; inside a batch, a savepoint of the batch's transaction.
+  // One transaction; inside a batch, part of the batch's. A write that fails there
+  // rolls the whole batch back: its jobs are found unfinished by the next run, as after
+  // a crash while it committed. (A savepoint per job would copy every page the job
+  // touches into a statement journal, spilled to a temporary file: more than the job's
+  // own writes.)
   class Transaction {
    public:
     explicit Transaction(SqliteState& st) : st_(st), nested_(st.batch_) {
-      st_.run_sql(nested_ ? "SAVEPOINT job" : "BEGIN IMMEDIATE");
+      if (!nested_) st_.run_sql("BEGIN IMMEDIATE");
     }
     void commit() {
-      st_.run_sql(nested_ ? "RELEASE job" : "COMMIT");
+      if (!nested_) st_.run_sql("COMMIT");
       done_ = true;
     }
     ~Transaction() {
       if (done_) return;
-      if (nested_) {
-        sqlite3_exec(st_.db(), "ROLLBACK TO job", nullptr, nullptr, nullptr);
-        sqlite3_exec(st_.db(), "RELEASE job", nullptr, nullptr, nullptr);
-      } else {
-        sqlite3_exec(st_.db(), "ROLLBACK", nullptr, nullptr, nullptr);
-      }
+      sqlite3_exec(st_.db(), "ROLLBACK", nullptr, nullptr, nullptr);
+      if (nested_) st_.batch_ = false;
     }
 
    private:
