@@ -1,8 +1,10 @@
 #include "bindings/convert.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <unordered_set>
 
+#include "engine/canonical.hpp"
 #include "ochre/errors.hpp"
 
 namespace ochre::lua {
@@ -143,7 +145,133 @@ struct Converter {
   }
 };
 
+// The canonical encoding of a Lua value, straight from the table: what
+// encode_to(to_value(...)) gives, with its checks and messages, without building the
+// Value. Maps are written in key order, so instances are met in the order of the
+// encoding.
+struct Encoder {
+  lua_State* L;
+  const std::function<std::string_view(int)>& on_instance;
+  Converter checks;  // bad(), number() and the tables on the path
+  std::string& out;
+
+  // A map's key, to sort: strings by bytes, numbers numerically.
+  struct Key {
+    std::string_view text;
+    double number = 0;
+  };
+
+  void encode(int idx, const Path& path) {
+    switch (lua_type(L, idx)) {
+      case LUA_TNIL: out += 'n'; return;
+      case LUA_TBOOLEAN: out += lua_toboolean(L, idx) ? 't' : 'f'; return;
+      case LUA_TNUMBER: encode_number(checks.number(lua_tonumber(L, idx), path).number, out); return;
+      case LUA_TSTRING: {
+        size_t len = 0;
+        const char* s = lua_tolstring(L, idx, &len);
+        encode_string(std::string_view(s, len), out);
+        return;
+      }
+      case LUA_TTABLE: break;
+      default:
+        checks.bad(path, std::string("holds a ") + luaL_typename(L, idx) +
+                             "; fields hold data only (nil, booleans, numbers, strings and tables of those)");
+    }
+    if (is_instance(L, idx)) {
+      out += 'r';
+      encode_string(on_instance(idx), out);
+      return;
+    }
+    if (lua_getmetatable(L, idx)) {
+      lua_pop(L, 1);
+      checks.bad(path, "holds a table with a metatable; fields hold plain data");
+    }
+    const void* ptr = lua_topointer(L, idx);
+    if (!checks.on_path.insert(ptr).second) checks.bad(path, "contains a cycle (a table that contains itself)");
+    if (!lua_checkstack(L, 4)) checks.bad(path, "is nested too deeply");
+
+    // First the keys, which decide array or map; then the values, in the encoding's order.
+    bool strings = false, numbers = false, integral = true;
+    double max_key = 0;
+    size_t n = 0;
+    std::vector<Key> keys;
+    lua_pushnil(L);
+    while (lua_next(L, idx)) {
+      int kt = lua_type(L, -2);
+      Key key;
+      if (kt == LUA_TSTRING) {
+        strings = true;
+        size_t len = 0;
+        const char* s = lua_tolstring(L, -2, &len);  // the table keeps it alive
+        key.text = std::string_view(s, len);
+      } else if (kt == LUA_TNUMBER) {
+        numbers = true;
+        key.number = checks.number(lua_tonumber(L, -2), path, " (a key)").number;
+        if (key.number > max_key) max_key = key.number;
+        if (key.number != std::floor(key.number) || key.number < 1) integral = false;
+      } else {
+        std::string tname = luaL_typename(L, -2);
+        lua_pop(L, 2);
+        checks.bad(path, "has a " + tname + " key; keys are strings or numbers");
+      }
+      if (strings && numbers) {
+        lua_pop(L, 2);
+        checks.bad(path, "mixes string and number keys; use one kind");
+      }
+      ++n;
+      keys.push_back(key);
+      lua_pop(L, 1);
+    }
+    if (!strings && integral && max_key == static_cast<double>(n)) {  // an array (or {})
+      out += 'l';
+      for (size_t i = 1; i <= n; ++i) {
+        lua_pushnumber(L, static_cast<double>(i));
+        lua_rawgeti(L, idx, static_cast<int>(i));
+        encode(lua_gettop(L), Path{&path, nullptr, L, lua_gettop(L) - 1});
+        lua_pop(L, 2);
+      }
+      out += 'e';
+    } else {
+      if (strings)
+        std::sort(keys.begin(), keys.end(), [](const Key& a, const Key& b) { return a.text < b.text; });
+      else
+        std::sort(keys.begin(), keys.end(), [](const Key& a, const Key& b) { return a.number < b.number; });
+      out += 'm';
+      for (const Key& k : keys) {
+        if (strings) {
+          encode_string(k.text, out);
+          lua_pushlstring(L, k.text.data(), k.text.size());
+        } else {
+          encode_number(k.number, out);
+          lua_pushnumber(L, k.number);
+        }
+        lua_pushvalue(L, -1);
+        lua_rawget(L, idx);
+        encode(lua_gettop(L), Path{&path, nullptr, L, lua_gettop(L) - 1});
+        lua_pop(L, 2);
+      }
+      out += 'e';
+    }
+    checks.on_path.erase(ptr);
+  }
+};
+
 }  // namespace
+
+void encode_value(lua_State* L, int idx, const std::function<std::string_view(int)>& on_instance,
+                  const std::string& path, std::string& out) {
+  int top = lua_gettop(L);
+  if (idx < 0) idx = top + idx + 1;
+  static const std::function<std::string(int)> no_instances;
+  Encoder e{L, on_instance, Converter{L, no_instances, {}}, out};
+  Path root{nullptr, &path, L, 0};
+  try {
+    e.encode(idx, root);
+  } catch (...) {
+    lua_settop(L, top);
+    throw;
+  }
+}
 
 Value to_value(lua_State* L, int idx, const std::function<std::string(int)>& on_instance,
                const std::string& path) {

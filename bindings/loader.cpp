@@ -546,21 +546,25 @@ class Collector {
       }
     }
 
-    // Convert; a sub-component that read introduced is walked first, then we come back.
-    Node node;
-    std::string identifier = key.substr(type.name.size() + 1);
-    node.fields.reserve(type.field_names.size() + 1);
+    // Encode the fields (by name, identifier included) straight from Lua; a
+    // sub-component that read introduced is walked first, then we come back.
+    std::string_view identifier = std::string_view(key).substr(type.name.size() + 1);
+    std::string encoded = "m";
+    refs_.clear();
     bool id_added = false;
     size_t before = stack_.size();
-    for (size_t i = 0; i < type.field_names.size(); ++i) {
-      const std::string& name = type.field_names[i];
-      if (!id_added && name > "identifier") {
-        node.fields.emplace_back("identifier", Value::of_string(identifier));
+    for (size_t i = 0; i <= type.field_names.size(); ++i) {
+      if (!id_added && (i == type.field_names.size() || type.field_names[i] > "identifier")) {
+        encode_string("identifier", encoded);
+        encode_string(identifier, encoded);
         id_added = true;
       }
+      if (i == type.field_names.size()) break;
+      const std::string& name = type.field_names[i];
+      encode_string(name, encoded);
       push_field(type, values, i);
       try {
-        node.fields.emplace_back(name, to_value(L, -1, [&](int child) { return key_of(child); }, name));
+        encode_value(L, -1, [&](int child) { return ref_key(child); }, name, encoded);
       } catch (const Error& e) {
         if (e.code() != Code::BadValue) throw;
         throw Error(Code::BadValue, key + ": " + e.what(), site);
@@ -568,14 +572,18 @@ class Collector {
       lua_pop(L, 1);
     }
     if (stack_.size() != before) return;  // new sub-components: they go first
-    if (!id_added) node.fields.emplace_back("identifier", Value::of_string(identifier));
+    encoded += 'e';
+    Node node;
+    node.fields = PackedFields::packed(std::move(encoded));
+    node.deps = distinct_refs();
+    node.deps_known = true;
 
     Frame done = std::move(stack_[at]);
     stack_.erase(stack_.begin() + static_cast<long>(at));
     release_slot(done.slot);
 
     node.type = type.name;
-    node.identifier = std::move(identifier);
+    node.identifier = std::string(identifier);
     node.key = std::move(done.key);
     node.breaks = type.breaks;
     node.sensitive = type.sensitive;
@@ -595,13 +603,29 @@ class Collector {
 
   // The key of a sub-component met while converting; one not done yet gets a frame (the
   // conversion is redone once it is).
-  std::string key_of(int idx) {
+  std::string_view ref_key(int idx) {
     const void* ptr = lua_topointer(L, idx);
     int n = node_of(ptr);
-    if (n >= 0) return graph_.node(n).key;
+    if (n >= 0) {
+      refs_.push_back(n);
+      return graph_.node(n).key;
+    }
     if (n == Visiting) cycle_from(ptr);
     push_frame(idx);
     return {};
+  }
+
+  // The nodes met as refs while encoding, each once, in the order met: a node's deps.
+  std::vector<int> distinct_refs() {
+    std::vector<int> deps;
+    if (seen_.size() < graph_.size()) seen_.resize(graph_.size(), 0);
+    ++stamp_;
+    for (int r : refs_)
+      if (seen_[r] != stamp_) {
+        seen_[r] = stamp_;
+        deps.push_back(r);
+      }
+    return deps;
   }
 
   const StoredInstance* find_stored(std::string_view key) const {
@@ -619,6 +643,9 @@ class Collector {
   Graph graph_;
   std::vector<Frame> stack_;
   NodeMap node_of_;  // a node, or Visiting
+  std::vector<int> refs_;          // nodes met as refs by the conversion under way
+  std::vector<unsigned> seen_;     // by node: the stamp of the last distinct_refs that met it
+  unsigned stamp_ = 0;
   std::unordered_set<const void*> scanning_;
 };
 

@@ -12,31 +12,36 @@
 
 namespace ochre {
 
+void encode_number(double x, std::string& out) {
+  if (is_hash_integer(x)) {
+    char buf[32];
+    buf[0] = 'i';
+    char* end = std::to_chars(buf + 1, buf + sizeof buf - 1, static_cast<long long>(x)).ptr;
+    *end++ = 'e';
+    out.append(buf, end);
+  } else {
+    out += 'd';
+    out += python_float_repr(x);
+    out += 'e';
+  }
+}
+
+void encode_string(std::string_view s, std::string& out) {
+  char len[24];
+  out.append(len, std::to_chars(len, len + sizeof len, s.size()).ptr);
+  out += ':';
+  out += s;
+}
+
 void encode_to(const Value& v, std::string& out) {
   switch (v.kind) {
     case Value::Kind::Nil: out += 'n'; break;
     case Value::Kind::Bool: out += v.boolean ? 't' : 'f'; break;
-    case Value::Kind::Number:
-      if (is_hash_integer(v.number)) {
-        char buf[32];
-        std::snprintf(buf, sizeof buf, "i%llde", static_cast<long long>(v.number));
-        out += buf;
-      } else {
-        out += 'd';
-        out += python_float_repr(v.number);
-        out += 'e';
-      }
-      break;
-    case Value::Kind::String:
-      out += std::to_string(v.text.size());
-      out += ':';
-      out += v.text;
-      break;
+    case Value::Kind::Number: encode_number(v.number, out); break;
+    case Value::Kind::String: encode_string(v.text, out); break;
     case Value::Kind::Ref:
       out += 'r';
-      out += std::to_string(v.text.size());
-      out += ':';
-      out += v.text;
+      encode_string(v.text, out);
       break;
     case Value::Kind::Array:
       out += 'l';
@@ -60,15 +65,18 @@ std::string encode(const Value& v) {
   return out;
 }
 
-std::string encode_fields(const Fields& fields) {
-  std::string out = "m";
+void encode_fields_to(const Fields& fields, std::string& out) {
+  out += 'm';
   for (const auto& [name, v] : fields) {
-    out += std::to_string(name.size());
-    out += ':';
-    out += name;
+    encode_string(name, out);
     encode_to(v, out);
   }
   out += 'e';
+}
+
+std::string encode_fields(const Fields& fields) {
+  std::string out;
+  encode_fields_to(fields, out);
   return out;
 }
 
@@ -124,6 +132,44 @@ struct Decoder {
     pos = end + 1;
     return x;
   }
+  // Steps over one value, checking it, building nothing.
+  void skip() {
+    if (++depth > 1000) bad();
+    char c = peek();
+    if (c == 'n' || c == 't' || c == 'f') {
+      ++pos;
+    } else if (c == 'i' || c == 'd') {
+      ++pos;
+      number(c == 'd');
+    } else if (c == 'r') {
+      ++pos;
+      skip_counted();
+    } else if (c >= '0' && c <= '9') {
+      skip_counted();
+    } else if (c == 'l' || c == 'm') {
+      ++pos;
+      int n = 0;
+      while (peek() != 'e') {
+        if (pos >= in.size()) bad();
+        skip();
+        ++n;
+      }
+      if (c == 'm' && n % 2) bad();
+      ++pos;
+    } else {
+      bad();
+    }
+    --depth;
+  }
+  void skip_counted() {
+    std::string_view len_text = until(':');
+    size_t len = 0;
+    auto r = std::from_chars(len_text.data(), len_text.data() + len_text.size(), len);
+    if (r.ec != std::errc() || r.ptr != len_text.data() + len_text.size() || len > in.size() - pos)
+      bad();
+    pos += len;
+  }
+
   // Decodes one value into `v` (a fresh Value), in place: the state holds many.
   void value(Value& v) {
     if (++depth > 1000) bad();
@@ -178,6 +224,45 @@ Value decode(std::string_view bytes) {
   d.value(v);
   if (d.pos != bytes.size()) d.bad();
   return v;
+}
+
+void check_fields(std::string_view bytes) {
+  Decoder d{bytes};
+  if (d.peek() != 'm') d.bad();
+  d.skip();
+  if (d.pos != bytes.size()) d.bad();
+  // The keys are strings: a map's keys are at every other value.
+  Decoder k{bytes};
+  ++k.pos;
+  while (k.peek() != 'e') {
+    char c = k.peek();
+    if (c < '0' || c > '9') k.bad();
+    k.skip();
+    k.skip();
+  }
+}
+
+PackedFields PackedFields::packed(std::string bytes) {
+  PackedFields f;
+  f.encoded_ = std::move(bytes);
+  f.decoded_ = false;
+  f.packed_ = true;
+  return f;
+}
+
+const Fields& PackedFields::get() const {
+  if (!decoded_) {
+    fields_ = value_to_fields(decode(encoded_));
+    decoded_ = true;
+  }
+  return fields_;
+}
+
+Fields& PackedFields::edit() {
+  get();
+  packed_ = false;
+  encoded_.clear();
+  return fields_;
 }
 
 Value fields_to_value(const Fields& fields) {

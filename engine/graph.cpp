@@ -53,6 +53,7 @@ void Graph::finalize(const StoredLookup& stored) {
   std::vector<int> added_by(n, -1);  // which node last added d to its deps (no repeats)
   for (int i = 0; i < n; ++i) {
     Node& node = nodes_[i];
+    if (node.deps_known) continue;
     node.deps.clear();
     for (const auto& [name, v] : node.fields) {
       v.for_each_ref([&](const std::string& key) {
@@ -140,7 +141,7 @@ void Graph::finalize(const StoredLookup& stored) {
       const StoredInstance* ds = stored_row[d];
       if (!ds || ds->run > st.run || ds->hash != nodes_[d].hash) return false;
     }
-    return st.fields == node.fields;
+    return st.fields == node.fields;  // their encodings, as a rule
   };
   for (int i = 0; i < n; ++i) {
     Node& node = nodes_[i];

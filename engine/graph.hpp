@@ -6,6 +6,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "engine/canonical.hpp"
 #include "engine/key_index.hpp"
 #include "ochre/value.hpp"
 
@@ -19,8 +20,11 @@ struct Node {
   std::string key;                  // "Type/identifier"
   std::vector<std::string> breaks;  // in declaration order
   std::vector<std::string> sensitive;  // fields never shown (still hashed and stored)
-  Fields fields;                    // sorted by name, "identifier" included
+  PackedFields fields;              // sorted by name, "identifier" included
   std::vector<int> deps;            // indices of the nodes referenced by fields
+  // Set by a builder that gives `deps` itself, in the order finalize would resolve the
+  // refs (fields by name, depth first, each node once): finalize then reads no fields.
+  bool deps_known = false;
   std::string uuid;
   std::string hash;
   std::string site;  // file:line of the declaration

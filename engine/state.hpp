@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "engine/canonical.hpp"
 #include "ochre/value.hpp"
 
 namespace ochre {
@@ -20,7 +21,7 @@ bool parse_status(std::string_view text, Status& out);
 
 struct StoredInstance {
   std::string key, type, identifier, uuid, hash;
-  Fields fields;  // the last applied fields (for a create never finished: the attempted)
+  PackedFields fields;  // the last applied fields (for a create never finished: the attempted)
   Value outputs = Value::map();
   std::vector<std::string> deps;  // keys of the sub-components it references
   std::vector<std::string> breaks;  // its type's breaking fields (to recompute its ids)

@@ -139,6 +139,12 @@ std::string encode_keys(const std::vector<std::string>& keys) {
   return out;
 }
 
+// The encoding of stored fields, as they came if they were not decoded since.
+std::string fields_blob(const PackedFields& fields) {
+  if (const std::string* e = fields.encoding()) return *e;
+  return encode_fields(fields);
+}
+
 std::vector<std::string> decode_keys(std::string_view bytes) {
   std::vector<std::string> keys;
   if (bytes == "le") return keys;  // most lists are empty
@@ -304,7 +310,9 @@ class SqliteState final : public StateStore {
       s.uuid = q.text(3);
       s.hash = q.text(4);
       try {
-        s.fields = value_to_fields(decode(q.view(5)));
+        std::string_view fields = q.view(5);
+        check_fields(fields);
+        s.fields = PackedFields::packed(std::string(fields));
         s.outputs = decode(q.view(6));
         s.deps = decode_keys(q.view(7));
       } catch (const Error& e) {
@@ -418,7 +426,7 @@ class SqliteState final : public StateStore {
            "INSERT INTO versions(key, uuid, hash, fields, outputs, action, run, job, at) "
            "VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?)")
           .bind(1, target.key).bind(2, target.uuid).bind(3, target.hash)
-          .bind(4, encode_fields(target.fields))
+          .bind(4, fields_blob(target.fields))
           .bind(5, encode(action == Action::Delete ? target.outputs : outcome.outputs))
           .bind(6, action_name(action)).bind(7, run).bind(8, job).bind(9, now).run();
       return;
@@ -662,7 +670,7 @@ class SqliteState final : public StateStore {
          "INSERT OR REPLACE INTO instances(key, type, identifier, uuid, hash, fields, outputs, "
          "deps, status, action, error, run, updated, breaks, sensitive) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)")
         .bind(1, s.key).bind(2, s.type).bind(3, s.identifier).bind(4, s.uuid).bind(5, s.hash)
-        .bind(6, encode_fields(s.fields)).bind(7, encode(outputs))
+        .bind(6, fields_blob(s.fields)).bind(7, encode(outputs))
         .bind(8, encode_keys(s.deps)).bind(9, status_name(status)).bind(10, action_name(action))
         .bind(11, error).bind(12, run).bind(13, now_text()).bind(14, encode_keys(s.breaks))
         .bind(15, encode_keys(s.sensitive)).run();
