@@ -118,6 +118,7 @@ end
 
 local types = {}  -- name -> type
 internal.types = types
+internal.declared = 0  -- instances declared by the pipeline: the size of its graph, about
 
 -- An instance is a proxy table whose one entry, under this private key, is its record
 -- { type, site, bare, values }: its fields live in the record, so every assignment
@@ -364,6 +365,7 @@ function type_mt.__call(T, identifier)
     error(("%s: an identifier must be a non-empty string (got %s); write %s \"name\""):format(
       T.name, describe(identifier), T.name), 2)
   end
+  internal.declared = internal.declared + 1
   local values = { identifier = identifier }
   for _, f in ipairs(T.field_names) do
     local d = T.fields[f]

@@ -200,6 +200,8 @@ void Session::run_chunk(const std::string& display_name) {
   lua_rawgeti(L, LUA_REGISTRYINDEX, internal_ref);
   lua_pushlstring(L, display_name.data(), display_name.size());
   lua_setfield(L, -2, "pipeline");
+  lua_pushinteger(L, 0);
+  lua_setfield(L, -2, "declared");
   lua_pop(L, 1);
   PhaseTimer timer;
   if (!pcall(L, 0, LUA_MULTRET, &err, false)) lua_user_error(Code::LuaRuntime, err);
@@ -326,8 +328,12 @@ class Collector {
  public:
   Collector(Session& s, const std::vector<StoredInstance>& stored, const KeyIndex& stored_index)
       : s_(s), L(s.L()), stored_(stored), stored_index_(stored_index) {
-    node_of_.reserve(stored.size());
-    graph_.reserve(stored.size());  // a plan is mostly what was applied last
+    // The graph is about what the pipeline declared, or what was applied last.
+    s_.push_internal("declared");
+    size_t expected = std::max(stored.size(), static_cast<size_t>(lua_tointeger(L, -1)));
+    lua_pop(L, 1);
+    node_of_.reserve(expected);
+    graph_.reserve(expected);
     lua_newtable(L);
     work_ = luaL_ref(L, LUA_REGISTRYINDEX);
   }

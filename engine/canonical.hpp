@@ -56,6 +56,12 @@ class PackedFields {
   size_t size() const { return get().size(); }
   bool empty() const { return get().empty(); }
   const std::pair<std::string, Value>& operator[](size_t i) const { return get()[i]; }
+  // Frees the decoded copy while the encoding stays (read again, they decode again).
+  void drop_decoded() {
+    if (!packed_) return;
+    Fields().swap(fields_);
+    decoded_ = false;
+  }
   // The canonical encoding, unless they were given decoded or changed since.
   const std::string* encoding() const { return packed_ ? &encoded_ : nullptr; }
   // Equal encodings are equal fields (the encoding is canonical): no decoding then.

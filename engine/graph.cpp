@@ -155,6 +155,7 @@ void Graph::finalize(const StoredLookup& stored) {
     Ids ids = compute_ids(node.type, node.identifier, node.breaks, node.fields, lookup);
     node.uuid = std::move(ids.uuid);
     node.hash = std::move(ids.hash);
+    node.fields.drop_decoded();  // hashed: the encoding is all a first apply needs
   }
 }
 
