@@ -47,6 +47,9 @@ class Planner {
   Plan run() {
     node_job_.assign(g_.size(), -1);
     delete_job_.assign(plan_.stored.size(), -1);
+    // At most a job a node, as a rule (a destroy: a job a stored instance). Jobs are
+    // large and many: growing the vector would hold two copies for a moment.
+    plan_.jobs.reserve(o_.destroy ? plan_.stored.size() : g_.size());
     if (o_.destroy) plan_destroy();
     else plan_apply();
     link();
@@ -362,14 +365,25 @@ class Planner {
     if ((int)order.size() != n) fail(Code::Internal, {"cycle among planned jobs"});
     std::vector<int> pos(n);
     for (int i = 0; i < n; ++i) pos[order[i]] = i;
-    std::vector<Job> jobs;
-    jobs.reserve(n);
-    for (int j : order) jobs.push_back(std::move(plan_.jobs[j]));
+    // Moved into place cycle by cycle (position i takes job order[i]): no second vector.
+    auto& jobs = plan_.jobs;
+    std::vector<char> placed(n, 0);
+    for (int i = 0; i < n; ++i) {
+      if (placed[i]) continue;
+      Job first = std::move(jobs[i]);
+      int j = i;
+      while (order[j] != i) {
+        jobs[j] = std::move(jobs[order[j]]);
+        placed[j] = 1;
+        j = order[j];
+      }
+      jobs[j] = std::move(first);
+      placed[j] = 1;
+    }
     for (auto& job : jobs) {
       for (int& d : job.deps) d = pos[d];
       std::sort(job.deps.begin(), job.deps.end());
     }
-    plan_.jobs = std::move(jobs);
   }
 
   const Graph& g_;
