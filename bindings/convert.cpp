@@ -1,8 +1,10 @@
 #include "bindings/convert.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <unordered_set>
 
+#include "engine/canonical.hpp"
 #include "ochre/errors.hpp"
 
 namespace ochre::lua {
@@ -18,29 +20,40 @@ bool is_instance(lua_State* L, int idx) {
 
 namespace {
 
-struct Converter {
-  lua_State* L;
-  const std::function<std::string(int)>& on_instance;
-  std::unordered_set<const void*> on_path;
+// Where a value sits in a field ("f.a[2]"), spelled out only for a message: most
+// values convert without one. Each part lives on the C++ stack, its key on Lua's.
+struct Path {
+  const Path* parent = nullptr;
+  const std::string* field = nullptr;  // the root: the field's name
+  lua_State* L = nullptr;
+  int key_idx = 0;  // the key below the parent
 
-  [[noreturn]] void bad(const std::string& path, const std::string& what) {
-    fail(Code::BadValue, {"field '" + path + "'", what});
-  }
-
-  static std::string child_path(const std::string& base, lua_State* L, int key_idx) {
+  std::string text() const {
+    if (field) return *field;
+    std::string base = parent->text();
     if (lua_type(L, key_idx) == LUA_TSTRING) return base + "." + lua_tostring(L, key_idx);
     char buf[64];
     std::snprintf(buf, sizeof buf, "[%.17g]", lua_tonumber(L, key_idx));
     return base + buf;
   }
+};
 
-  Value number(double x, const std::string& path) {
-    if (std::isnan(x)) bad(path, "NaN has no stable hash");
-    if (std::isinf(x)) bad(path, "an infinite number has no stable hash");
+struct Converter {
+  lua_State* L;
+  const std::function<std::string(int)>& on_instance;
+  std::unordered_set<const void*> on_path;
+
+  [[noreturn]] void bad(const Path& path, const std::string& what, const char* suffix = "") {
+    fail(Code::BadValue, {"field '" + path.text() + suffix + "'", what});
+  }
+
+  Value number(double x, const Path& path, const char* suffix = "") {
+    if (std::isnan(x)) bad(path, "NaN has no stable hash", suffix);
+    if (std::isinf(x)) bad(path, "an infinite number has no stable hash", suffix);
     return Value::of_number(x);
   }
 
-  Value convert(int idx, const std::string& path) {
+  Value convert(int idx, const Path& path) {
     switch (lua_type(L, idx)) {
       case LUA_TNIL: return Value::nil();
       case LUA_TBOOLEAN: return Value::of_bool(lua_toboolean(L, idx));
@@ -64,8 +77,12 @@ struct Converter {
     if (!on_path.insert(ptr).second) bad(path, "contains a cycle (a table that contains itself)");
     if (!lua_checkstack(L, 4)) bad(path, "is nested too deeply");
 
-    // One pass collects entries; the shape decides array or map.
-    Value map = Value::map();
+    // One pass collects entries; the shape decides array or map. Keys 1, 2, 3... in
+    // that order (as LuaJIT walks an array) go straight into `items`; any other key
+    // moves what is there into map entries.
+    Value out = Value::array();
+    auto& items = out.items;
+    std::vector<std::pair<Value, Value>> entries;
     bool strings = false, numbers = false;
     double max_key = 0;
     lua_pushnil(L);
@@ -79,7 +96,7 @@ struct Converter {
         key = Value::of_string(std::string(s, len));
       } else if (kt == LUA_TNUMBER) {
         numbers = true;
-        key = number(lua_tonumber(L, -2), path + " (a key)");
+        key = number(lua_tonumber(L, -2), path, " (a key)");
         if (key.number > max_key) max_key = key.number;
       } else {
         std::string tname = luaL_typename(L, -2);
@@ -90,7 +107,7 @@ struct Converter {
         lua_pop(L, 2);
         bad(path, "mixes string and number keys; use one kind");
       }
-      std::string sub = child_path(path, L, -2);
+      Path sub{&path, nullptr, L, lua_gettop(L) - 1};
       Value v;
       try {
         v = convert(lua_gettop(L), sub);
@@ -98,36 +115,172 @@ struct Converter {
         lua_pop(L, 2);
         throw;
       }
-      map.entries.emplace_back(std::move(key), std::move(v));
+      if (entries.empty() && numbers && key.number == static_cast<double>(items.size() + 1)) {
+        items.push_back(std::move(v));
+      } else {
+        for (size_t i = 0; i < items.size(); ++i)
+          entries.emplace_back(Value::of_number(static_cast<double>(i + 1)), std::move(items[i]));
+        items.clear();
+        entries.emplace_back(std::move(key), std::move(v));
+      }
       lua_pop(L, 1);
     }
     on_path.erase(ptr);
-    size_t n = map.entries.size();
+    if (entries.empty()) return out;  // an array (or an empty table)
+    size_t n = entries.size();
     bool is_array = !strings && max_key == static_cast<double>(n);
     if (is_array) {
-      for (const auto& e : map.entries)
+      for (const auto& e : entries)
         if (e.first.number != std::floor(e.first.number) || e.first.number < 1) is_array = false;
     }
     if (is_array) {
-      Value arr = Value::array();
-      arr.items.resize(n);
-      for (auto& e : map.entries) arr.items[static_cast<size_t>(e.first.number) - 1] = std::move(e.second);
-      return arr;
+      items.resize(n);
+      for (auto& e : entries) items[static_cast<size_t>(e.first.number) - 1] = std::move(e.second);
+      return out;
     }
+    Value map = Value::map();
+    map.entries = std::move(entries);
     map.sort_entries();
     return map;
   }
 };
 
+// The canonical encoding of a Lua value, straight from the table: what
+// encode_to(to_value(...)) gives, with its checks and messages, without building the
+// Value. Maps are written in key order, so instances are met in the order of the
+// encoding.
+struct Encoder {
+  lua_State* L;
+  const std::function<std::string_view(int)>& on_instance;
+  Converter checks;  // bad(), number() and the tables on the path
+  std::string& out;
+
+  // A map's key, to sort: strings by bytes, numbers numerically.
+  struct Key {
+    std::string_view text;
+    double number = 0;
+  };
+
+  void encode(int idx, const Path& path) {
+    switch (lua_type(L, idx)) {
+      case LUA_TNIL: out += 'n'; return;
+      case LUA_TBOOLEAN: out += lua_toboolean(L, idx) ? 't' : 'f'; return;
+      case LUA_TNUMBER: encode_number(checks.number(lua_tonumber(L, idx), path).number, out); return;
+      case LUA_TSTRING: {
+        size_t len = 0;
+        const char* s = lua_tolstring(L, idx, &len);
+        encode_string(std::string_view(s, len), out);
+        return;
+      }
+      case LUA_TTABLE: break;
+      default:
+        checks.bad(path, std::string("holds a ") + luaL_typename(L, idx) +
+                             "; fields hold data only (nil, booleans, numbers, strings and tables of those)");
+    }
+    if (is_instance(L, idx)) {
+      out += 'r';
+      encode_string(on_instance(idx), out);
+      return;
+    }
+    if (lua_getmetatable(L, idx)) {
+      lua_pop(L, 1);
+      checks.bad(path, "holds a table with a metatable; fields hold plain data");
+    }
+    const void* ptr = lua_topointer(L, idx);
+    if (!checks.on_path.insert(ptr).second) checks.bad(path, "contains a cycle (a table that contains itself)");
+    if (!lua_checkstack(L, 4)) checks.bad(path, "is nested too deeply");
+
+    // First the keys, which decide array or map; then the values, in the encoding's order.
+    bool strings = false, numbers = false, integral = true;
+    double max_key = 0;
+    size_t n = 0;
+    std::vector<Key> keys;
+    lua_pushnil(L);
+    while (lua_next(L, idx)) {
+      int kt = lua_type(L, -2);
+      Key key;
+      if (kt == LUA_TSTRING) {
+        strings = true;
+        size_t len = 0;
+        const char* s = lua_tolstring(L, -2, &len);  // the table keeps it alive
+        key.text = std::string_view(s, len);
+      } else if (kt == LUA_TNUMBER) {
+        numbers = true;
+        key.number = checks.number(lua_tonumber(L, -2), path, " (a key)").number;
+        if (key.number > max_key) max_key = key.number;
+        if (key.number != std::floor(key.number) || key.number < 1) integral = false;
+      } else {
+        std::string tname = luaL_typename(L, -2);
+        lua_pop(L, 2);
+        checks.bad(path, "has a " + tname + " key; keys are strings or numbers");
+      }
+      if (strings && numbers) {
+        lua_pop(L, 2);
+        checks.bad(path, "mixes string and number keys; use one kind");
+      }
+      ++n;
+      keys.push_back(key);
+      lua_pop(L, 1);
+    }
+    if (!strings && integral && max_key == static_cast<double>(n)) {  // an array (or {})
+      out += 'l';
+      for (size_t i = 1; i <= n; ++i) {
+        lua_pushnumber(L, static_cast<double>(i));
+        lua_rawgeti(L, idx, static_cast<int>(i));
+        encode(lua_gettop(L), Path{&path, nullptr, L, lua_gettop(L) - 1});
+        lua_pop(L, 2);
+      }
+      out += 'e';
+    } else {
+      if (strings)
+        std::sort(keys.begin(), keys.end(), [](const Key& a, const Key& b) { return a.text < b.text; });
+      else
+        std::sort(keys.begin(), keys.end(), [](const Key& a, const Key& b) { return a.number < b.number; });
+      out += 'm';
+      for (const Key& k : keys) {
+        if (strings) {
+          encode_string(k.text, out);
+          lua_pushlstring(L, k.text.data(), k.text.size());
+        } else {
+          encode_number(k.number, out);
+          lua_pushnumber(L, k.number);
+        }
+        lua_pushvalue(L, -1);
+        lua_rawget(L, idx);
+        encode(lua_gettop(L), Path{&path, nullptr, L, lua_gettop(L) - 1});
+        lua_pop(L, 2);
+      }
+      out += 'e';
+    }
+    checks.on_path.erase(ptr);
+  }
+};
+
 }  // namespace
+
+void encode_value(lua_State* L, int idx, const std::function<std::string_view(int)>& on_instance,
+                  const std::string& path, std::string& out) {
+  int top = lua_gettop(L);
+  if (idx < 0) idx = top + idx + 1;
+  static const std::function<std::string(int)> no_instances;
+  Encoder e{L, on_instance, Converter{L, no_instances, {}}, out};
+  Path root{nullptr, &path, L, 0};
+  try {
+    e.encode(idx, root);
+  } catch (...) {
+    lua_settop(L, top);
+    throw;
+  }
+}
 
 Value to_value(lua_State* L, int idx, const std::function<std::string(int)>& on_instance,
                const std::string& path) {
   int top = lua_gettop(L);
   if (idx < 0) idx = top + idx + 1;
   Converter c{L, on_instance, {}};
+  Path root{nullptr, &path, L, 0};
   try {
-    return c.convert(idx, path);
+    return c.convert(idx, root);
   } catch (...) {
     lua_settop(L, top);
     throw;

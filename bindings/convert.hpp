@@ -18,6 +18,13 @@ bool is_instance(lua_State* L, int idx);
 Value to_value(lua_State* L, int idx, const std::function<std::string(int)>& on_instance,
                const std::string& path);
 
+// Appends the canonical encoding (engine/canonical.hpp) of the value at `idx` to `out`:
+// what encoding to_value's Value gives, with the same checks and messages, without
+// building it. `on_instance(abs_idx)` gives an instance's key (a view valid until the
+// next call); instances are met in the order of the encoding. [-0, +0, -]
+void encode_value(lua_State* L, int idx, const std::function<std::string_view(int)>& on_instance,
+                  const std::string& path, std::string& out);
+
 // Pushes `v`; `push_ref(key)` must push the instance for a Ref. [-0, +1, m]
 void push_value(lua_State* L, const Value& v, const std::function<void(const std::string&)>& push_ref);
 

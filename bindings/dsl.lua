@@ -138,22 +138,37 @@ function M.sh_ok(cmd, opts)
   return r
 end
 
-local types = {}                                 -- name -> type
-local info = setmetatable({}, { __mode = "k" })  -- instance -> { type, site, bare, values }
-internal.instances = info  -- read by the bindings without a call
+local types = {}  -- name -> type
 internal.types = types
+internal.declared = 0  -- instances declared by the pipeline: the size of its graph, about
+
+-- An instance is a proxy table whose one entry, under this private key, is its record
+-- { type, site, bare, values }: its fields live in the record, so every assignment
+-- passes through __newindex and is checked at the assigning line. (A side table keyed
+-- by instance would be a weak table of every instance, rehashed as it grows and swept
+-- by every collection.)
+local RECORD = setmetatable({}, { __tostring = function() return "ochre.record" end,
+                                  __metatable = "ochre.record" })
+internal.RECORD = RECORD  -- the bindings read records with rawget
+
+-- The record of `v` when it is an instance, else nil.
+local function record_of(v)
+  if type(v) ~= "table" then return nil end
+  return rawget(v, RECORD)
+end
 internal.REQUIRED = REQUIRED
 
 local HOOKS = { create = true, read = true, update = true, delete = true }
 local RESERVED = { identifier = true, outputs = true }
 
 -- "file:line" of the Lua code `level` frames up. A tail call (`return T "x"`) leaves no
--- frame to name; then the pipeline's file stands alone.
+-- frame to name; then the pipeline's file stands alone. internal.callsite is a native
+-- (natives.cpp, installed once this file has run): debug.getinfo would build a table
+-- for every declaration.
 internal.pipeline = "?"
 local function site(level)
-  local i = debug.getinfo(level + 1, "Sl")
-  if not i or i.what == "C" or (i.currentline or -1) < 0 then return internal.pipeline end
-  return i.short_src .. ":" .. i.currentline
+  local callsite = internal.callsite
+  return callsite and callsite(level + 1) or internal.pipeline
 end
 
 local function distance(a, b)
@@ -186,7 +201,7 @@ end
 internal.suggest = suggest
 
 local function is_instance(v)
-  return type(v) == "table" and info[v] ~= nil
+  return record_of(v) ~= nil
 end
 internal.is_instance = is_instance
 
@@ -219,7 +234,7 @@ local function check_value(v, path, on_path, depth)
     return nil
   end
   if t == "table" then
-    if info[v] then return nil end
+    if rawget(v, RECORD) then return nil end
     if v == REQUIRED then
       return ("field '%s': ochre.required marks a field in a type's fields, not a value"):format(path)
     end
@@ -258,7 +273,7 @@ end
 internal.check_value = check_value
 
 local function deep_copy(v)
-  if type(v) ~= "table" or info[v] then return v end
+  if type(v) ~= "table" or rawget(v, RECORD) then return v end
   local c = {}
   for k, x in pairs(v) do c[k] = deep_copy(x) end
   return c
@@ -269,7 +284,7 @@ local base_methods = {}
 -- self:path "name": a file in this instance's own area of the state directory (the
 -- directory is created; without a name, the directory itself).
 function base_methods.path(self, name)
-  if getmetatable(self) == nil or not info[self] then
+  if getmetatable(self) == nil or not record_of(self) then
     error("path is a method: write self:path \"name\"", 2)
   end
   local dir = internal.instance_dir(tostring(self))
@@ -289,20 +304,24 @@ end
 
 local function make_instance_mt(T)
   local mt = { __ochre_type = T }
-  -- Instances are empty proxies: their values live in info[self].values, so every
-  -- assignment passes through __newindex and is checked at the assigning line.
   function mt.__index(self, k)
-    local v = info[self].values[k]
+    local values = rawget(self, RECORD).values
+    local v = values[k]
     if v ~= nil then return v end
+    if k == "outputs" then  -- made on first use: most instances never have any
+      v = {}
+      values.outputs = v
+      return v
+    end
     local m = T.methods[k]
     if m ~= nil then return m end
     m = base_methods[k]
     if m ~= nil then return m end
-    if T.fields[k] ~= nil or k == "outputs" then return nil end
+    if T.fields[k] ~= nil then return nil end
     error(unknown_field(T, k), 2)
   end
   function mt.__newindex(self, k, v)
-    local values = info[self].values
+    local values = rawget(self, RECORD).values
     if k == "outputs" then values.outputs = v return end
     if k == "identifier" then error(("the identifier of %s cannot change"):format(tostring(self)), 2) end
     if T.fields[k] == nil then error(unknown_field(T, k), 2) end
@@ -310,47 +329,47 @@ local function make_instance_mt(T)
     if err then error(tostring(self) .. ": " .. err, 2) end
     values[k] = v
   end
+  -- Raised at the declaration's line: the call is often a tail call with no frame.
+  local function fail(i, msg) error(i.site .. ": " .. msg, 0) end
   function mt.__call(self, values)
-    local i = info[self]
-    -- Raised at the declaration's line: this call is often a tail call with no frame.
-    local function fail(msg) error(i.site .. ": " .. msg, 0) end
+    local i = rawget(self, RECORD)
     if not i.bare then
-      fail(("%s already has its fields; give them once: %s \"%s\" { ... }")
+      fail(i, ("%s already has its fields; give them once: %s \"%s\" { ... }")
         :format(tostring(self), T.name, i.values.identifier))
     end
     if type(values) ~= "table" or getmetatable(values) ~= nil then
-      fail(("%s: expected a table of fields, got %s"):format(tostring(self), describe(values)))
+      fail(i, ("%s: expected a table of fields, got %s"):format(tostring(self), describe(values)))
     end
     for k, v in pairs(values) do
       if type(k) ~= "string" then
-        fail(("%s: field names are strings; got %s (write name = value)"):format(tostring(self), describe(k)))
+        fail(i, ("%s: field names are strings; got %s (write name = value)"):format(tostring(self), describe(k)))
       end
-      if RESERVED[k] then fail(("%s: '%s' cannot be set as a field"):format(tostring(self), k)) end
-      if T.fields[k] == nil then fail(unknown_field(T, k)) end
+      if RESERVED[k] then fail(i, ("%s: '%s' cannot be set as a field"):format(tostring(self), k)) end
+      if T.fields[k] == nil then fail(i, unknown_field(T, k)) end
       local err = check_value(v, k)
-      if err then fail(tostring(self) .. ": " .. err) end
+      if err then fail(i, tostring(self) .. ": " .. err) end
       i.values[k] = v
     end
     i.bare = false
     local missing = internal.check_required(self)
-    if missing then fail(missing) end
+    if missing then fail(i, missing) end
     -- A type's validate(self) checks the fields where they are declared.
     local validate = T.methods.validate
     if validate then
       local ok, err = pcall(validate, self)
       -- The error's own position (inside validate) gives way to the declaration's.
-      if not ok then fail((tostring(err):gsub("^[^:\n]+:%d+: ", ""))) end
+      if not ok then fail(i, (tostring(err):gsub("^[^:\n]+:%d+: ", ""))) end
     end
     return self
   end
   function mt.__tostring(self)
-    return T.name .. "/" .. tostring(info[self].values.identifier)
+    return T.name .. "/" .. tostring(rawget(self, RECORD).values.identifier)
   end
   return mt
 end
 
 function internal.check_required(inst, level)
-  local i = info[inst]
+  local i = rawget(inst, RECORD)
   local T = i.type
   for _, f in ipairs(T.field_names) do
     if T.fields[f] == REQUIRED and i.values[f] == nil then
@@ -368,14 +387,13 @@ function type_mt.__call(T, identifier)
     error(("%s: an identifier must be a non-empty string (got %s); write %s \"name\""):format(
       T.name, describe(identifier), T.name), 2)
   end
-  local values = { identifier = identifier, outputs = {} }
+  internal.declared = internal.declared + 1
+  local values = { identifier = identifier }
   for _, f in ipairs(T.field_names) do
     local d = T.fields[f]
     if d ~= REQUIRED then values[f] = deep_copy(d) end
   end
-  local inst = setmetatable({}, T.mt)
-  info[inst] = { type = T, site = site(2), bare = true, values = values }
-  return inst
+  return setmetatable({ [RECORD] = { type = T, site = site(2), bare = true, values = values } }, T.mt)
 end
 function type_mt.__tostring(T) return "ochre.component \"" .. T.name .. "\"" end
 
@@ -481,13 +499,11 @@ end
 -- The instance of type `T` as stored: no validation, its site is the state.
 function internal.stored_instance(T, fields, outputs)
   fields.outputs = outputs or {}
-  local inst = setmetatable({}, T.mt)
-  info[inst] = { type = T, site = "(state)", bare = false, values = fields }
-  return inst
+  return setmetatable({ [RECORD] = { type = T, site = "(state)", bare = false, values = fields } }, T.mt)
 end
 
 function internal.info(inst)
-  local i = info[inst]
+  local i = record_of(inst)
   if not i then return nil end
   return i.type, i.site, i.values
 end
@@ -501,7 +517,7 @@ function internal.pretty(v, indent, seen)
   local t = type(v)
   if t == "string" then return ("%q"):format(v) end
   if t ~= "table" then return tostring(v) end
-  if info[v] then
+  if rawget(v, RECORD) then
     local key = tostring(v)
     return key .. "/" .. (internal.uuids[key] or "(not planned)")
   end

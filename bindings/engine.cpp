@@ -266,8 +266,18 @@ JobInfo info_of(const Plan& plan, int i) {
 std::vector<JobInfo> Engine::jobs() const {
   const Plan& p = impl_->plan();
   std::vector<JobInfo> out;
+  out.reserve(p.jobs.size());
   for (int i = 0; i < (int)p.jobs.size(); ++i) out.push_back(info_of(p, i));
   return out;
+}
+
+int Engine::job_count() const { return static_cast<int>(impl_->plan().jobs.size()); }
+
+JobInfo Engine::job(int index) const {
+  const Plan& p = impl_->plan();
+  if (index < 0 || index >= static_cast<int>(p.jobs.size()))
+    fail(Code::NotNow, {"no job " + std::to_string(index) + " in the plan"});
+  return info_of(p, index);
 }
 
 std::string Engine::plan_table() const { return format_table(impl_->plan()); }

@@ -111,19 +111,21 @@ void LuaHookRunner::start(int, const Job& job, const Plan& plan, const Graph& gr
     return out;
   };
 
-  auto finish = [&s, key, action = job.action, done = std::move(done)](JobOutcome out) {
+  int handle = job.node >= 0 ? graph.node(job.node).handle : LUA_NOREF;
+  auto finish = [&s, key, handle, action = job.action, done = std::move(done)](JobOutcome out) {
     if (out.kind == JobOutcome::Done && action != Action::Delete) {
       // Dependents read these outputs as self.<field>.outputs.
       lua_State* L = s.L();
-      auto refs = s.instance_refs.find(key);
-      if (refs != s.instance_refs.end()) {
-        for (int r : refs->second) {
-          lua_rawgeti(L, LUA_REGISTRYINDEX, r);
-          push_value(L, out.outputs, [&](const std::string& k) { lua_pushstring(L, k.c_str()); });
-          lua_setfield(L, -2, "outputs");
-          lua_pop(L, 1);
-        }
-      }
+      auto set_outputs = [&](int ref) {
+        lua_rawgeti(L, LUA_REGISTRYINDEX, ref);
+        push_value(L, out.outputs, [&](const std::string& k) { lua_pushstring(L, k.c_str()); });
+        lua_setfield(L, -2, "outputs");
+        lua_pop(L, 1);
+      };
+      set_outputs(handle);
+      auto aliases = s.alias_refs.find(key);
+      if (aliases != s.alias_refs.end())
+        for (int r : aliases->second) set_outputs(r);
     }
     if (out.kind == JobOutcome::Done && action == Action::Delete) {
       // The instance is gone: so is its own file area.

@@ -109,6 +109,8 @@ const TypeInfo& Session::type_info(int idx) {
     t.field_names.push_back(lua_tostring(L, -1));
     lua_pop(L, 1);
   }
+  lua_pushvalue(L, -1);
+  t.names_ref = luaL_ref(L, LUA_REGISTRYINDEX);
   lua_getfield(L, idx, "hooks");
   lua_getfield(L, -1, "read");
   t.has_read = lua_isfunction(L, -1);
@@ -200,6 +202,8 @@ void Session::run_chunk(const std::string& display_name) {
   lua_rawgeti(L, LUA_REGISTRYINDEX, internal_ref);
   lua_pushlstring(L, display_name.data(), display_name.size());
   lua_setfield(L, -2, "pipeline");
+  lua_pushinteger(L, 0);
+  lua_setfield(L, -2, "declared");
   lua_pop(L, 1);
   PhaseTimer timer;
   if (!pcall(L, 0, LUA_MULTRET, &err, false)) lua_user_error(Code::LuaRuntime, err);
@@ -310,13 +314,68 @@ StateStore& Session::state(bool write) {
 
 namespace {
 
+// Instance (its table's address) -> node, read a few times per instance while walking:
+// open addressing over one array rather than a node allocated per entry.
+class NodeMap {
+ public:
+  static constexpr int Unseen = -2;
+  void reserve(size_t n) {
+    if (n * 2 > slots_.size()) rehash(n * 2);
+  }
+  int find(const void* key) const {
+    if (slots_.empty()) return Unseen;
+    size_t mask = slots_.size() - 1;
+    for (size_t i = hash(key) & mask;; i = (i + 1) & mask) {
+      if (slots_[i].key == key) return slots_[i].value;
+      if (!slots_[i].key) return Unseen;
+    }
+  }
+  void set(const void* key, int value) {
+    if ((used_ + 1) * 2 > slots_.size()) rehash(std::max<size_t>(16, slots_.size() * 2));
+    size_t mask = slots_.size() - 1;
+    size_t i = hash(key) & mask;
+    while (slots_[i].key && slots_[i].key != key) i = (i + 1) & mask;
+    if (!slots_[i].key) ++used_;
+    slots_[i] = {key, value};
+  }
+
+ private:
+  struct Slot {
+    const void* key = nullptr;
+    int value = 0;
+  };
+  static size_t hash(const void* p) {  // addresses are aligned: mix the high bits down
+    auto x = static_cast<uint64_t>(reinterpret_cast<uintptr_t>(p));
+    x ^= x >> 33;
+    x *= 0xff51afd7ed558ccdULL;
+    return static_cast<size_t>(x ^ (x >> 33));
+  }
+  void rehash(size_t n) {
+    size_t size = 16;
+    while (size < n) size *= 2;
+    std::vector<Slot> old = std::move(slots_);
+    slots_.assign(size, Slot{});
+    used_ = 0;
+    for (const Slot& s : old)
+      if (s.key) set(s.key, s.value);
+  }
+  std::vector<Slot> slots_;
+  size_t used_ = 0;
+};
+
 // Walks the instances reachable from the roots, depth first, sub-components first.
 // Iterative, with the instances being visited kept in a Lua table (`work_`), so neither
 // the C++ nor the Lua stack grows with the depth of the graph (a 100,000-long chain).
 class Collector {
  public:
-  Collector(Session& s, const std::vector<StoredInstance>& stored) : s_(s), L(s.L()) {
-    for (const auto& st : stored) stored_.emplace(st.key, &st);
+  Collector(Session& s, const std::vector<StoredInstance>& stored, const KeyIndex& stored_index)
+      : s_(s), L(s.L()), stored_(stored), stored_index_(stored_index) {
+    // The graph is about what the pipeline declared, or what was applied last.
+    s_.push_internal("declared");
+    size_t expected = std::max(stored.size(), static_cast<size_t>(lua_tointeger(L, -1)));
+    lua_pop(L, 1);
+    node_of_.reserve(expected);
+    graph_.reserve(expected);
     lua_newtable(L);
     work_ = luaL_ref(L, LUA_REGISTRYINDEX);
   }
@@ -324,14 +383,17 @@ class Collector {
 
   template <class Timer>
   Graph run(Timer& timer) {
+    keys_ = lua_gettop(L) + 1;
+    for (const char* k : {"type", "values", "site", "identifier"}) lua_pushstring(L, k);
     for (int ref : s_.root_refs) {
       lua_rawgeti(L, LUA_REGISTRYINDEX, ref);
       int n = walk(lua_gettop(L));
       lua_pop(L, 1);
       graph_.add_root(n);
     }
+    lua_settop(L, keys_ - 1);
     timer.mark("collect");
-    graph_.finalize();
+    graph_.finalize([this](const std::string& key) { return find_stored(key); });
     timer.mark("hash");
     return std::move(graph_);
   }
@@ -393,51 +455,70 @@ class Collector {
   int walk(int idx) {
     int base = lua_gettop(L);
     const void* root = lua_topointer(L, idx);
-    if (auto d = node_of_.find(root); d != node_of_.end()) return d->second;
+    if (int n = node_of(root); n >= 0) return n;
     push_frame(idx);
     while (!stack_.empty()) {
       Frame& f = stack_.back();
-      auto done = node_of_.find(f.ptr);
-      if (f.stage == 0 && done != node_of_.end()) {
+      if (f.stage == 0 && node_of(f.ptr) >= 0) {
         release_slot(f.slot);
         stack_.pop_back();
         continue;
       }
       if (f.stage == 0) {
-        if (visiting_.count(f.ptr)) cycle_from(f.ptr);
+        if (node_of(f.ptr) == Visiting) cycle_from(f.ptr);
         enter(f);
       } else {
-        finish(stack_.size() - 1);
+        push_instance(f);
+        push_record();
+        finish(stack_.size() - 1, lua_gettop(L) - 3);
       }
       lua_settop(L, base);
     }
-    return node_of_.at(root);
+    return node_of(root);
   }
 
-  // Reads the DSL's record of the instance on the top: T and values. [-0, +2, e]
+  static constexpr int Unseen = NodeMap::Unseen, Visiting = -1;
+  // The node of an instance, or Unseen, or Visiting (entered, not finished).
+  int node_of(const void* ptr) const { return node_of_.find(ptr); }
+
+  // The keys of records and values, interned once below the walk's part of the stack:
+  // lua_getfield would intern its key again at every call.
+  enum Key { Type, Values, Site, Identifier };
+  int keys_ = 0;  // the stack index of the first
+  // Pushes t[key], t a plain table at `t` (an absolute index). [-0, +1, -]
+  void get(int t, Key key) {
+    lua_pushvalue(L, keys_ + key);
+    lua_rawget(L, t);
+  }
+
+  // Reads the DSL's record of the instance on the top: the record, T, values. [-0, +3, e]
   void push_record() {
-    lua_rawgeti(L, LUA_REGISTRYINDEX, s_.instances_ref);
-    lua_pushvalue(L, -2);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, s_.record_key_ref);
     lua_rawget(L, -2);
+    int record = lua_gettop(L);
+    get(record, Type);
+    get(record, Values);
+  }
+
+  // Pushes the value of the type's i-th field (0-based, as in TypeInfo::field_names),
+  // through the type's list of names: no name is interned again. [-0, +1, e]
+  void push_field(const TypeInfo& type, int values, size_t i) {
+    lua_rawgeti(L, LUA_REGISTRYINDEX, type.names_ref);
+    lua_rawgeti(L, -1, static_cast<int>(i + 1));
+    lua_rawget(L, values < 0 ? values - 2 : values);
     lua_remove(L, -2);
-    lua_getfield(L, -1, "type");
-    lua_getfield(L, -2, "values");
-    lua_remove(L, -3);
   }
 
   void enter(Frame& f) {
     push_instance(f);
     int inst = lua_gettop(L);
     push_record();
-    const int t_idx = inst + 1, values = inst + 2;
+    const int record = inst + 1, t_idx = inst + 2, values = inst + 3;
     const TypeInfo& type = s_.type_info(t_idx);
-    lua_rawgeti(L, LUA_REGISTRYINDEX, s_.instances_ref);
-    lua_pushvalue(L, inst);
-    lua_rawget(L, -2);
-    lua_getfield(L, -1, "site");
+    get(record, Site);
     f.site = lua_tostring(L, -1);
-    lua_pop(L, 3);
-    lua_getfield(L, values, "identifier");
+    lua_pop(L, 1);
+    get(values, Identifier);
     f.key = make_key(type.name, lua_tostring(L, -1));
     lua_pop(L, 1);
     for (const auto& name : type.required) {
@@ -446,23 +527,25 @@ class Collector {
       lua_pop(L, 1);
       if (missing) throw Error(Code::MissingField, message(Code::MissingField, {f.key, name}), f.site);
     }
-    visiting_.insert(f.ptr);
+    node_of_.set(f.ptr, Visiting);
     f.stage = 1;
 
     // What the last apply stored is visible to read and the hooks.
-    auto st = stored_.find(f.key);
-    if (st != stored_.end() && st->second->status == Status::Ok && !st->second->outputs.entries.empty()) {
-      push_value(L, st->second->outputs, [&](const std::string& k) { lua_pushstring(L, k.c_str()); });
+    const StoredInstance* st = find_stored(f.key);
+    if (st && st->status == Status::Ok && !st->outputs.entries.empty()) {
+      push_value(L, st->outputs, [&](const std::string& k) { lua_pushstring(L, k.c_str()); });
       lua_setfield(L, values, "outputs");
     }
 
     // Sub-components first (so their read hooks run before ours), in field order.
     size_t first_child = stack_.size();
-    for (const auto& name : type.field_names) {
-      lua_getfield(L, values, name.c_str());
+    for (size_t i = 0; i < type.field_names.size(); ++i) {
+      push_field(type, values, i);
       scan(lua_gettop(L));
       lua_pop(L, 1);
     }
+    // None to walk first (a leaf): on to its read hook and conversion, still on the stack.
+    if (stack_.size() == first_child) return finish(first_child - 1, inst);
     std::reverse(stack_.begin() + first_child, stack_.end());
   }
 
@@ -471,8 +554,9 @@ class Collector {
     if (lua_type(L, idx) != LUA_TTABLE) return;
     const void* ptr = lua_topointer(L, idx);
     if (is_instance(L, idx)) {
-      if (node_of_.count(ptr)) return;
-      if (visiting_.count(ptr)) cycle_from(ptr);
+      int n = node_of(ptr);
+      if (n >= 0) return;
+      if (n == Visiting) cycle_from(ptr);
       push_frame(idx);
       return;
     }
@@ -486,14 +570,13 @@ class Collector {
     scanning_.erase(ptr);
   }
 
-  void finish(size_t at) {
+  // Runs the read hook of the frame at `at` (once) and converts its fields, its instance
+  // at `inst` with its record, type and values above it (push_record).
+  void finish(size_t at, int inst) {
     // A copy: converting may push frames, which moves the stack's elements.
     const std::string key = stack_[at].key, site = stack_[at].site;
     Frame& f = stack_[at];
-    push_instance(f);
-    int inst = lua_gettop(L);
-    push_record();
-    const int t_idx = inst + 1, values = inst + 2;
+    const int t_idx = inst + 2, values = inst + 3;
     const TypeInfo& type = s_.type_info(t_idx);
 
     if (f.stage == 1) {
@@ -511,21 +594,25 @@ class Collector {
       }
     }
 
-    // Convert; a sub-component that read introduced is walked first, then we come back.
-    Node node;
-    std::string identifier = key.substr(type.name.size() + 1);
-    node.fields.reserve(type.field_names.size() + 1);
+    // Encode the fields (by name, identifier included) straight from Lua; a
+    // sub-component that read introduced is walked first, then we come back.
+    std::string_view identifier = std::string_view(key).substr(type.name.size() + 1);
+    std::string encoded = "m";
+    refs_.clear();
     bool id_added = false;
     size_t before = stack_.size();
-    for (const auto& name : type.field_names) {
-      if (!id_added && name > "identifier") {
-        node.fields.emplace_back("identifier", Value::of_string(identifier));
+    for (size_t i = 0; i <= type.field_names.size(); ++i) {
+      if (!id_added && (i == type.field_names.size() || type.field_names[i] > "identifier")) {
+        encode_string("identifier", encoded);
+        encode_string(identifier, encoded);
         id_added = true;
       }
-      lua_pushlstring(L, name.data(), name.size());
-      lua_rawget(L, values);
+      if (i == type.field_names.size()) break;
+      const std::string& name = type.field_names[i];
+      encode_string(name, encoded);
+      push_field(type, values, i);
       try {
-        node.fields.emplace_back(name, to_value(L, -1, [&](int child) { return key_of(child); }, name));
+        encode_value(L, -1, [&](int child) { return ref_key(child); }, name, encoded);
       } catch (const Error& e) {
         if (e.code() != Code::BadValue) throw;
         throw Error(Code::BadValue, key + ": " + e.what(), site);
@@ -533,69 +620,96 @@ class Collector {
       lua_pop(L, 1);
     }
     if (stack_.size() != before) return;  // new sub-components: they go first
-    if (!id_added) node.fields.emplace_back("identifier", Value::of_string(identifier));
+    encoded += 'e';
+    Node node;
+    node.fields = PackedFields::packed(std::move(encoded));
+    node.deps = distinct_refs();
+    node.deps_known = true;
 
     Frame done = std::move(stack_[at]);
     stack_.erase(stack_.begin() + static_cast<long>(at));
-    visiting_.erase(done.ptr);
     release_slot(done.slot);
 
-    int existing = graph_.find(done.key);
-    if (existing >= 0) {
-      const Node& other = graph_.node(existing);
-      if (other.fields != node.fields) fail(Code::Duplicate, {done.key, other.site, done.site});
-      lua_pushvalue(L, inst);  // an alias: its outputs are kept current too
-      s_.instance_refs[done.key].push_back(luaL_ref(L, LUA_REGISTRYINDEX));
-      node_of_.emplace(done.ptr, existing);
-      return;
-    }
     node.type = type.name;
-    node.identifier = std::move(identifier);
-    node.key = done.key;
+    node.identifier = std::string(identifier);
+    node.key = std::move(done.key);
     node.breaks = type.breaks;
     node.sensitive = type.sensitive;
-    node.site = done.site;
+    node.site = std::move(done.site);
+    bool added = false;
+    int n = graph_.add_or_find(node, added);
+    if (!added) {
+      const Node& other = graph_.node(n);
+      if (other.fields != node.fields) fail(Code::Duplicate, {node.key, other.site, node.site});
+    }
     lua_pushvalue(L, inst);
-    node.handle = luaL_ref(L, LUA_REGISTRYINDEX);
-    s_.instance_refs[done.key].push_back(node.handle);
-    node_of_.emplace(done.ptr, graph_.add(std::move(node)));
+    int ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    if (added) graph_.set_handle(n, ref);
+    else s_.alias_refs[node.key].push_back(ref);  // an alias: its outputs are kept current too
+    node_of_.set(done.ptr, n);
   }
 
   // The key of a sub-component met while converting; one not done yet gets a frame (the
   // conversion is redone once it is).
-  std::string key_of(int idx) {
+  std::string_view ref_key(int idx) {
     const void* ptr = lua_topointer(L, idx);
-    auto d = node_of_.find(ptr);
-    if (d != node_of_.end()) return graph_.node(d->second).key;
-    if (visiting_.count(ptr)) cycle_from(ptr);
+    int n = node_of(ptr);
+    if (n >= 0) {
+      refs_.push_back(n);
+      return graph_.node(n).key;
+    }
+    if (n == Visiting) cycle_from(ptr);
     push_frame(idx);
     return {};
   }
 
+  // The nodes met as refs while encoding, each once, in the order met: a node's deps.
+  std::vector<int> distinct_refs() {
+    std::vector<int> deps;
+    if (seen_.size() < graph_.size()) seen_.resize(graph_.size(), 0);
+    ++stamp_;
+    for (int r : refs_)
+      if (seen_[r] != stamp_) {
+        seen_[r] = stamp_;
+        deps.push_back(r);
+      }
+    return deps;
+  }
+
+  const StoredInstance* find_stored(std::string_view key) const {
+    int i = stored_index_.find(key, [this](int j) -> const std::string& { return stored_[j].key; });
+    return i < 0 ? nullptr : &stored_[i];
+  }
+
   Session& s_;
   lua_State* L;
+  const std::vector<StoredInstance>& stored_;
+  const KeyIndex& stored_index_;
   int work_ = LUA_NOREF;
   int slots_ = 0;
   std::vector<int> free_slots_;
   Graph graph_;
   std::vector<Frame> stack_;
-  std::unordered_map<std::string, const StoredInstance*> stored_;
-  std::unordered_map<const void*, int> node_of_;
-  std::unordered_set<const void*> visiting_;
+  NodeMap node_of_;  // a node, or Visiting
+  std::vector<int> refs_;          // nodes met as refs by the conversion under way
+  std::vector<unsigned> seen_;     // by node: the stamp of the last distinct_refs that met it
+  unsigned stamp_ = 0;
   std::unordered_set<const void*> scanning_;
 };
 
 }  // namespace
 
-void Session::build_graph(const std::vector<StoredInstance>& stored) {
+void Session::build_graph(const std::vector<StoredInstance>& stored, const KeyIndex& stored_index) {
   PhaseTimer timer;
-  for (auto& [key, refs] : instance_refs)
+  if (graph)
+    for (const Node& n : graph->nodes()) luaL_unref(L(), LUA_REGISTRYINDEX, n.handle);
+  for (auto& [key, refs] : alias_refs)
     for (int r : refs) luaL_unref(L(), LUA_REGISTRYINDEX, r);
-  instance_refs.clear();
+  alias_refs.clear();
   graph.reset();
   int top = lua_gettop(L());
   try {
-    Collector collector(*this, stored);
+    Collector collector(*this, stored, stored_index);
     graph = collector.run(timer);
   } catch (...) {
     lua_settop(L(), top);
@@ -612,7 +726,8 @@ void Session::plan(bool destroy, const std::vector<std::string>& keys) {
   auto roots = st.roots();
   undelivered = !st.outbox_due(LLONG_MAX, 1).empty();
   timer.mark("state load");
-  build_graph(stored);
+  KeyIndex stored_index = index_stored(stored);
+  build_graph(stored, stored_index);
   timer.mark("graph+hash");
   PlanOptions po;
   po.destroy = destroy;
@@ -629,7 +744,7 @@ void Session::plan(bool destroy, const std::vector<std::string>& keys) {
   destroying = destroy;
   destroy_all = destroy && keys.empty();
   destroy_keys = keys;
-  current_plan = make_plan(*graph, std::move(stored), po);
+  current_plan = make_plan(*graph, std::move(stored), po, std::move(stored_index));
   timer.mark("plan");
   planned_locked_ = lock_ != nullptr;
   uuids_published = false;  // published when the REPL prints an instance

@@ -132,8 +132,8 @@ void install_module(Session& s) {
   lua_setfield(L, -2, "instance_dir");
   install_waits(s, L);    // ochre.sh, sleep, wait_* (wrapped by dsl.lua's M.sh)
   install_natives(s, L);  // json, sha256, fs (wrapped by dsl.lua)
-  lua_getfield(L, -1, "instances");
-  s.instances_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+  lua_getfield(L, -1, "RECORD");
+  s.record_key_ref = luaL_ref(L, LUA_REGISTRYINDEX);
   s.internal_ref = luaL_ref(L, LUA_REGISTRYINDEX);
   lua_pushvalue(L, -1);
   s.module_ref = luaL_ref(L, LUA_REGISTRYINDEX);

@@ -3,6 +3,7 @@
 // Errors are raised at the user's line, past ochre's own Lua layer.
 #include <sys/stat.h>
 
+#include <charconv>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -223,6 +224,24 @@ int l_webhook_url_problem(lua_State* L) {
   return 1;
 }
 
+// internal.callsite(level): "file:line" of the Lua code `level` frames up, or nothing for
+// a C function or a tail call that left no frame. The DSL records one per declaration:
+// debug.getinfo would build a table each time.
+int l_callsite(lua_State* L) {
+  lua_Debug ar;
+  if (!lua_getstack(L, static_cast<int>(lua_tointeger(L, 1)), &ar) || !lua_getinfo(L, "Sl", &ar) ||
+      ar.currentline < 0 || std::strcmp(ar.what, "C") == 0)
+    return 0;
+  // Spelled out by hand: lua_pushfstring would cost more than the rest of a declaration.
+  char buf[LUA_IDSIZE + 16];
+  size_t n = std::strlen(ar.short_src);
+  std::memcpy(buf, ar.short_src, n);
+  buf[n++] = ':';
+  n = static_cast<size_t>(std::to_chars(buf + n, buf + sizeof buf, ar.currentline).ptr - buf);
+  lua_pushlstring(L, buf, n);
+  return 1;
+}
+
 }  // namespace
 
 void install_natives(Session& s, lua_State* L) {
@@ -233,7 +252,7 @@ void install_natives(Session& s, lua_State* L) {
       {"fs_read", trampoline<l_fs_read>},         {"fs_write", trampoline<l_fs_write>},
       {"fs_exists", trampoline<l_fs_exists>},     {"fs_mkdir", trampoline<l_fs_mkdir>},
       {"fs_remove", trampoline<l_fs_remove>},     {"fs_list", trampoline<l_fs_list>},
-      {"fs_stat", trampoline<l_fs_stat>},
+      {"fs_stat", trampoline<l_fs_stat>},         {"callsite", l_callsite},
       {"webhook_url_problem", trampoline<l_webhook_url_problem>},
   };
   for (const auto& r : natives) {

@@ -27,6 +27,7 @@ struct TypeInfo {
   std::string name;
   std::vector<std::string> breaks;
   std::vector<std::string> field_names;
+  int names_ref = LUA_NOREF;  // the same names as Lua strings (the type's field_names)
   std::vector<std::string> required;  // fields without a default
   std::vector<std::string> sensitive; // fields never shown
   bool has_read = false;
@@ -132,7 +133,7 @@ class Session {
 
   int module_ref = LUA_NOREF;
   int internal_ref = LUA_NOREF;
-  int instances_ref = LUA_NOREF;  // the DSL's weak table: instance -> { type, site, values }
+  int record_key_ref = LUA_NOREF;  // the key of an instance's record { type, site, values }
   bool uuids_published = false;
 
   Options options;
@@ -148,7 +149,9 @@ class Session {
   std::optional<Plan> current_plan;
   bool destroying = false;
   bool destroy_all = false;  // a destroy of the whole pipeline (no KEYs)
-  std::unordered_map<std::string, std::vector<int>> instance_refs;  // key -> its Lua objects
+  // Lua references to the instances of the graph: each node's handle, and here the other
+  // instances with the same key and fields (aliases), whose outputs are kept current too.
+  std::unordered_map<std::string, std::vector<int>> alias_refs;
   std::unordered_map<const void*, TypeInfo> types;                   // by type table
   std::unordered_set<Wait*> waits;                                   // alive waits
   std::vector<std::unique_ptr<NativeType>> native_types;             // hooks' upvalues point here
@@ -165,7 +168,7 @@ class Session {
   void push_type(const std::string& type);
 
  private:
-  void build_graph(const std::vector<StoredInstance>& stored);
+  void build_graph(const std::vector<StoredInstance>& stored, const KeyIndex& stored_index);
   void run_chunk(const std::string& display_name);
   void finish(JobContext& ctx, JobOutcome outcome);
   void emit_lines(JobContext& ctx, bool flush);

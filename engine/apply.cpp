@@ -272,8 +272,15 @@ class Scheduler {
   void start(int j) {
     const Job& job = plan_.jobs[j];
     if (events_.started) events_.started(j, job);
-    journal_id_[j] = state_.job_started(report_.run, j, job.action, target(j));
-    if (batching_ && runner_.runs_code(job)) {
+    bool runs_code = runner_.runs_code(job);
+    if (batching_ && !runs_code) {
+      // Nothing of the user's runs: start and outcome are recorded together when it
+      // ends (finish), in the batch's commit.
+      journal_id_[j] = 0;
+    } else {
+      journal_id_[j] = state_.job_started(report_.run, j, job.action, target(j));
+    }
+    if (batching_ && runs_code) {
       // Before a hook runs, its start and every outcome so far are durable: a crash
       // from here on names it as interrupted and loses nothing that finished.
       state_.commit_batch();
@@ -292,7 +299,8 @@ class Scheduler {
     last_outcome_ = outcome;
     const Job& job = plan_.jobs[j];
     Batch batch(state_);  // the outcome and its notification commit together
-    state_.job_finished(journal_id_[j], job.action, target(j), outcome);
+    if (journal_id_[j]) state_.job_finished(journal_id_[j], job.action, target(j), outcome);
+    else journal_id_[j] = state_.job_done(report_.run, j, job.action, target(j), outcome);
     notify_outcome(job, outcome);
     batch.commit();
     report_.outcome[j] = outcome.kind;

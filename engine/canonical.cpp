@@ -12,31 +12,36 @@
 
 namespace ochre {
 
+void encode_number(double x, std::string& out) {
+  if (is_hash_integer(x)) {
+    char buf[32];
+    buf[0] = 'i';
+    char* end = std::to_chars(buf + 1, buf + sizeof buf - 1, static_cast<long long>(x)).ptr;
+    *end++ = 'e';
+    out.append(buf, end);
+  } else {
+    out += 'd';
+    out += python_float_repr(x);
+    out += 'e';
+  }
+}
+
+void encode_string(std::string_view s, std::string& out) {
+  char len[24];
+  out.append(len, std::to_chars(len, len + sizeof len, s.size()).ptr);
+  out += ':';
+  out += s;
+}
+
 void encode_to(const Value& v, std::string& out) {
   switch (v.kind) {
     case Value::Kind::Nil: out += 'n'; break;
     case Value::Kind::Bool: out += v.boolean ? 't' : 'f'; break;
-    case Value::Kind::Number:
-      if (is_hash_integer(v.number)) {
-        char buf[32];
-        std::snprintf(buf, sizeof buf, "i%llde", static_cast<long long>(v.number));
-        out += buf;
-      } else {
-        out += 'd';
-        out += python_float_repr(v.number);
-        out += 'e';
-      }
-      break;
-    case Value::Kind::String:
-      out += std::to_string(v.text.size());
-      out += ':';
-      out += v.text;
-      break;
+    case Value::Kind::Number: encode_number(v.number, out); break;
+    case Value::Kind::String: encode_string(v.text, out); break;
     case Value::Kind::Ref:
       out += 'r';
-      out += std::to_string(v.text.size());
-      out += ':';
-      out += v.text;
+      encode_string(v.text, out);
       break;
     case Value::Kind::Array:
       out += 'l';
@@ -60,6 +65,21 @@ std::string encode(const Value& v) {
   return out;
 }
 
+void encode_fields_to(const Fields& fields, std::string& out) {
+  out += 'm';
+  for (const auto& [name, v] : fields) {
+    encode_string(name, out);
+    encode_to(v, out);
+  }
+  out += 'e';
+}
+
+std::string encode_fields(const Fields& fields) {
+  std::string out;
+  encode_fields_to(fields, out);
+  return out;
+}
+
 namespace {
 
 struct Decoder {
@@ -78,15 +98,15 @@ struct Decoder {
     pos = e + 1;
     return s;
   }
-  std::string counted() {
+  // A "<len>:<bytes>" string, into `out`.
+  void counted(std::string& out) {
     std::string_view len_text = until(':');
     size_t len = 0;
     auto r = std::from_chars(len_text.data(), len_text.data() + len_text.size(), len);
     if (r.ec != std::errc() || r.ptr != len_text.data() + len_text.size() || len > in.size() - pos)
       bad();
-    std::string s(in.substr(pos, len));
+    out.assign(in.data() + pos, len);
     pos += len;
-    return s;
   }
   // A number up to its closing 'e'. A float's exponent is Python's, always signed
   // (1e-05, 1e+16), and no token starts with a sign: the closing 'e' is the first one
@@ -96,45 +116,103 @@ struct Decoder {
     while (end < in.size() && !(in[end] == 'e' && !(is_float && end + 1 < in.size() &&
                                                       (in[end + 1] == '+' || in[end + 1] == '-'))))
       ++end;
-    if (end >= in.size()) bad();
-    std::string t(in.substr(pos, end - pos));
-    char* stop = nullptr;
-    double x = std::strtod(t.c_str(), &stop);
-    if (t.empty() || stop != t.c_str() + t.size()) bad();
+    if (end >= in.size() || end == pos) bad();
+    const char* first = in.data() + pos;
+    const char* last = in.data() + end;
+    double x = 0;
+    std::from_chars_result r;
+    if (is_float) {
+      r = std::from_chars(first, last, x);
+    } else {  // encoded from integers of at most 2^53: exact as long long and as double
+      long long n = 0;
+      r = std::from_chars(first, last, n);
+      x = static_cast<double>(n);
+    }
+    if (r.ec != std::errc() || r.ptr != last) bad();
     pos = end + 1;
     return x;
   }
-  Value value() {
+  // Steps over one value, checking it, building nothing.
+  void skip() {
     if (++depth > 1000) bad();
-    Value v;
     char c = peek();
-    if (c == 'n') { ++pos; }
-    else if (c == 't' || c == 'f') { ++pos; v = Value::of_bool(c == 't'); }
-    else if (c == 'i' || c == 'd') { ++pos; v = Value::of_number(number(c == 'd')); }
-    else if (c == 'r') { ++pos; v = Value::of_ref(counted()); }
-    else if (c >= '0' && c <= '9') { v = Value::of_string(counted()); }
-    else if (c == 'l') {
+    if (c == 'n' || c == 't' || c == 'f') {
       ++pos;
-      v = Value::array();
+    } else if (c == 'i' || c == 'd') {
+      ++pos;
+      number(c == 'd');
+    } else if (c == 'r') {
+      ++pos;
+      skip_counted();
+    } else if (c >= '0' && c <= '9') {
+      skip_counted();
+    } else if (c == 'l' || c == 'm') {
+      ++pos;
+      int n = 0;
       while (peek() != 'e') {
         if (pos >= in.size()) bad();
-        v.items.push_back(value());
+        skip();
+        ++n;
+      }
+      if (c == 'm' && n % 2) bad();
+      ++pos;
+    } else {
+      bad();
+    }
+    --depth;
+  }
+  void skip_counted() {
+    std::string_view len_text = until(':');
+    size_t len = 0;
+    auto r = std::from_chars(len_text.data(), len_text.data() + len_text.size(), len);
+    if (r.ec != std::errc() || r.ptr != len_text.data() + len_text.size() || len > in.size() - pos)
+      bad();
+    pos += len;
+  }
+
+  // Decodes one value into `v` (a fresh Value), in place: the state holds many.
+  void value(Value& v) {
+    if (++depth > 1000) bad();
+    char c = peek();
+    if (c == 'n') {
+      ++pos;
+    } else if (c == 't' || c == 'f') {
+      ++pos;
+      v.kind = Value::Kind::Bool;
+      v.boolean = c == 't';
+    } else if (c == 'i' || c == 'd') {
+      ++pos;
+      v.kind = Value::Kind::Number;
+      v.number = number(c == 'd');
+    } else if (c == 'r') {
+      ++pos;
+      v.kind = Value::Kind::Ref;
+      counted(v.text);
+    } else if (c >= '0' && c <= '9') {
+      v.kind = Value::Kind::String;
+      counted(v.text);
+    } else if (c == 'l') {
+      ++pos;
+      v.kind = Value::Kind::Array;
+      while (peek() != 'e') {
+        if (pos >= in.size()) bad();
+        value(v.items.emplace_back());
       }
       ++pos;
     } else if (c == 'm') {
       ++pos;
-      v = Value::map();
+      v.kind = Value::Kind::Map;
       while (peek() != 'e') {
         if (pos >= in.size()) bad();
-        Value k = value();
-        v.entries.emplace_back(std::move(k), value());
+        auto& entry = v.entries.emplace_back();
+        value(entry.first);
+        value(entry.second);
       }
       ++pos;
     } else {
       bad();
     }
     --depth;
-    return v;
   }
 };
 
@@ -142,9 +220,49 @@ struct Decoder {
 
 Value decode(std::string_view bytes) {
   Decoder d{bytes};
-  Value v = d.value();
+  Value v;
+  d.value(v);
   if (d.pos != bytes.size()) d.bad();
   return v;
+}
+
+void check_fields(std::string_view bytes) {
+  Decoder d{bytes};
+  if (d.peek() != 'm') d.bad();
+  d.skip();
+  if (d.pos != bytes.size()) d.bad();
+  // The keys are strings: a map's keys are at every other value.
+  Decoder k{bytes};
+  ++k.pos;
+  while (k.peek() != 'e') {
+    char c = k.peek();
+    if (c < '0' || c > '9') k.bad();
+    k.skip();
+    k.skip();
+  }
+}
+
+PackedFields PackedFields::packed(std::string bytes) {
+  PackedFields f;
+  f.encoded_ = std::move(bytes);
+  f.decoded_ = false;
+  f.packed_ = true;
+  return f;
+}
+
+const Fields& PackedFields::get() const {
+  if (!decoded_) {
+    fields_ = value_to_fields(decode(encoded_));
+    decoded_ = true;
+  }
+  return fields_;
+}
+
+Fields& PackedFields::edit() {
+  get();
+  packed_ = false;
+  encoded_.clear();
+  return fields_;
 }
 
 Value fields_to_value(const Fields& fields) {
@@ -156,7 +274,15 @@ Value fields_to_value(const Fields& fields) {
 
 Fields value_to_fields(const Value& v) {
   Fields f;
+  f.reserve(v.entries.size());
   for (const auto& [k, val] : v.entries) f.emplace_back(k.text, val);
+  return f;
+}
+
+Fields value_to_fields(Value&& v) {
+  Fields f;
+  f.reserve(v.entries.size());
+  for (auto& [k, val] : v.entries) f.emplace_back(std::move(k.text), std::move(val));
   return f;
 }
 

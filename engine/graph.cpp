@@ -4,6 +4,7 @@
 
 #include "ochre/errors.hpp"
 #include "engine/hash.hpp"
+#include "engine/state.hpp"
 
 namespace ochre {
 
@@ -26,25 +27,33 @@ bool split_key(std::string_view key, std::string& type, std::string& identifier)
 
 int Graph::add(Node node) {
   int i = static_cast<int>(nodes_.size());
-  index_.emplace(node.key, i);
+  nodes_.push_back(std::move(node));
+  index_.insert(nodes_[i].key, i, key_of());
+  return i;
+}
+
+int Graph::add_or_find(Node& node, bool& added) {
+  int i = static_cast<int>(nodes_.size());
+  // The new key is compared with those already there only: key_of(i) is never asked.
+  int existing = index_.insert(node.key, i, key_of());
+  added = existing < 0;
+  if (!added) return existing;
   nodes_.push_back(std::move(node));
   return i;
 }
 
-int Graph::find(const std::string& key) const {
-  auto it = index_.find(key);
-  return it == index_.end() ? -1 : it->second;
-}
+int Graph::find(std::string_view key) const { return index_.find(key, key_of()); }
 
 void Graph::add_root(int node) {
   if (std::find(roots_.begin(), roots_.end(), node) == roots_.end()) roots_.push_back(node);
 }
 
-void Graph::finalize() {
+void Graph::finalize(const StoredLookup& stored) {
   const int n = static_cast<int>(nodes_.size());
   std::vector<int> added_by(n, -1);  // which node last added d to its deps (no repeats)
   for (int i = 0; i < n; ++i) {
     Node& node = nodes_[i];
+    if (node.deps_known) continue;
     node.deps.clear();
     for (const auto& [name, v] : node.fields) {
       v.for_each_ref([&](const std::string& key) {
@@ -93,27 +102,60 @@ void Graph::finalize() {
     }
   }
 
-  // Renumber nodes in dependency order.
-  std::vector<int> new_index(n);
-  for (int i = 0; i < n; ++i) new_index[order[i]] = i;
-  std::vector<Node> sorted;
-  sorted.reserve(n);
-  for (int old : order) sorted.push_back(std::move(nodes_[old]));
-  nodes_ = std::move(sorted);
-  for (Node& node : nodes_)
-    for (int& d : node.deps) d = new_index[d];
-  for (int& r : roots_) r = new_index[r];
-  index_.clear();
-  for (int i = 0; i < n; ++i) index_.emplace(nodes_[i].key, i);
+  // Renumber nodes in dependency order (they often come in it: sub-components first).
+  bool ordered = true;
+  for (int i = 0; i < n && ordered; ++i) ordered = order[i] == i;
+  if (!ordered) {
+    std::vector<int> new_index(n);
+    for (int i = 0; i < n; ++i) new_index[order[i]] = i;
+    std::vector<Node> sorted;
+    sorted.reserve(n);
+    for (int old : order) sorted.push_back(std::move(nodes_[old]));
+    nodes_ = std::move(sorted);
+    for (Node& node : nodes_)
+      for (int& d : node.deps) d = new_index[d];
+    for (int& r : roots_) r = new_index[r];
+    index_.clear();
+    index_.reserve(n);
+    for (int i = 0; i < n; ++i) index_.insert(nodes_[i].key, i, key_of());
+  }
 
   IdLookup lookup = [this](const std::string& key, Tree tree) -> const std::string& {
-    const Node& d = nodes_[index_.at(key)];
+    const Node& d = nodes_[find(key)];
     return tree == Tree::Full ? d.hash : d.uuid;
   };
-  for (Node& node : nodes_) {
+  // Whether a node may keep the ids stored with it (`st`) without hashing. Ids are a
+  // function of the key, the type's breaking fields, the fields and the hashes of the
+  // sub-components (a hash determines its uuid), so they hold while those are the ones
+  // the stored ids were computed from. The state has the breaks and the fields; for the
+  // sub-components, run numbers tell. A row with status ok was last written by a job
+  // that finished in run st.run, after the jobs of all its sub-components in that run:
+  // each sub-component either had a job then, which wrote its row with that run's
+  // number, or had none, its stored hash being the one used. So a sub-component row
+  // with no later run holds the hash this instance's ids were computed from; if it is
+  // also its hash now, nothing changed.
+  std::vector<const StoredInstance*> stored_row(n, nullptr);
+  auto keeps_stored_ids = [&](const Node& node, const StoredInstance& st) {
+    if (st.status != Status::Ok || !st.breaks_known || st.breaks != node.breaks) return false;
+    for (int d : node.deps) {
+      const StoredInstance* ds = stored_row[d];
+      if (!ds || ds->run > st.run || ds->hash != nodes_[d].hash) return false;
+    }
+    return st.fields == node.fields;  // their encodings, as a rule
+  };
+  for (int i = 0; i < n; ++i) {
+    Node& node = nodes_[i];
+    const StoredInstance* st = stored ? stored(node.key) : nullptr;
+    stored_row[i] = st;
+    if (st && keeps_stored_ids(node, *st)) {
+      node.uuid = st->uuid;
+      node.hash = st->hash;
+      continue;
+    }
     Ids ids = compute_ids(node.type, node.identifier, node.breaks, node.fields, lookup);
     node.uuid = std::move(ids.uuid);
     node.hash = std::move(ids.hash);
+    node.fields.drop_decoded();  // hashed: the encoding is all a first apply needs
   }
 }
 

@@ -1,13 +1,18 @@
 // The pipeline graph: one node per instance (Type/identifier), edges from a node to the
 // sub-components its fields reference. Nodes are kept in dependency order.
 #pragma once
+#include <functional>
 #include <string>
 #include <unordered_map>
 #include <vector>
 
+#include "engine/canonical.hpp"
+#include "engine/key_index.hpp"
 #include "ochre/value.hpp"
 
 namespace ochre {
+
+struct StoredInstance;
 
 struct Node {
   std::string type;
@@ -15,8 +20,11 @@ struct Node {
   std::string key;                  // "Type/identifier"
   std::vector<std::string> breaks;  // in declaration order
   std::vector<std::string> sensitive;  // fields never shown (still hashed and stored)
-  Fields fields;                    // sorted by name, "identifier" included
+  PackedFields fields;              // sorted by name, "identifier" included
   std::vector<int> deps;            // indices of the nodes referenced by fields
+  // Set by a builder that gives `deps` itself, in the order finalize would resolve the
+  // refs (fields by name, depth first, each node once): finalize then reads no fields.
+  bool deps_known = false;
   std::string uuid;
   std::string hash;
   std::string site;  // file:line of the declaration
@@ -29,14 +37,28 @@ bool split_key(std::string_view key, std::string& type, std::string& identifier)
 
 class Graph {
  public:
+  // Makes room for `n` nodes.
+  void reserve(size_t n) {
+    nodes_.reserve(n);
+    index_.reserve(n);
+  }
   // Adds a node; its Refs may name nodes added later. Returns its index.
   int add(Node node);
-  int find(const std::string& key) const;
+  // Adds `node` (moved from) unless a node with its key is there already: then returns
+  // that one's index, sets `added` false and leaves `node` as it was.
+  int add_or_find(Node& node, bool& added);
+  void set_handle(int node, int handle) { nodes_[node].handle = handle; }
+  int find(std::string_view key) const;
   void add_root(int node);
 
+  // What the state holds for a key, or nullptr.
+  using StoredLookup = std::function<const StoredInstance*(const std::string& key)>;
+
   // Resolves refs into deps, orders nodes so that deps come first (throws Code::Cycle),
-  // and computes every uuid and hash.
-  void finalize();
+  // and computes every uuid and hash. With `stored`, an instance whose hashing inputs
+  // are those its stored ids were computed from keeps them, unhashed (a no-op plan
+  // hashes nothing; see keeps_stored_ids in graph.cpp).
+  void finalize(const StoredLookup& stored = {});
 
   const std::vector<Node>& nodes() const { return nodes_; }
   const std::vector<int>& roots() const { return roots_; }
@@ -44,8 +66,12 @@ class Graph {
   size_t size() const { return nodes_.size(); }
 
  private:
+  auto key_of() const {
+    return [this](int i) -> const std::string& { return nodes_[i].key; };
+  }
+
   std::vector<Node> nodes_;
-  std::unordered_map<std::string, int> index_;
+  KeyIndex index_;  // key -> node
   std::vector<int> roots_;
 };
 

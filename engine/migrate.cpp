@@ -10,7 +10,7 @@ namespace {
 
 bool same_instance(const StoredInstance& a, const StoredInstance& b) {
   return a.key == b.key && a.type == b.type && a.identifier == b.identifier && a.uuid == b.uuid &&
-         a.hash == b.hash && encode(fields_to_value(a.fields)) == encode(fields_to_value(b.fields)) &&
+         a.hash == b.hash && a.fields == b.fields &&
          a.outputs == b.outputs && a.deps == b.deps && a.breaks == b.breaks &&
          a.breaks_known == b.breaks_known && a.sensitive == b.sensitive && a.status == b.status &&
          a.action == b.action && a.error == b.error;
@@ -40,7 +40,7 @@ std::string difference(const Snapshot& a, const Snapshot& b) {
   for (size_t i = 0; i < a.versions.size(); ++i) {
     const VersionRecord &x = a.versions[i], &y = b.versions[i];
     if (x.key != y.key || x.uuid != y.uuid || x.hash != y.hash || x.action != y.action || x.at != y.at ||
-        encode(fields_to_value(x.fields)) != encode(fields_to_value(y.fields)) || x.outputs != y.outputs)
+        x.fields != y.fields || x.outputs != y.outputs)
       return "a version of " + x.key;
   }
   return "";

@@ -1,6 +1,5 @@
 // How a plan is shown: the original's table, JSON for machines, and explain.
 #include <algorithm>
-#include <array>
 
 #include "engine/canonical.hpp"
 #include "ochre/errors.hpp"
@@ -19,9 +18,11 @@ size_t text_width(const std::string& s) {
   return n;
 }
 
-std::string pad(const std::string& s, size_t width) {
+// Appends `s`, padded with spaces to `width` characters.
+void append_padded(std::string& out, const std::string& s, size_t width) {
   size_t w = text_width(s);
-  return s + std::string(width > w ? width - w : 0, ' ');
+  out += s;
+  if (width > w) out.append(width - w, ' ');
 }
 
 std::string event_name(Action a) {
@@ -43,15 +44,24 @@ std::string deps_text(const Job& job) {
   return out;
 }
 
-// What happens to a node: "create", "update", "replace" or "none".
-std::string node_action(const Plan& plan, int node, const Job** job_out) {
+// What happens to a node: "create", "update", "replace" or "none". `job_of` gives each
+// node's job (node_jobs).
+std::string node_action(const Plan& plan, const std::vector<int>& job_of, int node, const Job** job_out) {
   *job_out = nullptr;
-  for (const Job& j : plan.jobs) {
-    if (j.node != node) continue;
-    *job_out = &j;
-    return j.replace ? "replace" : action_name(j.action);
+  if (job_of[node] < 0) return "none";
+  const Job& j = plan.jobs[job_of[node]];
+  *job_out = &j;
+  return j.replace ? "replace" : action_name(j.action);
+}
+
+// The first job of each node, or -1.
+std::vector<int> node_jobs(const Plan& plan, const Graph& graph) {
+  std::vector<int> job_of(graph.size(), -1);
+  for (int i = 0; i < static_cast<int>(plan.jobs.size()); ++i) {
+    int n = plan.jobs[i].node;
+    if (n >= 0 && job_of[n] < 0) job_of[n] = i;
   }
-  return "none";
+  return job_of;
 }
 
 const Value& shown(const Value& v, bool masked) {
@@ -80,24 +90,37 @@ std::string changes_json(const std::vector<FieldChange>& changes, const Sensitiv
 
 std::string format_table(const Plan& plan) {
   if (plan.empty()) return std::string(no_changes_text) + "\n";
-  std::vector<std::array<std::string, 3>> rows;
-  rows.push_back({"#", "Event type", "Details"});
-  for (size_t i = 0; i < plan.jobs.size(); ++i) {
-    const Job& j = plan.jobs[i];
-    rows.push_back({std::to_string(i), event_name(j.action), j.details() + deps_text(j)});
-  }
+  // Only the details are kept between the passes: the first two columns are made again.
+  const size_t n = plan.jobs.size();
+  std::vector<std::string> details;
+  details.reserve(n);
   // Columns are as wide as their cells, up to a point: a very long cell (a job with
   // thousands of deps) overflows instead of widening every row.
   constexpr size_t widest = 120;
-  size_t w[3] = {0, 0, 0};
-  for (const auto& r : rows)
-    for (int c = 0; c < 3; ++c) {
-      size_t cw = text_width(r[c]);
-      if (cw <= widest) w[c] = std::max(w[c], cw);
-    }
+  size_t w[3] = {1, 10, 7};  // "#", "Event type", "Details"
+  size_t total = 0;
+  w[0] = std::max(w[0], std::to_string(n - 1).size());
+  for (size_t i = 0; i < n; ++i) {
+    const Job& j = plan.jobs[i];
+    w[1] = std::max(w[1], event_name(j.action).size());
+    details.push_back(j.details() + deps_text(j));
+    size_t cw = text_width(details.back());
+    if (cw <= widest) w[2] = std::max(w[2], cw);
+    total += details.back().size();
+  }
   std::string out;
-  for (const auto& r : rows)
-    out += "| " + pad(r[0], w[0]) + " | " + pad(r[1], w[1]) + " | " + pad(r[2], w[2]) + " |\n";
+  out.reserve((n + 1) * (w[0] + w[1] + w[2] + 11) + total);
+  auto row = [&](const std::string& a, const std::string& b, const std::string& c) {
+    out += "| ";
+    append_padded(out, a, w[0]);
+    out += " | ";
+    append_padded(out, b, w[1]);
+    out += " | ";
+    append_padded(out, c, w[2]);
+    out += " |\n";
+  };
+  row("#", "Event type", "Details");
+  for (size_t i = 0; i < n; ++i) row(std::to_string(i), event_name(plan.jobs[i].action), details[i]);
   return out;
 }
 
@@ -123,10 +146,11 @@ std::string format_json(const Plan& plan, const Graph& graph, const Sensitive& s
     out += "]}";
   }
   out += "],\"nodes\":[";
+  const std::vector<int> job_of = node_jobs(plan, graph);
   for (int n = 0; n < (int)graph.size(); ++n) {
     const Node& node = graph.node(n);
     const Job* job = nullptr;
-    std::string action = node_action(plan, n, &job);
+    std::string action = node_action(plan, job_of, n, &job);
     if (n) out += ',';
     out += "{\"key\":" + json_quote(node.key) + ",\"type\":" + json_quote(node.type);
     out += ",\"identifier\":" + json_quote(node.identifier);

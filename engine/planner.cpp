@@ -16,6 +16,7 @@ std::string Job::details() const {
 std::unordered_set<std::string> protected_keys(
     const std::vector<StoredInstance>& stored,
     const std::vector<std::pair<std::string, std::string>>& roots, const std::string& source) {
+  if (std::all_of(roots.begin(), roots.end(), [&](const auto& r) { return r.first == source; })) return {};
   std::unordered_map<std::string, const StoredInstance*> by_key;
   for (const auto& s : stored) by_key.emplace(s.key, &s);
   std::unordered_set<std::string> seen;
@@ -37,28 +38,27 @@ namespace {
 
 class Planner {
  public:
-  Planner(const Graph& g, std::vector<StoredInstance> stored, const PlanOptions& o)
+  Planner(const Graph& g, std::vector<StoredInstance> stored, const PlanOptions& o, KeyIndex index)
       : g_(g), o_(o) {
     plan_.stored = std::move(stored);
-    for (int i = 0; i < (int)plan_.stored.size(); ++i) stored_index_.emplace(plan_.stored[i].key, i);
+    plan_.stored_index = std::move(index);
   }
 
   Plan run() {
     node_job_.assign(g_.size(), -1);
     delete_job_.assign(plan_.stored.size(), -1);
+    // At most a job a node, as a rule (a destroy: a job a stored instance). Jobs are
+    // large and many: growing the vector would hold two copies for a moment.
+    plan_.jobs.reserve(o_.destroy ? plan_.stored.size() : g_.size());
     if (o_.destroy) plan_destroy();
     else plan_apply();
     link();
     order();
-    plan_.stored_index = std::move(stored_index_);
     return std::move(plan_);
   }
 
  private:
-  int stored_of(const std::string& key) const {
-    auto it = stored_index_.find(key);
-    return it == stored_index_.end() ? -1 : it->second;
-  }
+  int stored_of(const std::string& key) const { return plan_.stored_of(key); }
 
   int add_job(Job job) {
     plan_.jobs.push_back(std::move(job));
@@ -190,10 +190,12 @@ class Planner {
     for (const auto& k : o_.replace)
       if (g_.find(k) < 0) fail(Code::UnknownKey, {k, "the pipeline"});
     std::vector<char> scope = in_scope();
+    std::vector<char> in_graph(plan_.stored.size(), 0);
     for (int n = 0; n < (int)g_.size(); ++n) {
-      if (!scope[n]) continue;
       const Node& node = g_.node(n);
       int s = stored_of(node.key);
+      if (s >= 0) in_graph[s] = 1;
+      if (!scope[n]) continue;
       if (s < 0) {
         add_node_job(n, Action::Create, -1, "new", {});
         continue;
@@ -229,9 +231,10 @@ class Planner {
       }
     }
     if (!o_.targets.empty()) return;  // a targeted plan deletes nothing outside its scope
+    if (std::find(in_graph.begin(), in_graph.end(), 0) == in_graph.end()) return;
     for (int s : stored_order()) {
       const StoredInstance& st = plan_.stored[s];
-      if (g_.find(st.key) >= 0 || o_.protected_keys.count(st.key)) continue;
+      if (in_graph[s] || o_.protected_keys.count(st.key)) continue;
       add_delete(s, "removed from the pipeline", false);
     }
   }
@@ -311,12 +314,16 @@ class Planner {
   }
 
   void link() {
-    // Creates and updates run after the jobs of their sub-components.
+    // Creates and updates run after the jobs of their sub-components. A node's deps are
+    // distinct, and so are their jobs: no duplicate to look for.
     for (auto& job : plan_.jobs) {
       if (job.node < 0) continue;
       for (int d : g_.node(job.node).deps)
-        if (node_job_[d] >= 0) add_dep(job, node_job_[d]);
+        if (node_job_[d] >= 0) job.deps.push_back(node_job_[d]);
     }
+    if (std::find_if(plan_.jobs.begin(), plan_.jobs.end(),
+                     [](const Job& j) { return j.action == Action::Delete; }) == plan_.jobs.end())
+      return;
     // A deletion runs after the deletions of what depended on it.
     std::vector<std::pair<int, int>> soft;
     for (int s = 0; s < (int)plan_.stored.size(); ++s) {
@@ -358,28 +365,52 @@ class Planner {
     if ((int)order.size() != n) fail(Code::Internal, {"cycle among planned jobs"});
     std::vector<int> pos(n);
     for (int i = 0; i < n; ++i) pos[order[i]] = i;
-    std::vector<Job> jobs;
-    jobs.reserve(n);
-    for (int j : order) jobs.push_back(std::move(plan_.jobs[j]));
+    // Moved into place cycle by cycle (position i takes job order[i]): no second vector.
+    auto& jobs = plan_.jobs;
+    std::vector<char> placed(n, 0);
+    for (int i = 0; i < n; ++i) {
+      if (placed[i]) continue;
+      Job first = std::move(jobs[i]);
+      int j = i;
+      while (order[j] != i) {
+        jobs[j] = std::move(jobs[order[j]]);
+        placed[j] = 1;
+        j = order[j];
+      }
+      jobs[j] = std::move(first);
+      placed[j] = 1;
+    }
     for (auto& job : jobs) {
       for (int& d : job.deps) d = pos[d];
       std::sort(job.deps.begin(), job.deps.end());
     }
-    plan_.jobs = std::move(jobs);
   }
 
   const Graph& g_;
   const PlanOptions& o_;
   Plan plan_;
-  std::unordered_map<std::string, int> stored_index_;
   std::vector<int> node_job_;    // graph node -> its create/update job
   std::vector<int> delete_job_;  // stored instance -> its delete job
 };
 
 }  // namespace
 
+KeyIndex index_stored(const std::vector<StoredInstance>& stored) {
+  KeyIndex index;
+  index.reserve(stored.size());
+  auto key_of = [&](int i) -> const std::string& { return stored[i].key; };
+  for (int i = 0; i < static_cast<int>(stored.size()); ++i) index.insert(stored[i].key, i, key_of);
+  return index;
+}
+
 Plan make_plan(const Graph& graph, std::vector<StoredInstance> stored, const PlanOptions& opts) {
-  return Planner(graph, std::move(stored), opts).run();
+  KeyIndex index = index_stored(stored);
+  return Planner(graph, std::move(stored), opts, std::move(index)).run();
+}
+
+Plan make_plan(const Graph& graph, std::vector<StoredInstance> stored, const PlanOptions& opts,
+               KeyIndex stored_index) {
+  return Planner(graph, std::move(stored), opts, std::move(stored_index)).run();
 }
 
 }  // namespace ochre

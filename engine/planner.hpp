@@ -48,17 +48,26 @@ struct PlanOptions {
 
 struct Plan {
   std::vector<StoredInstance> stored;
-  std::unordered_map<std::string, int> stored_index;  // key -> index in `stored`
+  KeyIndex stored_index;  // key -> index in `stored`
   std::vector<Job> jobs;  // in execution order: every dep has a smaller index
   bool empty() const { return jobs.empty(); }
+  // The index in `stored` of the instance with this key, or -1.
+  int stored_of(std::string_view key) const {
+    return stored_index.find(key, [this](int i) -> const std::string& { return stored[i].key; });
+  }
   // The stored instance with this key, or nullptr.
-  const StoredInstance* find_stored(const std::string& key) const {
-    auto it = stored_index.find(key);
-    return it == stored_index.end() ? nullptr : &stored[it->second];
+  const StoredInstance* find_stored(std::string_view key) const {
+    int i = stored_of(key);
+    return i < 0 ? nullptr : &stored[i];
   }
 };
 
 Plan make_plan(const Graph& graph, std::vector<StoredInstance> stored, const PlanOptions& opts);
+// The same, with `stored_index` = index_stored(stored), made already for the graph.
+Plan make_plan(const Graph& graph, std::vector<StoredInstance> stored, const PlanOptions& opts,
+               KeyIndex stored_index);
+// Key -> position in `stored`.
+KeyIndex index_stored(const std::vector<StoredInstance>& stored);
 
 // Keys reachable through stored deps from the roots of every source but `source`.
 std::unordered_set<std::string> protected_keys(

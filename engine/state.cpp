@@ -61,14 +61,21 @@ std::unique_ptr<StateStore> open_state(const std::string& location, const std::s
 std::string state_now() {
   using namespace std::chrono;
   auto t = system_clock::now();
+  long long ms_since_epoch = duration_cast<milliseconds>(t.time_since_epoch()).count();
+  // Jobs end thousands a second: the text of the last millisecond is kept.
+  thread_local long long last_ms = -1;
+  thread_local std::string last_text;
+  if (ms_since_epoch == last_ms) return last_text;
   std::time_t secs = system_clock::to_time_t(t);
-  auto ms = duration_cast<milliseconds>(t.time_since_epoch()).count() % 1000;
   std::tm tm{};
   gmtime_r(&secs, &tm);
   char buf[64];
   std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
-                tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<int>(ms));
-  return buf;
+                tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+                static_cast<int>(ms_since_epoch % 1000));
+  last_ms = ms_since_epoch;
+  last_text = buf;
+  return last_text;
 }
 
 std::string host_name() {
@@ -87,20 +94,38 @@ std::string user_name() {
 }
 
 std::string encode_keys(const std::vector<std::string>& keys) {
-  Value a = Value::array();
-  for (const auto& k : keys) a.items.push_back(Value::of_string(k));
-  return encode(a);
+  std::string out = "l";
+  for (const auto& k : keys) {
+    out += std::to_string(k.size());
+    out += ':';
+    out += k;
+  }
+  out += 'e';
+  return out;
+}
+
+std::vector<std::string> decode_keys(std::string_view bytes) {
+  std::vector<std::string> keys;
+  if (bytes == "le") return keys;  // most lists are empty
+  Value a = decode(bytes);
+  keys.reserve(a.items.size());
+  for (Value& k : a.items) keys.push_back(std::move(k.text));
+  return keys;
+}
+
+std::string fields_blob(const PackedFields& fields) {
+  if (const std::string* e = fields.encoding()) return *e;
+  return encode_fields(fields);
 }
 
 void decode_instance_row(const std::string& where, const RowText& row, StoredInstance& s) {
   try {
-    s.fields = value_to_fields(decode(row.fields));
+    check_fields(row.fields);
+    s.fields = PackedFields::packed(row.fields);
     s.outputs = decode(row.outputs);
-    for (const Value& k : decode(row.deps).items) s.deps.push_back(k.text);
-    if (!row.breaks.empty())
-      for (const Value& b : decode(row.breaks).items) s.breaks.push_back(b.text);
-    if (!row.sensitive.empty())
-      for (const Value& f : decode(row.sensitive).items) s.sensitive.push_back(f.text);
+    s.deps = decode_keys(row.deps);
+    if (!row.breaks.empty()) s.breaks = decode_keys(row.breaks);
+    if (!row.sensitive.empty()) s.sensitive = decode_keys(row.sensitive);
   } catch (const Error& e) {
     fail(Code::State, {where, "damaged row for " + s.key + " (" + e.what() + "); forget it with "
                               "'ochre state rm " + s.key + "'"});

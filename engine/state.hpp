@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "engine/canonical.hpp"
 #include "ochre/value.hpp"
 
 namespace ochre {
@@ -21,7 +22,7 @@ bool parse_status(std::string_view text, Status& out);
 
 struct StoredInstance {
   std::string key, type, identifier, uuid, hash;
-  Fields fields;  // the last applied fields (for a create never finished: the attempted)
+  PackedFields fields;  // the last applied fields (for a create never finished: the attempted)
   Value outputs = Value::map();
   std::vector<std::string> deps;  // keys of the sub-components it references
   std::vector<std::string> breaks;  // its type's breaking fields (to recompute its ids)
@@ -124,6 +125,14 @@ class StateStore {
   // marked failed/pending otherwise).
   virtual void job_finished(long long job, Action action, const StoredInstance& target,
                             const JobOutcome& outcome) = 0;
+  // A job that runs no code of the user's (no hook), started and ended at once: what
+  // job_started and then job_finished would write. Returns the job id.
+  virtual long long job_done(long long run, int seq, Action action, const StoredInstance& target,
+                             const JobOutcome& outcome) {
+    long long job = job_started(run, seq, action, target);
+    job_finished(job, action, target, outcome);
+    return job;
+  }
   // A job that never ran because a dependency did not finish.
   virtual void job_skipped(long long run, int seq, Action action, const std::string& key,
                            const std::string& uuid, const std::string& why) = 0;

@@ -551,7 +551,7 @@ class PgState final : public StateStore {
         s.outputs = outcome.outputs;
         upsert(s);
       }
-      add_version(target.key, target.uuid, target.hash, encode(fields_to_value(target.fields)),
+      add_version(target.key, target.uuid, target.hash, fields_blob(target.fields),
                   encode(action == Action::Delete ? target.outputs : outcome.outputs),
                   action_name(action), run, job, now);
     } else {
@@ -764,7 +764,7 @@ class PgState final : public StateStore {
               .text(j.started).text(j.ended).text(j.outcome).text(j.error).text(j.output));
     }
     for (const VersionRecord& v : s.versions)
-      add_version(v.key, v.uuid, v.hash, encode(fields_to_value(v.fields)), encode(v.outputs), v.action,
+      add_version(v.key, v.uuid, v.hash, fields_blob(v.fields), encode(v.outputs), v.action,
                   run_ids[v.run], job_ids[v.job], v.at);
     for (StoredInstance i : s.instances) {
       i.run = run_ids[i.run];
@@ -813,7 +813,7 @@ class PgState final : public StateStore {
   void upsert(const StoredInstance& s) {
     Params p;
     p.int4(ws_).text(s.key).text(s.type).text(s.identifier).text(s.uuid).text(s.hash)
-        .text(encode(fields_to_value(s.fields))).text(encode(s.outputs)).text(encode_keys(s.deps))
+        .text(fields_blob(s.fields)).text(encode(s.outputs)).text(encode_keys(s.deps))
         .text(status_name(s.status)).text(action_name(s.action)).text(s.error).int8(s.run).text(state_now());
     if (s.breaks_known) p.text(encode_keys(s.breaks));
     else p.null();

@@ -12,8 +12,11 @@ namespace ochre {
 std::string state_now();
 std::string host_name();
 std::string user_name();
-// A list of strings in the canonical encoding.
+// A list of strings in the canonical encoding, and back (throws on damaged bytes).
 std::string encode_keys(const std::vector<std::string>& keys);
+std::vector<std::string> decode_keys(std::string_view bytes);
+// The canonical encoding of fields: as they came from the state if not decoded since.
+std::string fields_blob(const PackedFields& fields);
 
 // An instance's encoded columns as read (breaks and sensitive empty when NULL).
 struct RowText {

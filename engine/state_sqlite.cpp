@@ -130,10 +130,15 @@ class SqliteState;
 class Stmt {
  public:
   Stmt(SqliteState& st, const char* sql);
-  Stmt& bind(int i, std::string_view text) {
-    sqlite3_bind_text(s_, i, text.data(), static_cast<int>(text.size()), SQLITE_TRANSIENT);
-    return *this;
+  // Text is bound without SQLite copying it: a temporary string is kept by the Stmt, a
+  // named one (or a literal) is read where it is, so it must outlive the Stmt.
+  Stmt& bind(int i, std::string&& text) {
+    if (i > kKept) return bind_copy(i, text);
+    kept_[i - 1] = std::move(text);
+    return bind_static(i, kept_[i - 1]);
   }
+  Stmt& bind(int i, const std::string& text) { return bind_static(i, text); }
+  Stmt& bind(int i, const char* text) { return bind_static(i, text); }
   Stmt& bind(int i, long long n) {
     sqlite3_bind_int64(s_, i, n);
     return *this;
@@ -143,9 +148,11 @@ class Stmt {
     while (step()) {
     }
   }
-  std::string text(int col) const {
+  std::string text(int col) const { return std::string(view(col)); }
+  // Valid until the next step.
+  std::string_view view(int col) const {
     auto p = reinterpret_cast<const char*>(sqlite3_column_text(s_, col));
-    return p ? std::string(p, sqlite3_column_bytes(s_, col)) : std::string();
+    return p ? std::string_view(p, sqlite3_column_bytes(s_, col)) : std::string_view();
   }
   long long integer(int col) const { return sqlite3_column_int64(s_, col); }
   ~Stmt() {
@@ -154,6 +161,17 @@ class Stmt {
   }
 
  private:
+  Stmt& bind_static(int i, std::string_view text) {
+    sqlite3_bind_text(s_, i, text.data(), static_cast<int>(text.size()), SQLITE_STATIC);
+    return *this;
+  }
+  Stmt& bind_copy(int i, std::string_view text) {
+    sqlite3_bind_text(s_, i, text.data(), static_cast<int>(text.size()), SQLITE_TRANSIENT);
+    return *this;
+  }
+
+  static constexpr int kKept = 16;
+  std::string kept_[kKept];  // the temporaries bound, by parameter
   SqliteState& st_;
   sqlite3_stmt* s_;
 };
@@ -207,12 +225,12 @@ class SqliteState final : public StateStore {
   // batch inside a batch joins it.
   void begin_batch() override {
     if (!db_ || mode_ == OpenMode::ReadOnly) return;
-    if (batch_depth_ == 0) exec("BEGIN IMMEDIATE");
+    if (batch_depth_ == 0) run_sql("BEGIN IMMEDIATE");
     ++batch_depth_;
   }
   void commit_batch() override {
     if (batch_depth_ == 0) return;
-    if (--batch_depth_ == 0) exec("COMMIT");
+    if (--batch_depth_ == 0) run_sql("COMMIT");
   }
   [[noreturn]] void die(const char* what) {
     std::string msg = std::string(what) + ": " + (db_ ? sqlite3_errmsg(db_.get()) : "out of memory");
@@ -220,6 +238,10 @@ class SqliteState final : public StateStore {
       msg = "not an ochre state (the file is not a SQLite database); move it away or pass another --state";
     fail(Code::State, {path_, msg});
   }
+
+  // Runs `sql` (a string literal) through the cache of prepared statements: the
+  // transactions of every job would otherwise parse their SQL each time.
+  void run_sql(const char* sql);
 
   void exec(const char* sql) {
     char* err = nullptr;
@@ -234,6 +256,10 @@ class SqliteState final : public StateStore {
   std::vector<StoredInstance> load() override {
     std::vector<StoredInstance> out;
     if (!db_) return out;
+    {
+      Stmt count(*this, "SELECT count(*) FROM instances");
+      if (count.step()) out.reserve(static_cast<size_t>(count.integer(0)));
+    }
     Stmt q(*this,
            version_ >= 3   ? "SELECT key, type, identifier, uuid, hash, fields, outputs, deps, status, "
                              "action, error, run, breaks, sensitive FROM instances ORDER BY key"
@@ -248,10 +274,25 @@ class SqliteState final : public StateStore {
       s.identifier = q.text(2);
       s.uuid = q.text(3);
       s.hash = q.text(4);
-      RowText row{q.text(5), q.text(6), q.text(7), q.text(8), q.text(9), q.text(12), q.text(13)};
-      decode_instance_row(path_, row, s);
-      s.error = q.text(10);
+      try {
+        std::string_view fields = q.view(5);
+        check_fields(fields);
+        s.fields = PackedFields::packed(std::string(fields));
+        s.outputs = decode(q.view(6));
+        s.deps = decode_keys(q.view(7));
+      } catch (const Error& e) {
+        fail(Code::State, {path_, "damaged row for " + s.key + " (" + e.what() + "); forget it with "
+                                  "'ochre state rm " + s.key + "'"});
+      }
+      if (!parse_status(q.view(8), s.status) || !parse_action(q.view(9), s.action))
+        fail(Code::State, {path_, "damaged row for " + s.key});
+      s.error = q.view(10);
       s.run = q.integer(11);
+      std::string_view breaks = q.view(12);
+      if (!breaks.empty()) s.breaks = decode_keys(breaks);
+      s.breaks_known = !breaks.empty();
+      std::string_view sensitive = q.view(13);
+      if (!sensitive.empty()) s.sensitive = decode_keys(sensitive);
       out.push_back(std::move(s));
     }
     return out;
@@ -302,11 +343,7 @@ class SqliteState final : public StateStore {
     long long job = sqlite3_last_insert_rowid(db_.get());
     if (action == Action::Create) {
       // Recorded with the attempted fields, so an interrupted create can still be deleted.
-      StoredInstance s = target;
-      s.status = Status::Running;
-      s.action = action;
-      s.run = run;
-      upsert(s);
+      upsert(target, Status::Running, action, target.error, run, target.outputs);
     } else {
       Stmt(*this, "UPDATE instances SET status = 'running', action = ?, run = ?, updated = ? WHERE key = ?")
           .bind(1, action_name(action)).bind(2, run).bind(3, state_now()).bind(4, target.key).run();
@@ -329,34 +366,60 @@ class SqliteState final : public StateStore {
       q.bind(1, job);
       if (q.step()) run = q.integer(0);
     }
+    record_outcome(job, run, action, target, outcome, now, false);
+    t.commit();
+  }
+
+  // The instance as a job's outcome leaves it, and its version when it finished.
+  // `fresh`: no job_started wrote the row before (job_done).
+  void record_outcome(long long job, long long run, Action action, const StoredInstance& target,
+                      const JobOutcome& outcome, const std::string& now, bool fresh) {
     if (outcome.kind == JobOutcome::Done) {
       if (action == Action::Delete) {
         Stmt(*this, "DELETE FROM instances WHERE key = ?").bind(1, target.key).run();
       } else {
-        StoredInstance s = target;
-        s.status = Status::Ok;
-        s.action = action;
-        s.error.clear();
-        s.run = run;
-        s.outputs = outcome.outputs;
-        upsert(s);
+        upsert(target, Status::Ok, action, std::string(), run, outcome.outputs);
       }
       Stmt(*this,
            "INSERT INTO versions(key, uuid, hash, fields, outputs, action, run, job, at) "
            "VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?)")
           .bind(1, target.key).bind(2, target.uuid).bind(3, target.hash)
-          .bind(4, encode(fields_to_value(target.fields)))
+          .bind(4, fields_blob(target.fields))
           .bind(5, encode(action == Action::Delete ? target.outputs : outcome.outputs))
           .bind(6, action_name(action)).bind(7, run).bind(8, job).bind(9, now).run();
-    } else {
-      Status st = outcome.kind == JobOutcome::Pending ? Status::Pending : Status::Failed;
-      // The journal keeps the whole message; the instance says what the planner reads.
-      std::string error = outcome.kind == JobOutcome::Interrupted ? "interrupted" : outcome.error;
-      Stmt(*this, "UPDATE instances SET status = ?, action = ?, error = ?, updated = ? WHERE key = ?")
-          .bind(1, status_name(st)).bind(2, action_name(action)).bind(3, error)
-          .bind(4, now).bind(5, target.key).run();
+      return;
     }
+    Status st = outcome.kind == JobOutcome::Pending ? Status::Pending : Status::Failed;
+    // The journal keeps the whole message; the instance says what the planner reads.
+    std::string error = outcome.kind == JobOutcome::Interrupted ? "interrupted" : outcome.error;
+    if (fresh && action == Action::Create) {  // as job_started would have recorded it
+      upsert(target, st, action, error, run, target.outputs);
+      return;
+    }
+    if (fresh)
+      Stmt(*this, "UPDATE instances SET run = ? WHERE key = ?").bind(1, run).bind(2, target.key).run();
+    Stmt(*this, "UPDATE instances SET status = ?, action = ?, error = ?, updated = ? WHERE key = ?")
+        .bind(1, status_name(st)).bind(2, action_name(action)).bind(3, error)
+        .bind(4, now).bind(5, target.key).run();
+  }
+
+  // One transaction for what job_started and job_finished would write: the job runs no
+  // code of the user's, so its start need not be durable on its own.
+  long long job_done(long long run, int seq, Action action, const StoredInstance& target,
+                     const JobOutcome& outcome) override {
+    writable();
+    Transaction t(*this);
+    std::string now = state_now();
+    Stmt(*this,
+         "INSERT INTO jobs(run, seq, key, uuid, action, started, ended, outcome, error, output) "
+         "VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+        .bind(1, run).bind(2, seq).bind(3, target.key).bind(4, target.uuid)
+        .bind(5, action_name(action)).bind(6, now).bind(7, now).bind(8, outcome_name(outcome.kind))
+        .bind(9, outcome.error).bind(10, outcome.output).run();
+    long long job = sqlite3_last_insert_rowid(db_.get());
+    record_outcome(job, run, action, target, outcome, now, true);
     t.commit();
+    return job;
   }
 
   void job_skipped(long long run, int seq, Action action, const std::string& key,
@@ -557,7 +620,7 @@ class SqliteState final : public StateStore {
       Stmt(*this,
            "INSERT INTO versions(key, uuid, hash, fields, outputs, action, run, job, at) "
            "VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?)")
-          .bind(1, v.key).bind(2, v.uuid).bind(3, v.hash).bind(4, encode(fields_to_value(v.fields)))
+          .bind(1, v.key).bind(2, v.uuid).bind(3, v.hash).bind(4, fields_blob(v.fields))
           .bind(5, encode(v.outputs)).bind(6, v.action).bind(7, run_ids[v.run]).bind(8, job_ids[v.job])
           .bind(9, v.at).run();
     for (StoredInstance i : s.instances) {
@@ -570,24 +633,24 @@ class SqliteState final : public StateStore {
   }
 
  private:
-  // One transaction; inside a batch, a savepoint of the batch's transaction.
+  // One transaction; inside a batch, part of the batch's. A write that fails there
+  // rolls the whole batch back: its jobs are found unfinished by the next run, as after
+  // a crash while it committed. (A savepoint per job would copy every page the job
+  // touches into a statement journal, spilled to a temporary file: more than the job's
+  // own writes.)
   class Transaction {
    public:
     explicit Transaction(SqliteState& st) : st_(st), nested_(st.batch_depth_ > 0) {
-      st_.exec(nested_ ? "SAVEPOINT job" : "BEGIN IMMEDIATE");
+      if (!nested_) st_.run_sql("BEGIN IMMEDIATE");
     }
     void commit() {
-      st_.exec(nested_ ? "RELEASE job" : "COMMIT");
+      if (!nested_) st_.run_sql("COMMIT");
       done_ = true;
     }
     ~Transaction() {
       if (done_) return;
-      if (nested_) {
-        sqlite3_exec(st_.db(), "ROLLBACK TO job", nullptr, nullptr, nullptr);
-        sqlite3_exec(st_.db(), "RELEASE job", nullptr, nullptr, nullptr);
-      } else {
-        sqlite3_exec(st_.db(), "ROLLBACK", nullptr, nullptr, nullptr);
-      }
+      sqlite3_exec(st_.db(), "ROLLBACK", nullptr, nullptr, nullptr);
+      if (nested_) st_.batch_depth_ = 0;  // the whole batch is gone
     }
 
    private:
@@ -677,14 +740,17 @@ class SqliteState final : public StateStore {
     }
   }
 
-  void upsert(const StoredInstance& s) {
+  void upsert(const StoredInstance& s) { upsert(s, s.status, s.action, s.error, s.run, s.outputs); }
+  // Writes `s` with these in place of its own.
+  void upsert(const StoredInstance& s, Status status, Action action, const std::string& error,
+              long long run, const Value& outputs) {
     Stmt(*this,
          "INSERT OR REPLACE INTO instances(key, type, identifier, uuid, hash, fields, outputs, "
          "deps, status, action, error, run, updated, breaks, sensitive) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)")
         .bind(1, s.key).bind(2, s.type).bind(3, s.identifier).bind(4, s.uuid).bind(5, s.hash)
-        .bind(6, encode(fields_to_value(s.fields))).bind(7, encode(s.outputs))
-        .bind(8, encode_keys(s.deps)).bind(9, status_name(s.status)).bind(10, action_name(s.action))
-        .bind(11, s.error).bind(12, s.run).bind(13, state_now()).bind(14, encode_keys(s.breaks))
+        .bind(6, fields_blob(s.fields)).bind(7, encode(outputs))
+        .bind(8, encode_keys(s.deps)).bind(9, status_name(status)).bind(10, action_name(action))
+        .bind(11, error).bind(12, run).bind(13, state_now()).bind(14, encode_keys(s.breaks))
         .bind(15, encode_keys(s.sensitive)).run();
   }
 
@@ -704,6 +770,8 @@ class SqliteState final : public StateStore {
 };
 
 Stmt::Stmt(SqliteState& st, const char* sql) : st_(st), s_(st.prepared(sql)) {}
+
+void SqliteState::run_sql(const char* sql) { Stmt(*this, sql).run(); }
 
 bool Stmt::step() {
   int rc = sqlite3_step(s_);

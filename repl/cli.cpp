@@ -255,12 +255,14 @@ int cmd_run(const Args& a, bool destroy) {
     engine.plan();
   }
   std::cout << engine.plan_table();
-  for (const JobInfo& job : engine.jobs())
+  for (int i = 0, n = engine.job_count(); i < n; ++i) {  // one at a time: plans can be long
+    JobInfo job = engine.job(i);
     if (job.reason.rfind("retry", 0) == 0 || job.reason.rfind("pending", 0) == 0)
       std::cout << "note: " << job.details << ": " << job.reason << "\n";
+  }
   std::cout << std::flush;
   if (a.dry_run) return 0;
-  Progress shown(static_cast<int>(engine.jobs().size()), tty, use_color(a.color));
+  Progress shown(engine.job_count(), tty, use_color(a.color));
   progress = &shown;
   RunResult r = engine.apply(shown.callbacks());
   shown.clear();
@@ -386,7 +388,7 @@ int cmd_test(const Args& a) {
   engine.load_file(a.positional[0]);
   engine.plan();
   std::cout << engine.plan_table() << std::flush;
-  Progress shown(static_cast<int>(engine.jobs().size()), tty, use_color(a.color));
+  Progress shown(engine.job_count(), tty, use_color(a.color));
   progress = &shown;
   RunResult applied = engine.apply(shown.callbacks());
   shown.clear();

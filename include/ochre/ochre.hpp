@@ -149,6 +149,8 @@ class Engine {
   void plan_destroy(const std::vector<std::string>& keys = {});
 
   std::vector<JobInfo> jobs() const;
+  int job_count() const;           // jobs().size(), without making them
+  JobInfo job(int index) const;    // jobs()[index], alone
   std::string plan_table() const;  // the original's table, or "No changes needed – ..."
   std::string plan_json() const;   // every job and every node with ids and inputs
   std::string explain(const std::string& key) const;

@@ -108,6 +108,35 @@ TEST_CASE("a full disk during apply (a file-size limit): a clear error, the stat
   CHECK(r.out.find("No changes needed") != std::string::npos);
 }
 
+TEST_CASE("a full disk while jobs without hooks share commits: whole batches or none of one, "
+          "the next run finishes",
+          "[e2e][exhaustion][sqlite]") {
+  if (!have_prlimit()) {
+    WARN("no prlimit here: skipped");
+    return;
+  }
+  TempDir dir;
+  dir.write("pipeline.lua", R"(local ochre = require "ochre"
+local Leaf = ochre.component "Leaf" { fields = { v = 0 } }
+local all = {}
+for i = 1, 10000 do all[i] = Leaf("l" .. i) { v = i } end
+return all
+)");
+  // The limit falls a few thousand jobs in, in the middle of a batch.
+  auto r = ochre_limited(dir, "--fsize=3000000", {"run", "pipeline.lua"});
+  clean_failure(r);
+  CHECK(r.code == 2);
+  consistent(dir);
+  int finished = std::stoi(dir.query("SELECT count(*) FROM instances WHERE status = 'ok'").at(0));
+  CHECK(finished < 10000);
+
+  r = dir.ochre({"run", "pipeline.lua"});
+  CHECK(r.code == 0);
+  CHECK(static_cast<int>(e2e::plan_rows(r.out).size()) == 10000 - finished);
+  CHECK(dir.query("SELECT count(*) FROM instances WHERE status = 'ok'") == Rows{"10000"});
+  consistent(dir);
+}
+
 TEST_CASE("too many open files: a hook that leaks every descriptor, the commands after it fail "
           "cleanly, the next run finishes",
           "[e2e][exhaustion]") {

@@ -758,6 +758,49 @@ TEST_CASE("repl: :skip leaves a job and its dependents for a later run", "[e2e][
   CHECK(run.out.find("CREATE A/a") == std::string::npos);
 }
 
+// A regression test for the reuse of stored ids (a plan that changes nothing hashes
+// nothing): the dependent's fields are what was stored, and its sub-component's hash is
+// what is stored for it, yet its stored ids are stale because its job never ran.
+TEST_CASE("repl: a dependent skipped after its sub-component changed is updated by the next run",
+          "[e2e][repl][step][reuse]") {
+  TempDir dir;
+  const std::string pipeline = R"(local ochre = require "ochre"
+local Leaf = ochre.component "Leaf" { fields = { v = 1 } }
+local Top = ochre.component "Top" {
+  fields = { leaf = false },
+  update = function(self) print("UPDATE " .. tostring(self)) end,
+}
+return Top "top" { leaf = Leaf "leaf" { v = {{V}} } }
+)";
+  dir.write("pipeline.lua", subst(pipeline, "V", "1"));
+  REQUIRE(dir.ochre({"run", "pipeline.lua"}).code == 0);
+  const Rows applied = dir.query("SELECT key, hash FROM instances ORDER BY key");
+
+  dir.write("pipeline.lua", subst(pipeline, "V", "2"));
+  Session s(dir, {"repl", "pipeline.lua"});
+  auto plan = plan_rows(s.cmd(""));
+  REQUIRE(plan.size() == 2);
+  CHECK(plan[1].key == "Top/top");
+  CHECK(plan[1].event == "UPDATE");
+  CHECK(s.cmd(":skip Top/top").find("skipped: Top/top/") == 0);
+  CHECK(s.cmd(":step").find("apply ended: 1 done, 1 skipped") != std::string::npos);
+  CHECK(s.finish().code == 0);
+  // The leaf is stored as changed, the top as it was.
+  auto now = dir.query("SELECT key, hash FROM instances ORDER BY key");
+  REQUIRE(now.size() == 2);
+  CHECK(now[0] != applied[0]);
+  CHECK(now[1] == applied[1]);
+
+  auto again = dir.ochre({"plan", "pipeline.lua"});
+  auto rows = plan_rows(again.out);
+  REQUIRE(rows.size() == 1);
+  CHECK(rows[0].key == "Top/top");
+  CHECK(rows[0].event == "UPDATE");
+  auto run = dir.ochre({"run", "pipeline.lua"});
+  CHECK(count(run.out, "[Top/top] UPDATE Top/top") == 1);
+  CHECK(dir.ochre({"run", "pipeline.lua"}).out == no_changes);
+}
+
 TEST_CASE("repl: :skip of a job that already ran says so in the REPL's terms", "[e2e][repl][step][errors]") {
   TempDir dir;
   dir.write("pipeline.lua", chain_with());

@@ -23,13 +23,18 @@ Node node(const std::string& type, const std::string& id, Fields fields,
   return n;
 }
 
-// leaf <- mid (breaking) <- top (non-breaking)
-Graph chain(double p, const std::string& label = "x") {
+// leaf <- mid (breaking) <- top (non-breaking), not finalized yet.
+Graph chain_nodes(double p, const std::string& label = "x") {
   Graph g;
   g.add(node("Leaf", "leaf", {{"p", Value::of_number(p)}}, {"p"}));
   g.add(node("Mid", "mid", {{"leaf", Value::of_ref("Leaf/leaf")}}, {"leaf"}));
   int top = g.add(node("Top", "top", {{"mid", Value::of_ref("Mid/mid")}, {"label", Value::of_string(label)}}));
   g.add_root(top);
+  return g;
+}
+
+Graph chain(double p, const std::string& label = "x") {
+  Graph g = chain_nodes(p, label);
   g.finalize();
   return g;
 }
@@ -177,4 +182,120 @@ TEST_CASE("a dependency cycle names its path", "[planner][graph]") {
     CHECK(e.code() == Code::Cycle);
     CHECK(std::string(e.what()).find("A/a -> B/b -> A/a") != std::string::npos);
   }
+}
+
+namespace {
+
+// Finds rows by key, as the state offers them to Graph::finalize.
+Graph::StoredLookup lookup_in(const std::vector<StoredInstance>& rows) {
+  return [&rows](const std::string& key) -> const StoredInstance* {
+    for (const auto& r : rows)
+      if (r.key == key) return &r;
+    return nullptr;
+  };
+}
+
+// The rows with ids no hashing could produce: a node that shows one kept its stored ids.
+std::vector<StoredInstance> marked(std::vector<StoredInstance> rows, long long run) {
+  for (auto& r : rows) {
+    r.uuid = "kept-uuid:" + r.key;
+    r.hash = "kept-hash:" + r.key;
+    r.run = run;
+  }
+  return rows;
+}
+
+// The keys of the nodes that kept their stored (marked) ids, in node order.
+std::vector<std::string> kept(const Graph& g) {
+  std::vector<std::string> out;
+  for (const Node& n : g.nodes()) {
+    bool uuid = n.uuid == "kept-uuid:" + n.key, hash = n.hash == "kept-hash:" + n.key;
+    CHECK(uuid == hash);
+    if (uuid) out.push_back(n.key);
+  }
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("unchanged instances keep their stored ids without hashing", "[planner][reuse]") {
+  auto stored = marked(applied(chain(1)), 1);
+  Graph g = chain_nodes(1);
+  g.finalize(lookup_in(stored));
+  CHECK(kept(g) == std::vector<std::string>{"Leaf/leaf", "Mid/mid", "Top/top"});
+  CHECK(make_plan(g, stored, {}).empty());
+}
+
+TEST_CASE("ids are hashed again when anything they come from is not what they were computed from",
+          "[planner][reuse]") {
+  auto stored = marked(applied(chain(1)), 1);
+  auto finalized = [&](Graph g) {
+    g.finalize(lookup_in(stored));
+    return g;
+  };
+  using Keys = std::vector<std::string>;
+  SECTION("a field changed: it and everything above it") {
+    Graph g = finalized(chain_nodes(2));
+    CHECK(kept(g).empty());
+    Graph fresh = chain(2);
+    for (int i = 0; i < (int)g.size(); ++i) {
+      CHECK(g.node(i).uuid == fresh.node(i).uuid);
+      CHECK(g.node(i).hash == fresh.node(i).hash);
+    }
+  }
+  SECTION("a field changed on top: the rest keep theirs") {
+    CHECK(kept(finalized(chain_nodes(1, "y"))) == Keys{"Leaf/leaf", "Mid/mid"});
+  }
+  SECTION("the last job on it did not finish") {
+    stored[1].status = Status::Failed;
+    CHECK(kept(finalized(chain_nodes(1))) == Keys{"Leaf/leaf"});
+  }
+  SECTION("its type's breaking fields changed") {
+    stored[1].breaks = {};
+    CHECK(kept(finalized(chain_nodes(1))) == Keys{"Leaf/leaf"});
+  }
+  SECTION("stored before the state kept breaking fields") {
+    stored[0].breaks_known = false;
+    CHECK(kept(finalized(chain_nodes(1))).empty());
+  }
+  SECTION("a sub-component rewritten by a later run") {
+    stored[1].run = 2;  // mid's job finished in run 2, top's did not run then
+    CHECK(kept(finalized(chain_nodes(1))) == Keys{"Leaf/leaf", "Mid/mid"});
+  }
+  SECTION("a sub-component rewritten in the same run") {
+    stored[1].run = 2;
+    stored[2].run = 2;
+    CHECK(kept(finalized(chain_nodes(1))) == Keys{"Leaf/leaf", "Mid/mid", "Top/top"});
+  }
+  SECTION("a sub-component that is not stored") {
+    stored.erase(stored.begin());
+    CHECK(kept(finalized(chain_nodes(1))).empty());
+  }
+}
+
+TEST_CASE("a dependent whose job did not run after its sub-component's update is planned again, "
+          "though its own fields are unchanged",
+          "[planner][reuse]") {
+  auto pair = [](double v) {
+    Graph g;
+    g.add(node("Leaf", "leaf", {{"v", Value::of_number(v)}}));
+    g.add_root(g.add(node("Top", "top", {{"leaf", Value::of_ref("Leaf/leaf")}})));
+    return g;
+  };
+  Graph before = pair(1);
+  before.finalize();
+  auto stored = applied(before);
+  for (auto& r : stored) r.run = 1;
+  // Run 2 updated the leaf; the top's update was skipped (a stop, a failure elsewhere).
+  Graph changed = pair(2);
+  changed.finalize();
+  stored[0] = target_of(changed, 0);
+  stored[0].run = 2;
+
+  Graph g = pair(2);
+  g.finalize(lookup_in(stored));
+  CHECK(g.node(0).hash == stored[0].hash);
+  CHECK(g.node(1).hash == changed.node(1).hash);
+  CHECK(g.node(1).hash != stored[1].hash);
+  CHECK(rows(make_plan(g, stored, {})) == std::vector<std::string>{"update Top/top"});
 }

@@ -95,7 +95,7 @@ TEST_CASE("failed and interrupted jobs keep the last applied version", "[state]"
   st->job_finished(st->job_started(run, 0, Action::Create, a), Action::Create, a, JobOutcome{});
 
   StoredInstance changed = a;
-  changed.fields[1].second = Value::of_number(2);
+  changed.fields.edit()[1].second = Value::of_number(2);
   JobOutcome failed;
   failed.kind = JobOutcome::Failed;
   failed.error = "boom";
