@@ -580,13 +580,15 @@ class PgState final : public StateStore {
   std::vector<std::string> recover_interrupted() override {
     writable();
     std::vector<std::string> keys;
+    // Under the lock, whatever says running was left by an ochre that died: a job, an
+    // instance, or a run that died before its first job.
+    Rows left = conn_->query(
+        "SELECT ((SELECT count(*) FROM {S}.instances WHERE ws = $1::int4 AND status = 'running') + "
+        "(SELECT count(*) FROM {S}.runs WHERE ws = $1::int4 AND outcome = 'running'))::int8",
+        Params().int4(ws_));
     Rows r = conn_->query("SELECT key FROM {S}.jobs WHERE ws = $1::int4 AND outcome = 'running' ORDER BY id",
                           Params().int4(ws_));
-    if (!r.size()) {
-      Rows inst = conn_->query("SELECT count(*)::int8 FROM {S}.instances WHERE ws = $1::int4 AND status = 'running'",
-                               Params().int4(ws_));
-      if (!inst.int8(0, 0)) return keys;  // the usual case: nothing was left running
-    }
+    if (!r.size() && left.int8(0, 0) == 0) return keys;  // the usual case
     for (int i = 0; i < r.size(); ++i) keys.push_back(r.text(i, 0));
     std::string now = state_now();
     conn_->queue("UPDATE {S}.jobs SET outcome = 'interrupted', ended = $1::text "
@@ -597,7 +599,7 @@ class PgState final : public StateStore {
                  Params().int4(ws_));
     conn_->queue("UPDATE {S}.runs SET outcome = 'interrupted' WHERE ws = $1::int4 AND outcome = 'running'",
                  Params().int4(ws_));
-    conn_->flush();
+    done();  // with the batch of a caller that adds what it reports
     return keys;
   }
 
