@@ -689,7 +689,8 @@ void Session::plan(bool destroy, const std::vector<std::string>& keys) {
   PlanOptions po;
   po.destroy = destroy;
   po.destroy_keys = keys;
-  po.protected_keys = protected_keys(stored, roots, source);
+  for (auto& [src, key] : roots)
+    if (src != source) po.protecting_roots.push_back(std::move(key));
   po.type_defined = [this](const std::string& type) {
     push_type(type);
     bool yes = !lua_isnil(L(), -1);

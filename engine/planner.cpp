@@ -60,6 +60,26 @@ class Planner {
  private:
   int stored_of(const std::string& key) const { return plan_.stored_of(key); }
 
+  // Whether stored instance `s` is held by another pipeline: named in protected_keys, or
+  // reached from protecting_roots through stored deps (walked once, when first asked).
+  bool is_protected(int s) {
+    if (protected_.empty()) {
+      protected_.assign(plan_.stored.size(), 0);
+      std::vector<int> todo;
+      for (const auto& k : o_.protecting_roots)
+        if (int r = stored_of(k); r >= 0) todo.push_back(r);
+      while (!todo.empty()) {
+        int r = todo.back();
+        todo.pop_back();
+        if (protected_[r]) continue;
+        protected_[r] = 1;
+        for (const auto& d : plan_.stored[r].deps)
+          if (int ds = stored_of(d); ds >= 0) todo.push_back(ds);
+      }
+    }
+    return protected_[s] || o_.protected_keys.count(plan_.stored[s].key);
+  }
+
   int add_job(Job job) {
     plan_.jobs.push_back(std::move(job));
     return (int)plan_.jobs.size() - 1;
@@ -149,6 +169,10 @@ class Planner {
       c.breaking = is_breaking(c.field);
       out.push_back(std::move(c));
     }
+    // The changes keep what they show: the decoded fields go back to their encodings
+    // (a change at the bottom of a 100,000-long chain diffs every link).
+    st.fields.drop_decoded();
+    node.fields.drop_decoded();
     return out;
   }
 
@@ -233,8 +257,7 @@ class Planner {
     if (!o_.targets.empty()) return;  // a targeted plan deletes nothing outside its scope
     if (std::find(in_graph.begin(), in_graph.end(), 0) == in_graph.end()) return;
     for (int s : stored_order()) {
-      const StoredInstance& st = plan_.stored[s];
-      if (in_graph[s] || o_.protected_keys.count(st.key)) continue;
+      if (in_graph[s] || is_protected(s)) continue;
       add_delete(s, "removed from the pipeline", false);
     }
   }
@@ -260,7 +283,7 @@ class Planner {
       }
     } else {
       for (int s = 0; s < (int)plan_.stored.size(); ++s)
-        doomed[s] = !o_.protected_keys.count(plan_.stored[s].key);
+        doomed[s] = !is_protected(s);
     }
     for (int s : stored_order())
       if (doomed[s]) add_delete(s, "destroy", false);
@@ -389,6 +412,7 @@ class Planner {
   const Graph& g_;
   const PlanOptions& o_;
   Plan plan_;
+  std::vector<char> protected_;  // by stored instance, once is_protected has walked
   std::vector<int> node_job_;    // graph node -> its create/update job
   std::vector<int> delete_job_;  // stored instance -> its delete job
 };

@@ -41,6 +41,9 @@ struct PlanOptions {
   bool destroy = false;                        // delete instead of apply
   std::vector<std::string> destroy_keys;       // destroy only these (and their dependents)
   std::unordered_set<std::string> protected_keys;  // held by roots of other pipelines
+  // The roots of other pipelines: what they reach through stored deps is protected too,
+  // found only when something could be deleted (most plans delete nothing).
+  std::vector<std::string> protecting_roots;
   std::function<bool(const std::string& type)> type_defined;
   std::vector<std::string> targets;  // plan only these keys and what they depend on
   std::vector<std::string> replace;  // force a replace of these keys
