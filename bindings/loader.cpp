@@ -495,8 +495,16 @@ class Collector {
       lua_setfield(L, values, "outputs");
     }
 
-    // Sub-components first (so their read hooks run before ours), in field order.
     size_t first_child = stack_.size();
+    if (!type.has_read) {
+      // No read hook to run after the sub-components': encoding the fields walks them
+      // once, and puts the sub-components not done yet on the stack, in its order (the
+      // encoding is made again once they are done).
+      finish(first_child - 1, inst);
+      if (stack_.size() > first_child) std::reverse(stack_.begin() + first_child, stack_.end());
+      return;
+    }
+    // Sub-components first (so their read hooks run before ours), in field order.
     for (size_t i = 0; i < type.field_names.size(); ++i) {
       push_field(type, values, i);
       scan(lua_gettop(L));
@@ -624,6 +632,11 @@ class Collector {
   // The nodes met as refs while encoding, each once, in the order met: a node's deps.
   std::vector<int> distinct_refs() {
     std::vector<int> deps;
+    if (refs_.size() <= 8) {  // the usual few: compared with each other, no table to touch
+      for (int r : refs_)
+        if (std::find(deps.begin(), deps.end(), r) == deps.end()) deps.push_back(r);
+      return deps;
+    }
     if (seen_.size() < graph_.size()) seen_.resize(graph_.size(), 0);
     ++stamp_;
     for (int r : refs_)
