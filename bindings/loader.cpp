@@ -356,7 +356,8 @@ class Collector {
     }
     lua_settop(L, keys_ - 1);
     timer.mark("collect");
-    graph_.finalize([this](const std::string& key) { return find_stored(key); });
+    size_t cursor = 0;  // nodes come in about the order the state's rows were written
+    graph_.finalize([&](const std::string& key) { return find_stored(key, cursor); });
     timer.mark("hash");
     return std::move(graph_);
   }
@@ -494,7 +495,7 @@ class Collector {
     f.stage = 1;
 
     // What the last apply stored is visible to read and the hooks.
-    const StoredInstance* st = find_stored(f.key);
+    const StoredInstance* st = find_stored(f.key, enter_cursor_);
     if (st && st->status == Status::Ok && !st->outputs.entries.empty()) {
       push_value(L, st->outputs, [&](const std::string& k) { lua_pushstring(L, k.c_str()); });
       lua_setfield(L, values, "outputs");
@@ -652,8 +653,10 @@ class Collector {
     return deps;
   }
 
-  const StoredInstance* find_stored(std::string_view key) const {
-    int i = stored_index_.find(key, [this](int j) -> const std::string& { return stored_[j].key; });
+  // The row of `key`; `cursor` follows the rows, which come in about the walk's order.
+  const StoredInstance* find_stored(std::string_view key, size_t& cursor) const {
+    int i = stored_index_.find_next(key, cursor, stored_.size(),
+                                    [this](int j) -> const std::string& { return stored_[j].key; });
     return i < 0 ? nullptr : &stored_[i];
   }
 
@@ -661,6 +664,7 @@ class Collector {
   lua_State* L;
   const std::vector<StoredInstance>& stored_;
   const KeyIndex& stored_index_;
+  size_t enter_cursor_ = 0;
   int work_ = LUA_NOREF;
   int slots_ = 0;
   std::vector<int> free_slots_;

@@ -215,9 +215,10 @@ class Planner {
       if (g_.find(k) < 0) fail(Code::UnknownKey, {k, "the pipeline"});
     std::vector<char> scope = in_scope();
     std::vector<char> in_graph(plan_.stored.size(), 0);
+    size_t cursor = 0;  // rows come in about the order of the nodes
     for (int n = 0; n < (int)g_.size(); ++n) {
       const Node& node = g_.node(n);
-      int s = stored_of(node.key);
+      int s = plan_.stored_of(node.key, cursor);
       if (s >= 0) in_graph[s] = 1;
       if (!scope[n]) continue;
       if (s < 0) {
@@ -290,12 +291,24 @@ class Planner {
   }
 
   // Stored instances with dependents before their deps (the order deletions run in).
-  std::vector<int> stored_order() const {
+  // The stored instances by key: the state gives them in no particular order, and
+  // deletions are ordered (ties broken) as if by key. Sorted when first needed.
+  const std::vector<int>& by_key() {
+    if (by_key_.size() != plan_.stored.size()) {
+      by_key_.resize(plan_.stored.size());
+      for (int i = 0; i < (int)by_key_.size(); ++i) by_key_[i] = i;
+      std::sort(by_key_.begin(), by_key_.end(),
+                [&](int a, int b) { return plan_.stored[a].key < plan_.stored[b].key; });
+    }
+    return by_key_;
+  }
+
+  std::vector<int> stored_order() {
     int n = (int)plan_.stored.size();
     std::vector<int> post;
     std::vector<char> mark(n, 0);
     std::vector<std::pair<int, size_t>> stack;
-    for (int start = 0; start < n; ++start) {
+    for (int start : by_key()) {
       if (mark[start]) continue;
       mark[start] = 1;
       stack.push_back({start, 0});
@@ -349,7 +362,7 @@ class Planner {
       return;
     // A deletion runs after the deletions of what depended on it.
     std::vector<std::pair<int, int>> soft;
-    for (int s = 0; s < (int)plan_.stored.size(); ++s) {
+    for (int s : by_key()) {
       for (const auto& dk : plan_.stored[s].deps) {
         int d = stored_of(dk);
         if (d < 0 || delete_job_[d] < 0) continue;
@@ -413,6 +426,7 @@ class Planner {
   const PlanOptions& o_;
   Plan plan_;
   std::vector<char> protected_;  // by stored instance, once is_protected has walked
+  std::vector<int> by_key_;
   std::vector<int> node_job_;    // graph node -> its create/update job
   std::vector<int> delete_job_;  // stored instance -> its delete job
 };

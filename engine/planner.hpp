@@ -58,6 +58,11 @@ struct Plan {
   int stored_of(std::string_view key) const {
     return stored_index.find(key, [this](int i) -> const std::string& { return stored[i].key; });
   }
+  // The same, trying the row after the one `cursor` found last first (KeyIndex::find_next).
+  int stored_of(std::string_view key, size_t& cursor) const {
+    return stored_index.find_next(key, cursor, stored.size(),
+                                  [this](int i) -> const std::string& { return stored[i].key; });
+  }
   // The stored instance with this key, or nullptr.
   const StoredInstance* find_stored(std::string_view key) const {
     int i = stored_of(key);

@@ -288,6 +288,8 @@ class SqliteState final : public StateStore {
     }
   }
 
+  // In the order the rows were written: mostly the order the last apply walked the
+  // graph in, which the next plan walks again (it finds row after row in sequence).
   std::vector<StoredInstance> load() override {
     std::vector<StoredInstance> out;
     if (!db_) return out;
@@ -297,11 +299,11 @@ class SqliteState final : public StateStore {
     }
     Stmt q(*this,
            version_ >= 3   ? "SELECT key, type, identifier, uuid, hash, fields, outputs, deps, status, "
-                             "action, error, run, breaks, sensitive FROM instances ORDER BY key"
+                             "action, error, run, breaks, sensitive FROM instances ORDER BY rowid"
            : version_ >= 2 ? "SELECT key, type, identifier, uuid, hash, fields, outputs, deps, status, "
-                             "action, error, run, breaks, NULL FROM instances ORDER BY key"
+                             "action, error, run, breaks, NULL FROM instances ORDER BY rowid"
                            : "SELECT key, type, identifier, uuid, hash, fields, outputs, deps, status, "
-                             "action, error, run, NULL, NULL FROM instances ORDER BY key");
+                             "action, error, run, NULL, NULL FROM instances ORDER BY rowid");
     while (q.step()) {
       StoredInstance s;
       s.key = q.text(0);
