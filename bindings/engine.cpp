@@ -180,6 +180,7 @@ std::vector<Instance> Engine::stored() const {
     in.outputs = s.outputs;
     out.push_back(std::move(in));
   }
+  std::sort(out.begin(), out.end(), [](const Instance& a, const Instance& b) { return a.key < b.key; });
   return out;
 }
 Engine::~Engine() = default;

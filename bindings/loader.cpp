@@ -206,7 +206,12 @@ void Session::run_chunk(const std::string& display_name) {
   lua_setfield(L, -2, "declared");
   lua_pop(L, 1);
   PhaseTimer timer;
-  if (!pcall(L, 0, LUA_MULTRET, &err, false)) lua_user_error(Code::LuaRuntime, err);
+  // A pipeline builds a graph that lives on: the collector runs less often while it
+  // loads (a cycle when memory has grown 4x, not 2x), then as usual.
+  int pause = lua_gc(L, LUA_GCSETPAUSE, 400);
+  bool ok = pcall(L, 0, LUA_MULTRET, &err, false);
+  lua_gc(L, LUA_GCSETPAUSE, pause);
+  if (!ok) lua_user_error(Code::LuaRuntime, err);
   timer.mark("load file");
   apply_settings();
   int nres = lua_gettop(L) - (base - 1);
@@ -393,7 +398,8 @@ class Collector {
     }
     lua_settop(L, keys_ - 1);
     timer.mark("collect");
-    graph_.finalize([this](const std::string& key) { return find_stored(key); });
+    size_t cursor = 0;  // nodes come in about the order the state's rows were written
+    graph_.finalize([&](const std::string& key) { return find_stored(key, cursor); });
     timer.mark("hash");
     return std::move(graph_);
   }
@@ -531,14 +537,22 @@ class Collector {
     f.stage = 1;
 
     // What the last apply stored is visible to read and the hooks.
-    const StoredInstance* st = find_stored(f.key);
+    const StoredInstance* st = find_stored(f.key, enter_cursor_);
     if (st && st->status == Status::Ok && !st->outputs.entries.empty()) {
       push_value(L, st->outputs, [&](const std::string& k) { lua_pushstring(L, k.c_str()); });
       lua_setfield(L, values, "outputs");
     }
 
-    // Sub-components first (so their read hooks run before ours), in field order.
     size_t first_child = stack_.size();
+    if (!type.has_read) {
+      // No read hook to run after the sub-components': encoding the fields walks them
+      // once, and puts the sub-components not done yet on the stack, in its order (the
+      // encoding is made again once they are done).
+      finish(first_child - 1, inst);
+      if (stack_.size() > first_child) std::reverse(stack_.begin() + first_child, stack_.end());
+      return;
+    }
+    // Sub-components first (so their read hooks run before ours), in field order.
     for (size_t i = 0; i < type.field_names.size(); ++i) {
       push_field(type, values, i);
       scan(lua_gettop(L));
@@ -666,6 +680,11 @@ class Collector {
   // The nodes met as refs while encoding, each once, in the order met: a node's deps.
   std::vector<int> distinct_refs() {
     std::vector<int> deps;
+    if (refs_.size() <= 8) {  // the usual few: compared with each other, no table to touch
+      for (int r : refs_)
+        if (std::find(deps.begin(), deps.end(), r) == deps.end()) deps.push_back(r);
+      return deps;
+    }
     if (seen_.size() < graph_.size()) seen_.resize(graph_.size(), 0);
     ++stamp_;
     for (int r : refs_)
@@ -676,8 +695,10 @@ class Collector {
     return deps;
   }
 
-  const StoredInstance* find_stored(std::string_view key) const {
-    int i = stored_index_.find(key, [this](int j) -> const std::string& { return stored_[j].key; });
+  // The row of `key`; `cursor` follows the rows, which come in about the walk's order.
+  const StoredInstance* find_stored(std::string_view key, size_t& cursor) const {
+    int i = stored_index_.find_next(key, cursor, stored_.size(),
+                                    [this](int j) -> const std::string& { return stored_[j].key; });
     return i < 0 ? nullptr : &stored_[i];
   }
 
@@ -685,6 +706,7 @@ class Collector {
   lua_State* L;
   const std::vector<StoredInstance>& stored_;
   const KeyIndex& stored_index_;
+  size_t enter_cursor_ = 0;
   int work_ = LUA_NOREF;
   int slots_ = 0;
   std::vector<int> free_slots_;
@@ -732,7 +754,8 @@ void Session::plan(bool destroy, const std::vector<std::string>& keys) {
   PlanOptions po;
   po.destroy = destroy;
   po.destroy_keys = keys;
-  po.protected_keys = protected_keys(stored, roots, source);
+  for (auto& [src, key] : roots)
+    if (src != source) po.protecting_roots.push_back(std::move(key));
   po.type_defined = [this](const std::string& type) {
     push_type(type);
     bool yes = !lua_isnil(L(), -1);

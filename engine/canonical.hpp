@@ -56,8 +56,9 @@ class PackedFields {
   size_t size() const { return get().size(); }
   bool empty() const { return get().empty(); }
   const std::pair<std::string, Value>& operator[](size_t i) const { return get()[i]; }
-  // Frees the decoded copy while the encoding stays (read again, they decode again).
-  void drop_decoded() {
+  // Frees the decoded copy while the encoding stays (read again, they decode again):
+  // logically const, as the decoding is.
+  void drop_decoded() const {
     if (!packed_) return;
     Fields().swap(fields_);
     decoded_ = false;

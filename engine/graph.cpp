@@ -120,9 +120,15 @@ void Graph::finalize(const StoredLookup& stored) {
     for (int i = 0; i < n; ++i) index_.insert(nodes_[i].key, i, key_of());
   }
 
-  IdLookup lookup = [this](const std::string& key, Tree tree) -> const std::string& {
-    const Node& d = nodes_[find(key)];
-    return tree == Tree::Full ? d.hash : d.uuid;
+  // A node's refs are among its deps: a few are looked through before the index.
+  const Node* hashing = nullptr;
+  IdLookup lookup = [&](const std::string& key, Tree tree) -> const std::string& {
+    const Node* d = nullptr;
+    if (hashing->deps.size() <= 8)
+      for (int i : hashing->deps)
+        if (nodes_[i].key == key) d = &nodes_[i];
+    if (!d) d = &nodes_[find(key)];
+    return tree == Tree::Full ? d->hash : d->uuid;
   };
   // Whether a node may keep the ids stored with it (`st`) without hashing. Ids are a
   // function of the key, the type's breaking fields, the fields and the hashes of the
@@ -152,6 +158,7 @@ void Graph::finalize(const StoredLookup& stored) {
       node.hash = st->hash;
       continue;
     }
+    hashing = &node;
     Ids ids = compute_ids(node.type, node.identifier, node.breaks, node.fields, lookup);
     node.uuid = std::move(ids.uuid);
     node.hash = std::move(ids.hash);

@@ -32,11 +32,13 @@ std::string pad(std::string s, size_t w) {
 
 }  // namespace
 
-std::string format_state_list(const std::vector<StoredInstance>& stored, bool json) {
+std::string format_state_list(const std::vector<StoredInstance>& rows, bool json) {
+  std::vector<std::reference_wrapper<const StoredInstance>> stored(rows.begin(), rows.end());
+  std::sort(stored.begin(), stored.end(), [](const StoredInstance& a, const StoredInstance& b) { return a.key < b.key; });
   if (json) {
     std::string out = "[";
     for (size_t i = 0; i < stored.size(); ++i) {
-      const auto& s = stored[i];
+      const StoredInstance& s = stored[i];
       out += (i ? "," : "");
       out += "{\"key\":" + json_quote(s.key) + ",\"type\":" + json_quote(s.type) +
              ",\"identifier\":" + json_quote(s.identifier) + ",\"uuid\":" + json_quote(s.uuid) +
@@ -47,9 +49,9 @@ std::string format_state_list(const std::vector<StoredInstance>& stored, bool js
   }
   if (stored.empty()) return "The state is empty.\n";
   size_t w = 3;
-  for (const auto& s : stored) w = std::max(w, s.key.size());
+  for (const StoredInstance& s : stored) w = std::max(w, s.key.size());
   std::string out = pad("KEY", w) + "  UUID              STATUS\n";
-  for (const auto& s : stored) out += pad(s.key, w) + "  " + s.uuid + "  " + status_text(s) + "\n";
+  for (const StoredInstance& s : stored) out += pad(s.key, w) + "  " + s.uuid + "  " + status_text(s) + "\n";
   return out;
 }
 

@@ -50,6 +50,18 @@ class KeyIndex {
     }
   }
 
+  // find(), trying first the position after the last one this `cursor` found: keys
+  // looked up in the order their things are kept in (`count` of them) are found in
+  // sequence, without hashing or a jump through memory.
+  template <class KeyOf>
+  int find_next(std::string_view key, size_t& cursor, size_t count, const KeyOf& key_of) const {
+    if (cursor < count && std::string_view(key_of(static_cast<int>(cursor))) == key)
+      return static_cast<int>(cursor++);
+    int i = find(key, key_of);
+    if (i >= 0) cursor = static_cast<size_t>(i) + 1;
+    return i;
+  }
+
   void clear() {
     slots_.clear();
     used_ = 0;

@@ -60,6 +60,26 @@ class Planner {
  private:
   int stored_of(const std::string& key) const { return plan_.stored_of(key); }
 
+  // Whether stored instance `s` is held by another pipeline: named in protected_keys, or
+  // reached from protecting_roots through stored deps (walked once, when first asked).
+  bool is_protected(int s) {
+    if (protected_.empty()) {
+      protected_.assign(plan_.stored.size(), 0);
+      std::vector<int> todo;
+      for (const auto& k : o_.protecting_roots)
+        if (int r = stored_of(k); r >= 0) todo.push_back(r);
+      while (!todo.empty()) {
+        int r = todo.back();
+        todo.pop_back();
+        if (protected_[r]) continue;
+        protected_[r] = 1;
+        for (const auto& d : plan_.stored[r].deps)
+          if (int ds = stored_of(d); ds >= 0) todo.push_back(ds);
+      }
+    }
+    return protected_[s] || o_.protected_keys.count(plan_.stored[s].key);
+  }
+
   int add_job(Job job) {
     plan_.jobs.push_back(std::move(job));
     return (int)plan_.jobs.size() - 1;
@@ -149,6 +169,10 @@ class Planner {
       c.breaking = is_breaking(c.field);
       out.push_back(std::move(c));
     }
+    // The changes keep what they show: the decoded fields go back to their encodings
+    // (a change at the bottom of a 100,000-long chain diffs every link).
+    st.fields.drop_decoded();
+    node.fields.drop_decoded();
     return out;
   }
 
@@ -191,9 +215,10 @@ class Planner {
       if (g_.find(k) < 0) fail(Code::UnknownKey, {k, "the pipeline"});
     std::vector<char> scope = in_scope();
     std::vector<char> in_graph(plan_.stored.size(), 0);
+    size_t cursor = 0;  // rows come in about the order of the nodes
     for (int n = 0; n < (int)g_.size(); ++n) {
       const Node& node = g_.node(n);
-      int s = stored_of(node.key);
+      int s = plan_.stored_of(node.key, cursor);
       if (s >= 0) in_graph[s] = 1;
       if (!scope[n]) continue;
       if (s < 0) {
@@ -233,8 +258,7 @@ class Planner {
     if (!o_.targets.empty()) return;  // a targeted plan deletes nothing outside its scope
     if (std::find(in_graph.begin(), in_graph.end(), 0) == in_graph.end()) return;
     for (int s : stored_order()) {
-      const StoredInstance& st = plan_.stored[s];
-      if (in_graph[s] || o_.protected_keys.count(st.key)) continue;
+      if (in_graph[s] || is_protected(s)) continue;
       add_delete(s, "removed from the pipeline", false);
     }
   }
@@ -260,19 +284,31 @@ class Planner {
       }
     } else {
       for (int s = 0; s < (int)plan_.stored.size(); ++s)
-        doomed[s] = !o_.protected_keys.count(plan_.stored[s].key);
+        doomed[s] = !is_protected(s);
     }
     for (int s : stored_order())
       if (doomed[s]) add_delete(s, "destroy", false);
   }
 
   // Stored instances with dependents before their deps (the order deletions run in).
-  std::vector<int> stored_order() const {
+  // The stored instances by key: the state gives them in no particular order, and
+  // deletions are ordered (ties broken) as if by key. Sorted when first needed.
+  const std::vector<int>& by_key() {
+    if (by_key_.size() != plan_.stored.size()) {
+      by_key_.resize(plan_.stored.size());
+      for (int i = 0; i < (int)by_key_.size(); ++i) by_key_[i] = i;
+      std::sort(by_key_.begin(), by_key_.end(),
+                [&](int a, int b) { return plan_.stored[a].key < plan_.stored[b].key; });
+    }
+    return by_key_;
+  }
+
+  std::vector<int> stored_order() {
     int n = (int)plan_.stored.size();
     std::vector<int> post;
     std::vector<char> mark(n, 0);
     std::vector<std::pair<int, size_t>> stack;
-    for (int start = 0; start < n; ++start) {
+    for (int start : by_key()) {
       if (mark[start]) continue;
       mark[start] = 1;
       stack.push_back({start, 0});
@@ -326,7 +362,7 @@ class Planner {
       return;
     // A deletion runs after the deletions of what depended on it.
     std::vector<std::pair<int, int>> soft;
-    for (int s = 0; s < (int)plan_.stored.size(); ++s) {
+    for (int s : by_key()) {
       for (const auto& dk : plan_.stored[s].deps) {
         int d = stored_of(dk);
         if (d < 0 || delete_job_[d] < 0) continue;
@@ -389,6 +425,8 @@ class Planner {
   const Graph& g_;
   const PlanOptions& o_;
   Plan plan_;
+  std::vector<char> protected_;  // by stored instance, once is_protected has walked
+  std::vector<int> by_key_;
   std::vector<int> node_job_;    // graph node -> its create/update job
   std::vector<int> delete_job_;  // stored instance -> its delete job
 };

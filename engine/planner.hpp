@@ -41,6 +41,9 @@ struct PlanOptions {
   bool destroy = false;                        // delete instead of apply
   std::vector<std::string> destroy_keys;       // destroy only these (and their dependents)
   std::unordered_set<std::string> protected_keys;  // held by roots of other pipelines
+  // The roots of other pipelines: what they reach through stored deps is protected too,
+  // found only when something could be deleted (most plans delete nothing).
+  std::vector<std::string> protecting_roots;
   std::function<bool(const std::string& type)> type_defined;
   std::vector<std::string> targets;  // plan only these keys and what they depend on
   std::vector<std::string> replace;  // force a replace of these keys
@@ -54,6 +57,11 @@ struct Plan {
   // The index in `stored` of the instance with this key, or -1.
   int stored_of(std::string_view key) const {
     return stored_index.find(key, [this](int i) -> const std::string& { return stored[i].key; });
+  }
+  // The same, trying the row after the one `cursor` found last first (KeyIndex::find_next).
+  int stored_of(std::string_view key, size_t& cursor) const {
+    return stored_index.find_next(key, cursor, stored.size(),
+                                  [this](int i) -> const std::string& { return stored[i].key; });
   }
   // The stored instance with this key, or nullptr.
   const StoredInstance* find_stored(std::string_view key) const {

@@ -98,7 +98,7 @@ class StateStore {
   virtual ~StateStore() = default;
   virtual const std::string& location() const = 0;
 
-  // Everything stored, in one read.
+  // Everything stored, in one read, in no particular order (SQLite: as written).
   virtual std::vector<StoredInstance> load() = 0;
   // (source, root key) of every applied root.
   virtual std::vector<std::pair<std::string, std::string>> roots() = 0;

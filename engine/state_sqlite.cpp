@@ -253,6 +253,8 @@ class SqliteState final : public StateStore {
     }
   }
 
+  // In the order the rows were written: mostly the order the last apply walked the
+  // graph in, which the next plan walks again (it finds row after row in sequence).
   std::vector<StoredInstance> load() override {
     std::vector<StoredInstance> out;
     if (!db_) return out;
@@ -262,11 +264,11 @@ class SqliteState final : public StateStore {
     }
     Stmt q(*this,
            version_ >= 3   ? "SELECT key, type, identifier, uuid, hash, fields, outputs, deps, status, "
-                             "action, error, run, breaks, sensitive FROM instances ORDER BY key"
+                             "action, error, run, breaks, sensitive FROM instances ORDER BY rowid"
            : version_ >= 2 ? "SELECT key, type, identifier, uuid, hash, fields, outputs, deps, status, "
-                             "action, error, run, breaks, NULL FROM instances ORDER BY key"
+                             "action, error, run, breaks, NULL FROM instances ORDER BY rowid"
                            : "SELECT key, type, identifier, uuid, hash, fields, outputs, deps, status, "
-                             "action, error, run, NULL, NULL FROM instances ORDER BY key");
+                             "action, error, run, NULL, NULL FROM instances ORDER BY rowid");
     while (q.step()) {
       StoredInstance s;
       s.key = q.text(0);
@@ -435,6 +437,12 @@ class SqliteState final : public StateStore {
   std::vector<std::string> recover_interrupted() override {
     writable();
     std::vector<std::string> keys;
+    {
+      // A job or an instance is left running only inside a run left running: when there
+      // is none, the journal and the instances need no scan (100,000s of rows).
+      Stmt q(*this, "SELECT 1 FROM runs WHERE outcome = 'running' LIMIT 1");
+      if (!q.step()) return keys;
+    }
     Transaction t(*this);
     {
       Stmt q(*this, "SELECT key FROM jobs WHERE outcome = 'running' ORDER BY id");

@@ -126,6 +126,19 @@ TEST_CASE("protected keys and undefined types", "[planner]") {
   }
 }
 
+TEST_CASE("another pipeline's roots protect what they reach through stored deps", "[planner]") {
+  Graph empty;
+  empty.finalize();
+  auto stored = applied(chain(1));
+  PlanOptions o;
+  o.protecting_roots = {"Mid/mid"};  // Mid/mid and, below it, Leaf/leaf
+  CHECK(rows(make_plan(empty, stored, o)) == std::vector<std::string>{"delete Top/top"});
+  o.destroy = true;
+  CHECK(rows(make_plan(empty, stored, o)) == std::vector<std::string>{"delete Top/top"});
+  o.protecting_roots = {"Gone/away"};  // a root no longer stored protects nothing
+  CHECK(rows(make_plan(empty, stored, o)).size() == 3);
+}
+
 TEST_CASE("failed, interrupted and pending jobs are planned again", "[planner]") {
   Graph g = chain(1);
   auto stored = applied(g);
