@@ -1,5 +1,7 @@
 #include "engine/migrate.hpp"
 
+#include <algorithm>
+
 #include "engine/canonical.hpp"
 #include "engine/state.hpp"
 #include "ochre/errors.hpp"
@@ -8,19 +10,33 @@ namespace ochre {
 
 namespace {
 
-bool same_instance(const StoredInstance& a, const StoredInstance& b) {
-  return a.key == b.key && a.type == b.type && a.identifier == b.identifier && a.uuid == b.uuid &&
-         a.hash == b.hash && a.fields == b.fields &&
-         a.outputs == b.outputs && a.deps == b.deps && a.breaks == b.breaks &&
-         a.breaks_known == b.breaks_known && a.sensitive == b.sensitive && a.status == b.status &&
-         a.action == b.action && a.error == b.error;
+// The first part of an instance that differs between `a` and `b`, or "".
+std::string instance_difference(const StoredInstance& a, const StoredInstance& b) {
+  if (a.key != b.key || a.type != b.type || a.identifier != b.identifier) return "name";
+  if (a.uuid != b.uuid || a.hash != b.hash) return "ids";
+  if (a.fields != b.fields) return "fields";
+  if (a.outputs != b.outputs) return "outputs";
+  if (a.deps != b.deps) return "deps";
+  if (a.breaks != b.breaks || a.breaks_known != b.breaks_known) return "breaking fields";
+  if (a.sensitive != b.sensitive) return "sensitive fields";
+  if (a.status != b.status || a.action != b.action || a.error != b.error) return "status";
+  return "";
 }
 
 // What differs between the original and the copy (the journal's ids aside), or "".
 std::string difference(const Snapshot& a, const Snapshot& b) {
   if (a.instances.size() != b.instances.size()) return "the number of instances";
-  for (size_t i = 0; i < a.instances.size(); ++i)
-    if (!same_instance(a.instances[i], b.instances[i])) return "instance " + a.instances[i].key;
+  // Stores list instances in an order of their own: compared by key.
+  auto by_key = [](const Snapshot& s) {
+    std::vector<const StoredInstance*> v;
+    for (const auto& i : s.instances) v.push_back(&i);
+    std::sort(v.begin(), v.end(), [](auto* x, auto* y) { return x->key < y->key; });
+    return v;
+  };
+  auto ai = by_key(a), bi = by_key(b);
+  for (size_t i = 0; i < ai.size(); ++i)
+    if (std::string part = instance_difference(*ai[i], *bi[i]); !part.empty())
+      return "instance " + ai[i]->key + " (" + part + ")";
   if (a.roots != b.roots) return "the roots";
   if (a.runs.size() != b.runs.size()) return "the number of runs";
   for (size_t i = 0; i < a.runs.size(); ++i) {
