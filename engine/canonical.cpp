@@ -138,9 +138,15 @@ struct Decoder {
     char c = peek();
     if (c == 'n' || c == 't' || c == 'f') {
       ++pos;
-    } else if (c == 'i' || c == 'd') {
+    } else if (c == 'i') {  // an integer: digits, perhaps a sign, up to 'e'
+      size_t start = ++pos;
+      if (peek() == '-') ++pos;
+      while (pos < in.size() && in[pos] >= '0' && in[pos] <= '9') ++pos;
+      if (pos == start || in[pos - 1] == '-' || peek() != 'e') bad();
       ++pos;
-      number(c == 'd');
+    } else if (c == 'd') {
+      ++pos;
+      number(true);
     } else if (c == 'r') {
       ++pos;
       skip_counted();
@@ -229,17 +235,14 @@ Value decode(std::string_view bytes) {
 void check_fields(std::string_view bytes) {
   Decoder d{bytes};
   if (d.peek() != 'm') d.bad();
-  d.skip();
-  if (d.pos != bytes.size()) d.bad();
-  // The keys are strings: a map's keys are at every other value.
-  Decoder k{bytes};
-  ++k.pos;
-  while (k.peek() != 'e') {
-    char c = k.peek();
-    if (c < '0' || c > '9') k.bad();
-    k.skip();
-    k.skip();
+  ++d.pos;
+  while (d.peek() != 'e') {  // name (a string), value, ...
+    char c = d.peek();
+    if (c < '0' || c > '9') d.bad();
+    d.skip_counted();
+    d.skip();
   }
+  if (++d.pos != bytes.size()) d.bad();
 }
 
 PackedFields PackedFields::packed(std::string bytes) {

@@ -214,9 +214,14 @@ Options engine_options(const Args& a) {
   o.replace = a.replace;
   o.notify = webhooks(a);
   o.notify_timeout = a.notify_timeout;
+  // Commands run through ochre-spawn beside this binary, or else through `ochre __spawn`.
   char exe[4096];
   ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-  if (n > 0) o.spawn_helper.assign(exe, n);
+  if (n > 0) {
+    o.spawn_helper.assign(exe, n);
+    std::string sibling = o.spawn_helper.substr(0, o.spawn_helper.rfind('/') + 1) + "ochre-spawn";
+    if (access(sibling.c_str(), X_OK) == 0) o.spawn_helper = sibling;
+  }
   if (o.state_path.empty()) {
     const char* env = std::getenv("OCHRE_STATE");
     if (env && *env) o.state_path = env;

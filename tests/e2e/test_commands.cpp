@@ -132,3 +132,29 @@ return Tick "t" {}
   CHECK(r.code == 2);
   CHECK(r.err.find("--every takes a duration") != std::string::npos);
 }
+
+TEST_CASE("hook commands run through ochre-spawn beside ochre, or through ochre __spawn without it",
+          "[e2e][commands][spawn]") {
+  TempDir dir;
+  dir.write("pipeline.lua", R"lua(local ochre = require "ochre"
+local C = ochre.component "C" {
+  create = function(self)  -- the shell's parent is the helper
+    print((ochre.sh_ok("echo by-$(cat /proc/$PPID/comm)", { quiet = true }).stdout:gsub("\n$", "")))
+  end,
+}
+return C "c"
+)lua");
+  // Beside the binary under test: ochre-spawn runs the command.
+  auto r = dir.ochre({"run", "pipeline.lua"});
+  INFO(r.out << r.err);
+  CHECK(r.code == 0);
+  CHECK(count(r.out, "[C/c] by-ochre-spawn\n") == 1);
+
+  // A copy of ochre alone: the same, through its own __spawn mode.
+  REQUIRE(dir.run({"/bin/mkdir", "bin"}).code == 0);
+  REQUIRE(dir.run({"/bin/cp", OCHRE_BIN, dir.file("bin/ochre")}).code == 0);
+  r = dir.run({dir.file("bin/ochre"), "run", "pipeline.lua", "--state", "other.db"});
+  INFO(r.out << r.err);
+  CHECK(r.code == 0);
+  CHECK(count(r.out, "[C/c] by-ochre\n") == 1);
+}

@@ -99,7 +99,9 @@ TEST_CASE("packed fields decode on first read and compare by their encodings", "
 TEST_CASE("check_fields accepts whole encodings of fields only", "[canonical][packed]") {
   CHECK_NOTHROW(check_fields(encode_fields({{"a", Value::of_number(1)}, {"b", Value::array()}})));
   CHECK_NOTHROW(check_fields("me"));
-  for (std::string bad : {"", "le", "i1e", "m1:a", "m1:ai1e", "mi1ei2ee", "m1:ai1ee trailing", "m1:ai12"}) {
+  CHECK_NOTHROW(check_fields("m1:ai-5e1:bd0.5e1:clr3:T/xntee"));
+  for (std::string bad : {"", "le", "i1e", "m1:a", "m1:ai1e", "mi1ei2ee", "m1:ai1ee trailing", "m1:ai12",
+                          "m1:aiee", "m1:ai-ee", "m1:ai1xee", "m1:ad1.5.5ee", "m1:ax1:bnee", "m1:al"}) {
     INFO(bad);
     CHECK_THROWS_AS(check_fields(bad), Error);
   }
