@@ -162,7 +162,7 @@ TEST_CASE("serve --port serves there and --host takes another loopback address",
   CHECK(s.stop(SIGINT) == 0);
 }
 
-TEST_CASE("serve without --port uses 8080", "[e2e][serve]") {
+TEST_CASE("serve without --port uses 8080", "[e2e][serve][port8080]") {
   TempDir dir;
   dir.write("pipeline.lua", diamond(dir, false));
   auto p = dir.start({"serve", "pipeline.lua"});
