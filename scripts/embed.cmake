@@ -1,10 +1,20 @@
-# Turns Lua source files into a C++ table of (name, text) so the binary carries them.
-# Usage: cmake -DOUT=file.cpp -DFILES="a.lua;b.lua" -P embed.cmake
-set(body "// Generated from the Lua sources; do not edit.\n#include <cstddef>\nnamespace ochre::lua {\nstruct EmbeddedFile { const char* name; const char* text; std::size_t size; };\n")
+# Turns files into a C++ table of (name, bytes, size) so the binary carries them.
+# Usage: cmake -DOUT=file.cpp -DFILES="a.lua;b.lua" -DKIND=lua|web -P embed.cmake
+#   lua: the Lua sources (names without extension), ochre::lua::embedded_files
+#   web: the page of `ochre serve` (names with extension), ochre::cli::web_assets
+if(KIND STREQUAL "web")
+  set(body "// Generated from repl/web/; do not edit.\n#include \"repl/web_assets.hpp\"\nnamespace ochre::cli {\n")
+  set(array "extern const WebAsset web_assets[]")
+  set(name_part NAME)
+else()
+  set(body "// Generated from the Lua sources; do not edit.\n#include <cstddef>\nnamespace ochre::lua {\nstruct EmbeddedFile { const char* name; const char* text; std::size_t size; };\n")
+  set(array "extern const EmbeddedFile embedded_files[]")
+  set(name_part NAME_WE)
+endif()
 set(table "")
 set(i 0)
 foreach(f IN LISTS FILES)
-  get_filename_component(name ${f} NAME_WE)
+  get_filename_component(name ${f} ${name_part})
   file(READ ${f} hex HEX)
   string(LENGTH "${hex}" hexlen)
   math(EXPR size "${hexlen} / 2")
@@ -13,5 +23,5 @@ foreach(f IN LISTS FILES)
   string(APPEND table "  {\"${name}\", file_${i}, ${size}},\n")
   math(EXPR i "${i} + 1")
 endforeach()
-string(APPEND body "extern const EmbeddedFile embedded_files[] = {\n${table}  {nullptr, nullptr, 0}\n};\n}\n")
+string(APPEND body "${array} = {\n${table}  {nullptr, nullptr, 0}\n};\n}\n")
 file(WRITE ${OUT} "${body}")
