@@ -118,6 +118,16 @@ std::string fields_blob(const PackedFields& fields) {
   return encode_fields(fields);
 }
 
+void decode_version(const std::string& where, std::string_view fields, std::string_view outputs,
+                    VersionRecord& v) {
+  try {
+    v.fields = value_to_fields(decode(fields));
+    v.outputs = decode(outputs);
+  } catch (const Error& e) {
+    fail(Code::State, {where, "damaged version of " + v.key + " (" + e.what() + ")"});
+  }
+}
+
 void decode_instance_row(const std::string& where, const RowText& row, StoredInstance& s) {
   try {
     check_fields(row.fields);

@@ -883,12 +883,7 @@ class PgState final : public StateStore {
     v.hash = r.text(i, 4);
     v.action = r.text(i, 5);
     v.at = r.text(i, 6);
-    try {
-      v.fields = value_to_fields(decode(r.text(i, 7)));
-      v.outputs = decode(r.text(i, 8));
-    } catch (const Error& e) {
-      fail(Code::State, {shown_, "damaged version of " + v.key + " (" + e.what() + ")"});
-    }
+    decode_version(shown_, r.text(i, 7), r.text(i, 8), v);
     return v;
   }
 

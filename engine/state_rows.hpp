@@ -22,6 +22,10 @@ std::string fields_blob(const PackedFields& fields);
 struct RowText {
   std::string fields, outputs, deps, status, action, breaks, sensitive;
 };
+// Decodes a stored version's fields and outputs into `v` (whose key is set); damaged
+// bytes are Code::State naming `where`.
+void decode_version(const std::string& where, std::string_view fields, std::string_view outputs,
+                    VersionRecord& v);
 // Decodes `row` into `s` (whose key is set); a damaged row is Code::State naming
 // `where` and the way out.
 void decode_instance_row(const std::string& where, const RowText& row, StoredInstance& s);

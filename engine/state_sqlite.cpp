@@ -692,12 +692,7 @@ class SqliteState final : public StateStore {
     v.hash = q.text(4);
     v.action = q.text(5);
     v.at = q.text(6);
-    try {
-      v.fields = value_to_fields(decode(q.text(7)));
-      v.outputs = decode(q.text(8));
-    } catch (const Error& e) {
-      fail(Code::State, {path_, "damaged version of " + v.key + " (" + e.what() + ")"});
-    }
+    decode_version(path_, q.view(7), q.view(8), v);
     return v;
   }
 

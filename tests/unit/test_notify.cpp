@@ -18,6 +18,7 @@
 #include "engine/notify.hpp"
 #include "engine/state.hpp"
 #include "ochre/errors.hpp"
+#include "unit/temp_state.hpp"
 #include "ochre/ochre.hpp"
 
 using namespace ochre;
@@ -25,17 +26,6 @@ namespace fs = std::filesystem;
 using json = nlohmann::json;
 
 namespace {
-
-struct TempState {
-  fs::path dir;
-  TempState() {
-    std::string t = (fs::temp_directory_path() / "ochre-notify-XXXXXX").string();
-    REQUIRE(mkdtemp(t.data()));
-    dir = t;
-  }
-  ~TempState() { fs::remove_all(dir); }
-  std::string path() const { return (dir / "state.db").string(); }
-};
 
 void exec(const std::string& path, const char* sql) {
   sqlite3* db = nullptr;

@@ -9,21 +9,16 @@
 
 #include "engine/state.hpp"
 #include "ochre/errors.hpp"
+#include "unit/temp_state.hpp"
 
 using namespace ochre;
 namespace fs = std::filesystem;
 
 namespace {
 
-struct TempState {
-  fs::path dir;
-  TempState() {
-    std::string t = (fs::temp_directory_path() / "ochre-state-XXXXXX").string();
-    REQUIRE(mkdtemp(t.data()));
-    dir = t;
-  }
-  ~TempState() { fs::remove_all(dir); }
-  std::string path() const { return (dir / "sub" / "state.db").string(); }
+// The state file sits in a directory the store creates.
+struct SubState : TempState {
+  SubState() : TempState("sub/state.db") {}
 };
 
 StoredInstance instance(const std::string& key) {
@@ -48,7 +43,7 @@ void exec(const std::string& path, const char* sql) {
 }  // namespace
 
 TEST_CASE("read-only open of a missing state writes nothing", "[state]") {
-  TempState t;
+  SubState t;
   auto st = open_sqlite_state(t.path(), OpenMode::ReadOnly);
   CHECK(st->load().empty());
   CHECK(st->roots().empty());
@@ -56,7 +51,7 @@ TEST_CASE("read-only open of a missing state writes nothing", "[state]") {
 }
 
 TEST_CASE("a job's outcome is stored when it ends", "[state]") {
-  TempState t;
+  SubState t;
   auto st = open_sqlite_state(t.path(), OpenMode::ReadWrite);
   CHECK((fs::status(t.path()).permissions() & (fs::perms::group_all | fs::perms::others_all)) == fs::perms::none);
   long long run = st->begin_run({"apply", "/p.lua"});
@@ -88,7 +83,7 @@ TEST_CASE("a job's outcome is stored when it ends", "[state]") {
 }
 
 TEST_CASE("failed and interrupted jobs keep the last applied version", "[state]") {
-  TempState t;
+  SubState t;
   auto st = open_sqlite_state(t.path(), OpenMode::ReadWrite);
   long long run = st->begin_run({"apply", "x"});
   StoredInstance a = instance("T/a");
@@ -115,7 +110,7 @@ TEST_CASE("failed and interrupted jobs keep the last applied version", "[state]"
 }
 
 TEST_CASE("foreign and newer files are refused without being touched", "[state]") {
-  TempState t;
+  SubState t;
   fs::create_directories(fs::path(t.path()).parent_path());
   SECTION("not SQLite") {
     std::ofstream(t.path()) << "hello, this is not a database at all, but it is long enough to look like one";
@@ -151,7 +146,7 @@ TEST_CASE("foreign and newer files are refused without being touched", "[state]"
 }
 
 TEST_CASE("a version 1 state is migrated in place", "[state][migration]") {
-  TempState t;
+  SubState t;
   {
     auto st = open_sqlite_state(t.path(), OpenMode::ReadWrite);
     long long run = st->begin_run({"apply", "x"});
