@@ -300,6 +300,12 @@ void Engine::lock() {
   impl_->session.lock();
 }
 
+void Engine::close_state() {
+  if (impl_->run) fail(Code::NotNow, {"an apply is under way"});
+  impl_->delivery.reset();
+  impl_->session.close_state();
+}
+
 namespace {
 
 RunResult result_of(const ApplyReport& report) {

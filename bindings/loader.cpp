@@ -10,6 +10,7 @@
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
+#include <thread>
 #include <unordered_set>
 
 #include "bindings/convert.hpp"
@@ -27,8 +28,14 @@ class PhaseTimer {
   void mark(const char* phase) {
     if (!on_) return;
     auto now = std::chrono::steady_clock::now();
-    std::fprintf(stderr, "timing: %-12s %8.1f ms\n", phase,
-                 std::chrono::duration<double, std::milli>(now - last_).count());
+    long pages = 0;  // the resident set so far, from /proc/self/statm
+    if (FILE* f = std::fopen("/proc/self/statm", "r")) {
+      if (std::fscanf(f, "%*s %ld", &pages) != 1) pages = 0;
+      std::fclose(f);
+    }
+    std::fprintf(stderr, "timing: %-12s %8.1f ms %7.1f MB\n", phase,
+                 std::chrono::duration<double, std::milli>(now - last_).count(),
+                 static_cast<double>(pages) * 4096 / (1024 * 1024));
     last_ = now;
   }
 
@@ -39,6 +46,57 @@ class PhaseTimer {
 
 }  // namespace
 
+struct Session::ReadAhead {
+  std::string path, workspace;
+  std::unique_ptr<StateStore> store;
+  std::optional<std::string> token;  // the store's change token before the rows were read
+  std::vector<StoredInstance> stored;
+  std::vector<std::pair<std::string, std::string>> roots;
+  KeyIndex index;
+  bool undelivered = false;
+  bool complete = false;  // everything read (an error leaves the reading to plan())
+  std::thread thread;
+
+  ReadAhead(std::string p, std::string ws) : path(std::move(p)), workspace(std::move(ws)) {
+    thread = std::thread([this] {
+      try {
+        store = open_state(path, workspace, OpenMode::ReadOnly);
+        token = store->change_token();
+        if (!token) return;
+        stored = store->load();
+        roots = store->roots();
+        undelivered = !store->outbox_due(LLONG_MAX, 1).empty();
+        index = index_stored(stored);
+        complete = true;
+      } catch (const std::exception&) {
+      }
+    });
+  }
+  ~ReadAhead() {
+    if (thread.joinable()) thread.join();
+  }
+};
+
+void Session::start_read_ahead() {
+  ahead_.reset();
+  if (state_path.empty() || state_path == ":memory:" || is_postgres_location(state_path)) return;
+  ahead_ = std::make_unique<ReadAhead>(state_path, workspace);
+}
+
+void Session::close_state() {
+  ahead_.reset();
+  if (state_path != ":memory:") state_.reset();  // a state in memory lives with the engine
+  lock_.reset();
+}
+
+std::unique_ptr<Session::ReadAhead> Session::take_read_ahead() {
+  if (!ahead_ || ahead_->path != state_path || ahead_->workspace != workspace) return nullptr;
+  std::unique_ptr<ReadAhead> a = std::move(ahead_);
+  a->thread.join();
+  if (!a->complete || a->store->change_token() != a->token) return nullptr;
+  return a;
+}
+
 Session::Session(Options opts, lua_State* host)
     : options(std::move(opts)), state_path(options.state_path),
       workspace(options.workspace.empty() ? default_workspace : options.workspace), borrowed(host != nullptr),
@@ -48,6 +106,7 @@ Session::Session(Options opts, lua_State* host)
 }
 
 Session::~Session() {
+  ahead_.reset();
   // Nothing may outlive the session: kill what hooks wait on, close every handle.
   abandon_all();
   for (Wait* w : std::vector<Wait*>(waits.begin(), waits.end())) {
@@ -172,6 +231,7 @@ void Session::load_file(const std::string& path) {
     lua_setfield(L(), -2, "path");
     lua_pop(L(), 1);
   }
+  if (options.read_state_ahead) start_read_ahead();
   // Text only: a file of LuaJIT bytecode could crash the VM; pipelines are source.
   if (luaL_loadfilex(L(), path.c_str(), "t") != 0) {
     std::string err = error_text(L());
@@ -743,12 +803,22 @@ void Session::build_graph(const std::vector<StoredInstance>& stored, const KeyIn
 void Session::plan(bool destroy, const std::vector<std::string>& keys) {
   if (!has_roots) fail(Code::BadReturn, {"nothing"}, pipeline_name);
   PhaseTimer timer;
-  StateStore& st = state(false);
-  std::vector<StoredInstance> stored = st.load();
-  auto roots = st.roots();
-  undelivered = !st.outbox_due(LLONG_MAX, 1).empty();
+  std::vector<StoredInstance> stored;
+  std::vector<std::pair<std::string, std::string>> roots;
+  KeyIndex stored_index;
+  if (std::unique_ptr<ReadAhead> ahead = take_read_ahead()) {
+    stored = std::move(ahead->stored);
+    roots = std::move(ahead->roots);
+    undelivered = ahead->undelivered;
+    stored_index = std::move(ahead->index);
+  } else {
+    StateStore& st = state(false);
+    stored = st.load();
+    roots = st.roots();
+    undelivered = !st.outbox_due(LLONG_MAX, 1).empty();
+    stored_index = index_stored(stored);
+  }
   timer.mark("state load");
-  KeyIndex stored_index = index_stored(stored);
   build_graph(stored, stored_index);
   timer.mark("graph+hash");
   PlanOptions po;

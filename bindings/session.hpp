@@ -91,6 +91,7 @@ class Session {
   // Takes the state's lock (waiting up to options.lock_timeout seconds), once.
   void lock();
   void unlock() { lock_.reset(); }
+  void close_state();
   void set_state_path(const std::string& path) {
     if (path == state_path) return;
     state_path = path;
@@ -172,6 +173,13 @@ class Session {
   void run_chunk(const std::string& display_name);
   void finish(JobContext& ctx, JobOutcome outcome);
   void emit_lines(JobContext& ctx, bool flush);
+
+  // The state read on a thread of its own while the pipeline file runs
+  // (Options::read_state_ahead), and taking what it read if it is still current.
+  struct ReadAhead;
+  std::unique_ptr<ReadAhead> ahead_;
+  void start_read_ahead();
+  std::unique_ptr<ReadAhead> take_read_ahead();
 
   uv_loop_t loop_;
   LuaState lua_;

@@ -3,6 +3,7 @@
 // (state_pg.cpp), each workspace a state of its own.
 #pragma once
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -102,6 +103,10 @@ class StateStore {
   virtual std::vector<StoredInstance> load() = 0;
   // (source, root key) of every applied root.
   virtual std::vector<std::pair<std::string, std::string>> roots() = 0;
+  // Something that differs whenever another connection has committed to this state (or
+  // the state is another file) since it was last taken: a read made while it stays equal
+  // is current. Empty where the store cannot tell, and for a state that does not exist.
+  virtual std::optional<std::string> change_token() { return std::nullopt; }
 
   // Jobs ending close together may share one commit: between begin_batch and
   // commit_batch, each call's writes are part of one transaction. Batches nest: only the

@@ -300,6 +300,16 @@ class SqliteState final : public StateStore {
     return out;
   }
 
+  // The file's identity and SQLite's data_version, which changes when another
+  // connection commits (a read transaction of its own each time it is asked).
+  std::optional<std::string> change_token() override {
+    struct stat st;
+    if (!db_ || path_ == ":memory:" || ::stat(path_.c_str(), &st) != 0) return std::nullopt;
+    Stmt q(*this, "PRAGMA data_version");
+    if (!q.step()) return std::nullopt;
+    return std::to_string(st.st_dev) + ":" + std::to_string(st.st_ino) + ":" + std::to_string(q.integer(0));
+  }
+
   std::vector<std::pair<std::string, std::string>> roots() override {
     std::vector<std::pair<std::string, std::string>> out;
     if (!db_) return out;

@@ -241,8 +241,24 @@ const std::string& need_file(const Args& a) {
   return a.positional[0];
 }
 
+// The end of a command that planned: the state is closed and the lock released, and the
+// memory of the plan and of Lua goes back with the process, not one free() at a time
+// (a tenth of a second for 100,000 components). Builds with AddressSanitizer free it all,
+// so that its leak check still sees everything.
+int finish(Engine& engine, int code) {
+#if !defined(__SANITIZE_ADDRESS__)
+  engine.close_state();
+  std::cout.flush();
+  std::cerr.flush();
+  std::fflush(nullptr);
+  std::_Exit(code);
+#endif
+  return code;
+}
+
 int cmd_run(const Args& a, bool destroy) {
   Options opts = engine_options(a);
+  opts.read_state_ahead = true;
   bool tty = isatty(STDERR_FILENO);
   Progress* progress = nullptr;
   opts.job_output = [&progress](const std::string& key, std::string_view line) {
@@ -266,7 +282,7 @@ int cmd_run(const Args& a, bool destroy) {
       std::cout << "note: " << job.details << ": " << job.reason << "\n";
   }
   std::cout << std::flush;
-  if (a.dry_run) return 0;
+  if (a.dry_run) return finish(engine, 0);
   Progress shown(engine.job_count(), tty, use_color(a.color));
   progress = &shown;
   RunResult r = engine.apply(shown.callbacks());
@@ -274,20 +290,22 @@ int cmd_run(const Args& a, bool destroy) {
   progress = nullptr;
   if (r.nothing_to_do) {
     report_undelivered(r);
-    return 0;
+    return finish(engine, 0);
   }
   std::cout << shown.bold() << r.summary << shown.reset() << "\n";
   report_undelivered(r);
-  return r.exit_code();
+  return finish(engine, r.exit_code());
 }
 
 int cmd_plan(const Args& a) {
   if (a.positional.size() > 1) usage_error("'plan' takes one FILE");
-  Engine engine(engine_options(a));
+  Options opts = engine_options(a);
+  opts.read_state_ahead = true;
+  Engine engine(opts);
   engine.load_file(need_file(a));
   engine.plan();
   std::cout << (a.json ? engine.plan_json() : engine.plan_table());
-  return 0;
+  return finish(engine, 0);
 }
 
 int cmd_explain(const Args& a) {

@@ -53,6 +53,9 @@ struct Options {
   // for those not delivered yet, and leaves the rest for the next apply.
   std::vector<Webhook> notify;
   double notify_timeout = 5;
+  // Read the state on a second thread while the pipeline file runs, for the next plan
+  // to use if nothing was committed to the state in between (SQLite states).
+  bool read_state_ahead = false;
 };
 
 // An instance as a native hook sees it.
@@ -141,6 +144,9 @@ class Engine {
   // Takes the state's lock, waiting up to Options::lock_timeout; throws Code::Locked
   // naming the holder. apply() takes it too when it is not held yet.
   void lock();
+  // Closes the state (and the delivery of notifications) and releases the lock; a later
+  // call opens the state again. Lets a program exit without the engine's destructor.
+  void close_state();
 
   // Runs the read hooks, hashes the graph and plans against the state. Writes nothing.
   void plan();

@@ -50,6 +50,31 @@ TEST_CASE("read-only open of a missing state writes nothing", "[state]") {
   CHECK_FALSE(fs::exists(t.path()));
 }
 
+TEST_CASE("the change token moves with every commit of another connection", "[state]") {
+  SubState t;
+  CHECK_FALSE(open_sqlite_state(t.path(), OpenMode::ReadOnly)->change_token());  // no state yet
+  auto writer = open_sqlite_state(t.path(), OpenMode::ReadWrite);
+  auto reader = open_sqlite_state(t.path(), OpenMode::ReadOnly);
+  auto before = reader->change_token();
+  REQUIRE(before);
+  CHECK(reader->change_token() == before);  // reading changes nothing
+  reader->load();
+  CHECK(reader->change_token() == before);
+
+  long long run = writer->begin_run({"apply", "/p.lua"});
+  auto after_commit = reader->change_token();
+  CHECK(after_commit != before);
+  writer->end_run(run, "done", "");
+  CHECK(reader->change_token() != after_commit);
+
+  // Another file in its place (a state removed and made again) is another state.
+  auto settled = reader->change_token();
+  writer.reset();
+  fs::rename(t.path(), t.path() + ".old");
+  open_sqlite_state(t.path(), OpenMode::ReadWrite);
+  CHECK(reader->change_token() != settled);
+}
+
 TEST_CASE("a job's outcome is stored when it ends", "[state]") {
   SubState t;
   auto st = open_sqlite_state(t.path(), OpenMode::ReadWrite);
