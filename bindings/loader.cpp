@@ -75,6 +75,11 @@ struct Session::ReadAhead {
   ~ReadAhead() {
     if (thread.joinable()) thread.join();
   }
+  // Waits for the read; true if it read everything and nothing was committed since.
+  bool usable() {
+    if (thread.joinable()) thread.join();
+    return complete && store->change_token() == token;
+  }
 };
 
 void Session::start_read_ahead() {
@@ -91,10 +96,7 @@ void Session::close_state() {
 
 std::unique_ptr<Session::ReadAhead> Session::take_read_ahead() {
   if (!ahead_ || ahead_->path != state_path || ahead_->workspace != workspace) return nullptr;
-  std::unique_ptr<ReadAhead> a = std::move(ahead_);
-  a->thread.join();
-  if (!a->complete || a->store->change_token() != a->token) return nullptr;
-  return a;
+  return std::move(ahead_);
 }
 
 Session::Session(Options opts, lua_State* host)
@@ -433,8 +435,13 @@ class NodeMap {
 // the C++ nor the Lua stack grows with the depth of the graph (a 100,000-long chain).
 class Collector {
  public:
-  Collector(Session& s, const std::vector<StoredInstance>& stored, const KeyIndex& stored_index)
-      : s_(s), L(s.L()), stored_(stored), stored_index_(stored_index) {
+  // With `read_state`, `stored` and `stored_index` are filled only when it is called,
+  // which the walk does before the first read hook and at its end: until then instances
+  // are walked without their stored outputs, given to them all at once then.
+  Collector(Session& s, const std::vector<StoredInstance>& stored, const KeyIndex& stored_index,
+            std::function<void()> read_state)
+      : s_(s), L(s.L()), stored_(stored), stored_index_(stored_index), read_state_(std::move(read_state)),
+        have_stored_(!read_state_) {
     // The graph is about what the pipeline declared, or what was applied last.
     s_.push_internal("declared");
     size_t expected = std::max(stored.size(), static_cast<size_t>(lua_tointeger(L, -1)));
@@ -456,8 +463,10 @@ class Collector {
       lua_pop(L, 1);
       graph_.add_root(n);
     }
-    lua_settop(L, keys_ - 1);
     timer.mark("collect");
+    need_stored();  // with the interned keys still on the stack
+    timer.mark("state wait");
+    lua_settop(L, keys_ - 1);
     size_t cursor = 0;  // nodes come in about the order the state's rows were written
     graph_.finalize([&](const std::string& key) { return find_stored(key, cursor); });
     timer.mark("hash");
@@ -581,6 +590,7 @@ class Collector {
     push_record();
     const int record = inst + 1, t_idx = inst + 2, values = inst + 3;
     const TypeInfo& type = s_.type_info(t_idx);
+    if (type.has_read) need_stored();  // read hooks see the stored outputs
     get(record, Site);
     f.site = lua_tostring(L, -1);
     lua_pop(L, 1);
@@ -597,11 +607,7 @@ class Collector {
     f.stage = 1;
 
     // What the last apply stored is visible to read and the hooks.
-    const StoredInstance* st = find_stored(f.key, enter_cursor_);
-    if (st && st->status == Status::Ok && !st->outputs.entries.empty()) {
-      push_value(L, st->outputs, [&](const std::string& k) { lua_pushstring(L, k.c_str()); });
-      lua_setfield(L, values, "outputs");
-    }
+    if (have_stored_) give_outputs(find_stored(f.key, enter_cursor_), values);
 
     size_t first_child = stack_.size();
     if (!type.has_read) {
@@ -755,6 +761,43 @@ class Collector {
     return deps;
   }
 
+  // Sets values.outputs (`values` an index below the top) from a stored row.
+  void give_outputs(const StoredInstance* st, int values) {
+    if (!st || st->status != Status::Ok || st->outputs.entries.empty()) return;
+    push_value(L, st->outputs, [&](const std::string& k) { lua_pushstring(L, k.c_str()); });
+    lua_setfield(L, values < 0 ? values - 1 : values, "outputs");
+  }
+
+  // Reads the state if it is not read yet, and gives their stored outputs to the
+  // instances walked so far: the nodes, their aliases, and those entered, not finished.
+  void need_stored() {
+    if (have_stored_) return;
+    read_state_();
+    have_stored_ = true;
+    auto give = [&](int ref, const StoredInstance* st) {
+      lua_rawgeti(L, LUA_REGISTRYINDEX, ref);
+      push_record();
+      give_outputs(st, -1);
+      lua_pop(L, 4);
+    };
+    for (const StoredInstance& st : stored_) {
+      if (st.status != Status::Ok || st.outputs.entries.empty()) continue;
+      int n = graph_.find(st.key);
+      if (n < 0) continue;
+      give(graph_.node(n).handle, &st);
+      if (auto it = s_.alias_refs.find(st.key); it != s_.alias_refs.end())
+        for (int ref : it->second) give(ref, &st);
+    }
+    size_t cursor = 0;
+    for (const Frame& f : stack_) {
+      if (f.stage == 0) continue;
+      push_instance(f);
+      push_record();
+      give_outputs(find_stored(f.key, cursor), -1);
+      lua_pop(L, 4);
+    }
+  }
+
   // The row of `key`; `cursor` follows the rows, which come in about the walk's order.
   const StoredInstance* find_stored(std::string_view key, size_t& cursor) const {
     int i = stored_index_.find_next(key, cursor, stored_.size(),
@@ -766,6 +809,8 @@ class Collector {
   lua_State* L;
   const std::vector<StoredInstance>& stored_;
   const KeyIndex& stored_index_;
+  std::function<void()> read_state_;
+  bool have_stored_ = false;
   size_t enter_cursor_ = 0;
   int work_ = LUA_NOREF;
   int slots_ = 0;
@@ -781,7 +826,8 @@ class Collector {
 
 }  // namespace
 
-void Session::build_graph(const std::vector<StoredInstance>& stored, const KeyIndex& stored_index) {
+void Session::build_graph(const std::vector<StoredInstance>& stored, const KeyIndex& stored_index,
+                          std::function<void()> read_state) {
   PhaseTimer timer;
   if (graph)
     for (const Node& n : graph->nodes()) luaL_unref(L(), LUA_REGISTRYINDEX, n.handle);
@@ -791,7 +837,7 @@ void Session::build_graph(const std::vector<StoredInstance>& stored, const KeyIn
   graph.reset();
   int top = lua_gettop(L());
   try {
-    Collector collector(*this, stored, stored_index);
+    Collector collector(*this, stored, stored_index, std::move(read_state));
     graph = collector.run(timer);
   } catch (...) {
     lua_settop(L(), top);
@@ -806,20 +852,31 @@ void Session::plan(bool destroy, const std::vector<std::string>& keys) {
   std::vector<StoredInstance> stored;
   std::vector<std::pair<std::string, std::string>> roots;
   KeyIndex stored_index;
-  if (std::unique_ptr<ReadAhead> ahead = take_read_ahead()) {
-    stored = std::move(ahead->stored);
-    roots = std::move(ahead->roots);
-    undelivered = ahead->undelivered;
-    stored_index = std::move(ahead->index);
+  // A read of the state under way on its thread is waited for only once the walk of
+  // the instances needs it (see Collector).
+  std::unique_ptr<ReadAhead> ahead = take_read_ahead();
+  auto read_state = [&] {
+    if (ahead && ahead->usable()) {
+      stored = std::move(ahead->stored);
+      roots = std::move(ahead->roots);
+      undelivered = ahead->undelivered;
+      stored_index = std::move(ahead->index);
+    } else {
+      StateStore& st = state(false);
+      stored = st.load();
+      roots = st.roots();
+      undelivered = !st.outbox_due(LLONG_MAX, 1).empty();
+      stored_index = index_stored(stored);
+    }
+    ahead.reset();
+  };
+  if (ahead) {
+    build_graph(stored, stored_index, read_state);
   } else {
-    StateStore& st = state(false);
-    stored = st.load();
-    roots = st.roots();
-    undelivered = !st.outbox_due(LLONG_MAX, 1).empty();
-    stored_index = index_stored(stored);
+    read_state();
+    timer.mark("state load");
+    build_graph(stored, stored_index, nullptr);
   }
-  timer.mark("state load");
-  build_graph(stored, stored_index);
   timer.mark("graph+hash");
   PlanOptions po;
   po.destroy = destroy;

@@ -169,7 +169,8 @@ class Session {
   void push_type(const std::string& type);
 
  private:
-  void build_graph(const std::vector<StoredInstance>& stored, const KeyIndex& stored_index);
+  void build_graph(const std::vector<StoredInstance>& stored, const KeyIndex& stored_index,
+                   std::function<void()> read_state);
   void run_chunk(const std::string& display_name);
   void finish(JobContext& ctx, JobOutcome outcome);
   void emit_lines(JobContext& ctx, bool flush);

@@ -54,3 +54,54 @@ TEST_CASE("a state changed while the pipeline file runs is planned as it is then
   CHECK(count(r.out, "] create b") == 1);
   CHECK(dir.ochre({"run", "pipeline.lua"}).out.find("No changes") != std::string::npos);
 }
+
+// The walk of the instances starts before the state is read: every instance still gets
+// its stored outputs, whether walked before the read (given afterwards), around a read
+// hook (which needs them at once), or declared twice (an alias of one node).
+TEST_CASE("stored outputs reach every instance however early the walk met it", "[e2e][plan][outputs]") {
+  const std::string text = R"(local ochre = require "ochre"
+local V = tonumber(os.getenv("V") or "1")
+local Leaf = ochre.component "Leaf" {
+  fields = { v = 0 },
+  create = function(self) return { made = "leaf-" .. self.identifier } end,
+  update = function(self) print("update " .. self.identifier .. " had " .. tostring(self.outputs.made)) end,
+}
+local Reader = ochre.component "Reader" {
+  fields = { v = 0 },
+  read = function(self) print("read " .. self.identifier .. " had " .. tostring(self.outputs.made)) end,
+  create = function(self) return { made = "reader" } end,
+  update = function(self) end,
+}
+local User = ochre.component "User" {
+  fields = { dep = false, v = 0 },
+  create = function(self) return { made = "user-" .. self.identifier } end,
+  update = function(self)
+    print("update " .. self.identifier .. " had " .. tostring(self.outputs.made)
+          .. " dep had " .. tostring(self.dep.outputs.made))
+  end,
+}
+-- Unchanged, so nothing the run does gives its outputs again: they come from the state.
+local first = Leaf "x" { v = 1 }
+local again = Leaf "x" { v = 1 }  -- the same instance declared twice: an alias
+return {
+  User "before" { dep = first, v = V },
+  User "alias" { dep = again, v = V },
+  User "outer" { dep = Reader "r" { v = V }, v = V },
+}
+)";
+  TempDir dir;
+  dir.write("pipeline.lua", text);
+  auto r = dir.ochre({"run", "pipeline.lua"});
+  INFO(r.out << r.err);
+  REQUIRE(r.code == 0);
+  CHECK(count(r.out, "read r had nil") == 1);
+
+  r = dir.ochre({"run", "pipeline.lua"}, {{"V", "2"}});
+  INFO(r.out << r.err);
+  REQUIRE(r.code == 0);
+  CHECK(count(r.out, "read r had reader") == 1);
+  CHECK(count(r.out, "update x ") == 0);
+  CHECK(count(r.out, "update before had user-before dep had leaf-x") == 1);
+  CHECK(count(r.out, "update outer had user-outer dep had reader") == 1);
+  CHECK(count(r.out, "update alias had user-alias dep had leaf-x") == 1);
+}
