@@ -4,9 +4,70 @@
 --   chain   a chain of N links
 --   dag     a random DAG with diamonds (each node depends on up to 3 earlier ones)
 -- usage: luajit gen.lua SHAPE N [changed]   (changed: one leaf differs)
+--        luajit gen.lua SHAPE N ninja|make    the same graph for a peer: one `touch`
+--        target per component, depending on the targets of its sub-components
 local shape, n, changed = arg[1], tonumber(arg[2]), arg[3] == "changed"
 local w = {}
 local function out(s) w[#w + 1] = s end
+
+-- The peers' graph: name -> the names it depends on, in the order they are declared.
+local function peer_graph()
+  local targets = {}
+  local function add(name, deps) targets[#targets + 1] = { name, deps or {} } end
+  if shape == "leaves" then
+    local all = {}
+    for i = 1, n do add("l" .. i) all[i] = "l" .. i end
+    add("root", all)
+  elseif shape == "groups" then
+    local gs = {}
+    for g = 1, math.floor(n / 100) do
+      local m = {}
+      for i = 1, 100 do add(g .. "_" .. i) m[i] = g .. "_" .. i end
+      add("g" .. g, m)
+      gs[g] = "g" .. g
+    end
+    add("root", gs)
+  elseif shape == "chain" then
+    for i = 1, n do add("c" .. i, i > 1 and { "c" .. (i - 1) } or nil) end
+  elseif shape == "dag" then  -- the same draws as the pipeline's, so the same graph
+    local seed, all, seen = 12345, {}, {}
+    for i = 1, n do
+      local deps, have = {}, {}
+      for _ = 1, 3 do
+        seed = (seed * 1103515245 + 12345) % 2147483648
+        local d = i > 1 and "n" .. (1 + seed % (i - 1))
+        if d and not have[d] then have[d] = true deps[#deps + 1] = d end
+      end
+      add("n" .. i, deps)
+      all[i] = "n" .. i
+    end
+    add("root", all)
+  end
+  return targets
+end
+
+if arg[3] == "ninja" or arg[3] == "make" then
+  local function path(name) return "out/" .. name end
+  if arg[3] == "ninja" then
+    out("rule touch")
+    out("  command = touch $out")
+  else
+    out("all: out/" .. (shape == "chain" and "c" .. n or "root"))
+    out("out/%:")
+    out("\t@mkdir -p out && touch $@")
+  end
+  for _, t in ipairs(peer_graph()) do
+    local deps = {}
+    for i, d in ipairs(t[2]) do deps[i] = path(d) end
+    if arg[3] == "ninja" then
+      out(("build %s: touch %s"):format(path(t[1]), table.concat(deps, " ")))
+    elseif #deps > 0 then
+      out(("%s: %s"):format(path(t[1]), table.concat(deps, " ")))
+    end
+  end
+  io.write(table.concat(w, "\n"), "\n")
+  return
+end
 out('local ochre = require "ochre"')
 out('local Leaf = ochre.component "Leaf" { fields = { v = 0 } }')
 out('local Group = ochre.component "Group" { fields = { members = {} } }')

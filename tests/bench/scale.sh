@@ -36,26 +36,26 @@ row() {  # name ochre_s rss_mb peer peer_s
   printf '%-40s %8s %7s MB   %-7s %8s %8s\n' "$1" "$2" "$3" "$4" "$5" "$ratio"
 }
 
-peers() {  # n: writes build.ninja and Makefile with n touch targets
-  local n=$1
-  { echo "rule touch"; echo "  command = touch \$out"
-    for i in $(seq "$n"); do echo "build out/t$i: touch"; done; } > build.ninja
-  { printf 'all:'; for i in $(seq "$n"); do printf ' out/t%d' "$i"; done; printf '\n'
-    echo 'out/%:'; printf '\t@mkdir -p out && touch $@\n'; } > Makefile
-}
+# The peers get the same graph as each pipeline: one `touch` target per component,
+# depending on its sub-components' targets (gen.lua SHAPE N ninja|make). A first build is
+# one process per target for them, so it is measured once per size, on the leaves.
 
 printf '%-40s %8s %10s   %-7s %8s %8s\n' "measure" "ochre s" "peak RSS" "peer" "peer s" "ratio"
 for n in $SIZES; do
   d="$WORK/$n"
   mkdir -p "$d" && cd "$d"
-  peers "$n"
-  SETUP='rm -rf out'; read -r nf _ < <(measure ninja -j2)
-  SETUP=':'; read -r nn _ < <(measure ninja -j2)
-  SETUP='rm -rf out'; read -r mf _ < <(measure make -s -j2)
-  SETUP=':'; read -r mn _ < <(measure make -s -j2)
+  luajit "$HERE/gen.lua" leaves "$n" ninja > leaves.ninja
+  luajit "$HERE/gen.lua" leaves "$n" make > leaves.mk
+  SETUP='rm -rf out .ninja_log'; read -r nf _ < <(measure ninja -j2 -f leaves.ninja)
+  SETUP='rm -rf out'; read -r mf _ < <(measure make -s -j2 -f leaves.mk)
   for shape in leaves groups chain dag; do
     luajit "$HERE/gen.lua" "$shape" "$n" > "$shape.lua"
     luajit "$HERE/gen.lua" "$shape" "$n" changed > "$shape-changed.lua"
+    luajit "$HERE/gen.lua" "$shape" "$n" ninja > "$shape.ninja"
+    luajit "$HERE/gen.lua" "$shape" "$n" make > "$shape.mk"
+    rm -rf out .ninja_log && ninja -j2 -f "$shape.ninja" >/dev/null && make -s -f "$shape.mk"
+    SETUP=':'; read -r nn _ < <(measure ninja -j2 -f "$shape.ninja")
+    read -r mn _ < <(measure make -s -j2 -f "$shape.mk")
     SETUP='rm -rf .ochre'
     read -r first rss < <(measure "$OCHRE" run "$shape.lua")
     row "$shape $n: first apply" "$first" "$rss" "ninja" "$nf"
