@@ -12,15 +12,21 @@ WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
 command -v ninja >/dev/null || { echo "needs ninja (apt-get install ninja-build)"; exit 2; }
 
-# measure CMD...: runs $SETUP then CMD, RUNS times; prints "median_wall max_rss_mb".
+# measure CMD...: runs $SETUP then CMD, RUNS times; prints "median_wall max_rss_mb", or
+# "crashed -" when CMD died of a signal (ninja and make overflow their stack on a chain
+# of 100,000), or "failed -" when it exited with an error.
 measure() {
   local walls=() rss=0
   for _ in $(seq "$RUNS"); do
     eval "$SETUP"
-    local t0 t1
+    local t0 t1 rc=0
     t0=$(date +%s.%N)
-    /usr/bin/time -f '%M' -o "$WORK/t" "$@" >/dev/null 2>&1 || true
+    /usr/bin/time -f '%M' -o "$WORK/t" "$@" >/dev/null 2>&1 || rc=$?
     t1=$(date +%s.%N)
+    if [ "$rc" -ne 0 ]; then
+      if grep -q "signal" "$WORK/t"; then echo "crashed -"; else echo "failed -"; fi
+      return
+    fi
     walls+=("$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", b - a }')")
     local m; m=$(awk 'END {print $1}' "$WORK/t")
     [ "$m" -gt "$rss" ] && rss=$m
@@ -30,9 +36,9 @@ measure() {
 
 row() {  # name ochre_s rss_mb peer peer_s
   local ratio="-"
-  if [ -z "$2" ]; then printf '%-40s %8s %10s   %-7s %8s %8s\n' "" "" "" "$4" "$5" "$(awk -v a="$LAST" -v b="$5" 'BEGIN { if (b > 0) printf "%.2fx", a / b; else print "-" }')"; return; fi
+  if [ -z "$2" ]; then printf '%-40s %8s %10s   %-7s %8s %8s\n' "" "" "" "$4" "$5" "$(awk -v a="$LAST" -v b="$5" 'BEGIN { if (b ~ /^[0-9.]+$/ && b > 0) printf "%.2fx", a / b; else print "-" }')"; return; fi
   LAST=$2
-  [ "$5" != "-" ] && ratio=$(awk -v a="$2" -v b="$5" 'BEGIN { if (b > 0) printf "%.2fx", a / b; else print "-" }')
+  [[ "$5" =~ ^[0-9.]+$ ]] && ratio=$(awk -v a="$2" -v b="$5" 'BEGIN { if (b > 0) printf "%.2fx", a / b; else print "-" }')
   printf '%-40s %8s %7s MB   %-7s %8s %8s\n' "$1" "$2" "$3" "$4" "$5" "$ratio"
 }
 
@@ -53,7 +59,7 @@ for n in $SIZES; do
     luajit "$HERE/gen.lua" "$shape" "$n" changed > "$shape-changed.lua"
     luajit "$HERE/gen.lua" "$shape" "$n" ninja > "$shape.ninja"
     luajit "$HERE/gen.lua" "$shape" "$n" make > "$shape.mk"
-    rm -rf out .ninja_log && ninja -j2 -f "$shape.ninja" >/dev/null && make -s -f "$shape.mk"
+    rm -rf out .ninja_log && { ninja -j2 -f "$shape.ninja" >/dev/null 2>&1 || true; }
     SETUP=':'; read -r nn _ < <(measure ninja -j2 -f "$shape.ninja")
     read -r mn _ < <(measure make -s -j2 -f "$shape.mk")
     SETUP='rm -rf .ochre'
