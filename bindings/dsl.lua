@@ -222,8 +222,10 @@ end
 -- convert, encode and hash it (a generated structure gone wrong, most likely).
 local MAX_DEPTH = 1000
 
--- nil when `v` is data a field may hold, else the reason it is not.
-local function check_value(v, path, on_path, depth)
+-- nil when `v` is data a field may hold, else the reason it is not. The path of an
+-- element is made only for a nested table or an error: a list of instances or numbers
+-- is checked without making a string per element.
+local function check_data(v, path, on_path, depth)
   local t = type(v)
   if t == "nil" or t == "boolean" or t == "string" then return nil end
   if t == "number" then
@@ -241,8 +243,7 @@ local function check_value(v, path, on_path, depth)
     if getmetatable(v) ~= nil then
       return ("field '%s' holds a table with a metatable; fields hold plain data"):format(path)
     end
-    on_path = on_path or {}
-    depth = (depth or 0) + 1
+    depth = depth + 1
     if depth > MAX_DEPTH then
       return ("field '%s' holds tables nested more than %d deep"):format(path:match("^[^%.%[]+"), MAX_DEPTH)
     end
@@ -261,7 +262,12 @@ local function check_value(v, path, on_path, depth)
         return ("field '%s' mixes string and number keys; use one kind"):format(path)
       end
       kind = kt
-      local err = check_value(x, path_of(path, k), on_path, depth)
+      local tx, err = type(x), nil
+      if tx == "table" then
+        if not rawget(x, RECORD) then err = check_data(x, path_of(path, k), on_path, depth) end
+      elseif tx ~= "string" and tx ~= "boolean" and (tx ~= "number" or x ~= x or x == math.huge or x == -math.huge) then
+        err = check_data(x, path_of(path, k), on_path, depth)
+      end
       if err then return err end
     end
     on_path[v] = nil
@@ -269,6 +275,14 @@ local function check_value(v, path, on_path, depth)
   end
   return ("field '%s' holds a %s; fields hold data only (nil, booleans, numbers, strings and tables of those)")
     :format(path, t)
+end
+
+-- The tables on the path being checked; emptied again by a check that succeeds.
+local on_path = {}
+local function check_value(v, path)
+  local err = check_data(v, path, on_path, 0)
+  if err then on_path = {} end
+  return err
 end
 internal.check_value = check_value
 
