@@ -282,6 +282,9 @@ JobInfo Engine::job(int index) const {
 }
 
 std::string Engine::plan_table() const { return format_table(impl_->plan()); }
+void Engine::plan_table(const std::function<void(std::string_view)>& write) const {
+  format_table(impl_->plan(), write);
+}
 std::string Engine::plan_json() const {
   return format_json(impl_->plan(), *impl_->session.graph, impl_->sensitive());
 }

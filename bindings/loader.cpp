@@ -102,7 +102,7 @@ std::unique_ptr<Session::ReadAhead> Session::take_read_ahead() {
 Session::Session(Options opts, lua_State* host)
     : options(std::move(opts)), state_path(options.state_path),
       workspace(options.workspace.empty() ? default_workspace : options.workspace), borrowed(host != nullptr),
-      lua_(host ? LuaState(host) : LuaState()) {
+      lua_(host ? LuaState(host) : LuaState(options.lua_uses_malloc)) {
   if (int rc = uv_loop_init(&loop_)) fail(Code::Internal, {std::string("uv_loop_init: ") + uv_strerror(rc)});
   install_module(*this);
 }

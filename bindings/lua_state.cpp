@@ -14,7 +14,21 @@ struct EmbeddedFile {
 };
 extern const EmbeddedFile embedded_files[];
 
-LuaState::LuaState() : L_(luaL_newstate()), owned_(true) {
+namespace {
+
+// Lua's memory through the process's malloc (Options::lua_uses_malloc).
+void* allocate_with_malloc(void*, void* ptr, size_t, size_t size) {
+  if (size == 0) {
+    std::free(ptr);
+    return nullptr;
+  }
+  return std::realloc(ptr, size);
+}
+
+}  // namespace
+
+LuaState::LuaState(bool use_malloc)
+    : L_(use_malloc ? lua_newstate(allocate_with_malloc, nullptr) : luaL_newstate()), owned_(true) {
   if (!L_) fail(Code::Internal, {"cannot create a Lua state (out of memory)"});
   luaL_openlibs(L_);
 }

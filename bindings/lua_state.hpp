@@ -18,7 +18,9 @@ namespace ochre::lua {
 // Closes the state it created (not a borrowed one) on destruction.
 class LuaState {
  public:
-  LuaState();                          // a fresh state with the standard libraries
+  // A fresh state with the standard libraries; its memory comes from LuaJIT's own
+  // allocator, or from malloc with `use_malloc`.
+  explicit LuaState(bool use_malloc = false);
   explicit LuaState(lua_State* host);  // borrows the host's state
   ~LuaState();
   LuaState(const LuaState&) = delete;

@@ -30,7 +30,10 @@ uv_handle_t* as_handle(H* h) {
 // A wait with libuv handles; deletes itself after the last handle closed.
 class HandleWait : public Wait {
  public:
-  using Wait::Wait;
+  // The loop's clock is read afresh: it was last read when the loop last turned, and a
+  // hook may start its wait after a long stretch of work (a plan, a connection to a
+  // server), which would make a timer of 0.1 s fire at once.
+  explicit HandleWait(Session& s) : Wait(s) { uv_update_time(s.loop()); }
   void track(uv_handle_t* h) {
     h->data = this;
     ++open_;

@@ -1,5 +1,6 @@
 // How a plan is shown: the original's table, JSON for machines, and explain.
 #include <algorithm>
+#include <functional>
 
 #include "engine/canonical.hpp"
 #include "ochre/errors.hpp"
@@ -88,28 +89,28 @@ std::string changes_json(const std::vector<FieldChange>& changes, const Sensitiv
 
 }  // namespace
 
-std::string format_table(const Plan& plan) {
-  if (plan.empty()) return std::string(no_changes_text) + "\n";
-  // Only the details are kept between the passes: the first two columns are made again.
+void format_table(const Plan& plan, const std::function<void(std::string_view)>& write) {
+  if (plan.empty()) {
+    write(std::string(no_changes_text) + "\n");
+    return;
+  }
+  // Two passes, the details made in each: a plan of 100,000 jobs is neither kept as
+  // one string nor as a string a row (written out in pieces of about 64 KB).
   const size_t n = plan.jobs.size();
-  std::vector<std::string> details;
-  details.reserve(n);
+  auto details = [&](size_t i) { return plan.jobs[i].details() + deps_text(plan.jobs[i]); };
   // Columns are as wide as their cells, up to a point: a very long cell (a job with
   // thousands of deps) overflows instead of widening every row.
   constexpr size_t widest = 120;
   size_t w[3] = {1, 10, 7};  // "#", "Event type", "Details"
-  size_t total = 0;
   w[0] = std::max(w[0], std::to_string(n - 1).size());
   for (size_t i = 0; i < n; ++i) {
-    const Job& j = plan.jobs[i];
-    w[1] = std::max(w[1], event_name(j.action).size());
-    details.push_back(j.details() + deps_text(j));
-    size_t cw = text_width(details.back());
+    w[1] = std::max(w[1], event_name(plan.jobs[i].action).size());
+    size_t cw = text_width(details(i));
     if (cw <= widest) w[2] = std::max(w[2], cw);
-    total += details.back().size();
   }
+  constexpr size_t piece = 64 * 1024;
   std::string out;
-  out.reserve((n + 1) * (w[0] + w[1] + w[2] + 11) + total);
+  out.reserve(piece + w[0] + w[1] + w[2] + 11 + widest);
   auto row = [&](const std::string& a, const std::string& b, const std::string& c) {
     out += "| ";
     append_padded(out, a, w[0]);
@@ -118,9 +119,19 @@ std::string format_table(const Plan& plan) {
     out += " | ";
     append_padded(out, c, w[2]);
     out += " |\n";
+    if (out.size() >= piece) {
+      write(out);
+      out.clear();
+    }
   };
   row("#", "Event type", "Details");
-  for (size_t i = 0; i < n; ++i) row(std::to_string(i), event_name(plan.jobs[i].action), details[i]);
+  for (size_t i = 0; i < n; ++i) row(std::to_string(i), event_name(plan.jobs[i].action), details(i));
+  if (!out.empty()) write(out);
+}
+
+std::string format_table(const Plan& plan) {
+  std::string out;
+  format_table(plan, [&out](std::string_view piece) { out.append(piece); });
   return out;
 }
 

@@ -84,6 +84,8 @@ std::unordered_set<std::string> protected_keys(
 
 // The plan as the original's table, or the "nothing to do" line.
 std::string format_table(const Plan& plan);
+// The same table, given to `write` in pieces of about 64 KB.
+void format_table(const Plan& plan, const std::function<void(std::string_view)>& write);
 extern const char* const no_changes_text;
 // The plan and every node of the graph as JSON. Values of `sensitive` fields are shown
 // as "(sensitive)" (engine/sensitive.hpp), here and in explain.

@@ -3,7 +3,6 @@
 // over the wire in binary, and the writes of one job (or of one batch of jobs) travel in
 // one pipeline: one round trip, one transaction.
 #include <endian.h>
-#include <libpq-fe.h>
 #include <pwd.h>
 #include <signal.h>
 #include <unistd.h>
@@ -19,6 +18,7 @@
 
 #include "engine/canonical.hpp"
 #include "engine/lock.hpp"
+#include "engine/pq.hpp"
 #include "engine/state.hpp"
 #include "engine/state_rows.hpp"
 #include "ochre/errors.hpp"
@@ -188,25 +188,25 @@ class Params {
 class Rows {
  public:
   explicit Rows(PGresult* r) : r_(r) {}
-  ~Rows() { PQclear(r_); }
+  ~Rows() { pq::PQclear(r_); }
   Rows(const Rows&) = delete;
   Rows& operator=(const Rows&) = delete;
-  int size() const { return PQntuples(r_); }
-  bool null(int row, int col) const { return PQgetisnull(r_, row, col); }
+  int size() const { return pq::PQntuples(r_); }
+  bool null(int row, int col) const { return pq::PQgetisnull(r_, row, col); }
   std::string text(int row, int col) const {
-    return std::string(PQgetvalue(r_, row, col), PQgetlength(r_, row, col));
+    return std::string(pq::PQgetvalue(r_, row, col), pq::PQgetlength(r_, row, col));
   }
   long long int8(int row, int col) const {
     uint64_t be;
-    std::memcpy(&be, PQgetvalue(r_, row, col), 8);
+    std::memcpy(&be, pq::PQgetvalue(r_, row, col), 8);
     return static_cast<long long>(be64toh(be));
   }
   int int4(int row, int col) const {
     uint32_t be;
-    std::memcpy(&be, PQgetvalue(r_, row, col), 4);
+    std::memcpy(&be, pq::PQgetvalue(r_, row, col), 4);
     return static_cast<int>(be32toh(be));
   }
-  bool boolean(int row, int col) const { return PQgetvalue(r_, row, col)[0] != 0; }
+  bool boolean(int row, int col) const { return pq::PQgetvalue(r_, row, col)[0] != 0; }
 
  private:
   PGresult* r_;
@@ -218,24 +218,25 @@ class Rows {
 class Connection {
  public:
   Connection(const PgLocation& loc) : loc_(loc) {
-    c_ = PQconnectdb(loc.conninfo.c_str());
-    if (!c_ || PQstatus(c_) != CONNECTION_OK) {
+    pq::load(loc.shown.c_str());
+    c_ = pq::PQconnectdb(loc.conninfo.c_str());
+    if (!c_ || pq::PQstatus(c_) != CONNECTION_OK) {
       std::string why = message();
-      PQfinish(c_);  // the destructor does not run for a constructor that throws
+      pq::PQfinish(c_);  // the destructor does not run for a constructor that throws
       c_ = nullptr;
       fail(Code::State, {loc_.shown, "cannot connect: " + why +
                                          "; check the URL, and that the server runs and accepts you"});
     }
-    PQsetNoticeProcessor(c_, [](void*, const char*) {}, nullptr);
+    pq::PQsetNoticeProcessor(c_, [](void*, const char*) {}, nullptr);
     // A commit returns once the server has it, before its WAL reaches the disk: as with
     // SQLite's WAL at synchronous=NORMAL, a crash of ochre loses nothing committed; a
     // crash of the server's machine may lose the last fraction of a second, and those
     // jobs run again. Clean restarts lose nothing.
-    PGresult* r = PQexec(c_, "SET synchronous_commit = off");
-    PQclear(r);
+    PGresult* r = pq::PQexec(c_, "SET synchronous_commit = off");
+    pq::PQclear(r);
   }
   ~Connection() {
-    if (c_) PQfinish(c_);
+    if (c_) pq::PQfinish(c_);
   }
   Connection(const Connection&) = delete;
   Connection& operator=(const Connection&) = delete;
@@ -244,24 +245,24 @@ class Connection {
   const std::string& shown() const { return loc_.shown; }
 
   std::string message() const {
-    std::string m = one_line(c_ ? PQerrorMessage(c_) : "out of memory");
+    std::string m = one_line(c_ ? pq::PQerrorMessage(c_) : "out of memory");
     return m.empty() ? "unknown error" : m;
   }
 
   [[noreturn]] void die(const std::string& what, PGresult* r = nullptr) {
-    std::string m = r && PQresultErrorMessage(r)[0] ? one_line(PQresultErrorMessage(r)) : message();
-    if (r) PQclear(r);
-    if (PQstatus(c_) == CONNECTION_BAD) m = "the connection to the server was lost (" + m + ")";
+    std::string m = r && pq::PQresultErrorMessage(r)[0] ? one_line(pq::PQresultErrorMessage(r)) : message();
+    if (r) pq::PQclear(r);
+    if (pq::PQstatus(c_) == CONNECTION_BAD) m = "the connection to the server was lost (" + m + ")";
     fail(Code::State, {loc_.shown, what + ": " + m});
   }
 
   // Text SQL, without parameters (schema set-up), run now.
   void exec(const std::string& sql) {
     flush();
-    PGresult* r = PQexec(c_, sql.c_str());
-    auto st = PQresultStatus(r);
+    PGresult* r = pq::PQexec(c_, sql.c_str());
+    auto st = pq::PQresultStatus(r);
     if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) die("query", r);
-    PQclear(r);
+    pq::PQclear(r);
   }
 
   // Runs `sql` now (after anything queued) and returns its rows.
@@ -271,21 +272,21 @@ class Connection {
     std::vector<const char*> v;
     std::vector<int> l, f;
     p.arrays(v, l, f);
-    PGresult* r = PQexecPrepared(c_, name.c_str(), p.size(), v.data(), l.data(), f.data(), 1);
-    auto st = PQresultStatus(r);
+    PGresult* r = pq::PQexecPrepared(c_, name.c_str(), p.size(), v.data(), l.data(), f.data(), 1);
+    auto st = pq::PQresultStatus(r);
     if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) die("query", r);
     return Rows(r);
   }
 
   // Sends `sql` as part of the current pipeline; it commits at the next flush.
   void queue(const char* sql, const Params& p) {
-    if (PQpipelineStatus(c_) == PQ_PIPELINE_OFF && !PQenterPipelineMode(c_)) die("pipeline");
+    if (pq::PQpipelineStatus(c_) == PQ_PIPELINE_OFF && !pq::PQenterPipelineMode(c_)) die("pipeline");
     auto it = prepared_.find(sql);
     if (it == prepared_.end()) {
       std::string name = "o" + std::to_string(prepared_.size() + pending_prepares_.size() + 1);
       auto pit = pending_prepares_.find(sql);
       if (pit == pending_prepares_.end()) {
-        if (!PQsendPrepare(c_, name.c_str(), with_schema(sql, loc_.schema).c_str(), 0, nullptr))
+        if (!pq::PQsendPrepare(c_, name.c_str(), with_schema(sql, loc_.schema).c_str(), 0, nullptr))
           die("prepare");
         expected_.push_back(sql);
         pit = pending_prepares_.emplace(sql, name).first;
@@ -298,41 +299,41 @@ class Connection {
 
   // Commits what was queued, in one round trip.
   void flush() {
-    if (PQpipelineStatus(c_) == PQ_PIPELINE_OFF) return;
-    if (!PQpipelineSync(c_)) die("commit");
+    if (pq::PQpipelineStatus(c_) == PQ_PIPELINE_OFF) return;
+    if (!pq::PQpipelineSync(c_)) die("commit");
     std::string error;
     bool lost = false;
     for (const char* prep : expected_) {
-      PGresult* r = PQgetResult(c_);
+      PGresult* r = pq::PQgetResult(c_);
       if (!r) {
         lost = true;
         break;
       }
-      auto st = PQresultStatus(r);
+      auto st = pq::PQresultStatus(r);
       bool ok = st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK;
       if (!ok && error.empty() && st != PGRES_PIPELINE_ABORTED) {
-        error = PQresultErrorMessage(r);
+        error = pq::PQresultErrorMessage(r);
       }
       if (prep) {
         auto it = pending_prepares_.find(prep);
         if (ok && it != pending_prepares_.end()) prepared_.emplace(prep, it->second);
       }
-      PQclear(r);
-      while (PGresult* extra = PQgetResult(c_)) PQclear(extra);  // the end of this command
+      pq::PQclear(r);
+      while (PGresult* extra = pq::PQgetResult(c_)) pq::PQclear(extra);  // the end of this command
     }
     expected_.clear();
     pending_prepares_.clear();
     if (!lost) {
-      PGresult* r = PQgetResult(c_);  // the sync
-      lost = !r || PQresultStatus(r) != PGRES_PIPELINE_SYNC;
-      if (r) PQclear(r);
+      PGresult* r = pq::PQgetResult(c_);  // the sync
+      lost = !r || pq::PQresultStatus(r) != PGRES_PIPELINE_SYNC;
+      if (r) pq::PQclear(r);
     }
-    if (lost || !PQexitPipelineMode(c_)) {
+    if (lost || !pq::PQexitPipelineMode(c_)) {
       if (error.empty()) error = message();
     }
     if (!error.empty()) {
       error = one_line(error);
-      if (PQstatus(c_) == CONNECTION_BAD) error = "the connection to the server was lost (" + error + ")";
+      if (pq::PQstatus(c_) == CONNECTION_BAD) error = "the connection to the server was lost (" + error + ")";
       fail(Code::State, {loc_.shown, "commit failed, nothing of it was recorded: " + error});
     }
   }
@@ -344,7 +345,7 @@ class Connection {
     std::vector<const char*> v;
     std::vector<int> l, f;
     p.arrays(v, l, f);
-    if (!PQsendQueryPrepared(c_, name.c_str(), p.size(), v.data(), l.data(), f.data(), 1))
+    if (!pq::PQsendQueryPrepared(c_, name.c_str(), p.size(), v.data(), l.data(), f.data(), 1))
       die("send");
     expected_.push_back(nullptr);
   }
@@ -353,9 +354,9 @@ class Connection {
     auto it = prepared_.find(sql);
     if (it != prepared_.end()) return it->second;
     std::string name = "o" + std::to_string(prepared_.size() + 1);
-    PGresult* r = PQprepare(c_, name.c_str(), with_schema(sql, loc_.schema).c_str(), 0, nullptr);
-    if (PQresultStatus(r) != PGRES_COMMAND_OK) die("prepare", r);
-    PQclear(r);
+    PGresult* r = pq::PQprepare(c_, name.c_str(), with_schema(sql, loc_.schema).c_str(), 0, nullptr);
+    if (pq::PQresultStatus(r) != PGRES_COMMAND_OK) die("prepare", r);
+    pq::PQclear(r);
     return prepared_.emplace(sql, name).first->second;
   }
 

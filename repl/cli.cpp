@@ -214,6 +214,9 @@ Options engine_options(const Args& a) {
   o.replace = a.replace;
   o.notify = webhooks(a);
   o.notify_timeout = a.notify_timeout;
+#ifdef OCHRE_JEMALLOC
+  o.lua_uses_malloc = true;  // jemalloc on huge pages (main.cpp) is the faster for Lua too
+#endif
   // Commands run through ochre-spawn beside this binary, or else through `ochre __spawn`.
   char exe[4096];
   ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
@@ -275,7 +278,7 @@ int cmd_run(const Args& a, bool destroy) {
     if (a.positional.size() > 1) usage_error("'" + a.command + "' takes one FILE");
     engine.plan();
   }
-  std::cout << engine.plan_table();
+  engine.plan_table([](std::string_view piece) { std::cout << piece; });
   for (int i = 0, n = engine.job_count(); i < n; ++i) {  // one at a time: plans can be long
     JobInfo job = engine.job(i);
     if (job.reason.rfind("retry", 0) == 0 || job.reason.rfind("pending", 0) == 0)
@@ -304,7 +307,8 @@ int cmd_plan(const Args& a) {
   Engine engine(opts);
   engine.load_file(need_file(a));
   engine.plan();
-  std::cout << (a.json ? engine.plan_json() : engine.plan_table());
+  if (a.json) std::cout << engine.plan_json();
+  else engine.plan_table([](std::string_view piece) { std::cout << piece; });
   return finish(engine, 0);
 }
 

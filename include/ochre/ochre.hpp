@@ -56,6 +56,10 @@ struct Options {
   // Read the state on a second thread while the pipeline file runs, for the next plan
   // to use if nothing was committed to the state in between (SQLite states).
   bool read_state_ahead = false;
+  // The engine's own Lua state takes its memory from malloc rather than from LuaJIT's
+  // allocator: for a host whose malloc is the faster (the ochre program links jemalloc,
+  // backed by transparent huge pages). No effect on a host's lua_State.
+  bool lua_uses_malloc = false;
 };
 
 // An instance as a native hook sees it.
@@ -158,6 +162,8 @@ class Engine {
   int job_count() const;           // jobs().size(), without making them
   JobInfo job(int index) const;    // jobs()[index], alone
   std::string plan_table() const;  // the original's table, or "No changes needed – ..."
+  // The same table given to `write` in pieces: a long plan is never held as one string.
+  void plan_table(const std::function<void(std::string_view)>& write) const;
   std::string plan_json() const;   // every job and every node with ids and inputs
   std::string explain(const std::string& key) const;
 

@@ -229,3 +229,74 @@ TEST_CASE("an engine on an in-memory state", "[embed]") {
   CHECK(e.stored().size() == 2);
   CHECK_FALSE(fs::exists(":memory:"));
 }
+
+TEST_CASE("an engine whose Lua memory comes from malloc", "[embed]") {
+  Dir dir;
+  Host host;
+  Options o = host.options(dir.state());
+  o.lua_uses_malloc = true;
+  {
+    Engine e(o);
+    e.define_type(host.texture());
+    // Enough garbage for the collector to free memory through the allocator too.
+    e.load_string("local junk = {} for i = 1, 20000 do junk[i % 100] = { i, tostring(i) } end\n" +
+                      pipeline(4),
+                  "malloc.lua");
+    e.plan();
+    CHECK(e.apply().done == 2);
+    CHECK(host.out.find("[Material/m] bytes 16\n") != std::string::npos);
+  }
+  Engine e(o);
+  e.define_type(host.texture());
+  e.load_string(pipeline(4), "malloc.lua");
+  e.plan();
+  CHECK(e.jobs().empty());
+}
+
+TEST_CASE("a state read ahead is used only if nothing was committed since", "[embed]") {
+  Dir dir;
+  Host host;
+  auto write = [&](const std::string& name, int size) {
+    std::string path = (dir.path / name).string();
+    FILE* f = std::fopen(path.c_str(), "w");
+    REQUIRE(f);
+    std::string code = pipeline(size);
+    std::fwrite(code.data(), 1, code.size(), f);
+    std::fclose(f);
+    return path;
+  };
+  std::string small = write("small.lua", 2), large = write("large.lua", 3);
+  Options o = host.options(dir.state());
+  o.read_state_ahead = true;
+  {
+    Engine first(o);
+    first.define_type(host.texture());
+    first.load_file(small);
+    first.plan();
+    REQUIRE(first.apply().done == 2);
+  }
+  // `reader` reads the state while its file runs; `writer` then replaces the texture.
+  Engine reader(o);
+  reader.define_type(host.texture());
+  reader.load_file(small);
+  {
+    Engine writer(host.options(dir.state()));
+    writer.define_type(host.texture());
+    writer.load_file(large);
+    writer.plan();
+    REQUIRE(writer.apply().done >= 2);
+  }
+  // The state it read before is stale: planning small.lua again replaces the texture back.
+  reader.plan();
+  auto jobs = reader.jobs();
+  REQUIRE(!jobs.empty());
+  CHECK(jobs[0].key == "Texture/t");
+  CHECK(jobs[0].action == "delete");
+  // With nothing committed in between, what was read ahead is what a plan sees.
+  reader.apply();
+  Engine again(o);
+  again.define_type(host.texture());
+  again.load_file(small);
+  again.plan();
+  CHECK(again.jobs().empty());
+}
