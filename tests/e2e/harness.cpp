@@ -13,6 +13,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <mutex>
 #include <sstream>
 #include <stdexcept>
 
@@ -22,43 +23,68 @@ namespace e2e {
 
 namespace {
 
-// Runs `sql` on the test cluster; throws with the server's message on failure.
-std::vector<std::string> pg_exec(const std::string& sql, const std::string& setup = "") {
-  PGconn* c = PQconnectdb(postgres_url().c_str());
-  if (PQstatus(c) != CONNECTION_OK) {
-    std::string m = PQerrorMessage(c);
+// One connection to the test cluster for the whole test process: a connection costs the
+// server a process, and a case reads the state a dozen times. A connection the server cut
+// (the restart test) is opened again.
+PGconn* pg_connection(bool fresh) {
+  static PGconn* c = nullptr;
+  if (c && (fresh || PQstatus(c) != CONNECTION_OK)) {
     PQfinish(c);
-    throw std::runtime_error("cannot connect to the test cluster: " + m);
+    c = nullptr;
   }
-  PQsetNoticeProcessor(c, [](void*, const char*) {}, nullptr);
-  std::vector<std::string> rows;
-  for (int step = 0; step < 2; ++step) {
-    const std::string& q = step == 0 ? setup : sql;
-    if (q.empty()) continue;
-    PGresult* r = PQexec(c, q.c_str());
-    auto st = PQresultStatus(r);
-    if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
-      std::string m = PQresultErrorMessage(r);
-      PQclear(r);
+  if (!c) {
+    c = PQconnectdb(postgres_url().c_str());
+    if (PQstatus(c) != CONNECTION_OK) {
+      std::string m = PQerrorMessage(c);
       PQfinish(c);
-      throw std::runtime_error("bad query: " + m + " in: " + q);
+      c = nullptr;
+      throw std::runtime_error("cannot connect to the test cluster: " + m);
     }
-    if (step == 1) {
-      for (int i = 0; i < PQntuples(r); ++i) {
-        std::string row;
-        for (int col = 0; col < PQnfields(r); ++col) {
-          if (col) row += '|';
-          std::string v = PQgetvalue(r, i, col);
-          if (PQftype(r, col) == 16 /* bool */ && !PQgetisnull(r, i, col)) v = v == "t" ? "1" : "0";
-          row += v;
-        }
-        rows.push_back(row);
-      }
-    }
-    PQclear(r);
+    PQsetNoticeProcessor(c, [](void*, const char*) {}, nullptr);
   }
-  PQfinish(c);
-  return rows;
+  return c;
+}
+
+// Runs `sql` on the test cluster; throws with the server's message on failure. With a
+// `setup` (temporary views), both run in a transaction that is rolled back, so the
+// connection is left as it was.
+std::vector<std::string> pg_exec(const std::string& sql, const std::string& setup = "") {
+  static std::mutex mu;
+  std::lock_guard<std::mutex> lock(mu);
+  for (int attempt = 0;; ++attempt) {
+    PGconn* c = pg_connection(attempt > 0);
+    std::vector<std::string> rows;
+    std::string error;
+    std::vector<std::string> steps;
+    if (!setup.empty()) steps = {"BEGIN", setup};
+    steps.push_back(sql);
+    for (size_t i = 0; i < steps.size() && error.empty(); ++i) {
+      PGresult* r = PQexec(c, steps[i].c_str());
+      auto st = PQresultStatus(r);
+      if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
+        error = "bad query: " + std::string(PQresultErrorMessage(r)) + " in: " + steps[i];
+      } else if (i + 1 == steps.size()) {
+        for (int row_i = 0; row_i < PQntuples(r); ++row_i) {
+          std::string row;
+          for (int col = 0; col < PQnfields(r); ++col) {
+            if (col) row += '|';
+            std::string v = PQgetvalue(r, row_i, col);
+            if (PQftype(r, col) == 16 /* bool */ && !PQgetisnull(r, row_i, col)) v = v == "t" ? "1" : "0";
+            row += v;
+          }
+          rows.push_back(row);
+        }
+      }
+      PQclear(r);
+    }
+    if (PQstatus(c) != CONNECTION_OK) {
+      if (attempt == 0) continue;  // cut by a restart: once more on a new connection
+      throw std::runtime_error("lost the test cluster: " + std::string(PQerrorMessage(c)));
+    }
+    if (PQtransactionStatus(c) != PQTRANS_IDLE) PQclear(PQexec(c, "ROLLBACK"));
+    if (!error.empty()) throw std::runtime_error(error);
+    return rows;
+  }
 }
 
 }  // namespace
