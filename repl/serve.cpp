@@ -1,10 +1,8 @@
 // The HTTP side of `ochre serve`: the embedded page, the JSON API over the Dashboard, the
-// live updates as server-sent events, and a clean stop on SIGINT/SIGTERM. The only
-// translation unit that includes httplib.h.
+// live updates as server-sent events, and a clean stop on SIGINT/SIGTERM. The server
+// itself is ochre-http.so's (repl/http_module.h).
 #include "repl/serve.hpp"
 
-#include <httplib.h>
-#include <sys/socket.h>
 #include <uv.h>
 
 #include <atomic>
@@ -13,11 +11,13 @@
 #include <condition_variable>
 #include <cstring>
 #include <iostream>
+#include <memory>
 #include <mutex>
 #include <string_view>
 #include <thread>
 
 #include "repl/dashboard.hpp"
+#include "repl/http.hpp"
 #include "repl/web_assets.hpp"
 
 namespace ochre::cli {
@@ -41,12 +41,6 @@ const char* content_type(std::string_view name) {
   return "application/octet-stream";
 }
 
-void send_json(httplib::Response& res, const std::string& body, int status = 200) {
-  res.status = status;
-  res.set_header("Cache-Control", "no-store");
-  res.set_content(body, "application/json");
-}
-
 std::string error_json(const std::string& message) {
   std::string out = "{\"error\":\"";
   for (char c : message) {
@@ -62,78 +56,96 @@ std::string error_json(const std::string& message) {
   return out + "\"}";
 }
 
-void add_routes(httplib::Server& svr, Dashboard& board) {
-  // Brotli at httplib's quality takes most of a second for the plan of 1,000 components;
-  // gzip takes milliseconds. The request is httplib's own (non-const) object.
-  svr.set_pre_routing_handler([](const httplib::Request& req, httplib::Response&) {
-    auto it = req.headers.find("Accept-Encoding");
-    if (it != req.headers.end() && it->second.find("br") != std::string::npos) {
-      std::string accepted = it->second.find("gzip") != std::string::npos ? "gzip" : "identity";
-      auto& headers = const_cast<httplib::Request&>(req).headers;
-      headers.erase("Accept-Encoding");
-      headers.emplace("Accept-Encoding", accepted);
+struct Site {
+  Dashboard& board;
+  const ochre_http_api& http;
+};
+
+// Live updates: an event whenever the statuses (or the graph) change; the page then
+// fetches what changed. A comment every second keeps the stream (and its check of a gone
+// client) going.
+struct EventStream {
+  Site* site;
+  Dashboard::Versions seen{-1, -1};
+};
+
+int next_event(void* user, ochre_http_sink* sink) {
+  auto* es = static_cast<EventStream*>(user);
+  const ochre_http_api& http = es->site->http;
+  try {
+    Dashboard::Versions now = es->site->board.wait_change(es->seen, 1000ms);
+    if (es->site->board.stopped()) {
+      http.sink_done(sink);
+      return 1;
     }
-    return httplib::Server::HandlerResponse::Unhandled;
-  });
-  for (const WebAsset* a = web_assets; a->name; ++a) {
-    std::string path = std::string_view(a->name) == "index.html" ? "/" : "/" + std::string(a->name);
-    svr.Get(path, [a](const httplib::Request&, httplib::Response& res) {
-      res.set_content(a->data, a->size, content_type(a->name));
-    });
+    std::string message = ": keep-alive\n\n";
+    if (!(now == es->seen)) {
+      message = "event: status\ndata: {\"status\":" + std::to_string(now.status) +
+                ",\"graph\":" + std::to_string(now.graph) + "}\n\n";
+      es->seen = now;
+    }
+    return http.sink_write(sink, message.data(), message.size());
+  } catch (...) {
+    return 0;
   }
-  svr.Get("/api/info", [&](const httplib::Request&, httplib::Response& res) { send_json(res, board.info_json()); });
-  svr.Get("/api/graph", [&](const httplib::Request&, httplib::Response& res) { send_json(res, board.graph_json()); });
-  svr.Get("/api/status", [&](const httplib::Request&, httplib::Response& res) { send_json(res, board.status_json()); });
-  svr.Get("/api/plan", [&](const httplib::Request&, httplib::Response& res) { send_json(res, board.plan_json()); });
-  svr.Get("/api/runs", [&](const httplib::Request& req, httplib::Response& res) {
-    int limit = 50;
-    if (req.has_param("limit")) limit = std::atoi(req.get_param_value("limit").c_str());
-    send_json(res, board.runs_json(limit < 0 ? 0 : limit));
-  });
-  svr.Get("/api/component", [&](const httplib::Request& req, httplib::Response& res) {
-    if (!req.has_param("key")) return send_json(res, error_json("missing ?key=Type/identifier"), 400);
-    try {
-      send_json(res, board.component_json(req.get_param_value("key")));
-    } catch (const Error& e) {
-      send_json(res, error_json(e.display()), e.code() == Code::UnknownKey ? 404 : 500);
+}
+
+// Answers one request: the page's files, the JSON API, the event stream.
+void answer(Site& site, const ochre_http_request* req, ochre_http_response* res) {
+  const ochre_http_api& http = site.http;
+  Dashboard& board = site.board;
+  auto json = [&](const std::string& body, int status = 200) {
+    http.reply(res, status, "application/json", body.data(), body.size(), 1);
+  };
+  auto param = [&](const char* name) { return http.request_param(req, name); };
+  std::string_view method = http.request_method(req), path = http.request_path(req);
+  if (method == "POST") {
+    if (path == "/api/apply") {
+      auto [status, message] = board.start_apply();
+      json(status == 202 ? "{\"started\":true}" : error_json(message), status);
     }
-  });
-  svr.Post("/api/apply", [&](const httplib::Request&, httplib::Response& res) {
-    auto [status, message] = board.start_apply();
-    send_json(res, status == 202 ? "{\"started\":true}" : error_json(message), status);
-  });
-  // Live updates: an event whenever the statuses (or the graph) change; the page then
-  // fetches what changed. A comment every second keeps the stream (and its check of a
-  // gone client) going.
-  svr.Get("/api/events", [&](const httplib::Request&, httplib::Response& res) {
-    res.set_header("Cache-Control", "no-store");
-    auto seen = std::make_shared<Dashboard::Versions>(Dashboard::Versions{-1, -1});
-    res.set_chunked_content_provider("text/event-stream", [&board, seen](size_t, httplib::DataSink& sink) {
-      Dashboard::Versions now = board.wait_change(*seen, 1000ms);
-      if (board.stopped()) {
-        sink.done();
-        return true;
-      }
-      std::string message = ": keep-alive\n\n";
-      if (!(now == *seen)) {
-        message = "event: status\ndata: {\"status\":" + std::to_string(now.status) +
-                  ",\"graph\":" + std::to_string(now.graph) + "}\n\n";
-        *seen = now;
-      }
-      return sink.write(message.data(), message.size());
-    });
-  });
-  svr.set_exception_handler([](const httplib::Request&, httplib::Response& res, std::exception_ptr ep) {
-    std::string what = "unknown error";
+    return;
+  }
+  for (const WebAsset* a = web_assets; a->name; ++a) {
+    if (path == (std::string_view(a->name) == "index.html" ? "/" : "/" + std::string(a->name)))
+      return http.reply(res, 200, content_type(a->name), a->data, a->size, 0);
+  }
+  if (path == "/api/info") return json(board.info_json());
+  if (path == "/api/graph") return json(board.graph_json());
+  if (path == "/api/status") return json(board.status_json());
+  if (path == "/api/plan") return json(board.plan_json());
+  if (path == "/api/runs") {
+    int limit = param("limit") ? std::atoi(param("limit")) : 50;
+    return json(board.runs_json(limit < 0 ? 0 : limit));
+  }
+  if (path == "/api/component") {
+    if (!param("key")) return json(error_json("missing ?key=Type/identifier"), 400);
     try {
-      std::rethrow_exception(ep);
+      return json(board.component_json(param("key")));
     } catch (const Error& e) {
-      what = e.display();
-    } catch (const std::exception& e) {
-      what = e.what();
+      return json(error_json(e.display()), e.code() == Code::UnknownKey ? 404 : 500);
     }
-    send_json(res, error_json(what), 500);
-  });
+  }
+  if (path == "/api/events") {
+    return http.stream(res, "text/event-stream", 1, next_event, new EventStream{&site},
+                       [](void* user) { delete static_cast<EventStream*>(user); });
+  }
+}
+
+void handle(void* user, const ochre_http_request* req, ochre_http_response* res) {
+  Site& site = *static_cast<Site*>(user);
+  std::string what;
+  try {
+    return answer(site, req, res);
+  } catch (const Error& e) {
+    what = e.display();
+  } catch (const std::exception& e) {
+    what = e.what();
+  } catch (...) {
+    what = "unknown error";
+  }
+  std::string body = error_json(what);
+  site.http.reply(res, 500, "application/json", body.data(), body.size(), 1);
 }
 
 // Why the address could not be listened on, from the errno bind() left.
@@ -178,31 +190,24 @@ void wait_for_signal() {
 
 int run_serve(const ServeOptions& serve, const Options& options) {
   Dashboard board(serve.file, options, serve.allow_apply);
-
-  httplib::Server svr;
-  // SO_REUSEADDR only: with httplib's default SO_REUSEPORT a second server would share a
-  // busy port instead of failing.
-  svr.set_socket_options([](socket_t sock) {
-    int yes = 1;
-    setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
-  });
-  svr.new_task_queue = [] { return new httplib::ThreadPool(server_threads); };
-  svr.set_keep_alive_timeout(1);  // an idle connection does not hold up a stop
-  add_routes(svr, board);
+  std::string why;
+  const ochre_http_api* http = http_module(&why);
+  if (!http) fail(Code::Listen, {serve.host + ":" + std::to_string(serve.port), why});
+  Site site{board, *http};
+  std::unique_ptr<void, void (*)(void*)> svr(http->server_new(handle, &site, server_threads), http->server_free);
+  if (!svr) fail(Code::Listen, {serve.host + ":" + std::to_string(serve.port), "out of memory"});
 
   errno = 0;
-  int port = serve.port;
-  bool bound = port == 0 ? (port = svr.bind_to_any_port(serve.host)) > 0 : svr.bind_to_port(serve.host, port);
-  if (!bound)
-    fail(Code::Listen, {serve.host + ":" + std::to_string(serve.port), bind_failure(errno)});
+  int port = http->server_bind(svr.get(), serve.host.c_str(), serve.port);
+  if (port < 0) fail(Code::Listen, {serve.host + ":" + std::to_string(serve.port), bind_failure(errno)});
 
   std::atomic<bool> listening_ended{false};
   std::thread listener([&] {
-    svr.listen_after_bind();
+    http->server_listen(svr.get());
     listening_ended = true;
   });
   // The URL is printed once connections are answered (and a stop reaches the server).
-  while (!svr.is_running() && !listening_ended) std::this_thread::sleep_for(1ms);
+  while (!http->server_running(svr.get()) && !listening_ended) std::this_thread::sleep_for(1ms);
 
   std::mutex mu;
   std::condition_variable cv;
@@ -234,7 +239,7 @@ int run_serve(const ServeOptions& serve, const Options& options) {
   wait_for_signal();
 
   board.stop();  // an apply under way finishes its running jobs first
-  svr.stop();
+  http->server_stop(svr.get());
   listener.join();
   {
     std::lock_guard lock(mu);

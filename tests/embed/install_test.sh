@@ -13,6 +13,15 @@ test -f "$work/prefix/include/ochre/ochre.h"
 lib=$(ls -d "$work"/prefix/lib*/ | head -1)
 test -f "$lib/libochre.a"
 test -f "$lib/pkgconfig/ochre.pc"
+test -f "$lib/ochre/ochre-http.so"
+
+# The installed program finds its HTTP module: serving fails on the port, not on a
+# missing module.
+if "$work/prefix/bin/ochre" serve --host 192.0.2.1 --state "$work/s.db" 2> "$work/serve.err"; then
+  echo "install test: serve on an address this machine lacks succeeded" >&2; exit 1
+fi
+grep -q "no such address on this machine" "$work/serve.err" ||
+  { echo "install test: the installed ochre could not serve:" >&2; cat "$work/serve.err" >&2; exit 1; }
 
 cmake -S "$src/tests/embed/consumer" -B "$work/cmake-consumer" -DCMAKE_PREFIX_PATH="$work/prefix" >/dev/null
 cmake --build "$work/cmake-consumer" >/dev/null
