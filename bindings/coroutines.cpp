@@ -22,6 +22,7 @@ void Session::start_hook(std::unique_ptr<JobContext> ctx, int nargs) {
 
 void Session::resume(JobContext& ctx, int nargs) {
   ++resume_depth_;
+  ++resumes_;
   int rc = lua_resume(ctx.co, nargs);
   --resume_depth_;
   JobOutcome out;

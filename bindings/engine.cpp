@@ -422,7 +422,15 @@ RunResult nothing_done(const Delivery::Left& left) {
 RunResult Engine::continue_apply() {
   if (!impl_->run) begin_apply();
   if (!impl_->run) return nothing_done(impl_->left);
-  impl_->run->run_rest();
+  {
+    // Run to its end: no code but the hooks' runs until it returns.
+    struct Cache {
+      lua::Session& s;
+      ~Cache() { s.cache_files_root(false); }
+    } cache{impl_->session};
+    cache.s.cache_files_root(true);
+    impl_->run->run_rest();
+  }
   return end_apply();
 }
 

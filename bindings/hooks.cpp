@@ -127,7 +127,7 @@ void LuaHookRunner::start(int, const Job& job, const Plan& plan, const Graph& gr
       if (aliases != s.alias_refs.end())
         for (int r : aliases->second) set_outputs(r);
     }
-    if (out.kind == JobOutcome::Done && action == Action::Delete) {
+    if (out.kind == JobOutcome::Done && action == Action::Delete && !s.files_root_absent()) {
       // The instance is gone: so is its own file area.
       std::error_code ec;
       std::filesystem::remove_all(s.instance_dir(key), ec);

@@ -123,6 +123,16 @@ std::string Session::instance_dir(const std::string& key) const {
   return (root / escape_segment(type) / escape_segment(identifier)).string();
 }
 
+bool Session::files_root_absent() {
+  if (!files_cached_) return false;
+  if (absent_at_ == resumes_) return true;
+  std::error_code ec;
+  if (std::filesystem::symlink_status(files_root(), ec).type() != std::filesystem::file_type::not_found)
+    return false;
+  absent_at_ = resumes_;
+  return true;
+}
+
 void install_module(Session& s) {
   lua_State* L = s.L();
   StackGuard guard(L);

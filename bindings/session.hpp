@@ -115,6 +115,14 @@ class Session {
   void write_output(lua_State* L, std::string_view text);
   // The directory of an instance's own files (self:path), under the state's directory.
   std::string instance_dir(const std::string& key) const;
+  // Whether the files root is known not to exist, so a deletion has no files to remove.
+  // Known only between cache_files_root(true) and (false), around an apply run to its
+  // end, and only until a hook runs: a hook may make files.
+  bool files_root_absent();
+  void cache_files_root(bool on) {
+    files_cached_ = on;
+    absent_at_ = ~0UL;
+  }
 
   // Coroutines. `start_hook` expects the function and its `nargs` arguments on the main
   // stack (popped), runs it until it finishes or waits, and calls ctx->done at the end.
@@ -191,6 +199,9 @@ class Session {
   std::unordered_map<lua_State*, std::unique_ptr<JobContext>> contexts_;
  public:
   int resume_depth_ = 0;  // > 0 while a hook runs
+  unsigned long resumes_ = 0;         // hooks resumed so far
+  unsigned long absent_at_ = ~0UL;    // resumes_ when the files root was found absent
+  bool files_cached_ = false;
 };
 
 // Installs the `ochre` module (DSL + natives) into the session's Lua state.

@@ -3,6 +3,8 @@
 // of one key takes its dependents only, and a vanished type is a clear error.
 #include <catch2/catch.hpp>
 
+#include <filesystem>
+
 #include "e2e/harness.hpp"
 #include "e2e/helpers.hpp"
 
@@ -228,4 +230,50 @@ return Top "top" {}
     CHECK((dir.bytes(".ochre/state.db-wal") == before_wal));
   }
   CHECK(keys(dir) == Rows{"Old/o", "Top/top"});
+}
+
+TEST_CASE("an instance's own files (self:path) go with it: a destroy removes its directory, "
+          "also one its delete hook made after deletions that found no files at all",
+          "[e2e][orphans][files]") {
+  TempDir dir;
+  dir.write("pipeline.lua", R"(
+local ochre = require "ochre"
+local Keeper = ochre.component "Keeper" {
+  fields = { n = 0 },
+  create = function(self) ochre.fs.write(self:path "made", "x") end,
+}
+return Keeper "k" {}
+)");
+  auto r = dir.ochre({"run", "pipeline.lua"});
+  INFO(r.out << r.err);
+  REQUIRE(r.code == 0);
+  REQUIRE(dir.exists(".ochre/files/Keeper/k/made"));
+  r = dir.ochre({"destroy", "pipeline.lua"});
+  INFO(r.out << r.err);
+  REQUIRE(r.code == 0);
+  CHECK_FALSE(dir.exists(".ochre/files/Keeper/k"));
+
+  // No instance has files when the destroy starts; the hook-less deletions of the users
+  // run first, then the one whose delete hook writes a file of its own.
+  dir.write("late.lua", R"(
+local ochre = require "ochre"
+local Late = ochre.component "Late" {
+  fields = { n = 0 },
+  delete = function(self) ochre.fs.write(self:path "note", "bye") end,
+}
+local User = ochre.component "User" { fields = { uses = ochre.required } }
+local late = Late "l" {}
+return { User "u1" { uses = late }, User "u2" { uses = late }, User "u3" { uses = late } }
+)");
+  std::filesystem::remove_all(dir.file(".ochre/files"));
+  r = dir.ochre({"run", "late.lua", "--state", "late.db"});
+  INFO(r.out << r.err);
+  REQUIRE(r.code == 0);
+  REQUIRE_FALSE(dir.exists("files"));
+  r = dir.ochre({"destroy", "late.lua", "--state", "late.db", "-j", "1"});
+  INFO(r.out << r.err);
+  REQUIRE(r.code == 0);
+  CHECK(count(r.out, "4 done") == 1);
+  CHECK(dir.exists("files/Late"));  // made by the hook
+  CHECK_FALSE(dir.exists("files/Late/l"));
 }
