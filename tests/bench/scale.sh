@@ -37,8 +37,20 @@ measure() {
   echo "$(printf '%s\n' "${walls[@]}" | sort -g | sed -n "$(( (RUNS + 1) / 2 ))p") $((rss / 1024))"
 }
 
+# Each figure by "shape|measure|N" (and the peers' by "shape|measure|N|peer"), for the
+# growth table at the end.
+declare -A FIG
+record() {  # name value [peer]
+  [[ "$2" =~ ^[0-9.]+$ ]] || return 0
+  [[ "$1" =~ ^([a-z]+)\ ([0-9]+):\ (.*)$ ]] || return 0
+  local k="${BASH_REMATCH[1]}|${BASH_REMATCH[3]}|${BASH_REMATCH[2]}"
+  FIG["$k${3:+|$3}"]=$2
+}
+
 row() {  # name ochre_s rss_mb peer peer_s
   local ratio="-"
+  if [ -n "$1" ]; then LASTNAME=$1; record "$1" "$2"; fi
+  [ "$4" != "-" ] && record "$LASTNAME" "$5" "$4"
   if [ -z "$2" ]; then printf '%-40s %8s %10s   %-7s %8s %8s\n' "" "" "" "$4" "$5" "$(awk -v a="$LAST" -v b="$5" 'BEGIN { if (b ~ /^[0-9.]+$/ && b > 0) printf "%.2fx", a / b; else print "-" }')"; return; fi
   LAST=$2
   [[ "$5" =~ ^[0-9.]+$ ]] && ratio=$(awk -v a="$2" -v b="$5" 'BEGIN { if (b > 0) printf "%.2fx", a / b; else print "-" }')
@@ -102,3 +114,22 @@ printf 'rule t\n  command = touch $out\nbuild one: t\n' > build.ninja
 ninja >/dev/null  # built once: what is measured is its no-op
 read -r ns _ < <(measure ninja)
 row "startup: one-component no-op" "$st" "$rss" "ninja" "$ns"
+
+# Growth: each figure at the largest size over the same figure at the size before it
+# (linear in N is a ratio near the sizes' ratio; the peers' next to ochre's).
+read -r -a sizes <<< "$SIZES"
+if [ "${#sizes[@]}" -ge 2 ]; then
+  small=${sizes[-2]} big=${sizes[-1]}
+  echo
+  printf '%-40s %8s %8s %8s\n' "growth, $small to $big" "ochre" "ninja" "make"
+  for shape in leaves groups chain dag; do
+    for m in "first apply" "no-op" "one leaf changed" "destroy"; do
+      a=${FIG["$shape|$m|$small"]:-} b=${FIG["$shape|$m|$big"]:-}
+      [ -n "$a" ] && [ -n "$b" ] || continue
+      g() { awk -v a="$1" -v b="$2" 'BEGIN { if (a > 0 && b > 0) printf "%.1fx", b / a; else print "-" }'; }
+      printf '%-40s %8s %8s %8s\n' "$shape: $m" "$(g "$a" "$b")" \
+        "$(g "${FIG["$shape|$m|$small|ninja"]:-0}" "${FIG["$shape|$m|$big|ninja"]:-0}")" \
+        "$(g "${FIG["$shape|$m|$small|make"]:-0}" "${FIG["$shape|$m|$big|make"]:-0}")"
+    done
+  done
+fi
