@@ -197,11 +197,11 @@ class Session {
   std::unique_ptr<StateLock> lock_;
   bool planned_locked_ = false;
   std::unordered_map<lua_State*, std::unique_ptr<JobContext>> contexts_;
+  unsigned long resumes_ = 0;       // hooks resumed so far
+  unsigned long absent_at_ = ~0UL;  // resumes_ when the files root was found absent
+  bool files_cached_ = false;
  public:
   int resume_depth_ = 0;  // > 0 while a hook runs
-  unsigned long resumes_ = 0;         // hooks resumed so far
-  unsigned long absent_at_ = ~0UL;    // resumes_ when the files root was found absent
-  bool files_cached_ = false;
 };
 
 // Installs the `ochre` module (DSL + natives) into the session's Lua state.

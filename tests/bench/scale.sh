@@ -121,12 +121,12 @@ read -r -a sizes <<< "$SIZES"
 if [ "${#sizes[@]}" -ge 2 ]; then
   small=${sizes[-2]} big=${sizes[-1]}
   echo
+  g() { awk -v a="$1" -v b="$2" 'BEGIN { if (a > 0 && b > 0) printf "%.1fx", b / a; else print "-" }'; }
   printf '%-40s %8s %8s %8s\n' "growth, $small to $big" "ochre" "ninja" "make"
   for shape in leaves groups chain dag; do
     for m in "first apply" "no-op" "one leaf changed" "destroy"; do
       a=${FIG["$shape|$m|$small"]:-} b=${FIG["$shape|$m|$big"]:-}
       [ -n "$a" ] && [ -n "$b" ] || continue
-      g() { awk -v a="$1" -v b="$2" 'BEGIN { if (a > 0 && b > 0) printf "%.1fx", b / a; else print "-" }'; }
       printf '%-40s %8s %8s %8s\n' "$shape: $m" "$(g "$a" "$b")" \
         "$(g "${FIG["$shape|$m|$small|ninja"]:-0}" "${FIG["$shape|$m|$big|ninja"]:-0}")" \
         "$(g "${FIG["$shape|$m|$small|make"]:-0}" "${FIG["$shape|$m|$big|make"]:-0}")"
