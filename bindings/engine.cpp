@@ -1,458 +1,128 @@
-// ochre::Engine, the public API, over a Session.
+// ochre::Engine, the public API: a Lua pipeline (lua::Session, the PipelineSource and
+// the hooks' host) glued to the Workspace that plans and applies it.
 #include <algorithm>
-#include <climits>
 #include <thread>
 
 #include "bindings/session.hpp"
-#include "engine/delivery.hpp"
 #include "engine/inspect.hpp"
-#include "engine/notify.hpp"
+#include "engine/workspace.hpp"
 
 namespace ochre {
 
 struct Engine::Impl {
-  explicit Impl(Options o, lua_State* host = nullptr) : session(std::move(o), host) {}
-  ~Impl() {
-    // A run an error stopped (the disk full, the state gone) is closed if the state still
-    // takes writes. A destructor must not throw: what it could not record, the next run
-    // finds as interrupted and retries.
-    if (run) {
-      callbacks = {};  // the host's callbacks may be gone already (a stack unwinding)
-      try {
-        run->end();
-      } catch (const std::exception&) {
-      }
-    }
+  Impl(Options o, lua_State* host)
+      : options(std::move(o)), session(options, host), runner(session),
+        workspace(options, session, runner, session.loop()) {
+    session.set_files_root([this] { return workspace.files_root(); });
   }
+  Options options;
   lua::Session session;
-  std::unique_ptr<lua::LuaHookRunner> runner;
-  std::unique_ptr<Notifier> notifier;  // the webhooks of the apply under way
-  std::unique_ptr<ApplyRun> run;
-  // Sends notifications while an apply runs; declared after `run`, so it stops first
-  // (what it did not send stays in the outbox for the next apply).
-  std::unique_ptr<Delivery> delivery;
-  Delivery::Left left;  // what the last apply left undelivered
-  std::vector<std::string> roots;
-  Callbacks callbacks;
+  lua::LuaHookRunner runner;
+  Workspace workspace;
 
-  const Plan& plan() const {
-    if (!session.current_plan) fail(Code::Internal, {"no plan yet: call plan() first"});
-    return *session.current_plan;
-  }
-
-  // The sensitive fields of every type defined in the Lua state (dsl.lua keeps each
-  // type's list as T.sensitive), for the displays to mask.
-  Sensitive sensitive() {
-    Sensitive out;
-    lua_State* L = session.L();
-    int top = lua_gettop(L);
-    session.push_internal("types");
-    if (lua_istable(L, -1)) {
-      lua_pushnil(L);
-      while (lua_next(L, -2)) {
-        if (lua_type(L, -2) == LUA_TSTRING && lua_istable(L, -1)) {
-          lua_getfield(L, -1, "sensitive");
-          if (lua_istable(L, -1)) {
-            std::vector<std::string> names;
-            for (int i = 1, n = static_cast<int>(lua_objlen(L, -1)); i <= n; ++i) {
-              lua_rawgeti(L, -1, i);
-              if (lua_type(L, -1) == LUA_TSTRING) names.push_back(lua_tostring(L, -1));
-              lua_pop(L, 1);
-            }
-            if (!names.empty()) out.emplace(lua_tostring(L, -3), std::move(names));
-          }
-          lua_pop(L, 1);
-        }
-        lua_pop(L, 1);
-      }
-    }
-    lua_settop(L, top);
-    // What the state recorded: masks views made without the pipeline (state show).
-    for (const StoredInstance& st : session.state(false).load())
-      for (const auto& f : st.sensitive) {
-        auto& names = out[st.type];
-        if (std::find(names.begin(), names.end(), f) == names.end()) names.push_back(f);
-      }
-    return out;
-  }
-
-  // The webhooks of an apply: the options' (--notify) and the pipeline's (ochre.notify,
-  // checked where it was called).
-  std::vector<Endpoint> endpoints() {
-    std::vector<Endpoint> out;
-    for (const Webhook& w : session.options.notify) {
-      std::string problem = check_webhook_url(w.url);
-      if (!problem.empty()) fail(Code::Usage, {"webhook '" + w.url + "': " + problem});
-      if (w.secret.empty())
-        fail(Code::Usage, {"webhook " + url_origin(w.url) + " has no secret to sign deliveries with (set OCHRE_NOTIFY_SECRET)"});
-      for (const auto& e : w.events)
-        if (!is_notify_event(e)) fail(Code::Usage, {"webhook " + url_origin(w.url) + ": unknown event '" + e + "'"});
-      out.push_back({w.url, w.secret, w.events});
-    }
-    lua_State* L = session.L();
-    int top = lua_gettop(L);
-    session.push_internal("notify");
-    for (int i = 1, n = lua_istable(L, -1) ? static_cast<int>(lua_objlen(L, -1)) : 0; i <= n; ++i) {
-      lua_rawgeti(L, top + 1, i);
-      Endpoint e;
-      lua_getfield(L, -1, "url");
-      e.url = lua_tostring(L, -1);
-      lua_getfield(L, -2, "secret");
-      e.secret = lua_tostring(L, -1);
-      lua_getfield(L, -3, "events");
-      for (int k = 1, m = static_cast<int>(lua_objlen(L, -1)); k <= m; ++k) {
-        lua_rawgeti(L, -1, k);
-        e.events.push_back(lua_tostring(L, -1));
-        lua_pop(L, 1);
-      }
-      lua_settop(L, top + 1);
-      out.push_back(std::move(e));
-    }
-    lua_settop(L, top);
-    return out;
-  }
-
-  // A delivery thread on its own connection to the state (one in memory is seen by this
-  // connection only: then it is borrowed, and deliveries go out at the apply's end).
-  std::unique_ptr<Delivery> open_delivery() {
-    if (session.state_path == ":memory:") return std::make_unique<Delivery>(session.state(true));
-    return std::make_unique<Delivery>(open_state(session.state_path, session.workspace, OpenMode::ReadWrite));
-  }
-
-  // Before an apply: its webhooks, and the thread that sends their events and whatever
-  // an earlier apply left undelivered.
-  void start_notifications(std::vector<Endpoint> endpoints, const char* command) {
-    delivery.reset();
-    left = {};
-    notifier = std::make_unique<Notifier>(std::move(endpoints), session.source, command);
-    if (notifier->empty() && !session.undelivered) return;
-    delivery = open_delivery();
-  }
-
-  // After an apply (the lock still held): waits up to the timeout for what is not sent.
-  void finish_notifications() {
-    notifier.reset();
-    if (!delivery) return;
-    left = delivery->finish(session.options.notify_timeout);
-    delivery.reset();
-  }
-
-  // An apply with nothing to do sends nothing of its own, only what earlier ones left.
-  void deliver_leftovers() {
-    left = {};
-    if (!session.undelivered) return;
-    delivery = open_delivery();
-    finish_notifications();
-  }
-
-  // Rows stored by an older ochre lack their type's breaking fields; an apply of the
-  // pipeline records them, even when it has no job to run, so `state mv` can work.
-  void record_breaks() {
-    if (session.destroying) return;
-    std::vector<std::pair<std::string, std::vector<std::string>>> missing;
-    for (const StoredInstance& st : plan().stored) {
-      int n = st.breaks_known ? -1 : session.graph->find(st.key);
-      if (n >= 0) missing.emplace_back(st.key, session.graph->node(n).breaks);
-    }
-    if (missing.empty()) return;
-    session.lock();
-    StateStore& store = session.state(true);
-    for (const auto& [key, breaks] : missing) store.set_breaks(key, breaks);
+  const Graph& graph() const {
+    workspace.current_plan();  // "no plan yet" without one
+    return *workspace.graph();
   }
 };
 
-Engine::Engine(Options options) : impl_(std::make_unique<Impl>(std::move(options))) {}
-Engine::Engine(lua_State* host, Options options)
-    : impl_(std::make_unique<Impl>(std::move(options), host)) {}
-
-void Engine::set_state_path(const std::string& path) { impl_->session.set_state_path(path); }
+Engine::Engine(Options options) : impl_(std::make_unique<Impl>(std::move(options), nullptr)) {}
+Engine::Engine(lua_State* host, Options options) : impl_(std::make_unique<Impl>(std::move(options), host)) {}
+Engine::~Engine() = default;
+Engine::Engine(Engine&&) noexcept = default;
+Engine& Engine::operator=(Engine&&) noexcept = default;
 
 void Engine::define_type(NativeType type) { lua::define_native_type(impl_->session, std::move(type)); }
 
+void Engine::load_file(const std::string& path) {
+  Impl& im = *impl_;
+  im.session.load_file(path, [&](const std::string& source) { im.workspace.pipeline_at(source); });
+  auto [state, ws] = im.session.settings();
+  im.workspace.adopt_settings(state, ws);
+}
+
+void Engine::load_string(std::string_view code, const std::string& name) {
+  Impl& im = *impl_;
+  im.session.load_string(code, name);
+  auto [state, ws] = im.session.settings();
+  im.workspace.adopt_settings(state, ws);
+}
+
+void Engine::plan() { impl_->workspace.plan(false); }
+void Engine::plan_destroy(const std::vector<std::string>& keys) { impl_->workspace.plan(true, keys); }
+void Engine::lock() { impl_->workspace.lock(); }
+void Engine::close_state() { impl_->workspace.close_state(); }
+const std::string& Engine::state_path() const { return impl_->workspace.state_path(); }
+void Engine::set_state_path(const std::string& path) { impl_->workspace.set_state_path(path); }
+const std::string& Engine::workspace() const { return impl_->workspace.name(); }
+
+std::vector<JobInfo> Engine::jobs() const {
+  const Plan& p = impl_->workspace.current_plan();
+  std::vector<JobInfo> out;
+  out.reserve(p.jobs.size());
+  for (int i = 0; i < (int)p.jobs.size(); ++i) out.push_back(job_info(p, i));
+  return out;
+}
+
+int Engine::job_count() const { return static_cast<int>(impl_->workspace.current_plan().jobs.size()); }
+
+JobInfo Engine::job(int index) const {
+  const Plan& p = impl_->workspace.current_plan();
+  if (index < 0 || index >= static_cast<int>(p.jobs.size()))
+    fail(Code::NotNow, {"no job " + std::to_string(index) + " in the plan"});
+  return job_info(p, index);
+}
+
+std::string Engine::plan_table() const { return format_table(impl_->workspace.current_plan()); }
+void Engine::plan_table(const std::function<void(std::string_view)>& write) const {
+  format_table(impl_->workspace.current_plan(), write);
+}
+std::string Engine::plan_json() const {
+  return format_json(impl_->workspace.current_plan(), impl_->graph(), impl_->workspace.sensitive());
+}
+std::string Engine::explain(const std::string& key) const {
+  return format_explain(impl_->workspace.current_plan(), impl_->graph(), key, impl_->workspace.sensitive());
+}
+std::string Engine::graph(const std::string& format) const {
+  return format_graph(impl_->workspace.current_plan(), impl_->graph(), format);
+}
+
+RunResult Engine::apply(const Callbacks& callbacks) { return impl_->workspace.apply(callbacks); }
+void Engine::begin_apply(const Callbacks& callbacks) { impl_->workspace.begin_apply(callbacks); }
+bool Engine::applying() const { return impl_->workspace.applying(); }
+std::vector<int> Engine::ready_jobs() const { return impl_->workspace.ready_jobs(); }
+JobEnd Engine::step(int index) { return impl_->workspace.step(index); }
+void Engine::skip(int index) { impl_->workspace.skip(index); }
+RunResult Engine::continue_apply() { return impl_->workspace.continue_apply(); }
+RunResult Engine::end_apply() { return impl_->workspace.end_apply(); }
+
 std::vector<Instance> Engine::stored() const {
   std::vector<Instance> out;
-  for (const StoredInstance& s : impl_->session.state(false).load()) {
+  for (StoredInstance& s : impl_->workspace.stored()) {
     Instance in;
-    in.type = s.type;
-    in.identifier = s.identifier;
-    in.key = s.key;
+    in.type = std::move(s.type);
+    in.identifier = std::move(s.identifier);
+    in.key = std::move(s.key);
     in.fields = s.fields;
-    in.outputs = s.outputs;
+    in.outputs = std::move(s.outputs);
     out.push_back(std::move(in));
   }
   std::sort(out.begin(), out.end(), [](const Instance& a, const Instance& b) { return a.key < b.key; });
   return out;
 }
-Engine::~Engine() = default;
-Engine::Engine(Engine&&) noexcept = default;
-Engine& Engine::operator=(Engine&&) noexcept = default;
 
-void Engine::load_file(const std::string& path) { impl_->session.load_file(path); }
-void Engine::load_string(std::string_view code, const std::string& name) {
-  impl_->session.load_string(code, name);
-}
-void Engine::plan() { impl_->session.plan(false, {}); }
-void Engine::plan_destroy(const std::vector<std::string>& keys) { impl_->session.plan(true, keys); }
-const std::string& Engine::state_path() const { return impl_->session.state_path; }
-
-const std::string& Engine::workspace() const { return impl_->session.workspace; }
-
-std::string Engine::graph(const std::string& format) const {
-  return format_graph(impl_->plan(), *impl_->session.graph, format);
-}
-
-namespace {
-
-StoredInstance find_stored(StateStore& st, const std::string& key) {
-  for (auto& s : st.load())
-    if (s.key == key) return s;
-  fail(Code::UnknownKey, {key, "the state " + st.location()});
-}
-
-}  // namespace
-
-std::string Engine::state_list(bool json) {
-  return format_state_list(impl_->session.state(false).load(), json);
-}
-
-std::string Engine::state_show(const std::string& key, bool json) {
-  return format_state_show(find_stored(impl_->session.state(false), key), json, impl_->sensitive());
-}
-
-std::string Engine::log(int limit, bool json) {
-  return format_log(impl_->session.state(false), limit, json);
-}
-
-std::string Engine::history(const std::string& key, bool json) {
-  auto versions = impl_->session.state(false).versions(key);
-  if (versions.empty()) find_stored(impl_->session.state(false), key);  // unknown: an error
-  return format_history(versions, key, json, impl_->sensitive());
-}
-
-void Engine::state_rm(const std::string& key) {
-  lua::Session& s = impl_->session;
-  find_stored(s.state(false), key);  // an unknown key writes nothing
-  s.lock();
-  StateStore& st = s.state(true);
-  find_stored(st, key);
-  st.forget(key);
-}
-
-void Engine::state_mv(const std::string& from, const std::string& to) {
-  lua::Session& s = impl_->session;
-  plan_move(s.state(false).load(), from, to);  // a refused move writes nothing
-  s.lock();
-  StateStore& st = s.state(true);
-  st.move(from, to, plan_move(st.load(), from, to));
-}
-
-namespace {
-
-JobInfo info_of(const Plan& plan, int i) {
-  const Job& j = plan.jobs[i];
-  JobInfo info;
-  info.index = i;
-  info.action = action_name(j.action);
-  info.key = j.key;
-  info.uuid = j.uuid;
-  info.details = j.details();
-  info.reason = j.reason;
-  info.replace = j.replace;
-  info.deps = j.deps;
-  return info;
-}
-
-}  // namespace
-
-std::vector<JobInfo> Engine::jobs() const {
-  const Plan& p = impl_->plan();
-  std::vector<JobInfo> out;
-  out.reserve(p.jobs.size());
-  for (int i = 0; i < (int)p.jobs.size(); ++i) out.push_back(info_of(p, i));
-  return out;
-}
-
-int Engine::job_count() const { return static_cast<int>(impl_->plan().jobs.size()); }
-
-JobInfo Engine::job(int index) const {
-  const Plan& p = impl_->plan();
-  if (index < 0 || index >= static_cast<int>(p.jobs.size()))
-    fail(Code::NotNow, {"no job " + std::to_string(index) + " in the plan"});
-  return info_of(p, index);
-}
-
-std::string Engine::plan_table() const { return format_table(impl_->plan()); }
-void Engine::plan_table(const std::function<void(std::string_view)>& write) const {
-  format_table(impl_->plan(), write);
-}
-std::string Engine::plan_json() const {
-  return format_json(impl_->plan(), *impl_->session.graph, impl_->sensitive());
-}
-std::string Engine::explain(const std::string& key) const {
-  return format_explain(impl_->plan(), *impl_->session.graph, key, impl_->sensitive());
-}
+std::string Engine::state_list(bool json) { return impl_->workspace.state_list(json); }
+std::string Engine::state_show(const std::string& key, bool json) { return impl_->workspace.state_show(key, json); }
+std::string Engine::log(int limit, bool json) { return impl_->workspace.log(limit, json); }
+std::string Engine::history(const std::string& key, bool json) { return impl_->workspace.history(key, json); }
+void Engine::state_rm(const std::string& key) { impl_->workspace.state_rm(key); }
+void Engine::state_mv(const std::string& from, const std::string& to) { impl_->workspace.state_mv(from, to); }
 
 std::string webhook_url_problem(std::string_view url) { return check_webhook_url(url); }
 
 int default_jobs() {
   unsigned n = std::thread::hardware_concurrency();
   return std::max(4, static_cast<int>(2 * (n ? n : 1)));
-}
-
-void Engine::lock() {
-  impl_->session.lock();
-}
-
-void Engine::close_state() {
-  if (impl_->run) fail(Code::NotNow, {"an apply is under way"});
-  impl_->delivery.reset();
-  impl_->session.close_state();
-}
-
-namespace {
-
-RunResult result_of(const ApplyReport& report) {
-  RunResult result;
-  result.done = report.done;
-  result.failed = report.failed;
-  result.skipped = report.skipped;
-  result.pending = report.pending;
-  result.waiting = report.waiting;
-  result.interrupted = report.interrupted;
-  result.summary = report.summary();
-  return result;
-}
-
-}  // namespace
-
-void Engine::begin_apply(const Callbacks& callbacks) {
-  Impl& im = *impl_;
-  if (im.run) fail(Code::NotNow, {"an apply is already under way"});
-  lua::Session& s = im.session;
-  im.plan();
-  if (!s.planned_under_lock()) {
-    // Another ochre may have changed the state since this plan: plan again under the lock.
-    s.lock();
-    s.plan(s.destroying, s.destroy_keys);
-  }
-  const Plan& plan = im.plan();
-  std::vector<Endpoint> endpoints = im.endpoints();
-  if (plan.empty()) {
-    // Nothing to run: no run is opened in the journal, nothing is notified. Old rows may
-    // still learn their breaking fields; notifications an earlier run left go out.
-    im.record_breaks();
-    im.deliver_leftovers();
-    s.unlock();
-    return;
-  }
-  StateStore& st = s.state(true);
-  im.start_notifications(std::move(endpoints), s.destroying ? "destroy" : "apply");
-  recover_interrupted(st, im.notifier.get(), s.source);
-  im.runner = std::make_unique<lua::LuaHookRunner>(s);
-  im.callbacks = callbacks;
-  im.roots.clear();
-  for (int r : s.graph->roots()) im.roots.push_back(s.graph->node(r).key);
-  ApplyEvents events;
-  Impl* self = &im;
-  events.started = [self](int i, const Job&) {
-    if (self->callbacks.started) self->callbacks.started(info_of(self->plan(), i));
-  };
-  events.finished = [self](int i, const Job&, const JobOutcome& o) {
-    if (!self->callbacks.finished) return;
-    JobEnd end;
-    end.outcome = outcome_name(o.kind);
-    end.error = o.error;
-    end.output = o.output;
-    self->callbacks.finished(info_of(self->plan(), i), end);
-  };
-  events.interrupted = callbacks.interrupted;
-  events.tick = callbacks.tick;
-  ApplyOptions opts;
-  opts.jobs = s.options.jobs > 0 ? s.options.jobs : default_jobs();
-  opts.fail_fast = s.options.fail_fast;
-  opts.loop = s.loop();
-  opts.roots = s.destroying ? nullptr : &im.roots;
-  opts.clear_roots = s.destroy_all;
-  opts.notifier = im.notifier.get();
-  RunInfo info{s.destroying ? "destroy" : "apply", s.source};
-  im.run = std::make_unique<ApplyRun>(plan, *s.graph, st, *im.runner, info, opts, events);
-}
-
-bool Engine::applying() const { return impl_->run != nullptr; }
-
-std::vector<int> Engine::ready_jobs() const {
-  return impl_->run ? impl_->run->ready() : std::vector<int>{};
-}
-
-namespace {
-void need_run(const std::unique_ptr<ApplyRun>& run) {
-  if (!run) fail(Code::NotNow, {"nothing to apply: the plan is empty"});
-}
-}  // namespace
-
-JobEnd Engine::step(int index) {
-  if (!impl_->run) begin_apply();
-  need_run(impl_->run);
-  JobOutcome o = impl_->run->step(index);
-  JobEnd end;
-  end.outcome = outcome_name(o.kind);
-  end.error = o.error;
-  end.output = o.output;
-  return end;
-}
-
-void Engine::skip(int index) {
-  if (!impl_->run) begin_apply();
-  need_run(impl_->run);
-  impl_->run->skip(index);
-}
-
-namespace {
-
-RunResult nothing_done(const Delivery::Left& left) {
-  RunResult result;
-  result.nothing_to_do = true;
-  result.undelivered = left.count;
-  result.notify_error = left.error;
-  return result;
-}
-
-}  // namespace
-
-RunResult Engine::continue_apply() {
-  if (!impl_->run) begin_apply();
-  if (!impl_->run) return nothing_done(impl_->left);
-  {
-    // Run to its end: no code but the hooks' runs until it returns.
-    struct Cache {
-      lua::Session& s;
-      ~Cache() { s.cache_files_root(false); }
-    } cache{impl_->session};
-    cache.s.cache_files_root(true);
-    impl_->run->run_rest();
-  }
-  return end_apply();
-}
-
-RunResult Engine::end_apply() {
-  if (!impl_->run) return {};
-  ApplyReport report = impl_->run->end();
-  impl_->run.reset();
-  impl_->runner.reset();
-  impl_->finish_notifications();
-  impl_->session.unlock();
-  RunResult result = result_of(report);
-  result.undelivered = impl_->left.count;
-  result.notify_error = impl_->left.error;
-  return result;
-}
-
-RunResult Engine::apply(const Callbacks& callbacks) {
-  impl_->plan();
-  begin_apply(callbacks);
-  if (!impl_->run) return nothing_done(impl_->left);
-  impl_->record_breaks();
-  return continue_apply();
 }
 
 std::vector<Engine::TestResult> Engine::run_tests() {
@@ -485,8 +155,8 @@ std::vector<Engine::TestResult> Engine::run_tests() {
   }
   lua_settop(L, tests - 1);
   // Instances with a test method.
-  if (s.graph) {
-    for (const Node& n : s.graph->nodes()) {
+  if (const Graph* g = impl_->workspace.graph()) {
+    for (const Node& n : g->nodes()) {
       int top = lua_gettop(L);
       s.push_type(n.type);
       lua_getfield(L, -1, "methods");
@@ -503,15 +173,16 @@ std::vector<Engine::TestResult> Engine::run_tests() {
 
 void Engine::enter(const std::string& key, const std::string& method) {
   lua::Session& s = impl_->session;
-  const Plan& plan = impl_->plan();
-  int n = s.graph->find(key);
+  const Plan& plan = impl_->workspace.current_plan();
+  const Graph& graph = impl_->graph();
+  int n = graph.find(key);
   if (n < 0) fail(Code::UnknownKey, {key, "the pipeline"});
   const StoredInstance* stored = plan.find_stored(key);
   bool applied = stored && stored->status == Status::Ok;
   if (!applied) fail(Code::NotNow, {key + " is not applied yet: run 'ochre run' first"});
   lua_State* L = s.L();
   int top = lua_gettop(L);
-  s.push_type(s.graph->node(n).type);
+  s.push_type(graph.node(n).type);
   lua_getfield(L, -1, "methods");
   lua_getfield(L, -1, method.c_str());
   if (!lua_isfunction(L, -1)) {
@@ -520,18 +191,19 @@ void Engine::enter(const std::string& key, const std::string& method) {
   }
   lua_replace(L, top + 1);
   lua_settop(L, top + 1);
-  lua_rawgeti(L, LUA_REGISTRYINDEX, s.graph->node(n).handle);
+  lua_rawgeti(L, LUA_REGISTRYINDEX, graph.node(n).handle);
   JobOutcome o = s.run_hook_blocking(key, key + ": " + method, 1, [](lua_State*, int) { return JobOutcome{}; },
                                      /*raw=*/true);
   if (o.kind != JobOutcome::Done) fail(Code::HookFailed, {o.error});
 }
 
 std::vector<std::string> Engine::watch_paths() const {
-  const lua::Session& s = impl_->session;
+  const std::string& source = impl_->session.source();
   std::vector<std::string> out;
-  if (s.source.size() && s.source[0] == '/') out.push_back(s.source);
-  if (!s.graph) return out;
-  for (const Node& n : s.graph->nodes()) {
+  if (source.size() && source[0] == '/') out.push_back(source);
+  const Graph* g = impl_->workspace.graph();
+  if (!g) return out;
+  for (const Node& n : g->nodes()) {
     const Value* p = find_field(n.fields, "path");
     if (p && p->kind == Value::Kind::String && !p->text.empty() &&
         std::find(out.begin(), out.end(), p->text) == out.end())
@@ -541,16 +213,15 @@ std::vector<std::string> Engine::watch_paths() const {
 }
 
 std::string Engine::eval(const std::string& code, bool& incomplete) {
-  return impl_->session.eval(code, incomplete);
+  return impl_->session.eval(code, incomplete, impl_->workspace.graph());
 }
 
 std::vector<std::string> Engine::keys() const {
   std::vector<std::string> out;
-  if (impl_->session.graph)
-    for (const Node& n : impl_->session.graph->nodes()) out.push_back(n.key);
+  if (const Graph* g = impl_->workspace.graph())
+    for (const Node& n : g->nodes()) out.push_back(n.key);
   return out;
 }
-
 
 namespace {
 
@@ -627,6 +298,10 @@ int l_engine_gc(lua_State* L) {
 
 }  // namespace
 
+struct LuaModule {
+  static lua::Session& session(Engine& e) { return e.impl_->session; }
+};
+
 }  // namespace ochre
 
 // require "ochre" in a LuaJIT host: one engine per Lua state, owned by a userdata in the
@@ -637,7 +312,7 @@ extern "C" int luaopen_ochre(lua_State* L) {
   if (lua_isuserdata(L, -1)) {
     Engine* e = *static_cast<Engine**>(lua_touserdata(L, -1));
     lua_pop(L, 1);
-    lua_rawgeti(L, LUA_REGISTRYINDEX, e->impl_for_lua().session.module_ref);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, LuaModule::session(*e).module_ref);
     return 1;
   }
   lua_pop(L, 1);
@@ -657,8 +332,8 @@ extern "C" int luaopen_ochre(lua_State* L) {
     if (const char* ws = std::getenv("OCHRE_WORKSPACE"); ws && *ws) o.workspace = ws;
     *box = new Engine(L, o);
     Engine* e = *box;
-    lua::Session& s = e->impl_for_lua().session;
-    s.source = "lua";
+    lua::Session& s = LuaModule::session(*e);
+    s.set_source("lua");
     s.lua_verb = [e, &s](lua_State* LL, const char* verb) { return lua_verb(*e, s, LL, verb); };
     lua_rawgeti(L, LUA_REGISTRYINDEX, s.module_ref);
     return 1;

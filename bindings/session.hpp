@@ -1,6 +1,6 @@
-// The engine behind ochre::Engine: one Lua state with the DSL, one libuv loop, the
-// loaded pipeline, its graph and plan, and the state store. Hooks run as coroutines on
-// the one Lua state; waiting calls (ochre.sh, ochre.sleep, ...) yield to the loop.
+// The Lua host behind ochre::Engine: one Lua state with the DSL, one libuv loop, the
+// loaded pipeline (a PipelineSource for the engine's Workspace). Hooks run as coroutines
+// on the one Lua state; waiting calls (ochre.sh, ochre.sleep, ...) yield to the loop.
 // Internal to the bindings.
 #pragma once
 #include <uv.h>
@@ -15,10 +15,7 @@
 
 #include "bindings/lua_state.hpp"
 #include "engine/apply.hpp"
-#include "engine/graph.hpp"
-#include "engine/lock.hpp"
-#include "engine/planner.hpp"
-#include "engine/state.hpp"
+#include "engine/workspace.hpp"
 #include "ochre/ochre.hpp"
 
 namespace ochre::lua {
@@ -71,48 +68,48 @@ struct JobContext {
   HookRunner::Done done;
 };
 
-class Session {
+class Session : public PipelineSource {
  public:
-  explicit Session(Options options, lua_State* host = nullptr);
-  ~Session();
+  // `options` outlives the session (the engine holds it).
+  explicit Session(Options& options, lua_State* host = nullptr);
+  ~Session() override;
 
-  // Loading: runs the file or text and records its roots.
-  void load_file(const std::string& path);
+  // Loading: runs the file or text and records its roots. `before_run` is called once
+  // the file is known to exist, with its absolute path, before its chunk runs.
+  void load_file(const std::string& path, const std::function<void(const std::string& source)>& before_run = {});
   void load_string(std::string_view code, const std::string& name);
   // Makes the instance or list of instances at `idx` the roots; throws BadReturn. [-0, +0, e]
   void set_roots(int idx);
-  void apply_settings();
+  // The pipeline's ochre.settings { state = ..., workspace = ... } ("" where unset).
+  std::pair<std::string, std::string> settings();
 
-  // Opens the state (read-only unless `write`), once.
-  StateStore& state(bool write);
-  // Where instances' own files live (self:path): beside a SQLite state, or beside the
-  // pipeline for a PostgreSQL one.
-  std::string files_root() const;
-  // Takes the state's lock (waiting up to options.lock_timeout seconds), once.
-  void lock();
-  void unlock() { lock_.reset(); }
-  void close_state();
-  void set_state_path(const std::string& path) {
-    if (path == state_path) return;
-    state_path = path;
-    state_.reset();
-    lock_.reset();
-  }
-  // Whether the current plan was made while this session held the lock.
-  bool planned_under_lock() const { return planned_locked_; }
-  std::vector<std::string> destroy_keys;  // of the last destroy plan
-  void plan(bool destroy, const std::vector<std::string>& keys);
-  ApplyReport apply(const Callbacks& callbacks);
+  // PipelineSource: the graph of the roots, and what the types say.
+  const std::string& source() const override { return source_; }
+  const std::string& name() const override { return pipeline_name_; }
+  bool has_roots() const override { return has_roots_; }
+  const std::vector<int>& roots() const { return root_refs_; }  // Lua references
+  Graph build_graph(const std::vector<StoredInstance>& stored, const KeyIndex& index,
+                    const std::function<void()>& read_state) override;
+  void release_graph(const Graph& graph) override;
+  bool type_defined(const std::string& type) override;
+  Sensitive sensitive() override;
+  std::vector<Endpoint> webhooks() override;
+  void set_source(std::string source) { source_ = std::move(source); }
 
   // Evaluates Lua typed at the REPL: an expression (tried as `return <code>` first) or
   // statements. Returns the results pretty-printed, "" for none. Sets `incomplete` when
-  // the chunk needs more lines; throws Error(LuaRuntime/LuaSyntax) on errors.
-  std::string eval(const std::string& code, bool& incomplete);
+  // the chunk needs more lines; throws Error(LuaRuntime/LuaSyntax) on errors. `graph`
+  // (may be null) names the planned instances' uuids for printing.
+  std::string eval(const std::string& code, bool& incomplete, const Graph* graph);
   // After a plan: tells the Lua side each instance's uuid, for printing.
-  void publish_uuids();
+  void publish_uuids(const Graph& graph);
+  void plan_changed() { uuids_published_ = false; }
 
   // Hook output: appended to the running job's capture and shown line by line.
   void write_output(lua_State* L, std::string_view text);
+  // Where instances' own files live: given by the engine (the workspace knows).
+  void set_files_root(std::function<std::string()> root) { files_root_ = std::move(root); }
+  std::string files_root() const { return files_root_ ? files_root_() : std::string(".ochre/files"); }
   // The directory of an instance's own files (self:path), under the state's directory.
   std::string instance_dir(const std::string& key) const;
   // Whether the files root is known not to exist, so a deletion has no files to remove.
@@ -136,6 +133,8 @@ class Session {
   void abandon_all();
   // Drives the loop until `done()` holds (a waiting call outside a coroutine).
   void run_until(const std::function<bool()>& done);
+  // Whether a hook is running (a waiting call then yields rather than blocks).
+  bool in_hook() const { return resume_depth_ > 0; }
 
   lua_State* L() const { return lua_.get(); }
   uv_loop_t* loop() { return &loop_; }
@@ -143,21 +142,8 @@ class Session {
   int module_ref = LUA_NOREF;
   int internal_ref = LUA_NOREF;
   int record_key_ref = LUA_NOREF;  // the key of an instance's record { type, site, values }
-  bool uuids_published = false;
 
-  Options options;
-  std::string source;         // the pipeline's absolute path, or its name
-  std::string pipeline_name;  // the pipeline as the user named it, for messages
-  std::string state_path;      // a SQLite file or a PostgreSQL URL
-  std::string workspace;       // within the state
-  std::vector<int> root_refs;  // the instances the pipeline returned
-  bool has_roots = false;
-  bool undelivered = false;  // the outbox held notifications when the state was planned against
-
-  std::optional<Graph> graph;
-  std::optional<Plan> current_plan;
-  bool destroying = false;
-  bool destroy_all = false;  // a destroy of the whole pipeline (no KEYs)
+  Options& options;
   // Lua references to the instances of the graph: each node's handle, and here the other
   // instances with the same key and fields (aliases), whose outputs are kept current too.
   std::unordered_map<std::string, std::vector<int>> alias_refs;
@@ -177,30 +163,22 @@ class Session {
   void push_type(const std::string& type);
 
  private:
-  void build_graph(const std::vector<StoredInstance>& stored, const KeyIndex& stored_index,
-                   std::function<void()> read_state);
   void run_chunk(const std::string& display_name);
   void finish(JobContext& ctx, JobOutcome outcome);
   void emit_lines(JobContext& ctx, bool flush);
 
-  // The state read on a thread of its own while the pipeline file runs
-  // (Options::read_state_ahead), and taking what it read if it is still current.
-  struct ReadAhead;
-  std::unique_ptr<ReadAhead> ahead_;
-  void start_read_ahead();
-  std::unique_ptr<ReadAhead> take_read_ahead();
-
   uv_loop_t loop_;
   LuaState lua_;
-  std::unique_ptr<StateStore> state_;
-  bool state_writable_ = false;
-  std::unique_ptr<StateLock> lock_;
-  bool planned_locked_ = false;
+  std::string source_;         // the pipeline's absolute path, or its name
+  std::string pipeline_name_;  // the pipeline as the user named it, for messages
+  std::vector<int> root_refs_;  // the instances the pipeline returned
+  bool has_roots_ = false;
+  bool uuids_published_ = false;
+  std::function<std::string()> files_root_;
   std::unordered_map<lua_State*, std::unique_ptr<JobContext>> contexts_;
   unsigned long resumes_ = 0;       // hooks resumed so far
   unsigned long absent_at_ = ~0UL;  // resumes_ when the files root was found absent
   bool files_cached_ = false;
- public:
   int resume_depth_ = 0;  // > 0 while a hook runs
 };
 
@@ -220,6 +198,7 @@ class LuaHookRunner : public HookRunner {
   void start(int index, const Job& job, const Plan& plan, const Graph& graph, Done done) override;
   void abandon_all() override { s_.abandon_all(); }
   bool runs_code(const Job& job) override;
+  void whole_run(bool starting) override { s_.cache_files_root(starting); }
 
  private:
   void push_stored(const Plan& plan, const std::string& key, std::unordered_map<std::string, int>& cache);

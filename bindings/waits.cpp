@@ -62,7 +62,7 @@ int wait_for(lua_State* L, Session& s, Wait* w) {
     ctx->waiting = w;
     return lua_yield(L, 0);
   }
-  if (s.resume_depth_ > 0) {
+  if (s.in_hook()) {
     w->cancel();
     w->release();
     raise(L, "cannot wait here: waiting calls work in a hook's own coroutine, not in one of yours");

@@ -28,6 +28,9 @@ class HookRunner {
   // False when the job runs no code of the user's (no hook): its start need not be
   // durable before it runs, so it can share a commit with others.
   virtual bool runs_code(const Job&) { return true; }
+  // Around a run taken to its end (no code but the hooks runs in between): a runner may
+  // trust what only its hooks could change until `starting` is false again.
+  virtual void whole_run(bool starting) { (void)starting; }
 };
 
 struct ApplyEvents {

@@ -230,9 +230,7 @@ class Engine {
  private:
   struct Impl;
   std::unique_ptr<Impl> impl_;
-
- public:
-  Impl& impl_for_lua() { return *impl_; }  // for luaopen_ochre
+  friend struct LuaModule;  // luaopen_ochre (bindings/engine.cpp) reaches the Lua side
 };
 
 }  // namespace ochre

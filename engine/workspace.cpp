@@ -1,0 +1,479 @@
+// The workspace: one state, its lock, planning and applying (see workspace.hpp).
+#include "engine/workspace.hpp"
+
+#include <algorithm>
+#include <climits>
+#include <filesystem>
+#include <thread>
+
+#include "engine/delivery.hpp"
+#include "engine/inspect.hpp"
+#include "engine/timing.hpp"
+
+namespace ochre {
+
+// The state read on a thread of its own while the pipeline file runs, used by the next
+// plan if nothing was committed to the state in between.
+struct Workspace::ReadAhead {
+  std::string path, workspace;
+  std::unique_ptr<StateStore> store;
+  std::optional<std::string> token;  // the store's change token before the rows were read
+  std::vector<StoredInstance> stored;
+  std::vector<std::pair<std::string, std::string>> roots;
+  KeyIndex index;
+  bool undelivered = false;
+  bool complete = false;  // everything read (an error leaves the reading to plan())
+  std::thread thread;
+
+  ReadAhead(std::string p, std::string ws) : path(std::move(p)), workspace(std::move(ws)) {
+    thread = std::thread([this] {
+      try {
+        store = open_state(path, workspace, OpenMode::ReadOnly);
+        token = store->change_token();
+        if (!token) return;
+        stored = store->load();
+        roots = store->roots();
+        undelivered = !store->outbox_due(LLONG_MAX, 1).empty();
+        index = index_stored(stored);
+        complete = true;
+      } catch (const std::exception&) {
+      }
+    });
+  }
+  ~ReadAhead() {
+    if (thread.joinable()) thread.join();
+  }
+  // Waits for the read; true if it read everything and nothing was committed since.
+  bool usable() {
+    if (thread.joinable()) thread.join();
+    return complete && store->change_token() == token;
+  }
+};
+
+JobInfo job_info(const Plan& plan, int i) {
+  const Job& j = plan.jobs[i];
+  JobInfo info;
+  info.index = i;
+  info.action = action_name(j.action);
+  info.key = j.key;
+  info.uuid = j.uuid;
+  info.details = j.details();
+  info.reason = j.reason;
+  info.replace = j.replace;
+  info.deps = j.deps;
+  return info;
+}
+
+JobEnd job_end(const JobOutcome& o) {
+  JobEnd end;
+  end.outcome = outcome_name(o.kind);
+  end.error = o.error;
+  end.output = o.output;
+  return end;
+}
+
+Workspace::Workspace(const Options& options, PipelineSource& source, HookRunner& runner, uv_loop_s* loop)
+    : options_(options), source_(source), runner_(runner), loop_(loop), state_path_(options.state_path),
+      workspace_(options.workspace.empty() ? default_workspace : options.workspace) {}
+
+Workspace::~Workspace() {
+  ahead_.reset();
+  // A run an error stopped (the disk full, the state gone) is closed if the state still
+  // takes writes. A destructor must not throw: what it could not record, the next run
+  // finds as interrupted and retries.
+  if (run_) {
+    callbacks_ = {};  // the host's callbacks may be gone already (a stack unwinding)
+    try {
+      run_->end();
+    } catch (const std::exception&) {
+    }
+  }
+  run_.reset();
+  delivery_.reset();
+  drop_graph();
+}
+
+void Workspace::drop_graph() {
+  if (graph_) source_.release_graph(*graph_);
+  graph_.reset();
+}
+
+// ---- where the state is -------------------------------------------------------------
+
+void Workspace::set_state_path(const std::string& path) {
+  if (path == state_path_) return;
+  state_path_ = path;
+  state_.reset();
+  lock_.reset();
+}
+
+void Workspace::pipeline_at(const std::string& source) {
+  if (options_.state_path.empty())
+    state_path_ = (std::filesystem::path(source).parent_path() / ".ochre" / "state.db").string();
+  if (options_.read_state_ahead) start_read_ahead();
+}
+
+void Workspace::adopt_settings(const std::string& state, const std::string& ws) {
+  if (!state.empty() && options_.state_path.empty()) {
+    // A file named relative to the pipeline, like the default state.
+    std::string path = state;
+    const std::string& src = source_.source();
+    if (!is_postgres_location(path) && path != ":memory:" && !std::filesystem::path(path).is_absolute() &&
+        std::filesystem::path(src).is_absolute())
+      path = (std::filesystem::path(src).parent_path() / path).lexically_normal().string();
+    set_state_path(path);
+  }
+  if (!ws.empty() && options_.workspace.empty() && workspace_ != ws) {
+    workspace_ = ws;
+    state_.reset();
+    lock_.reset();
+  }
+}
+
+void Workspace::start_read_ahead() {
+  ahead_.reset();
+  if (state_path_.empty() || state_path_ == ":memory:" || is_postgres_location(state_path_)) return;
+  ahead_ = std::make_unique<ReadAhead>(state_path_, workspace_);
+}
+
+std::unique_ptr<Workspace::ReadAhead> Workspace::take_read_ahead() {
+  if (!ahead_ || ahead_->path != state_path_ || ahead_->workspace != workspace_) return nullptr;
+  return std::move(ahead_);
+}
+
+StateStore& Workspace::state(bool write) {
+  if (state_path_.empty()) state_path_ = ".ochre/state.db";
+  if (state_path_ == ":memory:") {  // one store for the engine's whole life
+    if (!state_) state_ = open_state(state_path_, workspace_, OpenMode::ReadWrite);
+    state_writable_ = true;
+    return *state_;
+  }
+  // A read-only view is opened afresh each time: the file may have appeared or changed.
+  if (!state_ || !state_writable_) {
+    state_.reset();
+    state_ = open_state(state_path_, workspace_, write ? OpenMode::ReadWrite : OpenMode::ReadOnly);
+    state_writable_ = write;
+  }
+  return *state_;
+}
+
+void Workspace::lock() {
+  if (lock_) return;
+  if (state_path_.empty()) state_path_ = ".ochre/state.db";
+  if (state_path_ == ":memory:") {
+    planned_locked_ = true;  // nobody else can see an in-memory state
+    return;
+  }
+  lock_ = lock_state(state_path_, workspace_, options_.lock_timeout);
+}
+
+void Workspace::unlock() { lock_.reset(); }
+
+void Workspace::close_state() {
+  if (run_) fail(Code::NotNow, {"an apply is under way"});
+  delivery_.reset();
+  ahead_.reset();
+  if (state_path_ != ":memory:") state_.reset();  // a state in memory lives with the engine
+  lock_.reset();
+}
+
+std::string Workspace::files_root() const {
+  std::string suffix = workspace_ == default_workspace ? "" : "." + workspace_;
+  if (!is_postgres_location(state_path_))
+    return (std::filesystem::path(state_path_).parent_path() / ("files" + suffix)).string();
+  // The files of a shared state stay beside the pipeline, on the machine that runs it.
+  const std::string& src = source_.source();
+  std::filesystem::path dir = std::filesystem::path(src).is_absolute() ? std::filesystem::path(src).parent_path()
+                                                                       : std::filesystem::current_path();
+  return (dir / ".ochre" / ("files" + suffix)).string();
+}
+
+// ---- planning -----------------------------------------------------------------------
+
+const Plan& Workspace::current_plan() const {
+  if (!plan_) fail(Code::Internal, {"no plan yet: call plan() first"});
+  return *plan_;
+}
+
+void Workspace::plan(bool destroy, const std::vector<std::string>& keys) {
+  if (!source_.has_roots()) fail(Code::BadReturn, {"nothing"}, source_.name());
+  PhaseTimer timer;
+  std::vector<StoredInstance> stored;
+  std::vector<std::pair<std::string, std::string>> roots;
+  KeyIndex stored_index;
+  // A read of the state under way on its thread is waited for only once the walk of
+  // the instances needs it (see PipelineSource::build_graph).
+  std::unique_ptr<ReadAhead> ahead = take_read_ahead();
+  auto read_state = [&] {
+    if (ahead && ahead->usable()) {
+      stored = std::move(ahead->stored);
+      roots = std::move(ahead->roots);
+      undelivered_ = ahead->undelivered;
+      stored_index = std::move(ahead->index);
+    } else {
+      StateStore& st = state(false);
+      stored = st.load();
+      roots = st.roots();
+      undelivered_ = !st.outbox_due(LLONG_MAX, 1).empty();
+      stored_index = index_stored(stored);
+    }
+    ahead.reset();
+  };
+  drop_graph();
+  plan_.reset();
+  if (ahead) {
+    graph_ = source_.build_graph(stored, stored_index, read_state);
+  } else {
+    read_state();
+    timer.mark("state load");
+    graph_ = source_.build_graph(stored, stored_index, nullptr);
+  }
+  timer.mark("graph+hash");
+  PlanOptions po;
+  po.destroy = destroy;
+  po.destroy_keys = keys;
+  for (auto& [src, key] : roots)
+    if (src != source_.source()) po.protecting_roots.push_back(std::move(key));
+  po.type_defined = [this](const std::string& type) { return source_.type_defined(type); };
+  po.targets = options_.targets;
+  po.replace = options_.replace;
+  destroying_ = destroy;
+  destroy_all_ = destroy && keys.empty();
+  destroy_keys_ = keys;
+  plan_ = make_plan(*graph_, std::move(stored), po, std::move(stored_index));
+  timer.mark("plan");
+  planned_locked_ = lock_ != nullptr;
+}
+
+// Rows stored by an older ochre lack their type's breaking fields; an apply of the
+// pipeline records them, even when it has no job to run, so `state mv` can work.
+void Workspace::record_breaks() {
+  if (destroying_) return;
+  std::vector<std::pair<std::string, std::vector<std::string>>> missing;
+  for (const StoredInstance& st : current_plan().stored) {
+    int n = st.breaks_known ? -1 : graph_->find(st.key);
+    if (n >= 0) missing.emplace_back(st.key, graph_->node(n).breaks);
+  }
+  if (missing.empty()) return;
+  lock();
+  StateStore& store = state(true);
+  for (const auto& [key, breaks] : missing) store.set_breaks(key, breaks);
+}
+
+// ---- notifications ------------------------------------------------------------------
+
+// The webhooks of an apply: the options' (--notify) and the pipeline's (ochre.notify).
+std::vector<Endpoint> Workspace::endpoints() {
+  std::vector<Endpoint> out;
+  for (const Webhook& w : options_.notify) {
+    std::string problem = check_webhook_url(w.url);
+    if (!problem.empty()) fail(Code::Usage, {"webhook '" + w.url + "': " + problem});
+    if (w.secret.empty())
+      fail(Code::Usage, {"webhook " + url_origin(w.url) + " has no secret to sign deliveries with (set OCHRE_NOTIFY_SECRET)"});
+    for (const auto& e : w.events)
+      if (!is_notify_event(e)) fail(Code::Usage, {"webhook " + url_origin(w.url) + ": unknown event '" + e + "'"});
+    out.push_back({w.url, w.secret, w.events});
+  }
+  for (Endpoint& e : source_.webhooks()) out.push_back(std::move(e));
+  return out;
+}
+
+// A delivery thread on its own connection to the state (one in memory is seen by this
+// connection only: then it is borrowed, and deliveries go out at the apply's end).
+std::unique_ptr<Delivery> Workspace::open_delivery() {
+  if (state_path_ == ":memory:") return std::make_unique<Delivery>(state(true));
+  return std::make_unique<Delivery>(open_state(state_path_, workspace_, OpenMode::ReadWrite));
+}
+
+// Before an apply: its webhooks, and the thread that sends their events and whatever an
+// earlier apply left undelivered.
+void Workspace::start_notifications(std::vector<Endpoint> endpoints, const char* command) {
+  delivery_.reset();
+  left_ = {};
+  notifier_ = std::make_unique<Notifier>(std::move(endpoints), source_.source(), command);
+  if (notifier_->empty() && !undelivered_) return;
+  delivery_ = open_delivery();
+}
+
+// After an apply (the lock still held): waits up to the timeout for what is not sent.
+void Workspace::finish_notifications() {
+  notifier_.reset();
+  if (!delivery_) return;
+  Delivery::Left left = delivery_->finish(options_.notify_timeout);
+  left_ = {left.count, left.error};
+  delivery_.reset();
+}
+
+// An apply with nothing to do sends nothing of its own, only what earlier ones left.
+void Workspace::deliver_leftovers() {
+  left_ = {};
+  if (!undelivered_) return;
+  delivery_ = open_delivery();
+  finish_notifications();
+}
+
+// ---- applying -----------------------------------------------------------------------
+
+void Workspace::begin_apply(const Callbacks& callbacks) {
+  if (run_) fail(Code::NotNow, {"an apply is already under way"});
+  current_plan();
+  if (!planned_locked_) {
+    // Another ochre may have changed the state since this plan: plan again under the lock.
+    lock();
+    plan(destroying_, destroy_keys_);
+  }
+  const Plan& p = current_plan();
+  std::vector<Endpoint> hooks = endpoints();
+  if (p.empty()) {
+    // Nothing to run: no run is opened in the journal, nothing is notified. Old rows may
+    // still learn their breaking fields; notifications an earlier run left go out.
+    record_breaks();
+    deliver_leftovers();
+    unlock();
+    return;
+  }
+  StateStore& st = state(true);
+  start_notifications(std::move(hooks), destroying_ ? "destroy" : "apply");
+  recover_interrupted(st, notifier_.get(), source_.source());
+  callbacks_ = callbacks;
+  roots_.clear();
+  for (int r : graph_->roots()) roots_.push_back(graph_->node(r).key);
+  ApplyEvents events;
+  events.started = [this](int i, const Job&) {
+    if (callbacks_.started) callbacks_.started(job_info(*plan_, i));
+  };
+  events.finished = [this](int i, const Job&, const JobOutcome& o) {
+    if (callbacks_.finished) callbacks_.finished(job_info(*plan_, i), job_end(o));
+  };
+  events.interrupted = callbacks.interrupted;
+  events.tick = callbacks.tick;
+  ApplyOptions opts;
+  opts.jobs = options_.jobs > 0 ? options_.jobs : default_jobs();
+  opts.fail_fast = options_.fail_fast;
+  opts.loop = loop_;
+  opts.roots = destroying_ ? nullptr : &roots_;
+  opts.clear_roots = destroy_all_;
+  opts.notifier = notifier_.get();
+  RunInfo info{destroying_ ? "destroy" : "apply", source_.source()};
+  run_ = std::make_unique<ApplyRun>(p, *graph_, st, runner_, info, opts, events);
+}
+
+std::vector<int> Workspace::ready_jobs() const { return run_ ? run_->ready() : std::vector<int>{}; }
+
+JobEnd Workspace::step(int index) {
+  if (!run_) begin_apply({});
+  if (!run_) fail(Code::NotNow, {"nothing to apply: the plan is empty"});
+  return job_end(run_->step(index));
+}
+
+void Workspace::skip(int index) {
+  if (!run_) begin_apply({});
+  if (!run_) fail(Code::NotNow, {"nothing to apply: the plan is empty"});
+  run_->skip(index);
+}
+
+RunResult Workspace::nothing_done() const {
+  RunResult result;
+  result.nothing_to_do = true;
+  result.undelivered = left_.count;
+  result.notify_error = left_.error;
+  return result;
+}
+
+RunResult Workspace::continue_apply() {
+  if (!run_) begin_apply({});
+  if (!run_) return nothing_done();
+  {
+    // Run to its end: no code but the hooks' runs until it returns.
+    struct Whole {
+      HookRunner& r;
+      ~Whole() { r.whole_run(false); }
+    } whole{runner_};
+    runner_.whole_run(true);
+    run_->run_rest();
+  }
+  return end_apply();
+}
+
+RunResult Workspace::end_apply() {
+  if (!run_) return {};
+  ApplyReport report = run_->end();
+  run_.reset();
+  finish_notifications();
+  unlock();
+  RunResult result;
+  result.done = report.done;
+  result.failed = report.failed;
+  result.skipped = report.skipped;
+  result.pending = report.pending;
+  result.waiting = report.waiting;
+  result.interrupted = report.interrupted;
+  result.summary = report.summary();
+  result.undelivered = left_.count;
+  result.notify_error = left_.error;
+  return result;
+}
+
+RunResult Workspace::apply(const Callbacks& callbacks) {
+  current_plan();
+  begin_apply(callbacks);
+  if (!run_) return nothing_done();
+  record_breaks();
+  return continue_apply();
+}
+
+// ---- the state without a pipeline ---------------------------------------------------
+
+namespace {
+
+StoredInstance find_stored(StateStore& st, const std::string& key) {
+  for (auto& s : st.load())
+    if (s.key == key) return s;
+  fail(Code::UnknownKey, {key, "the state " + st.location()});
+}
+
+}  // namespace
+
+std::vector<StoredInstance> Workspace::stored() { return state(false).load(); }
+
+Sensitive Workspace::sensitive() {
+  Sensitive out = source_.sensitive();
+  // What the state recorded: masks views made without the pipeline (state show).
+  for (const StoredInstance& st : state(false).load())
+    for (const auto& f : st.sensitive) {
+      auto& names = out[st.type];
+      if (std::find(names.begin(), names.end(), f) == names.end()) names.push_back(f);
+    }
+  return out;
+}
+
+std::string Workspace::state_list(bool json) { return format_state_list(state(false).load(), json); }
+
+std::string Workspace::state_show(const std::string& key, bool json) {
+  return format_state_show(find_stored(state(false), key), json, sensitive());
+}
+
+std::string Workspace::log(int limit, bool json) { return format_log(state(false), limit, json); }
+
+std::string Workspace::history(const std::string& key, bool json) {
+  auto versions = state(false).versions(key);
+  if (versions.empty()) find_stored(state(false), key);  // unknown: an error
+  return format_history(versions, key, json, sensitive());
+}
+
+void Workspace::state_rm(const std::string& key) {
+  find_stored(state(false), key);  // an unknown key writes nothing
+  lock();
+  StateStore& st = state(true);
+  find_stored(st, key);
+  st.forget(key);
+}
+
+void Workspace::state_mv(const std::string& from, const std::string& to) {
+  plan_move(state(false).load(), from, to);  // a refused move writes nothing
+  lock();
+  StateStore& st = state(true);
+  st.move(from, to, plan_move(st.load(), from, to));
+}
+
+}  // namespace ochre
