@@ -64,6 +64,10 @@ std::vector<JobInfo> Engine::jobs() const {
   return out;
 }
 
+std::vector<NodeInfo> Engine::nodes() const {
+  return node_infos(impl_->workspace.current_plan(), impl_->graph());
+}
+
 int Engine::job_count() const { return static_cast<int>(impl_->workspace.current_plan().jobs.size()); }
 
 JobInfo Engine::job(int index) const {

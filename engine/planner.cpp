@@ -85,7 +85,7 @@ class Planner {
     return (int)plan_.jobs.size() - 1;
   }
 
-  int add_delete(int s, std::string reason, bool replace) {
+  int add_delete(int s, Why why, std::string reason, bool replace) {
     const StoredInstance& st = plan_.stored[s];
     if (o_.type_defined && !o_.type_defined(st.type))
       fail(Code::TypeGone, {st.key, st.type, st.key});
@@ -97,13 +97,14 @@ class Planner {
     j.uuid = st.uuid;
     j.stored = s;
     j.replace = replace;
+    j.why = why;
     j.reason = std::move(reason);
     int id = add_job(std::move(j));
     delete_job_[s] = id;
     return id;
   }
 
-  int add_node_job(int n, Action action, int s, std::string reason, std::vector<FieldChange> changes) {
+  int add_node_job(int n, Action action, int s, Why why, std::string reason, std::vector<FieldChange> changes) {
     const Node& node = g_.node(n);
     Job j;
     j.action = action;
@@ -113,6 +114,7 @@ class Planner {
     j.uuid = node.uuid;
     j.node = n;
     j.stored = s;
+    j.why = why;
     j.reason = std::move(reason);
     j.changes = std::move(changes);
     int id = add_job(std::move(j));
@@ -222,11 +224,12 @@ class Planner {
       if (s >= 0) in_graph[s] = 1;
       if (!scope[n]) continue;
       if (s < 0) {
-        add_node_job(n, Action::Create, -1, "new", {});
+        add_node_job(n, Action::Create, -1, Why::New, "new", {});
         continue;
       }
       const StoredInstance& st = plan_.stored[s];
       std::string retry;
+      Why retry_why = st.status == Status::Pending ? Why::Pending : Why::Retry;
       if (st.status != Status::Ok) {
         retry = st.status == Status::Pending ? "pending: " + st.error
                 : st.status == Status::Running || st.error == "interrupted"
@@ -234,7 +237,7 @@ class Planner {
                     : std::string("retry: the last ") + action_name(st.action) + " failed";
       }
       if (st.status != Status::Ok && st.action == Action::Create) {
-        add_node_job(n, Action::Create, s, retry, {});
+        add_node_job(n, Action::Create, s, retry_why, retry, {});
         continue;
       }
       bool replace = st.uuid != node.uuid || forced(node.key) ||
@@ -245,21 +248,22 @@ class Planner {
                               ? "replace: breaking field " + names(changes, true) + " changed"
                           : forced(node.key) ? "replace: asked for with --replace"
                                              : retry;
-        int d = add_delete(s, why, true);
-        int c = add_node_job(n, Action::Create, s, why, std::move(changes));
+        Why w = st.uuid != node.uuid ? Why::Breaking : forced(node.key) ? Why::Forced : retry_why;
+        int d = add_delete(s, w, why, true);
+        int c = add_node_job(n, Action::Create, s, w, why, std::move(changes));
         plan_.jobs[c].replace = true;
         plan_.jobs[c].deps.push_back(d);
       } else if (st.hash != node.hash || st.status != Status::Ok) {
         auto changes = diff(node, st);
         std::string why = st.status != Status::Ok ? retry : "changed: " + names(changes, false);
-        add_node_job(n, Action::Update, s, why, std::move(changes));
+        add_node_job(n, Action::Update, s, st.status != Status::Ok ? retry_why : Why::Changed, why, std::move(changes));
       }
     }
     if (!o_.targets.empty()) return;  // a targeted plan deletes nothing outside its scope
     if (std::find(in_graph.begin(), in_graph.end(), 0) == in_graph.end()) return;
     for (int s : stored_order()) {
       if (in_graph[s] || is_protected(s)) continue;
-      add_delete(s, "removed from the pipeline", false);
+      add_delete(s, Why::Removed, "removed from the pipeline", false);
     }
   }
 
@@ -287,7 +291,7 @@ class Planner {
         doomed[s] = !is_protected(s);
     }
     for (int s : stored_order())
-      if (doomed[s]) add_delete(s, "destroy", false);
+      if (doomed[s]) add_delete(s, Why::Destroy, "destroy", false);
   }
 
   // Stored instances with dependents before their deps (the order deletions run in).

@@ -22,6 +22,9 @@ struct FieldChange {
   std::string via;  // a sub-component that changed while the reference stayed the same
 };
 
+// Why a job is planned (the public JobReason, same order).
+enum class Why { New, Changed, Breaking, Forced, Retry, Pending, Removed, Destroy };
+
 struct Job {
   Action action = Action::Create;
   std::string key, type, identifier;
@@ -30,6 +33,7 @@ struct Job {
   int stored = -1;         // index in Plan::stored: the old version (update, delete)
   bool replace = false;    // one half of a replace (delete + create)
   std::vector<int> deps;   // indices of jobs that must finish first
+  Why why = Why::New;
   std::string reason;      // one line: why this job
   std::vector<FieldChange> changes;
 

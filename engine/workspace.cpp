@@ -58,10 +58,40 @@ JobInfo job_info(const Plan& plan, int i) {
   info.key = j.key;
   info.uuid = j.uuid;
   info.details = j.details();
+  info.why = static_cast<JobReason>(j.why);
   info.reason = j.reason;
   info.replace = j.replace;
   info.deps = j.deps;
   return info;
+}
+
+std::vector<NodeInfo> node_infos(const Plan& plan, const Graph& graph) {
+  std::vector<int> job_of(graph.size(), -1);
+  for (int i = 0; i < static_cast<int>(plan.jobs.size()); ++i) {
+    int n = plan.jobs[i].node;
+    if (n >= 0 && job_of[n] < 0) job_of[n] = i;
+  }
+  std::vector<NodeInfo> out;
+  out.reserve(graph.size());
+  for (int n = 0; n < static_cast<int>(graph.size()); ++n) {
+    const Node& node = graph.node(n);
+    NodeInfo info;
+    info.key = node.key;
+    info.type = node.type;
+    info.identifier = node.identifier;
+    info.uuid = node.uuid;
+    info.hash = node.hash;
+    info.site = node.site;
+    for (int d : node.deps) info.deps.push_back(graph.node(d).key);
+    info.action = "none";
+    if (job_of[n] >= 0) {
+      const Job& j = plan.jobs[job_of[n]];
+      info.action = j.replace ? "replace" : action_name(j.action);
+      info.reason = j.reason;
+    }
+    out.push_back(std::move(info));
+  }
+  return out;
 }
 
 JobEnd job_end(const JobOutcome& o) {

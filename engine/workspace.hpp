@@ -18,6 +18,9 @@
 #include "engine/state.hpp"
 #include "ochre/ochre.hpp"
 
+// Why and JobReason list the same reasons in the same order.
+static_assert(static_cast<int>(ochre::Why::Destroy) == static_cast<int>(ochre::JobReason::Destroy));
+
 struct uv_loop_s;
 
 namespace ochre {
@@ -51,6 +54,8 @@ class PipelineSource {
 // What a job's start and end look like to a host: typed, indexed in the plan.
 JobInfo job_info(const Plan& plan, int index);
 JobEnd job_end(const JobOutcome& outcome);
+// Every node of the graph with its planned job.
+std::vector<NodeInfo> node_infos(const Plan& plan, const Graph& graph);
 
 class Workspace {
  public:

@@ -1,6 +1,17 @@
 // ochre's public C++ API: load a pipeline, plan it, apply it, destroy it.
 // No Lua or SQLite types here. An Engine owns its Lua state and its state store;
 // several engines in one process are independent. Errors are ochre::Error.
+//
+// Ownership and threads, for every call below unless it says otherwise:
+// - Everything returned is a copy the caller owns (strings, vectors, views); nothing
+//   points into the engine, so it stays valid after the next plan or the engine's end.
+// - An Engine is used from one thread at a time (the thread that calls it; calls from
+//   two threads at once must be serialized by the host). Two engines on two threads are
+//   independent, also on the same state, where the state's lock orders them.
+// - Callbacks (Options::output, Options::job_output, Callbacks) are called on the thread
+//   that called the engine, from within that call (apply, step, load_file, ...). Their
+//   arguments live only until the callback returns: copy what you keep. A callback must
+//   not call back into the same engine.
 #pragma once
 #include <functional>
 #include <map>
@@ -90,6 +101,18 @@ struct NativeType {
 // The default number of jobs at once: twice the cores, at least 4 (jobs mostly wait).
 int default_jobs();
 
+// Why a job is planned.
+enum class JobReason {
+  New,       // not in the state: create
+  Changed,   // a non-breaking field changed: update
+  Breaking,  // a breaking field changed: replace
+  Forced,    // --replace asked for it
+  Retry,     // the last attempt failed or was interrupted
+  Pending,   // the last attempt answered ochre.pending: called again
+  Removed,   // in the state, no longer in the pipeline: delete
+  Destroy,   // a destroy
+};
+
 // One planned job.
 struct JobInfo {
   int index = 0;
@@ -97,9 +120,19 @@ struct JobInfo {
   std::string key;      // "Type/identifier"
   std::string uuid;
   std::string details;  // "Type/identifier/uuid.method"
-  std::string reason;
+  JobReason why = JobReason::New;
+  std::string reason;   // the same, for people: "changed: label", "retry: the last create failed"
   bool replace = false;  // half of a replace (delete + create)
   std::vector<int> deps;
+};
+
+// One instance of the planned graph.
+struct NodeInfo {
+  std::string key, type, identifier, uuid, hash;
+  std::string site;               // file:line of its declaration
+  std::vector<std::string> deps;  // keys of its sub-components
+  std::string action;             // its planned job: "create", "update", "replace", or "none"
+  std::string reason;             // why, as in JobInfo::reason ("" for none)
 };
 
 struct JobEnd {
@@ -159,6 +192,8 @@ class Engine {
   void plan_destroy(const std::vector<std::string>& keys = {});
 
   std::vector<JobInfo> jobs() const;
+  // Every instance of the planned graph, sub-components before what uses them.
+  std::vector<NodeInfo> nodes() const;
   int job_count() const;           // jobs().size(), without making them
   JobInfo job(int index) const;    // jobs()[index], alone
   std::string plan_table() const;  // the original's table, or "No changes needed – ..."
