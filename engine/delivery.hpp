@@ -14,7 +14,7 @@
 #include <unordered_set>
 
 #include "engine/state.hpp"
-#include "engine/webhook_http.hpp"
+#include "serve/webhook_http.hpp"
 
 namespace ochre {
 

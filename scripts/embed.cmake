@@ -3,7 +3,7 @@
 #   lua: the Lua sources (names without extension), ochre::lua::embedded_files
 #   web: the page of `ochre serve` (names with extension), ochre::cli::web_assets
 if(KIND STREQUAL "web")
-  set(body "// Generated from repl/web/; do not edit.\n#include \"repl/web_assets.hpp\"\nnamespace ochre::cli {\n")
+  set(body "// Generated from serve/web/; do not edit.\n#include \"serve/web_assets.hpp\"\nnamespace ochre::cli {\n")
   set(array "extern const WebAsset web_assets[]")
   set(name_part NAME)
 else()

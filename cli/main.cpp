@@ -1,8 +1,8 @@
 // The ochre program.
 #include <cstring>
 
-#include "repl/cli.hpp"
-#include "repl/spawn.hpp"
+#include "cli/cli.hpp"
+#include "cli/spawn.hpp"
 
 #ifdef OCHRE_JEMALLOC
 // jemalloc reads this when it starts. A large pipeline's graph, state and Lua tables

@@ -1,7 +1,7 @@
 // `ochre repl [FILE]`: Lua in the pipeline's state, and colon commands to plan, explain
 // and step through an apply one job at a time. Line editing, a history file and
 // completion (libedit) on a terminal; plain lines from stdin otherwise.
-#include "repl/repl.hpp"
+#include "cli/repl.hpp"
 
 #include <editline/readline.h>
 #include <unistd.h>

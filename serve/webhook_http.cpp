@@ -1,4 +1,4 @@
-#include "engine/webhook_http.hpp"
+#include "serve/webhook_http.hpp"
 
 #include <fcntl.h>
 #include <httplib.h>

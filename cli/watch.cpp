@@ -1,7 +1,7 @@
 // `ochre watch FILE [--every DURATION]`: plan and apply, then wait for a change to a
 // file the pipeline watches (the pipeline itself and every instance's `path`), or for
 // the schedule, and do it again; one line per cycle, until Ctrl-C.
-#include "repl/watch.hpp"
+#include "cli/watch.hpp"
 
 #include <uv.h>
 

@@ -1,6 +1,6 @@
-// Loads ochre-http.so, and gives the engine's webhook client (engine/webhook_http.hpp) its
+// Loads ochre-http.so, and gives the engine's webhook client (serve/webhook_http.hpp) its
 // program-side implementation: each call goes to the module's poster.
-#include "repl/http.hpp"
+#include "serve/http.hpp"
 
 #include <dlfcn.h>
 #include <unistd.h>
@@ -9,7 +9,7 @@
 #include <memory>
 #include <vector>
 
-#include "engine/webhook_http.hpp"
+#include "serve/webhook_http.hpp"
 
 namespace ochre::cli {
 namespace {

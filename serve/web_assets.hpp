@@ -1,4 +1,4 @@
-// The page `ochre serve` sends (repl/web/), embedded into the binary at build time by
+// The page `ochre serve` sends (serve/web/), embedded into the binary at build time by
 // scripts/embed_web.cmake, so it works offline from any directory.
 #pragma once
 #include <cstddef>
@@ -6,7 +6,7 @@
 namespace ochre::cli {
 
 struct WebAsset {
-  const char* name;  // file name in repl/web/, e.g. "app.js"
+  const char* name;  // file name in serve/web/, e.g. "app.js"
   const char* data;
   std::size_t size;
 };

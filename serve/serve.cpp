@@ -1,7 +1,7 @@
 // The HTTP side of `ochre serve`: the embedded page, the JSON API over the Dashboard, the
 // live updates as server-sent events, and a clean stop on SIGINT/SIGTERM. The server
-// itself is ochre-http.so's (repl/http_module.h).
-#include "repl/serve.hpp"
+// itself is ochre-http.so's (serve/http_module.h).
+#include "serve/serve.hpp"
 
 #include <uv.h>
 
@@ -16,9 +16,9 @@
 #include <string_view>
 #include <thread>
 
-#include "repl/dashboard.hpp"
-#include "repl/http.hpp"
-#include "repl/web_assets.hpp"
+#include "serve/dashboard.hpp"
+#include "serve/http.hpp"
+#include "serve/web_assets.hpp"
 
 namespace ochre::cli {
 namespace {

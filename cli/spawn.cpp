@@ -2,7 +2,7 @@
 // ochre. This process is the leader of the command's process group (ochre spawns it
 // detached); it asks the kernel for SIGTERM when ochre dies, even by kill -9, and then
 // kills the whole group, so grandchildren go too.
-#include "repl/spawn.hpp"
+#include "cli/spawn.hpp"
 
 #include <signal.h>
 #include <sys/prctl.h>

@@ -1,9 +1,9 @@
-// The program's side of ochre-http.so (repl/http_module.h): finds and loads the module the
+// The program's side of ochre-http.so (serve/http_module.h): finds and loads the module the
 // first time HTTP is needed, beside the program or where it is installed.
 #pragma once
 #include <string>
 
-#include "repl/http_module.h"
+#include "serve/http_module.h"
 
 namespace ochre::cli {
 

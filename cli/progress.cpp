@@ -1,4 +1,4 @@
-#include "repl/progress.hpp"
+#include "cli/progress.hpp"
 
 #include <unistd.h>
 

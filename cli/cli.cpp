@@ -1,4 +1,4 @@
-#include "repl/cli.hpp"
+#include "cli/cli.hpp"
 
 #include <signal.h>
 #include <unistd.h>
@@ -11,14 +11,14 @@
 #include <string>
 #include <vector>
 
+#include "cli/progress.hpp"
+#include "cli/repl.hpp"
+#include "cli/watch.hpp"
 #include "engine/migrate.hpp"
 #include "engine/state.hpp"
 #include "ochre/errors.hpp"
 #include "ochre/ochre.hpp"
-#include "repl/progress.hpp"
-#include "repl/repl.hpp"
-#include "repl/serve.hpp"
-#include "repl/watch.hpp"
+#include "serve/serve.hpp"
 
 namespace ochre::cli {
 namespace {

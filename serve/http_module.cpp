@@ -1,8 +1,8 @@
-// ochre-http.so (repl/http_module.h): cpp-httplib behind a C table. The webhook client
-// is the engine's own (engine/webhook_http.cpp, compiled in here); the server answers
+// ochre-http.so (serve/http_module.h): cpp-httplib behind a C table. The webhook client
+// is the engine's own (serve/webhook_http.cpp, compiled in here); the server answers
 // every request through the program's handler. Everything here is hidden but the one
 // entry point, so the module's C++ never mixes with the program's.
-#include "repl/http_module.h"
+#include "serve/http_module.h"
 
 #include <httplib.h>
 #include <sys/socket.h>
@@ -15,7 +15,7 @@
 #include <utility>
 #include <vector>
 
-#include "engine/webhook_http.hpp"
+#include "serve/webhook_http.hpp"
 
 struct ochre_http_request {
   const httplib::Request* req;

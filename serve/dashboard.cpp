@@ -1,4 +1,4 @@
-#include "repl/dashboard.hpp"
+#include "serve/dashboard.hpp"
 
 #include <sys/stat.h>
 
