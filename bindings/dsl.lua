@@ -411,7 +411,8 @@ function type_mt.__call(T, identifier)
 end
 function type_mt.__tostring(T) return "ochre.component \"" .. T.name .. "\"" end
 
-local SPEC_KEYS = { "breaks", "fields", "sensitive", "create", "read", "update", "delete", "validate", "doc" }
+local SPEC_KEYS = { "breaks", "fields", "sensitive", "cutoff", "create", "read", "update", "delete", "validate",
+                    "doc" }
 
 -- ochre.component "Name" { breaks = {...}, fields = {...}, create = fn, ... }
 function M.component(name)
@@ -436,12 +437,18 @@ function M.component(name)
       if type(v) == "function" then
         T.methods[k] = v
         if HOOKS[k] then T.hooks[k] = v end
-      elseif k ~= "breaks" and k ~= "fields" and k ~= "sensitive" and k ~= "doc" then
+      elseif k ~= "breaks" and k ~= "fields" and k ~= "sensitive" and k ~= "doc" and k ~= "cutoff" then
         local hint = suggest(k, SPEC_KEYS)
         if HOOKS[k] then hint = " (a hook must be a function)" end
         error(("ochre.component \"%s\": unknown entry '%s'%s"):format(name, k, hint), 2)
       end
     end
+    -- cutoff = true: dependents react to this type's outputs, not its fields (when an
+    -- update leaves its outputs as they were, what changed only through it does not run).
+    if spec.cutoff ~= nil and type(spec.cutoff) ~= "boolean" then
+      error(("ochre.component \"%s\": cutoff must be true or false (got %s)"):format(name, describe(spec.cutoff)), 2)
+    end
+    T.cutoff = spec.cutoff == true
     local fields = spec.fields or {}
     if type(fields) ~= "table" then
       error(("ochre.component \"%s\": fields must be a table of name = default"):format(name), 2)

@@ -348,6 +348,8 @@ class Collector {
     node.key = std::move(done.key);
     node.breaks = type.breaks;
     node.sensitive = type.sensitive;
+    node.has_read = type.has_read;
+    node.cutoff = type.cutoff;
     node.site = std::move(done.site);
     bool added = false;
     int n = graph_.add_or_find(node, added);
@@ -478,6 +480,80 @@ Graph Session::build_graph(const std::vector<StoredInstance>& stored, const KeyI
     lua_settop(L(), top);
     throw;
   }
+}
+
+std::string Session::encode_fields(const Graph& graph, int n) {
+  lua_State* L = this->L();
+  const Node& node = graph.node(n);
+  int top = lua_gettop(L);
+  lua_rawgeti(L, LUA_REGISTRYINDEX, node.handle);
+  lua_rawgeti(L, LUA_REGISTRYINDEX, record_key_ref);
+  lua_rawget(L, top + 1);
+  lua_getfield(L, -1, "type");
+  lua_getfield(L, -2, "values");
+  const int t_idx = top + 3, values = top + 4;
+  const TypeInfo& type = type_info(t_idx);
+  // A sub-component's key, from its record; it must be one of the node's own.
+  auto ref_key = [&](int idx) -> std::string_view {
+    lua_rawgeti(L, LUA_REGISTRYINDEX, record_key_ref);
+    lua_rawget(L, idx < 0 ? idx - 1 : idx);
+    lua_getfield(L, -1, "type");
+    lua_getfield(L, -1, "name");
+    lua_getfield(L, -3, "values");
+    lua_getfield(L, -1, "identifier");
+    std::string key = make_key(lua_tostring(L, -3), lua_tostring(L, -1));
+    lua_pop(L, 5);
+    for (int d : node.deps)
+      if (graph.node(d).key == key) return graph.node(d).key;
+    fail(Code::BadValue, {node.key, "its read hook, run again once its sub-components' jobs ended, referenced " + key +
+                                        ", which is not one of its sub-components in the plan"});
+  };
+  std::string encoded = "m";
+  bool id_added = false;
+  for (size_t i = 0; i <= type.field_names.size(); ++i) {
+    if (!id_added && (i == type.field_names.size() || type.field_names[i] > "identifier")) {
+      encode_string("identifier", encoded);
+      encode_string(node.identifier, encoded);
+      id_added = true;
+    }
+    if (i == type.field_names.size()) break;
+    const std::string& name = type.field_names[i];
+    encode_string(name, encoded);
+    lua_getfield(L, values, name.c_str());
+    encode_value(L, -1, ref_key, name, encoded);
+    lua_pop(L, 1);
+  }
+  lua_settop(L, top);
+  return encoded + 'e';
+}
+
+void LuaHookRunner::reread(int n, const Graph& graph, Reread done) {
+  lua_State* L = s_.L();
+  const Node& node = graph.node(n);
+  s_.push_type(node.type);
+  lua_getfield(L, -1, "hooks");
+  lua_getfield(L, -1, "read");
+  lua_replace(L, -3);
+  lua_pop(L, 1);
+  lua_rawgeti(L, LUA_REGISTRYINDEX, node.handle);
+  auto ctx = std::make_unique<JobContext>();
+  ctx->key = node.key;
+  ctx->label = node.key + ": read";
+  ctx->on_return = [](lua_State*, int) { return JobOutcome{}; };
+  Session& s = s_;
+  ctx->done = [&s, &graph, n, done = std::move(done)](JobOutcome o) {
+    if (o.kind != JobOutcome::Done) return done(std::move(o), {});
+    std::string encoded;
+    try {
+      encoded = s.encode_fields(graph, n);
+    } catch (const Error& e) {
+      o.kind = JobOutcome::Failed;
+      o.error = e.what();
+      return done(std::move(o), {});
+    }
+    done(std::move(o), PackedFields::packed(std::move(encoded)));
+  };
+  s_.start_hook(std::move(ctx), 1);
 }
 
 }  // namespace ochre::lua

@@ -82,7 +82,9 @@ const TypeInfo& Session::type_info(int idx) {
   lua_getfield(L, idx, "hooks");
   lua_getfield(L, -1, "read");
   t.has_read = lua_isfunction(L, -1);
-  lua_pop(L, 5);
+  lua_getfield(L, idx, "cutoff");
+  t.cutoff = lua_toboolean(L, -1);
+  lua_pop(L, 6);
   lua_getfield(L, idx, "sensitive");
   if (lua_istable(L, -1))
     for (int i = 1, n = (int)lua_objlen(L, -1); i <= n; ++i) {

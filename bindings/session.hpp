@@ -28,6 +28,7 @@ struct TypeInfo {
   std::vector<std::string> required;  // fields without a default
   std::vector<std::string> sensitive; // fields never shown
   bool has_read = false;
+  bool cutoff = false;  // dependents react to its outputs, not its fields
 };
 
 class Session;
@@ -95,6 +96,10 @@ class Session : public PipelineSource {
   Sensitive sensitive() override;
   std::vector<Endpoint> webhooks() override;
   void set_source(std::string source) { source_ = std::move(source); }
+  // The canonical encoding of node `n`'s fields as its instance holds them now (after
+  // its read hook ran again). Throws Error(BadValue) for data that is not, or for a
+  // sub-component that is not among the node's.
+  std::string encode_fields(const Graph& graph, int n);
 
   // Evaluates Lua typed at the REPL: an expression (tried as `return <code>` first) or
   // statements. Returns the results pretty-printed, "" for none. Sets `incomplete` when
@@ -199,6 +204,7 @@ class LuaHookRunner : public HookRunner {
   void abandon_all() override { s_.abandon_all(); }
   bool runs_code(const Job& job) override;
   void whole_run(bool starting) override { s_.cache_files_root(starting); }
+  void reread(int node, const Graph& graph, Reread done) override;
 
  private:
   void push_stored(const Plan& plan, const std::string& key, std::unordered_map<std::string, int>& cache);

@@ -17,6 +17,7 @@ std::string ApplyReport::summary() const {
   if (pending) s += ", " + std::to_string(pending) + " pending";
   if (waiting) s += ", " + std::to_string(waiting) + " waiting";
   if (interrupted) s += ", " + std::to_string(interrupted) + " interrupted";
+  if (cutoff) s += ", " + std::to_string(cutoff) + " unchanged";
   return s;
 }
 
@@ -71,10 +72,14 @@ std::string clip(const std::string& text) {
 
 class Scheduler {
  public:
-  Scheduler(const Plan& plan, const Graph& graph, StateStore& state, HookRunner& runner,
+  Scheduler(Plan& plan, Graph& graph, StateStore& state, HookRunner& runner,
             const ApplyOptions& opts, const ApplyEvents& events)
       : plan_(plan), graph_(graph), state_(state), runner_(runner), opts_(opts), events_(events) {
     size_t n = plan.jobs.size();
+    decided_.assign(n, 0);
+    replace_first_.assign(n, 0);
+    cut_.assign(graph.size(), 0);
+    moved_.assign(graph.size(), 0);
     remaining_.assign(n, 0);
     users_.resize(n);
     journal_id_.assign(n, 0);
@@ -225,16 +230,122 @@ class Scheduler {
   bool stopping() const { return signals_ > 0 || (opts_.fail_fast && report_.failed > 0); }
 
   void check_alive() {
-    if (running_ > 0 && completed_.empty() && !uv_loop_alive(opts_.loop))
+    if (running_ > 0 && !has_completions() && !uv_loop_alive(opts_.loop))
       fail(Code::Internal, {"running jobs wait on nothing"});
   }
 
+  bool has_completions() const { return !completed_.empty() || !reread_.empty() || !deleted_.empty(); }
+
   void drain() {
-    while (!completed_.empty()) {
-      auto [j, outcome] = std::move(completed_.front());
-      completed_.pop_front();
-      finish(j, std::move(outcome));
+    while (!completed_.empty() || !reread_.empty() || !deleted_.empty()) {
+      if (!reread_.empty()) {
+        auto [j, read] = std::move(reread_.front());
+        reread_.pop_front();
+        reread_done(j, std::move(read.first), std::move(read.second));
+      } else if (!deleted_.empty()) {
+        int j = deleted_.front();
+        deleted_.pop_front();
+        run_hook(j);  // the create half of a replace decided late
+      } else {
+        auto [j, outcome] = std::move(completed_.front());
+        completed_.pop_front();
+        finish(j, std::move(outcome));
+      }
     }
+  }
+
+  // ---- deferred decisions ----
+  // A job whose sub-components had jobs in this run is decided once they ended (the
+  // planner marks it deferred): its node is read again (if its type has a read hook)
+  // and hashed again with its sub-components' ids as they came out, and then it runs as
+  // planned, runs as a replace, or needs no hook at all (outcome Cutoff): unchanged, or
+  // changed only through sub-components whose type has `cutoff` and whose outputs came
+  // out the same as stored. Without read hooks and cutoff types nothing is hashed again.
+
+  // Starts the read of a deferred job's node; the job counts as running meanwhile.
+  void start_reread(int j) {
+    started_[j] = 1;
+    ++running_;
+    runner_.reread(plan_.jobs[j].node, graph_, [this, j](JobOutcome o, PackedFields f) {
+      reread_.emplace_back(j, std::make_pair(std::move(o), std::move(f)));
+    });
+  }
+
+  void reread_done(int j, JobOutcome outcome, PackedFields fields) {
+    if (report_.outcome[j] >= 0) return;  // abandoned already
+    if (outcome.kind != JobOutcome::Done) {
+      journal_id_[j] = 0;
+      finish(j, std::move(outcome));
+      return;
+    }
+    --running_;
+    started_[j] = 0;
+    const Node& node = graph_.node(plan_.jobs[j].node);
+    bool changed = !(fields == node.fields);
+    if (changed) graph_.set_fields(plan_.jobs[j].node, std::move(fields));
+    decide(j, changed);
+    if (report_.outcome[j] < 0) start(j);  // not cut off: its hook runs now
+  }
+
+  // Decides deferred job `j` (its fields read anew: `read_changed`). Leaves it to run
+  // its hook (perhaps as a replace), or records it cut off.
+  void decide(int j, bool read_changed) {
+    decided_[j] = 1;
+    Job& job = plan_.jobs[j];
+    int n = job.node;
+    const Node& node = graph_.node(n);
+    bool cut_dep = false, moved_dep = false;
+    for (int d : node.deps) {
+      cut_dep = cut_dep || cut_[d];
+      moved_dep = moved_dep || moved_[d];
+    }
+    if (!read_changed && !cut_dep && !moved_dep) return;  // as planned
+    Ids now = graph_.ids(n);
+    if (now.uuid != node.uuid || now.hash != node.hash) {
+      moved_[n] = 1;
+      graph_.set_ids(n, std::move(now));
+      job.uuid = node.uuid;
+    }
+    const StoredInstance* st = job.stored >= 0 ? &plan_.stored[job.stored] : nullptr;
+    if (job.action != Action::Update || !st || st->status != Status::Ok) return;
+    if (node.hash == st->hash) return cut_off(j, "unchanged once its sub-components ran");
+    if (cut_dep) {
+      IdLookup as_stored = [&](const std::string& key, Tree tree) -> const std::string& {
+        int d = graph_.find(key);
+        const StoredInstance* ds = cut_[d] ? plan_.find_stored(key) : nullptr;
+        const std::string& id = ds ? (tree == Tree::Full ? ds->hash : ds->uuid)
+                                   : (tree == Tree::Full ? graph_.node(d).hash : graph_.node(d).uuid);
+        return id;
+      };
+      Ids before = graph_.ids(n, as_stored);
+      if (before.hash == st->hash) {
+        std::string which;
+        for (int d : node.deps)
+          if (cut_[d]) which += (which.empty() ? "" : ", ") + graph_.node(d).key;
+        return cut_off(j, "cutoff: the outputs of " + which + " did not change");
+      }
+    }
+    if (node.uuid != st->uuid) {
+      // A breaking field changed once its sub-components ran: the stored version is
+      // deleted first, then the new one created, in this one job.
+      replace_first_[j] = 1;
+      job.action = Action::Create;
+      job.replace = true;
+      job.reason = "replace: a breaking field changed once its sub-components ran";
+    }
+  }
+
+  // Records job `j` as needing no hook: its row takes the new ids, its outputs stay.
+  void cut_off(int j, const std::string& why) {
+    cut_[plan_.jobs[j].node] = 1;
+    started_[j] = 1;
+    ++running_;
+    journal_id_[j] = 0;
+    JobOutcome o;
+    o.kind = JobOutcome::Cutoff;
+    o.error = why;
+    o.outputs = plan_.stored[plan_.jobs[j].stored].outputs;
+    finish(j, std::move(o));
   }
 
   // Jobs without hooks (nothing of the user's runs) share commits; a job whose hook runs
@@ -256,7 +367,7 @@ class Scheduler {
         if (started_[j] || report_.outcome[j] >= 0) continue;  // stepped or skipped already
         start(j);
       }
-      if (completed_.empty()) break;
+      if (!has_completions()) break;
     }
     batching_ = false;
     state_.commit_batch();
@@ -271,6 +382,11 @@ class Scheduler {
 
   void start(int j) {
     const Job& job = plan_.jobs[j];
+    if (job.deferred && !decided_[j]) {
+      if (graph_.node(job.node).has_read) return start_reread(j);
+      decide(j, false);
+      if (report_.outcome[j] >= 0) return;  // cut off
+    }
     if (events_.started) events_.started(j, job);
     bool runs_code = runner_.runs_code(job);
     if (batching_ && !runs_code) {
@@ -288,7 +404,23 @@ class Scheduler {
     }
     started_[j] = 1;
     ++running_;
-    runner_.start(j, job, plan_, graph_, [this, j](JobOutcome o) {
+    if (replace_first_[j]) {
+      replace_first_[j] = 0;
+      Job old = job;  // the stored version's delete, then (drain) the create
+      old.action = Action::Delete;
+      old.node = -1;
+      old.uuid = plan_.stored[job.stored].uuid;
+      runner_.start(j, old, plan_, graph_, [this, j](JobOutcome o) {
+        if (o.kind == JobOutcome::Done) deleted_.push_back(j);
+        else completed_.emplace_back(j, std::move(o));
+      });
+      return;
+    }
+    run_hook(j);
+  }
+
+  void run_hook(int j) {
+    runner_.start(j, plan_.jobs[j], plan_, graph_, [this, j](JobOutcome o) {
       completed_.emplace_back(j, std::move(o));
     });
   }
@@ -306,12 +438,19 @@ class Scheduler {
     report_.outcome[j] = outcome.kind;
     switch (outcome.kind) {
       case JobOutcome::Done: ++report_.done; break;
+      case JobOutcome::Cutoff: ++report_.cutoff; break;
       case JobOutcome::Pending: ++report_.pending; break;
       case JobOutcome::Interrupted: ++report_.interrupted; break;
       default: ++report_.failed; break;
     }
+    if (outcome.kind == JobOutcome::Done && job.node >= 0 && job.stored >= 0 && !job.replace &&
+        graph_.node(job.node).cutoff) {
+      // Its dependents react to its outputs: the same as stored, they may be cut off.
+      const StoredInstance& st = plan_.stored[job.stored];
+      if (st.status == Status::Ok && outcome.outputs == st.outputs) cut_[job.node] = 1;
+    }
     if (events_.finished) events_.finished(j, job, outcome);
-    if (outcome.kind == JobOutcome::Done) {
+    if (outcome.applied()) {
       for (int u : users_[j])
         if (--remaining_[u] == 0 && report_.outcome[u] < 0) ready_.push(u);
       return;
@@ -389,10 +528,12 @@ class Scheduler {
       finish(static_cast<int>(j), o);
     }
     completed_.clear();
+    reread_.clear();
+    deleted_.clear();
   }
 
-  const Plan& plan_;
-  const Graph& graph_;
+  Plan& plan_;
+  Graph& graph_;
   StateStore& state_;
   HookRunner& runner_;
   const ApplyOptions& opts_;
@@ -404,6 +545,12 @@ class Scheduler {
   std::vector<char> started_;
   std::priority_queue<int, std::vector<int>, std::greater<int>> ready_;
   std::deque<std::pair<int, JobOutcome>> completed_;
+  std::deque<std::pair<int, std::pair<JobOutcome, PackedFields>>> reread_;  // reads that ended
+  std::deque<int> deleted_;      // replaces decided late whose delete half is done
+  std::vector<char> decided_;    // by job: a deferred job that was decided
+  std::vector<char> replace_first_;  // by job: decided as a replace, its delete not run yet
+  std::vector<char> cut_;        // by node: its outputs are as stored (dependents may be cut off)
+  std::vector<char> moved_;      // by node: its ids changed while the run decided it
   int running_ = 0;
   int signals_ = 0;
   RunInfo info_;
@@ -430,7 +577,7 @@ void recover_interrupted(StateStore& state, const Notifier* notifier, const std:
   batch.commit();
 }
 
-ApplyReport apply_plan(const Plan& plan, const Graph& graph, StateStore& state,
+ApplyReport apply_plan(Plan& plan, Graph& graph, StateStore& state,
                        HookRunner& runner, const RunInfo& info, const ApplyOptions& options,
                        const ApplyEvents& events) {
   Scheduler s(plan, graph, state, runner, options, events);
@@ -440,7 +587,7 @@ ApplyReport apply_plan(const Plan& plan, const Graph& graph, StateStore& state,
 }
 
 struct ApplyRun::Impl {
-  Impl(const Plan& plan, const Graph& graph, StateStore& state, HookRunner& runner,
+  Impl(Plan& plan, Graph& graph, StateStore& state, HookRunner& runner,
        const ApplyOptions& o, const ApplyEvents& e)
       : options(o), events(e), scheduler(plan, graph, state, runner, options, events) {}
   ApplyOptions options;
@@ -448,7 +595,7 @@ struct ApplyRun::Impl {
   Scheduler scheduler;
 };
 
-ApplyRun::ApplyRun(const Plan& plan, const Graph& graph, StateStore& state, HookRunner& runner,
+ApplyRun::ApplyRun(Plan& plan, Graph& graph, StateStore& state, HookRunner& runner,
                    const RunInfo& info, const ApplyOptions& options, const ApplyEvents& events)
     : impl_(std::make_unique<Impl>(plan, graph, state, runner, options, events)) {
   impl_->scheduler.begin(info);

@@ -28,6 +28,13 @@ class HookRunner {
   // False when the job runs no code of the user's (no hook): its start need not be
   // durable before it runs, so it can share a commit with others.
   virtual bool runs_code(const Job&) { return true; }
+  // A deferred job's node is read again once its sub-components' jobs ended, before it
+  // is hashed again and decided: `done` gets the outcome of the read (not Done: the job
+  // fails with it) and the node's fields as read. Called only for nodes with has_read.
+  using Reread = std::function<void(JobOutcome outcome, PackedFields fields)>;
+  virtual void reread(int node, const Graph& graph, Reread done) {
+    done(JobOutcome{}, graph.node(node).fields);
+  }
   // Around a run taken to its end (no code but the hooks runs in between): a runner may
   // trust what only its hooks could change until `starting` is false again.
   virtual void whole_run(bool starting) { (void)starting; }
@@ -55,13 +62,13 @@ struct ApplyOptions {
 
 struct ApplyReport {
   long long run = 0;
-  int done = 0, failed = 0, skipped = 0, pending = 0, waiting = 0, interrupted = 0;
+  int done = 0, failed = 0, skipped = 0, pending = 0, waiting = 0, interrupted = 0, cutoff = 0;
   std::vector<int> outcome;  // JobOutcome::Kind of each job
   bool ok() const { return failed == 0 && skipped == 0 && interrupted == 0; }
   std::string summary() const;
 };
 
-ApplyReport apply_plan(const Plan& plan, const Graph& graph, StateStore& state,
+ApplyReport apply_plan(Plan& plan, Graph& graph, StateStore& state,
                        HookRunner& runner, const RunInfo& info, const ApplyOptions& options,
                        const ApplyEvents& events);
 
@@ -69,7 +76,9 @@ ApplyReport apply_plan(const Plan& plan, const Graph& graph, StateStore& state,
 // in the journal), ended by end(). Options and events are copied.
 class ApplyRun {
  public:
-  ApplyRun(const Plan& plan, const Graph& graph, StateStore& state, HookRunner& runner,
+  // The plan's deferred jobs and the graph's nodes they are for are decided anew as the
+  // run goes (ids, action), so both are the run's to change until it ends.
+  ApplyRun(Plan& plan, Graph& graph, StateStore& state, HookRunner& runner,
            const RunInfo& info, const ApplyOptions& options, const ApplyEvents& events);
   ~ApplyRun();
   std::vector<int> ready() const;  // jobs that could run now, in plan order

@@ -166,4 +166,21 @@ void Graph::finalize(const StoredLookup& stored) {
   }
 }
 
+Ids Graph::ids(int n, const IdLookup& lookup) const {
+  const Node& node = nodes_[n];
+  IdLookup current = [&](const std::string& key, Tree tree) -> const std::string& {
+    const Node* d = nullptr;
+    for (int i : node.deps)
+      if (nodes_[i].key == key) d = &nodes_[i];
+    if (!d) d = &nodes_[find(key)];
+    return tree == Tree::Full ? d->hash : d->uuid;
+  };
+  return compute_ids(node.type, node.identifier, node.breaks, node.fields, lookup ? lookup : current);
+}
+
+void Graph::set_ids(int n, Ids ids) {
+  nodes_[n].uuid = std::move(ids.uuid);
+  nodes_[n].hash = std::move(ids.hash);
+}
+
 }  // namespace ochre

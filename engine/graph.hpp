@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "engine/canonical.hpp"
+#include "engine/hash.hpp"
 #include "engine/key_index.hpp"
 #include "ochre/value.hpp"
 
@@ -29,6 +30,8 @@ struct Node {
   std::string hash;
   std::string site;  // file:line of the declaration
   int handle = -1;   // the embedder's handle for this instance (e.g. a Lua reference)
+  bool has_read = false;  // its type has a read hook: it is read again before its job runs
+  bool cutoff = false;    // its dependents react to its outputs, not its fields
 };
 
 std::string make_key(std::string_view type, std::string_view identifier);
@@ -59,6 +62,13 @@ class Graph {
   // are those its stored ids were computed from keeps them, unhashed (a no-op plan
   // hashes nothing; see keeps_stored_ids in graph.cpp).
   void finalize(const StoredLookup& stored = {});
+
+  // The ids of node `n` from its fields and its sub-components' ids as `lookup` gives
+  // them (by default their current ids).
+  Ids ids(int n, const IdLookup& lookup = {}) const;
+  // After its dependencies' jobs ran: the node's fields read again, its ids anew.
+  void set_fields(int n, PackedFields fields) { nodes_[n].fields = std::move(fields); }
+  void set_ids(int n, Ids ids);
 
   const std::vector<Node>& nodes() const { return nodes_; }
   const std::vector<int>& roots() const { return roots_; }

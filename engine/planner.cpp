@@ -52,12 +52,24 @@ class Planner {
     plan_.jobs.reserve(o_.destroy ? plan_.stored.size() : g_.size());
     if (o_.destroy) plan_destroy();
     else plan_apply();
+    if (!o_.destroy) mark_deferred();
     link();
     order();
     return std::move(plan_);
   }
 
  private:
+  // A create or update whose sub-components have jobs of their own is decided after them
+  // (the scheduler reads and hashes it again then): it waits for those.
+  void mark_deferred() {
+    for (Job& j : plan_.jobs) {
+      if (j.node < 0) continue;
+      for (int d : g_.node(j.node).deps)
+        if (node_job_[d] >= 0) j.waits_for.push_back(d);
+      j.deferred = !j.waits_for.empty();
+    }
+  }
+
   int stored_of(const std::string& key) const { return plan_.stored_of(key); }
 
   // Whether stored instance `s` is held by another pipeline: named in protected_keys, or

@@ -36,6 +36,10 @@ struct Job {
   Why why = Why::New;
   std::string reason;      // one line: why this job
   std::vector<FieldChange> changes;
+  // Decided after the jobs of these sub-components end: read and hashed again then, it
+  // may turn out unchanged, cut off, an update or a replace (see the scheduler).
+  bool deferred = false;
+  std::vector<int> waits_for;  // graph nodes
 
   // "Type/identifier/uuid.method"
   std::string details() const;

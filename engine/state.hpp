@@ -42,8 +42,12 @@ struct RunInfo {
 
 // What a job did, recorded when it ends.
 struct JobOutcome {
-  enum Kind { Done, Failed, Pending, Skipped, Interrupted } kind = Done;
-  std::string error;   // failure message, pending reason, or why it was skipped
+  // Cutoff: decided after its dependencies' jobs, it needed no hook: unchanged, or
+  // changed only through sub-components whose outputs came out the same. Its row takes
+  // the new ids (as Done does) with its outputs as they were.
+  enum Kind { Done, Failed, Pending, Skipped, Interrupted, Cutoff } kind = Done;
+  bool applied() const { return kind == Done || kind == Cutoff; }
+  std::string error;   // failure message, pending reason, why it was skipped or cut off
   std::string output;  // captured output
   Value outputs;       // for a finished create/update
 };

@@ -539,7 +539,7 @@ class PgState final : public StateStore {
                  Params().text(now).text(outcome_name(outcome.kind)).text(outcome.error)
                      .text(outcome.output).int8(job));
     long long run = run_of_job(job);
-    if (outcome.kind == JobOutcome::Done) {
+    if (outcome.applied()) {
       if (action == Action::Delete) {
         conn_->queue("DELETE FROM {S}.instances WHERE ws = $1::int4 AND key = $2::bytea",
                      Params().int4(ws_).text(target.key));

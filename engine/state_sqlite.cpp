@@ -64,6 +64,7 @@ const char* outcome_name(JobOutcome::Kind k) {
     case JobOutcome::Pending: return "pending";
     case JobOutcome::Skipped: return "skipped";
     case JobOutcome::Interrupted: return "interrupted";
+    case JobOutcome::Cutoff: return "cutoff";
   }
   return "?";
 }
@@ -386,7 +387,7 @@ class SqliteState final : public StateStore {
   // `fresh`: no job_started wrote the row before (job_done).
   void record_outcome(long long job, long long run, Action action, const StoredInstance& target,
                       const JobOutcome& outcome, const std::string& now, bool fresh) {
-    if (outcome.kind == JobOutcome::Done) {
+    if (outcome.applied()) {
       if (action == Action::Delete) {
         Stmt(*this, "DELETE FROM instances WHERE key = ?").bind(1, target.key).run();
       } else {

@@ -385,7 +385,7 @@ void Workspace::begin_apply(const Callbacks& callbacks) {
   opts.clear_roots = destroy_all_;
   opts.notifier = notifier_.get();
   RunInfo info{destroying_ ? "destroy" : "apply", source_.source()};
-  run_ = std::make_unique<ApplyRun>(p, *graph_, st, runner_, info, opts, events);
+  run_ = std::make_unique<ApplyRun>(*plan_, *graph_, st, runner_, info, opts, events);
 }
 
 std::vector<int> Workspace::ready_jobs() const { return run_ ? run_->ready() : std::vector<int>{}; }
@@ -438,6 +438,7 @@ RunResult Workspace::end_apply() {
   result.pending = report.pending;
   result.waiting = report.waiting;
   result.interrupted = report.interrupted;
+  result.cutoff = report.cutoff;
   result.summary = report.summary();
   result.undelivered = left_.count;
   result.notify_error = left_.error;

@@ -150,6 +150,9 @@ struct Callbacks {
 
 struct RunResult {
   int done = 0, failed = 0, skipped = 0, pending = 0, waiting = 0, interrupted = 0;
+  // Jobs decided after their sub-components' jobs that needed no hook: unchanged, or
+  // changed only through `cutoff` sub-components whose outputs came out the same.
+  int cutoff = 0;
   bool nothing_to_do = false;
   std::string summary;
   // Notifications left undelivered in the outbox when the apply ended (the next apply
