@@ -44,12 +44,12 @@ struct Converter {
   std::unordered_set<const void*> on_path;
 
   [[noreturn]] void bad(const Path& path, const std::string& what, const char* suffix = "") {
-    fail(Code::BadValue, {"field '" + path.text() + suffix + "'", what});
+    fail(Msg::ValueAt, {path.text(), suffix, what});
   }
 
   Value number(double x, const Path& path, const char* suffix = "") {
-    if (std::isnan(x)) bad(path, "NaN has no stable hash", suffix);
-    if (std::isinf(x)) bad(path, "an infinite number has no stable hash", suffix);
+    if (std::isnan(x)) bad(path, message(Msg::ValueNan), suffix);
+    if (std::isinf(x)) bad(path, message(Msg::ValueInfinite), suffix);
     return Value::of_number(x);
   }
 
@@ -65,17 +65,16 @@ struct Converter {
       }
       case LUA_TTABLE: break;
       default:
-        bad(path, std::string("holds a ") + luaL_typename(L, idx) +
-                      "; fields hold data only (nil, booleans, numbers, strings and tables of those)");
+        bad(path, message(Msg::ValueType, {luaL_typename(L, idx)}));
     }
     if (is_instance(L, idx)) return Value::of_ref(on_instance(idx));
     if (lua_getmetatable(L, idx)) {
       lua_pop(L, 1);
-      bad(path, "holds a table with a metatable; fields hold plain data");
+      bad(path, message(Msg::ValueMetatable));
     }
     const void* ptr = lua_topointer(L, idx);
-    if (!on_path.insert(ptr).second) bad(path, "contains a cycle (a table that contains itself)");
-    if (!lua_checkstack(L, 4)) bad(path, "is nested too deeply");
+    if (!on_path.insert(ptr).second) bad(path, message(Msg::ValueCycle));
+    if (!lua_checkstack(L, 4)) bad(path, message(Msg::ValueTooDeep));
 
     // One pass collects entries; the shape decides array or map. Keys 1, 2, 3... in
     // that order (as LuaJIT walks an array) go straight into `items`; any other key
@@ -101,11 +100,11 @@ struct Converter {
       } else {
         std::string tname = luaL_typename(L, -2);
         lua_pop(L, 2);
-        bad(path, "has a " + tname + " key; keys are strings or numbers");
+        bad(path, message(Msg::ValueKeyType, {tname}));
       }
       if (strings && numbers) {
         lua_pop(L, 2);
-        bad(path, "mixes string and number keys; use one kind");
+        bad(path, message(Msg::ValueMixedKeys));
       }
       Path sub{&path, nullptr, L, lua_gettop(L) - 1};
       Value v;
@@ -174,8 +173,7 @@ struct Encoder {
       }
       case LUA_TTABLE: break;
       default:
-        checks.bad(path, std::string("holds a ") + luaL_typename(L, idx) +
-                             "; fields hold data only (nil, booleans, numbers, strings and tables of those)");
+        checks.bad(path, message(Msg::ValueType, {luaL_typename(L, idx)}));
     }
     if (is_instance(L, idx)) {
       out += 'r';
@@ -184,11 +182,11 @@ struct Encoder {
     }
     if (lua_getmetatable(L, idx)) {
       lua_pop(L, 1);
-      checks.bad(path, "holds a table with a metatable; fields hold plain data");
+      checks.bad(path, message(Msg::ValueMetatable));
     }
     const void* ptr = lua_topointer(L, idx);
-    if (!checks.on_path.insert(ptr).second) checks.bad(path, "contains a cycle (a table that contains itself)");
-    if (!lua_checkstack(L, 4)) checks.bad(path, "is nested too deeply");
+    if (!checks.on_path.insert(ptr).second) checks.bad(path, message(Msg::ValueCycle));
+    if (!lua_checkstack(L, 4)) checks.bad(path, message(Msg::ValueTooDeep));
 
     // First the keys, which decide array or map; then the values, in the encoding's order.
     bool strings = false, numbers = false, integral = true;
@@ -212,11 +210,11 @@ struct Encoder {
       } else {
         std::string tname = luaL_typename(L, -2);
         lua_pop(L, 2);
-        checks.bad(path, "has a " + tname + " key; keys are strings or numbers");
+        checks.bad(path, message(Msg::ValueKeyType, {tname}));
       }
       if (strings && numbers) {
         lua_pop(L, 2);
-        checks.bad(path, "mixes string and number keys; use one kind");
+        checks.bad(path, message(Msg::ValueMixedKeys));
       }
       ++n;
       keys.push_back(key);
@@ -288,7 +286,7 @@ Value to_value(lua_State* L, int idx, const std::function<std::string(int)>& on_
 }
 
 void push_value(lua_State* L, const Value& v, const std::function<void(const std::string&)>& push_ref) {
-  luaL_checkstack(L, 3, "value too deep");
+  if (!lua_checkstack(L, 3)) throw LuaError("stack overflow (value too deep)");
   switch (v.kind) {
     case Value::Kind::Nil: lua_pushnil(L); break;
     case Value::Kind::Bool: lua_pushboolean(L, v.boolean); break;

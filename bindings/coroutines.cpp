@@ -29,15 +29,14 @@ void Session::resume(JobContext& ctx, int nargs) {
   if (rc == LUA_YIELD) {
     if (ctx.waiting) return;
     out.kind = JobOutcome::Failed;
-    out.error = ctx.label + " failed: the hook yielded without waiting for anything "
-                "(coroutine.yield is not for hooks; wait with ochre.sleep, ochre.sh, ...)";
+    out.error = message(Msg::HookYielded, {ctx.label});
   } else if (rc == 0) {
     out = ctx.on_return(ctx.co, lua_gettop(ctx.co));
   } else {
     std::string msg = error_text(ctx.co, -1);
     luaL_traceback(L(), ctx.co, msg.c_str(), 0);
     out.kind = JobOutcome::Failed;
-    out.error = ctx.label + " failed: " + lua_tostring(L(), -1);
+    out.error = message(Msg::HookFailed, {ctx.label, lua_tostring(L(), -1)});
     lua_pop(L(), 1);
   }
   finish(ctx, std::move(out));
@@ -69,7 +68,7 @@ void Session::abandon_all() {
 void Session::run_until(const std::function<bool()>& done) {
   while (!done()) {
     if (!uv_run(&loop_, UV_RUN_ONCE) && !done())
-      fail(Code::Internal, {"waiting on nothing"});
+      fail(Msg::WaitingOnNothing);
   }
 }
 

@@ -6,6 +6,16 @@
 local M = {}
 local internal = {}
 
+-- The text of catalog message `name` (engine/errors.cpp) with its `{}` filled by the
+-- arguments in order. The bindings put the catalog into internal.messages.
+local function msg(name, ...)
+  local args, i = { ... }, 0
+  return (internal.messages[name]:gsub("{}", function()
+    i = i + 1
+    return tostring(args[i])
+  end))
+end
+
 local REQUIRED = setmetatable({}, {
   __tostring = function() return "ochre.required" end,
   __metatable = "ochre.required",
@@ -16,9 +26,9 @@ M.required = REQUIRED
 -- applying the pipeline (then it destroys it). fn may use the waiting calls.
 internal.tests = {}
 function M.test(name, fn)
-  if type(name) ~= "string" or name == "" then error("ochre.test takes a name and a function", 2) end
+  if type(name) ~= "string" or name == "" then error(msg("test-name"), 2) end
   local function add(f)
-    if type(f) ~= "function" then error("ochre.test \"" .. name .. "\" takes a function", 2) end
+    if type(f) ~= "function" then error(msg("test-function", name), 2) end
     internal.tests[#internal.tests + 1] = { name = name, fn = f }
   end
   if fn == nil then return add end
@@ -31,17 +41,17 @@ internal.settings = {}
 local SETTINGS = { state = true, workspace = true }
 function M.settings(t)
   if type(t) ~= "table" then
-    error("ochre.settings takes a table: ochre.settings { state = \"postgres://user@host/db\" }", 2)
+    error(msg("settings-table"), 2)
   end
   for k, v in pairs(t) do
     if not SETTINGS[k] then
-      error(("ochre.settings: unknown setting %s (known: state, workspace)"):format(tostring(k)), 2)
+      error(msg("settings-unknown", k), 2)
     end
     if type(v) ~= "string" or v == "" then
-      error(("ochre.settings: %s takes a non-empty string (got %s)"):format(k, type(v)), 2)
+      error(msg("settings-string", k, type(v)), 2)
     end
     if k == "workspace" and (#v > 63 or not v:match("^[%w_][%w_.-]*$")) then
-      error(("ochre.settings: workspace '%s' must be letters, digits, '_', '.' and '-'"):format(v), 2)
+      error(msg("settings-workspace", v), 2)
     end
     internal.settings[k] = v
   end
@@ -51,7 +61,7 @@ local PENDING_MT = { __metatable = "ochre.pending" }
 -- A hook returns ochre.pending "reason" to say it has not finished yet.
 function M.pending(reason)
   if reason ~= nil and type(reason) ~= "string" then
-    error("ochre.pending takes a reason string", 2)
+    error(msg("pending-reason"), 2)
   end
   return setmetatable({ reason = reason or "pending" }, PENDING_MT)
 end
@@ -106,8 +116,7 @@ do
   local real_exit = os.exit
   os.exit = function(...)
     if coroutine.running() ~= nil then
-      error("os.exit cannot end ochre from a hook: raise an error to fail the job "
-        .. "(or return ochre.pending \"reason\" to come back later)", 2)
+      error(msg("os-exit"), 2)
     end
     return real_exit(...)
   end
@@ -115,10 +124,10 @@ end
 
 local function check_command(r, cmd)
   if r.code ~= 0 then
-    local why = r.timed_out and "timed out" or r.code and ("exited with " .. r.code)
-      or ("was killed by signal " .. tostring(r.signal))
+    local why = r.timed_out and msg("command-timed-out") or r.code and msg("command-exited", r.code)
+      or msg("command-killed", r.signal)
     local err = r.stderr:gsub("%s+$", "")
-    error(("command %s: %s%s"):format(why, cmd, err ~= "" and "\n" .. err or ""), 3)
+    error(msg("command-failed", why, cmd, err ~= "" and "\n" .. err or ""), 3)
   end
   return r
 end
@@ -193,10 +202,10 @@ local function suggest(name, names)
     if not best_d or d < best_d then best, best_d = n, d end
   end
   if best and best_d <= math.max(2, math.floor(#name / 3)) then
-    return (" (did you mean '%s'?)"):format(best)
+    return msg("suggest-near", best)
   end
-  if #names == 0 then return " (it declares no fields)" end
-  return " (its fields: " .. table.concat(names, ", ") .. ")"
+  if #names == 0 then return msg("suggest-no-fields") end
+  return msg("suggest-fields", table.concat(names, ", "))
 end
 internal.suggest = suggest
 
@@ -229,37 +238,35 @@ local function check_data(v, path, on_path, depth)
   local t = type(v)
   if t == "nil" or t == "boolean" or t == "string" then return nil end
   if t == "number" then
-    if v ~= v then return ("field '%s' is NaN, which has no stable hash"):format(path) end
-    if v == math.huge or v == -math.huge then
-      return ("field '%s' is infinite, which has no stable hash"):format(path)
-    end
+    if v ~= v then return msg("field-nan", path) end
+    if v == math.huge or v == -math.huge then return msg("field-infinite", path) end
     return nil
   end
   if t == "table" then
     if rawget(v, RECORD) then return nil end
     if v == REQUIRED then
-      return ("field '%s': ochre.required marks a field in a type's fields, not a value"):format(path)
+      return msg("field-required-value", path)
     end
     if getmetatable(v) ~= nil then
-      return ("field '%s' holds a table with a metatable; fields hold plain data"):format(path)
+      return msg("field-problem", path, msg("value-metatable"))
     end
     depth = depth + 1
     if depth > MAX_DEPTH then
-      return ("field '%s' holds tables nested more than %d deep"):format(path:match("^[^%.%[]+"), MAX_DEPTH)
+      return msg("field-too-deep", path:match("^[^%.%[]+"), MAX_DEPTH)
     end
-    if on_path[v] then return ("field '%s' contains a cycle (a table that contains itself)"):format(path) end
+    if on_path[v] then return msg("field-problem", path, msg("value-cycle")) end
     on_path[v] = true
     local kind
     for k, x in pairs(v) do
       local kt = type(k)
       if kt ~= "string" and kt ~= "number" then
-        return ("field '%s' has a %s key; keys are strings or numbers"):format(path, kt)
+        return msg("field-problem", path, msg("value-key-type", kt))
       end
       if kt == "number" and (k ~= k or k == math.huge or k == -math.huge) then
-        return ("field '%s' has a key that is not a finite number"):format(path)
+        return msg("field-key-not-finite", path)
       end
       if kind and kind ~= kt then
-        return ("field '%s' mixes string and number keys; use one kind"):format(path)
+        return msg("field-problem", path, msg("value-mixed-keys"))
       end
       kind = kt
       local tx, err = type(x), nil
@@ -273,8 +280,7 @@ local function check_data(v, path, on_path, depth)
     on_path[v] = nil
     return nil
   end
-  return ("field '%s' holds a %s; fields hold data only (nil, booleans, numbers, strings and tables of those)")
-    :format(path, t)
+  return msg("field-problem", path, msg("value-type", t))
 end
 
 -- The tables on the path being checked; emptied again by a check that succeeds.
@@ -299,21 +305,21 @@ local base_methods = {}
 -- directory is created; without a name, the directory itself).
 function base_methods.path(self, name)
   if getmetatable(self) == nil or not record_of(self) then
-    error("path is a method: write self:path \"name\"", 2)
+    error(msg("path-method"), 2)
   end
   local dir = internal.instance_dir(tostring(self))
   if name == nil then return dir end
   if type(name) ~= "string" or name == "" or name:sub(1, 1) == "/" then
-    error("self:path takes a relative file name", 2)
+    error(msg("path-relative"), 2)
   end
   for part in name:gmatch("[^/]+") do
-    if part == ".." then error("self:path: '..' would leave the instance's area", 2) end
+    if part == ".." then error(msg("path-leaves"), 2) end
   end
   return dir .. "/" .. name
 end
 
 local function unknown_field(T, k)
-  return ("%s has no field '%s'%s"):format(T.name, tostring(k), suggest(tostring(k), T.field_names))
+  return msg("unknown-field", T.name, k, suggest(tostring(k), T.field_names))
 end
 
 local function make_instance_mt(T)
@@ -337,28 +343,27 @@ local function make_instance_mt(T)
   function mt.__newindex(self, k, v)
     local values = rawget(self, RECORD).values
     if k == "outputs" then values.outputs = v return end
-    if k == "identifier" then error(("the identifier of %s cannot change"):format(tostring(self)), 2) end
+    if k == "identifier" then error(msg("identifier-fixed", self), 2) end
     if T.fields[k] == nil then error(unknown_field(T, k), 2) end
     local err = check_value(v, k)
     if err then error(tostring(self) .. ": " .. err, 2) end
     values[k] = v
   end
   -- Raised at the declaration's line: the call is often a tail call with no frame.
-  local function fail(i, msg) error(i.site .. ": " .. msg, 0) end
+  local function fail(i, text) error(i.site .. ": " .. text, 0) end
   function mt.__call(self, values)
     local i = rawget(self, RECORD)
     if not i.bare then
-      fail(i, ("%s already has its fields; give them once: %s \"%s\" { ... }")
-        :format(tostring(self), T.name, i.values.identifier))
+      fail(i, msg("fields-given", self, T.name, i.values.identifier))
     end
     if type(values) ~= "table" or getmetatable(values) ~= nil then
-      fail(i, ("%s: expected a table of fields, got %s"):format(tostring(self), describe(values)))
+      fail(i, msg("fields-table", self, describe(values)))
     end
     for k, v in pairs(values) do
       if type(k) ~= "string" then
-        fail(i, ("%s: field names are strings; got %s (write name = value)"):format(tostring(self), describe(k)))
+        fail(i, msg("field-name-string", self, describe(k)))
       end
-      if RESERVED[k] then fail(i, ("%s: '%s' cannot be set as a field"):format(tostring(self), k)) end
+      if RESERVED[k] then fail(i, msg("field-reserved-set", self, k)) end
       if T.fields[k] == nil then fail(i, unknown_field(T, k)) end
       local err = check_value(v, k)
       if err then fail(i, tostring(self) .. ": " .. err) end
@@ -387,9 +392,9 @@ function internal.check_required(inst, level)
   local T = i.type
   for _, f in ipairs(T.field_names) do
     if T.fields[f] == REQUIRED and i.values[f] == nil then
-      local msg = ("%s needs a value for required field '%s'"):format(tostring(inst), f)
-      if level then error(msg, level + 1) end
-      return msg
+      local text = msg("missing-field", inst, f)
+      if level then error(text, level + 1) end
+      return text
     end
   end
   return nil
@@ -398,8 +403,7 @@ end
 local type_mt = {}
 function type_mt.__call(T, identifier)
   if type(identifier) ~= "string" or identifier == "" then
-    error(("%s: an identifier must be a non-empty string (got %s); write %s \"name\""):format(
-      T.name, describe(identifier), T.name), 2)
+    error(msg("bad-identifier", T.name, describe(identifier), T.name), 2)
   end
   internal.declared = internal.declared + 1
   local values = { identifier = identifier }
@@ -417,30 +421,29 @@ local SPEC_KEYS = { "breaks", "fields", "sensitive", "cutoff", "create", "read",
 -- ochre.component "Name" { breaks = {...}, fields = {...}, create = fn, ... }
 function M.component(name)
   if type(name) ~= "string" or not name:match("^[%a_][%w_%.%-]*$") then
-    error(("a component type name is a word like \"Processor\" (got %s)"):format(describe(name)), 2)
+    error(msg("type-name", describe(name)), 2)
   end
   local defined_at = site(2)
   return function(spec)
     if type(spec) ~= "table" then
-      error(("ochre.component \"%s\" expects a table { fields = ..., create = ... } (got %s)")
-        :format(name, describe(spec)), 2)
+      error(msg("type-spec", name, describe(spec)), 2)
     end
     if types[name] then
-      error(("component type '%s' is already defined at %s"):format(name, types[name].site), 2)
+      error(msg("type-defined", name, types[name].site), 2)
     end
     local T = { name = name, site = defined_at, fields = {}, field_names = {}, breaks = {},
                 sensitive = {}, is_sensitive = {}, hooks = {}, methods = {} }
     for k, v in pairs(spec) do
       if type(k) ~= "string" then
-        error(("ochre.component \"%s\": unexpected entry %s"):format(name, describe(k)), 2)
+        error(msg("type-entry-key", name, describe(k)), 2)
       end
       if type(v) == "function" then
         T.methods[k] = v
         if HOOKS[k] then T.hooks[k] = v end
       elseif k ~= "breaks" and k ~= "fields" and k ~= "sensitive" and k ~= "doc" and k ~= "cutoff" then
         local hint = suggest(k, SPEC_KEYS)
-        if HOOKS[k] then hint = " (a hook must be a function)" end
-        error(("ochre.component \"%s\": unknown entry '%s'%s"):format(name, k, hint), 2)
+        if HOOKS[k] then hint = msg("type-hook-not-function") end
+        error(msg("type-entry-unknown", name, k, hint), 2)
       end
     end
     -- cutoff = true: dependents react to this type's outputs, not its fields (when an
@@ -451,22 +454,21 @@ function M.component(name)
     T.cutoff = spec.cutoff == true
     local fields = spec.fields or {}
     if type(fields) ~= "table" then
-      error(("ochre.component \"%s\": fields must be a table of name = default"):format(name), 2)
+      error(msg("type-fields", name), 2)
     end
     for f, default in pairs(fields) do
       if type(f) ~= "string" or not f:match("^[%a_][%w_]*$") then
-        error(("ochre.component \"%s\": field names are words (got %s)"):format(name, describe(f)), 2)
+        error(msg("type-field-name", name, describe(f)), 2)
       end
       if RESERVED[f] then
-        error(("ochre.component \"%s\": '%s' is reserved and cannot be a field"):format(name, f), 2)
+        error(msg("type-field-reserved", name, f), 2)
       end
       if T.methods[f] then
-        error(("ochre.component \"%s\": '%s' is the name of a method and cannot be a field")
-          :format(name, f), 2)
+        error(msg("type-field-method", name, f), 2)
       end
       if default ~= REQUIRED then
         local err = check_value(default, f)
-        if err then error(("ochre.component \"%s\": default of %s"):format(name, err), 2) end
+        if err then error(msg("type-default", name, err), 2) end
       end
       T.fields[f] = default
       T.field_names[#T.field_names + 1] = f
@@ -474,15 +476,14 @@ function M.component(name)
     table.sort(T.field_names)
     local breaks = spec.breaks or {}
     if type(breaks) ~= "table" then
-      error(("ochre.component \"%s\": breaks must be a list of field names"):format(name), 2)
+      error(msg("type-breaks", name), 2)
     end
     local seen = {}
     for i, f in ipairs(breaks) do
       if f ~= "identifier" and T.fields[f] == nil then
-        error(("ochre.component \"%s\": breaks names '%s', which is not a field%s")
-          :format(name, tostring(f), suggest(tostring(f), T.field_names)), 2)
+        error(msg("type-breaks-unknown", name, f, suggest(tostring(f), T.field_names)), 2)
       end
-      if seen[f] then error(("ochre.component \"%s\": breaks names '%s' twice"):format(name, f), 2) end
+      if seen[f] then error(msg("type-breaks-twice", name, f), 2) end
       seen[f] = true
       T.breaks[i] = f
     end
@@ -494,19 +495,17 @@ function M.component(name)
       for _ in pairs(sensitive) do entries = entries + 1 end
     end
     if type(sensitive) ~= "table" or getmetatable(sensitive) ~= nil or entries ~= #sensitive then
-      error(("ochre.component \"%s\": sensitive must be a list of field names"):format(name), 2)
+      error(msg("type-sensitive", name), 2)
     end
     for i, f in ipairs(sensitive) do
       if f == "identifier" then
-        error(("ochre.component \"%s\": the identifier is part of the key, shown everywhere; "
-          .. "it cannot be sensitive"):format(name), 2)
+        error(msg("type-sensitive-identifier", name), 2)
       end
       if type(f) ~= "string" or T.fields[f] == nil then
-        error(("ochre.component \"%s\": sensitive names '%s', which is not a field%s")
-          :format(name, tostring(f), suggest(tostring(f), T.field_names)), 2)
+        error(msg("type-sensitive-unknown", name, f, suggest(tostring(f), T.field_names)), 2)
       end
       if T.is_sensitive[f] then
-        error(("ochre.component \"%s\": sensitive names '%s' twice"):format(name, f), 2)
+        error(msg("type-sensitive-twice", name, f), 2)
       end
       T.is_sensitive[f] = true
       T.sensitive[i] = f
@@ -589,37 +588,37 @@ for _, e in ipairs(NOTIFY_EVENTS) do is_notify_event[e] = true end
 
 function M.notify(spec)
   if type(spec) ~= "table" or getmetatable(spec) ~= nil then
-    error(("ochre.notify takes a table { url = ..., events = ..., secret = ... } (got %s)")
-      :format(describe(spec)), 2)
+    error(msg("notify-table", describe(spec)), 2)
   end
   -- " (did you mean 'x'?)" for a near miss of `name`, else the whole list.
   local function hint(name, names, what)
     local h = suggest(name, names)
-    if h:find("^ %(its fields") then h = (" (%s: %s)"):format(what, table.concat(names, ", ")) end
+    if h == msg("suggest-fields", table.concat(names, ", ")) then
+      h = msg("hint-list", what, table.concat(names, ", "))
+    end
     return h
   end
   for k in pairs(spec) do
     if k ~= "url" and k ~= "events" and k ~= "secret" then
       local h = ""
-      if is_notify_event[k] then h = (" (list events in events = { \"%s\" })"):format(k)
+      if is_notify_event[k] then h = msg("notify-event-as-entry", k)
       elseif type(k) == "string" then h = hint(k, NOTIFY_KEYS, "entries") end
-      error(("ochre.notify: unknown entry %s%s"):format(describe(k), h), 2)
+      error(msg("notify-unknown-entry", describe(k), h), 2)
     end
   end
   local url = spec.url
-  if url == nil then error("ochre.notify needs a url = \"https://...\"", 2) end
+  if url == nil then error(msg("notify-no-url"), 2) end
   if type(url) ~= "string" then
-    error(("ochre.notify: url must be a string (got %s)"):format(describe(url)), 2)
+    error(msg("notify-url-type", describe(url)), 2)
   end
   local problem = internal.webhook_url_problem(url)
-  if problem then error(("ochre.notify: %s (got %q)"):format(problem, url), 2) end
+  if problem then error(msg("notify-url-bad", problem, ("%q"):format(url)), 2) end
   local secret = spec.secret
   if secret == nil or secret == "" then
-    error("ochre.notify: no secret to sign deliveries with: pass secret = os.getenv \"NAME\" "
-      .. "and set that variable (or set OCHRE_NOTIFY_SECRET and use --notify)", 2)
+    error(msg("notify-no-secret"), 2)
   end
   if type(secret) ~= "string" then
-    error(("ochre.notify: secret must be a string (got %s)"):format(type(secret)), 2)
+    error(msg("notify-secret-type", type(secret)), 2)
   end
   local events = {}
   if spec.events ~= nil then
@@ -629,14 +628,13 @@ function M.notify(spec)
       for _ in pairs(list) do n = n + 1 end
     end
     if type(list) ~= "table" or getmetatable(list) ~= nil or n ~= #list or n == 0 then
-      error("ochre.notify: events must be a list of event names (leave it out for every event): "
-        .. table.concat(NOTIFY_EVENTS, ", "), 2)
+      error(msg("notify-events", table.concat(NOTIFY_EVENTS, ", ")), 2)
     end
     for i, e in ipairs(list) do
       if not is_notify_event[e] then
         local h = type(e) == "string" and hint(e, NOTIFY_EVENTS, "events")
-          or " (events: " .. table.concat(NOTIFY_EVENTS, ", ") .. ")"
-        error(("ochre.notify: unknown event %s%s"):format(describe(e), h), 2)
+          or msg("notify-events-hint", table.concat(NOTIFY_EVENTS, ", "))
+        error(msg("notify-unknown-event", describe(e), h), 2)
       end
       events[i] = e
     end

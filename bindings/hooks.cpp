@@ -9,7 +9,8 @@
 namespace ochre::lua {
 
 // Pushes the stored version of `key` as an instance of its type (refs resolved the same
-// way), or the key as a string when it is not stored. [-0, +1, e]
+// way), or the key as a string when it is not stored. A Lua error is thrown as
+// Error(HookFailed) with its traceback. [-0, +1, -]
 void LuaHookRunner::push_stored(const Plan& plan, const std::string& key,
                                 std::unordered_map<std::string, int>& cache) {
   lua_State* L = s_.L();
@@ -33,7 +34,8 @@ void LuaHookRunner::push_stored(const Plan& plan, const std::string& key,
   auto push_ref = [&](const std::string& k) { push_stored(plan, k, cache); };
   push_value(L, fields_to_value(st->fields), push_ref);
   push_value(L, st->outputs, push_ref);
-  lua_call(L, 3, 1);
+  std::string err;
+  if (!pcall(L, 3, 1, &err)) throw Error(Code::HookFailed, err);
   lua_pushvalue(L, -1);
   cache[key] = luaL_ref(L, LUA_REGISTRYINDEX);
 }
@@ -86,7 +88,12 @@ void LuaHookRunner::start(int, const Job& job, const Plan& plan, const Graph& gr
     lua_State* L = s.L();
     lua_pushvalue(co, 1);
     lua_xmove(co, L, 1);
-    lua_call(L, 1, 1);
+    std::string err;
+    if (!pcall(L, 1, 1, &err)) {
+      out.kind = JobOutcome::Failed;
+      out.error = message(Msg::HookFailed, {label, err});
+      return out;
+    }
     if (!lua_isnil(L, -1)) {
       out.kind = JobOutcome::Pending;
       out.error = lua_tostring(L, -1);
@@ -97,17 +104,16 @@ void LuaHookRunner::start(int, const Job& job, const Plan& plan, const Graph& gr
     if (lua_istable(co, 1) && !is_instance(co, 1)) {
       try {
         out.outputs = to_value(co, 1, [&](int) -> std::string {
-          fail(Code::BadValue, {"outputs", "an instance cannot be an output"});
+          fail(Msg::ValueInstanceOutput);
         }, "outputs");
       } catch (const Error& e) {
         out.kind = JobOutcome::Failed;
-        out.error = label + " returned outputs that are not data: " + e.what();
+        out.error = message(Msg::HookOutputs, {label, e.what()});
       }
       return out;
     }
     out.kind = JobOutcome::Failed;
-    out.error = label + " must return a table of outputs, ochre.pending(...) or nothing (it returned a " +
-                luaL_typename(co, 1) + ")";
+    out.error = message(Msg::HookReturn, {label, luaL_typename(co, 1)});
     return out;
   };
 
@@ -144,16 +150,29 @@ void LuaHookRunner::start(int, const Job& job, const Plan& plan, const Graph& gr
   }
   std::unordered_map<std::string, int> cache;
   int nargs = 1;
-  if (job.action == Action::Delete) {
-    push_stored(plan, job.key, cache);
-  } else {
-    lua_rawgeti(L, LUA_REGISTRYINDEX, graph.node(job.node).handle);
-    if (job.action == Action::Update) {
+  std::string failure;
+  try {
+    if (job.action == Action::Delete) {
       push_stored(plan, job.key, cache);
-      nargs = 2;
+    } else {
+      lua_rawgeti(L, LUA_REGISTRYINDEX, graph.node(job.node).handle);
+      if (job.action == Action::Update) {
+        push_stored(plan, job.key, cache);
+        nargs = 2;
+      }
     }
+  } catch (const Error& e) {
+    failure = e.what();
   }
   for (auto& [k, r] : cache) luaL_unref(L, LUA_REGISTRYINDEX, r);
+  if (!failure.empty()) {  // the hook failure path, as if the hook had raised
+    lua_settop(L, top);
+    JobOutcome out;
+    out.kind = JobOutcome::Failed;
+    out.error = message(Msg::HookFailed, {label, failure});
+    finish(std::move(out));
+    return;
+  }
 
   auto ctx = std::make_unique<JobContext>();
   ctx->key = key;

@@ -29,7 +29,7 @@ void* allocate_with_malloc(void*, void* ptr, size_t, size_t size) {
 
 LuaState::LuaState(bool use_malloc)
     : L_(use_malloc ? lua_newstate(allocate_with_malloc, nullptr) : luaL_newstate()), owned_(true) {
-  if (!L_) fail(Code::Internal, {"cannot create a Lua state (out of memory)"});
+  if (!L_) fail(Msg::LuaStateMemory);
   luaL_openlibs(L_);
 }
 
@@ -77,19 +77,27 @@ bool pcall(lua_State* L, int nargs, int nresults, std::string* error, bool trace
   return false;
 }
 
-void raise_at_user(lua_State* L, const std::string& msg) {
+std::string user_position(lua_State* L) {
   lua_Debug ar;
-  std::string where;
   for (int level = 1; lua_getstack(L, level, &ar); ++level) {
     lua_getinfo(L, "Sl", &ar);
     if (ar.currentline <= 0 || std::strncmp(ar.source, "=[ochre", 7) == 0) continue;
-    where = std::string(ar.short_src) + ":" + std::to_string(ar.currentline) + ": ";
-    break;
+    return std::string(ar.short_src) + ":" + std::to_string(ar.currentline) + ": ";
   }
-  where += msg;
-  lua_pushlstring(L, where.data(), where.size());
-  lua_error(L);
-  std::abort();  // lua_error does not return
+  return {};
+}
+
+void call(lua_State* L, int nargs, int nresults) {
+  std::string err;
+  if (!pcall(L, nargs, nresults, &err, false)) throw LuaError(err);
+}
+
+void push_exception(lua_State* L, const std::exception& e) {
+  std::string text;
+  if (dynamic_cast<const UserError*>(&e)) text = user_position(L) + e.what();
+  else if (auto* error = dynamic_cast<const Error*>(&e)) text = error->display();
+  else text = e.what();
+  lua_pushlstring(L, text.data(), text.size());
 }
 
 bool load_embedded(lua_State* L, const char* name) {
@@ -119,7 +127,7 @@ void run_embedded(lua_State* L, const char* name, int nresults) {
     if (!pcall(L, 0, nresults, &err)) fail(Code::Internal, {err});
     return;
   }
-  fail(Code::Internal, {std::string("no embedded Lua file ") + name});
+  fail(Msg::NoEmbedded, {name});
 }
 
 }  // namespace ochre::lua

@@ -9,6 +9,7 @@ extern "C" {
 
 #include <cassert>
 #include <exception>
+#include <stdexcept>
 #include <string>
 
 #include "ochre/errors.hpp"
@@ -52,26 +53,50 @@ bool pcall(lua_State* L, int nargs, int nresults, std::string* error, bool trace
 // The text of the error object at the top of the stack, whatever its type. [-0, +0, -]
 std::string error_text(lua_State* L, int idx = -1);
 
-// The one place where C++ exceptions become Lua errors. Only std::exception is caught:
-// LuaJIT's own errors unwind through here untouched, and lua_error is raised after the
-// try block has closed, so every C++ destructor has run.
+// A native's caller did something wrong (a bad argument, a call in the wrong place):
+// the trampoline raises it at the user's line, the first Lua frame that is not part of
+// ochre's own Lua layer (chunks named "=[ochre ...]").
+class UserError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+// A Lua error caught by call(), crossing C++ frames as an exception; the trampoline
+// raises its text again, unchanged.
+class LuaError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+// lua_call for natives: a Lua error becomes a LuaError, so it unwinds the native's C++
+// frames as an exception and never as a Lua error. [-(nargs + 1), +nresults, -]
+void call(lua_State* L, int nargs, int nresults);
+
+// Pushes the message the trampoline raises for `e`: a UserError with the user's
+// file:line, an Error as display() shows it, anything else as what(). [-0, +1, m]
+void push_exception(lua_State* L, const std::exception& e);
+
+// The one place where C++ exceptions become Lua errors. Natives throw (ochre::Error,
+// UserError, LuaError) instead of calling lua_error. Only std::exception is caught:
+// LuaJIT's own errors unwind through here untouched. The message is pushed inside the
+// handler and lua_error raised after the try block has closed, with no C++ object alive
+// in this frame, so every destructor has run.
 template <int (*F)(lua_State*)>
 int trampoline(lua_State* L) {
-  std::string message;
+  bool failed = false;
+  int results = 0;
   try {
-    return F(L);
-  } catch (const Error& e) {
-    message = e.display();
+    results = F(L);
   } catch (const std::exception& e) {
-    message = e.what();
+    push_exception(L, e);
+    failed = true;
   }
-  lua_pushlstring(L, message.data(), message.size());
-  return lua_error(L);
+  if (failed) return lua_error(L);
+  return results;
 }
 
-// Raises a Lua error positioned at the user's code: the first Lua frame that is not
-// part of ochre's own Lua layer (chunks named "=[ochre ...]"). For natives.
-[[noreturn]] void raise_at_user(lua_State* L, const std::string& msg);
+// "file:line: " of the first Lua frame outside ochre's own Lua layer, or "".
+std::string user_position(lua_State* L);
 
 // Pushes the chunk of an embedded Lua file (not run); false when there is none. [-0, +0|1, -]
 bool load_embedded(lua_State* L, const char* name);

@@ -12,6 +12,24 @@ Session& session_of(lua_State* L) {
   return *static_cast<Session*>(lua_touserdata(L, lua_upvalueindex(1)));
 }
 
+// "file:line: " of the Lua code that called the running native, as luaL_error puts
+// before its message ("" for C code).
+std::string position(lua_State* L) {
+  luaL_where(L, 1);
+  std::string where = lua_tostring(L, -1);
+  lua_pop(L, 1);
+  return where;
+}
+
+// luaL_checkstring's check and message, thrown rather than raised.
+const char* check_string(lua_State* L, int idx) {
+  if (const char* s = lua_tostring(L, idx)) return s;
+  lua_Debug ar;
+  const char* fn = lua_getstack(L, 0, &ar) && lua_getinfo(L, "n", &ar) && ar.name ? ar.name : "?";
+  throw LuaError(position(L) + "bad argument #" + std::to_string(idx) + " to '" + fn + "' (string expected, got " +
+                 luaL_typename(L, idx) + ")");
+}
+
 // print(...) as Lua's, but into the running job's captured output too. In a host's Lua
 // state, print outside a hook is the host's own print (upvalue 2).
 int l_ochre_print(lua_State* L) {
@@ -20,7 +38,7 @@ int l_ochre_print(lua_State* L) {
   if (!s.context_of(L) && lua_isfunction(L, lua_upvalueindex(2))) {
     lua_pushvalue(L, lua_upvalueindex(2));
     lua_insert(L, 1);
-    lua_call(L, n, 0);
+    call(L, n, 0);
     return 0;
   }
   std::string line;
@@ -28,10 +46,10 @@ int l_ochre_print(lua_State* L) {
   for (int i = 1; i <= n; ++i) {
     lua_pushvalue(L, -1);
     lua_pushvalue(L, i);
-    lua_call(L, 1, 1);
+    call(L, 1, 1);
     size_t len = 0;
     const char* t = lua_tolstring(L, -1, &len);
-    if (!t) return luaL_error(L, "'tostring' must return a string to 'print'");
+    if (!t) throw LuaError(position(L) + message(Msg::PrintTostring));
     if (i > 1) line += '\t';
     line.append(t, len);
     lua_pop(L, 1);
@@ -51,8 +69,7 @@ int l_ochre_apply(lua_State* L) {
   // A hook runs on its own coroutine, while the roots belong to the pipeline file: the
   // main state's stack is not this call's.
   if (L != s.L() || s.context_of(L))
-    raise_at_user(L, std::string("ochre.") + verb + " belongs in the pipeline file (it names what "
-                     "ochre works on); a hook cannot call it");
+    throw UserError(message(Msg::VerbInHook, {verb}));
   std::string got = "nothing";
   if (!lua_isnoneornil(L, 1)) {
     try {
@@ -65,26 +82,26 @@ int l_ochre_apply(lua_State* L) {
       got = p == std::string::npos ? what : what.substr(p + 13, what.size() - p - 14);
     }
   }
-  raise_at_user(L, std::string("ochre.") + verb + " takes a component instance or a list of them (got " +
-                       got + ")");
+  throw UserError(message(Msg::VerbTakes, {verb, got}));
 }
 
 // internal.instance_dir(key): the instance's own directory under the state's, created.
 int l_ochre_instance_dir(lua_State* L) {
   Session& s = session_of(L);
-  std::string dir = s.instance_dir(luaL_checkstring(L, 1));
+  std::string dir = s.instance_dir(check_string(L, 1));
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);
-  if (ec) return luaL_error(L, "cannot create %s: %s", dir.c_str(), ec.message().c_str());
+  if (ec) throw LuaError(position(L) + message(Msg::CannotCreate, {dir, ec.message()}));
   lua_pushlstring(L, dir.data(), dir.size());
   return 1;
 }
 
 // A package.loaders entry: require "ochre.NAME" loads stdlib/NAME.lua from the binary.
 int l_ochre_searcher(lua_State* L) {
-  std::string name = luaL_checkstring(L, 1);
+  std::string name = check_string(L, 1);
   if (name.rfind("ochre.", 0) == 0 && load_embedded(L, name.c_str() + 6)) return 1;
-  lua_pushfstring(L, "\n\tno module '%s' in ochre's stdlib", name.c_str());
+  std::string text = message(Msg::StdlibNoModule, {name});
+  lua_pushlstring(L, text.data(), text.size());
   return 1;
 }
 
@@ -118,7 +135,7 @@ std::string escape_segment(std::string_view name) {
 
 std::string Session::instance_dir(const std::string& key) const {
   std::string type, identifier;
-  if (!split_key(key, type, identifier)) fail(Code::Internal, {"bad key " + key});
+  if (!split_key(key, type, identifier)) fail(Msg::BadKey, {key});
   std::filesystem::path root = files_root();
   return (root / escape_segment(type) / escape_segment(identifier)).string();
 }
@@ -137,6 +154,15 @@ void install_module(Session& s) {
   lua_State* L = s.L();
   StackGuard guard(L);
   run_embedded(L, "dsl", 2);  // M, internal
+  // internal.messages: the catalog's texts by name, for dsl.lua's msg().
+  std::size_t count = 0;
+  const MessageText* texts = message_texts(&count);
+  lua_createtable(L, 0, static_cast<int>(count));
+  for (std::size_t i = 0; i < count; ++i) {
+    lua_pushstring(L, texts[i].text);
+    lua_setfield(L, -2, texts[i].name);
+  }
+  lua_setfield(L, -2, "messages");
   lua_pushlightuserdata(L, &s);
   lua_pushcclosure(L, trampoline<l_ochre_instance_dir>, 1);
   lua_setfield(L, -2, "instance_dir");

@@ -18,7 +18,7 @@ Instance instance_of(Session& s, lua_State* L, int idx) {
   idx = idx < 0 ? lua_gettop(L) + idx + 1 : idx;
   s.push_internal(L, "info");
   lua_pushvalue(L, idx);
-  lua_call(L, 1, 3);  // T, site, values
+  call(L, 1, 3);  // T, site, values
   int t = lua_gettop(L) - 2;
   int values = t + 2;
   Instance in;
@@ -33,7 +33,7 @@ Instance instance_of(Session& s, lua_State* L, int idx) {
     // A sub-component: its key, and its outputs for the host.
     lua_getglobal(L, "tostring");
     lua_pushvalue(L, child);
-    lua_call(L, 1, 1);
+    call(L, 1, 1);
     std::string key = lua_tostring(L, -1);
     lua_pop(L, 1);
     lua_getfield(L, child, "outputs");
@@ -60,16 +60,23 @@ Instance instance_of(Session& s, lua_State* L, int idx) {
   return in;
 }
 
+// t[k] = v, called protected: the instance's __newindex may raise. [-3, +0, e]
+int l_settable(lua_State* L) {
+  lua_settable(L, 1);
+  return 0;
+}
+
 // Writes fields the host's read hook changed back into the instance. [-0, +0, e]
 void write_back(Session& s, lua_State* L, int idx, const Instance& before, const Instance& after) {
   for (const auto& [name, v] : after.fields) {
     if (name == "identifier") continue;
     const Value* old = before.field(name);
     if (old && *old == v) continue;
+    lua_pushcfunction(L, l_settable);
     lua_pushvalue(L, idx);
+    lua_pushlstring(L, name.data(), name.size());
     push_value(L, v, [&](const std::string& key) { lua_pushlstring(L, key.data(), key.size()); });
-    lua_setfield(L, -2, name.c_str());  // validated by the instance's __newindex
-    lua_pop(L, 1);
+    call(L, 3, 0);  // validated by the instance's __newindex
   }
   (void)s;
 }
@@ -108,7 +115,7 @@ void define_native_type(Session& s, NativeType type) {
   lua_getfield(L, -1, "component");
   lua_pushlstring(L, t->name.data(), t->name.size());
   std::string err;
-  if (!pcall(L, 1, 1, &err, false)) fail(Code::BadType, {"native type " + t->name + ": " + err});
+  if (!pcall(L, 1, 1, &err, false)) fail(Msg::NativeType, {t->name, err});
 
   lua_newtable(L);  // the spec
   lua_newtable(L);
@@ -145,7 +152,7 @@ void define_native_type(Session& s, NativeType type) {
   hook("update", Update, static_cast<bool>(t->update));
   hook("delete", Delete, static_cast<bool>(t->remove));
   hook("read", Read, static_cast<bool>(t->read));
-  if (!pcall(L, 1, 1, &err, false)) fail(Code::BadType, {"native type " + t->name + ": " + err});
+  if (!pcall(L, 1, 1, &err, false)) fail(Msg::NativeType, {t->name, err});
   lua_setfield(L, -2, t->name.c_str());  // ochre.<Name>
   lua_pop(L, 1);
 }

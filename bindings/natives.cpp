@@ -1,6 +1,6 @@
 // Helpers the stdlib and pipelines use: JSON, SHA-256 of strings and files, and the
 // file system. Thin natives; dsl.lua wraps them as ochre.json, ochre.sha256, ochre.fs.
-// Errors are raised at the user's line, past ochre's own Lua layer.
+// Errors are thrown as UserError: the trampoline raises them at the user's line.
 #include <sys/stat.h>
 
 #include <charconv>
@@ -20,10 +20,8 @@ namespace {
 
 namespace fs = std::filesystem;
 
-[[noreturn]] void raise(lua_State* L, const std::string& msg) { raise_at_user(L, msg); }
-
 std::string check_string(lua_State* L, int idx, const char* fn, const char* what) {
-  if (lua_type(L, idx) != LUA_TSTRING) raise(L, std::string(fn) + " takes " + what);
+  if (lua_type(L, idx) != LUA_TSTRING) throw UserError(message(Msg::NativeTakes, {fn, what}));
   size_t len = 0;
   const char* s = lua_tolstring(L, idx, &len);
   return std::string(s, len);
@@ -35,10 +33,10 @@ int l_json_encode(lua_State* L) {
   Value v;
   try {
     v = to_value(L, 1, [&](int) -> std::string {
-      fail(Code::BadValue, {"value", "an instance cannot be encoded as JSON"});
+      fail(Msg::ValueInstanceJson);
     }, "value");
   } catch (const Error& e) {
-    raise(L, std::string("ochre.json.encode: ") + e.what());
+    throw UserError(message(Msg::JsonEncode, {e.what()}));
   }
   std::string out = to_json(v);
   lua_pushlstring(L, out.data(), out.size());
@@ -46,7 +44,7 @@ int l_json_encode(lua_State* L) {
 }
 
 void push_json(lua_State* L, const nlohmann::json& j) {
-  luaL_checkstack(L, 3, "JSON nested too deeply");
+  if (!lua_checkstack(L, 3)) throw LuaError("stack overflow (JSON nested too deeply)");
   switch (j.type()) {
     case nlohmann::json::value_t::null: lua_pushnil(L); break;
     case nlohmann::json::value_t::boolean: lua_pushboolean(L, j.get<bool>()); break;
@@ -88,7 +86,7 @@ int l_json_decode(lua_State* L) {
   } catch (const std::exception& e) {
     err = e.what();
   }
-  if (!err.empty()) raise(L, "ochre.json.decode: " + err);
+  if (!err.empty()) throw UserError(message(Msg::JsonDecode, {err}));
   push_json(L, j);
   return 1;
 }

@@ -155,6 +155,10 @@ class Session : public PipelineSource {
   std::unordered_map<const void*, TypeInfo> types;                   // by type table
   std::unordered_set<Wait*> waits;                                   // alive waits
   std::vector<std::unique_ptr<NativeType>> native_types;             // hooks' upvalues point here
+  // Where libuv reads a command's output, before it is appended to the wait's text: one
+  // per session (each read is consumed before the loop reads again), so engines on other
+  // threads never share it.
+  std::vector<char> read_buffer = std::vector<char>(65536);
   bool borrowed = false;  // the Lua state is the host's
   // Set by the engine that owns this session when Lua may call ochre.apply/plan/destroy
   // for real (a LuaJIT host that did require "ochre"). [-0, +1, e]

@@ -20,8 +20,6 @@ Session& session_of(lua_State* L) {
   return *static_cast<Session*>(lua_touserdata(L, lua_upvalueindex(1)));
 }
 
-[[noreturn]] void raise(lua_State* L, const std::string& msg) { raise_at_user(L, msg); }
-
 template <class H>
 uv_handle_t* as_handle(H* h) {
   return reinterpret_cast<uv_handle_t*>(h);
@@ -65,7 +63,7 @@ int wait_for(lua_State* L, Session& s, Wait* w) {
   if (s.in_hook()) {
     w->cancel();
     w->release();
-    raise(L, "cannot wait here: waiting calls work in a hook's own coroutine, not in one of yours");
+    throw UserError(message(Msg::WaitHere));
   }
   w->blocking = true;
   s.run_until([w] { return w->finished; });
@@ -80,7 +78,7 @@ double timeout_option(lua_State* L, int opts, const char* fn) {
   double t = 0;
   if (!lua_isnil(L, -1)) {
     if (!lua_isnumber(L, -1) || lua_tonumber(L, -1) < 0)
-      raise(L, std::string(fn) + ": timeout must be a number of seconds >= 0");
+      throw UserError(message(Msg::WaitTimeout, {fn}));
     t = lua_tonumber(L, -1);
   }
   lua_pop(L, 1);
@@ -112,7 +110,7 @@ class SleepWait : public HandleWait {
 
 int l_ochre_sleep(lua_State* L) {
   Session& s = session_of(L);
-  if (!lua_isnumber(L, 1) || lua_tonumber(L, 1) < 0) raise(L, "ochre.sleep takes a number of seconds >= 0");
+  if (!lua_isnumber(L, 1) || lua_tonumber(L, 1) < 0) throw UserError(message(Msg::SleepSeconds));
   return wait_for(L, s, new SleepWait(s, lua_tonumber(L, 1)));
 }
 
@@ -153,7 +151,7 @@ class FileWait : public HandleWait {
 
 int l_ochre_wait_file(lua_State* L) {
   Session& s = session_of(L);
-  if (lua_type(L, 1) != LUA_TSTRING) raise(L, "ochre.wait_file takes a path");
+  if (lua_type(L, 1) != LUA_TSTRING) throw UserError(message(Msg::WaitFileTakes));
   std::string path = lua_tostring(L, 1);
   double timeout = timeout_option(L, 2, "ochre.wait_file");
   if (access(path.c_str(), F_OK) == 0) {
@@ -198,7 +196,7 @@ class PidWait : public HandleWait {
 
 int l_ochre_wait_pid(lua_State* L) {
   Session& s = session_of(L);
-  if (!lua_isnumber(L, 1) || lua_tonumber(L, 1) <= 0) raise(L, "ochre.wait_pid takes a process id");
+  if (!lua_isnumber(L, 1) || lua_tonumber(L, 1) <= 0) throw UserError(message(Msg::WaitPidTakes));
   pid_t pid = static_cast<pid_t>(lua_tonumber(L, 1));
   double timeout = timeout_option(L, 2, "ochre.wait_pid");
   if (kill(pid, 0) != 0 && errno == ESRCH) {
@@ -268,15 +266,15 @@ class ProcessWait : public HandleWait {
     };
     track(as_handle(&proc_));  // uv_spawn initializes the handle even when it fails
     int rc = uv_spawn(loop, &proc_, &o);
-    if (rc != 0) return std::string("cannot start the command: ") + uv_strerror(rc);
+    if (rc != 0) return message(Msg::ShCannotStart, {uv_strerror(rc)});
     pid_ = proc_.pid;
 
     for (uv_pipe_t* p : {&out_, &err_}) {
       uv_read_start(reinterpret_cast<uv_stream_t*>(p),
-                    [](uv_handle_t*, size_t, uv_buf_t* buf) {
-                      static char block[65536];
-                      buf->base = block;
-                      buf->len = sizeof block;
+                    [](uv_handle_t* h, size_t, uv_buf_t* buf) {
+                      std::vector<char>& block = static_cast<ProcessWait*>(h->data)->session.read_buffer;
+                      buf->base = block.data();
+                      buf->len = block.size();
                     },
                     [](uv_stream_t* st, ssize_t n, const uv_buf_t* buf) {
                       auto* self = static_cast<ProcessWait*>(st->data);
@@ -380,13 +378,13 @@ std::vector<std::string> command_env(lua_State* L, int opts) {
   }
   lua_getfield(L, opts, "env");
   if (!lua_isnil(L, -1)) {
-    if (!lua_istable(L, -1)) raise(L, "ochre.sh: env must be a table of NAME = value");
+    if (!lua_istable(L, -1)) throw UserError(message(Msg::ShEnvTable));
     lua_pushnil(L);
     while (lua_next(L, -2)) {
-      if (lua_type(L, -2) != LUA_TSTRING) raise(L, "ochre.sh: env names are strings");
+      if (lua_type(L, -2) != LUA_TSTRING) throw UserError(message(Msg::ShEnvNames));
       std::string name = lua_tostring(L, -2);
       bool remove = lua_isboolean(L, -1) && !lua_toboolean(L, -1);
-      if (!remove && !lua_isstring(L, -1)) raise(L, "ochre.sh: env." + name + " must be a string, a number or false");
+      if (!remove && !lua_isstring(L, -1)) throw UserError(message(Msg::ShEnvValue, {name}));
       std::string value = remove ? "" : lua_tostring(L, -1);
       bool found = false;
       for (auto it = vars.begin(); it != vars.end(); ++it) {
@@ -408,9 +406,9 @@ std::vector<std::string> command_env(lua_State* L, int opts) {
 
 int l_ochre_sh(lua_State* L) {
   Session& s = session_of(L);
-  if (lua_type(L, 1) != LUA_TSTRING) raise(L, "ochre.sh takes a command string");
+  if (lua_type(L, 1) != LUA_TSTRING) throw UserError(message(Msg::ShTakes));
   std::string cmd = lua_tostring(L, 1);
-  if (!lua_isnoneornil(L, 2) && !lua_istable(L, 2)) raise(L, "ochre.sh: options must be a table");
+  if (!lua_isnoneornil(L, 2) && !lua_istable(L, 2)) throw UserError(message(Msg::ShOptions));
   std::vector<std::string> env;
   std::string cwd, stdin_text;
   bool has_stdin = false, quiet = false;
@@ -419,12 +417,12 @@ int l_ochre_sh(lua_State* L) {
     env = command_env(L, 2);
     lua_getfield(L, 2, "cwd");
     if (!lua_isnil(L, -1)) {
-      if (lua_type(L, -1) != LUA_TSTRING) raise(L, "ochre.sh: cwd must be a path");
+      if (lua_type(L, -1) != LUA_TSTRING) throw UserError(message(Msg::ShCwd));
       cwd = lua_tostring(L, -1);
     }
     lua_getfield(L, 2, "stdin");
     if (!lua_isnil(L, -1)) {
-      if (lua_type(L, -1) != LUA_TSTRING) raise(L, "ochre.sh: stdin must be a string");
+      if (lua_type(L, -1) != LUA_TSTRING) throw UserError(message(Msg::ShStdin));
       size_t len = 0;
       const char* t = lua_tolstring(L, -1, &len);
       stdin_text.assign(t, len);
@@ -441,7 +439,7 @@ int l_ochre_sh(lua_State* L) {
   std::string err = w->spawn(cmd, env, cwd, has_stdin ? &stdin_text : nullptr, timeout, quiet);
   if (!err.empty()) {
     w->release();
-    raise(L, "ochre.sh: " + err);
+    throw UserError(message(Msg::ShFailed, {err}));
   }
   return wait_for(L, s, w);
 }

@@ -1,6 +1,8 @@
 // The catalog of messages. Keep texts short, say what is wrong and what to do.
 #include "ochre/errors.hpp"
 
+#include <vector>
+
 namespace ochre {
 namespace {
 
@@ -42,17 +44,187 @@ constexpr Entry catalog[] = {
     {Code::Internal, "internal", ErrorKind::Internal, "internal error (a bug in ochre): {}"},
 };
 
-const Entry& entry(Code code) {
-  for (const Entry& e : catalog)
-    if (e.code == code) return e;
-  return catalog[sizeof catalog / sizeof catalog[0] - 1];
+struct MsgEntry {
+  Msg msg;
+  const char* name;
+  Code code;
+  const char* text;
+};
+
+#define OCHRE_TYPE "ochre.component \"{}\": "
+constexpr MsgEntry messages[] = {
+    // the DSL
+    {Msg::TestName, "test-name", Code::LuaRuntime, "ochre.test takes a name and a function"},
+    {Msg::TestFunction, "test-function", Code::LuaRuntime, "ochre.test \"{}\" takes a function"},
+    {Msg::SettingsTable, "settings-table", Code::LuaRuntime,
+     "ochre.settings takes a table: ochre.settings { state = \"postgres://user@host/db\" }"},
+    {Msg::SettingsUnknown, "settings-unknown", Code::LuaRuntime,
+     "ochre.settings: unknown setting {} (known: state, workspace)"},
+    {Msg::SettingsString, "settings-string", Code::LuaRuntime,
+     "ochre.settings: {} takes a non-empty string (got {})"},
+    {Msg::SettingsWorkspace, "settings-workspace", Code::LuaRuntime,
+     "ochre.settings: workspace '{}' must be letters, digits, '_', '.' and '-'"},
+    {Msg::PendingReason, "pending-reason", Code::LuaRuntime, "ochre.pending takes a reason string"},
+    {Msg::OsExit, "os-exit", Code::HookFailed,
+     "os.exit cannot end ochre from a hook: raise an error to fail the job (or return "
+     "ochre.pending \"reason\" to come back later)"},
+    {Msg::CommandFailed, "command-failed", Code::HookFailed, "command {}: {}{}"},
+    {Msg::CommandTimedOut, "command-timed-out", Code::HookFailed, "timed out"},
+    {Msg::CommandExited, "command-exited", Code::HookFailed, "exited with {}"},
+    {Msg::CommandKilled, "command-killed", Code::HookFailed, "was killed by signal {}"},
+    {Msg::SuggestNear, "suggest-near", Code::LuaRuntime, " (did you mean '{}'?)"},
+    {Msg::SuggestNoFields, "suggest-no-fields", Code::LuaRuntime, " (it declares no fields)"},
+    {Msg::SuggestFields, "suggest-fields", Code::LuaRuntime, " (its fields: {})"},
+    {Msg::HintList, "hint-list", Code::LuaRuntime, " ({}: {})"},
+    {Msg::FieldNan, "field-nan", Code::BadValue, "field '{}' is NaN, which has no stable hash"},
+    {Msg::FieldInfinite, "field-infinite", Code::BadValue, "field '{}' is infinite, which has no stable hash"},
+    {Msg::FieldRequiredValue, "field-required-value", Code::BadValue,
+     "field '{}': ochre.required marks a field in a type's fields, not a value"},
+    {Msg::FieldProblem, "field-problem", Code::BadValue, "field '{}' {}"},
+    {Msg::FieldTooDeep, "field-too-deep", Code::BadValue, "field '{}' holds tables nested more than {} deep"},
+    {Msg::FieldKeyNotFinite, "field-key-not-finite", Code::BadValue,
+     "field '{}' has a key that is not a finite number"},
+    {Msg::PathMethod, "path-method", Code::LuaRuntime, "path is a method: write self:path \"name\""},
+    {Msg::PathRelative, "path-relative", Code::LuaRuntime, "self:path takes a relative file name"},
+    {Msg::PathLeaves, "path-leaves", Code::LuaRuntime, "self:path: '..' would leave the instance's area"},
+    {Msg::UnknownField, "unknown-field", Code::UnknownField, "{} has no field '{}'{}"},
+    {Msg::IdentifierFixed, "identifier-fixed", Code::LuaRuntime, "the identifier of {} cannot change"},
+    {Msg::FieldsGiven, "fields-given", Code::LuaRuntime,
+     "{} already has its fields; give them once: {} \"{}\" { ... }"},
+    {Msg::FieldsTable, "fields-table", Code::LuaRuntime, "{}: expected a table of fields, got {}"},
+    {Msg::FieldNameString, "field-name-string", Code::LuaRuntime,
+     "{}: field names are strings; got {} (write name = value)"},
+    {Msg::FieldReservedSet, "field-reserved-set", Code::LuaRuntime, "{}: '{}' cannot be set as a field"},
+    {Msg::MissingField, "missing-field", Code::MissingField, "{} needs a value for required field '{}'"},
+    {Msg::BadIdentifier, "bad-identifier", Code::BadIdentifier,
+     "{}: an identifier must be a non-empty string (got {}); write {} \"name\""},
+    {Msg::TypeName, "type-name", Code::BadType, "a component type name is a word like \"Processor\" (got {})"},
+    {Msg::TypeSpec, "type-spec", Code::BadType,
+     "ochre.component \"{}\" expects a table { fields = ..., create = ... } (got {})"},
+    {Msg::TypeDefined, "type-defined", Code::BadType, "component type '{}' is already defined at {}"},
+    {Msg::TypeEntryKey, "type-entry-key", Code::BadType, OCHRE_TYPE "unexpected entry {}"},
+    {Msg::TypeHookNotFunction, "type-hook-not-function", Code::BadType, " (a hook must be a function)"},
+    {Msg::TypeEntryUnknown, "type-entry-unknown", Code::BadType, OCHRE_TYPE "unknown entry '{}'{}"},
+    {Msg::TypeFields, "type-fields", Code::BadType, OCHRE_TYPE "fields must be a table of name = default"},
+    {Msg::TypeFieldName, "type-field-name", Code::BadType, OCHRE_TYPE "field names are words (got {})"},
+    {Msg::TypeFieldReserved, "type-field-reserved", Code::BadType,
+     OCHRE_TYPE "'{}' is reserved and cannot be a field"},
+    {Msg::TypeFieldMethod, "type-field-method", Code::BadType,
+     OCHRE_TYPE "'{}' is the name of a method and cannot be a field"},
+    {Msg::TypeDefault, "type-default", Code::BadType, OCHRE_TYPE "default of {}"},
+    {Msg::TypeBreaks, "type-breaks", Code::BadType, OCHRE_TYPE "breaks must be a list of field names"},
+    {Msg::TypeBreaksUnknown, "type-breaks-unknown", Code::BadType,
+     OCHRE_TYPE "breaks names '{}', which is not a field{}"},
+    {Msg::TypeBreaksTwice, "type-breaks-twice", Code::BadType, OCHRE_TYPE "breaks names '{}' twice"},
+    {Msg::TypeSensitive, "type-sensitive", Code::BadType, OCHRE_TYPE "sensitive must be a list of field names"},
+    {Msg::TypeSensitiveIdentifier, "type-sensitive-identifier", Code::BadType,
+     OCHRE_TYPE "the identifier is part of the key, shown everywhere; it cannot be sensitive"},
+    {Msg::TypeSensitiveUnknown, "type-sensitive-unknown", Code::BadType,
+     OCHRE_TYPE "sensitive names '{}', which is not a field{}"},
+    {Msg::TypeSensitiveTwice, "type-sensitive-twice", Code::BadType, OCHRE_TYPE "sensitive names '{}' twice"},
+    {Msg::NotifyTable, "notify-table", Code::Usage,
+     "ochre.notify takes a table { url = ..., events = ..., secret = ... } (got {})"},
+    {Msg::NotifyEventAsEntry, "notify-event-as-entry", Code::Usage, " (list events in events = { \"{}\" })"},
+    {Msg::NotifyUnknownEntry, "notify-unknown-entry", Code::Usage, "ochre.notify: unknown entry {}{}"},
+    {Msg::NotifyNoUrl, "notify-no-url", Code::Usage, "ochre.notify needs a url = \"https://...\""},
+    {Msg::NotifyUrlType, "notify-url-type", Code::Usage, "ochre.notify: url must be a string (got {})"},
+    {Msg::NotifyUrlBad, "notify-url-bad", Code::Usage, "ochre.notify: {} (got {})"},
+    {Msg::NotifyNoSecret, "notify-no-secret", Code::Usage,
+     "ochre.notify: no secret to sign deliveries with: pass secret = os.getenv \"NAME\" and set that "
+     "variable (or set OCHRE_NOTIFY_SECRET and use --notify)"},
+    {Msg::NotifySecretType, "notify-secret-type", Code::Usage, "ochre.notify: secret must be a string (got {})"},
+    {Msg::NotifyEvents, "notify-events", Code::Usage,
+     "ochre.notify: events must be a list of event names (leave it out for every event): {}"},
+    {Msg::NotifyEventsHint, "notify-events-hint", Code::Usage, " (events: {})"},
+    {Msg::NotifyUnknownEvent, "notify-unknown-event", Code::Usage, "ochre.notify: unknown event {}{}"},
+    // what a field may hold
+    {Msg::ValueType, "value-type", Code::BadValue,
+     "holds a {}; fields hold data only (nil, booleans, numbers, strings and tables of those)"},
+    {Msg::ValueMetatable, "value-metatable", Code::BadValue, "holds a table with a metatable; fields hold plain data"},
+    {Msg::ValueCycle, "value-cycle", Code::BadValue, "contains a cycle (a table that contains itself)"},
+    {Msg::ValueKeyType, "value-key-type", Code::BadValue, "has a {} key; keys are strings or numbers"},
+    {Msg::ValueMixedKeys, "value-mixed-keys", Code::BadValue, "mixes string and number keys; use one kind"},
+    {Msg::ValueNan, "value-nan", Code::BadValue, "NaN has no stable hash"},
+    {Msg::ValueInfinite, "value-infinite", Code::BadValue, "an infinite number has no stable hash"},
+    {Msg::ValueTooDeep, "value-too-deep", Code::BadValue, "is nested too deeply"},
+    {Msg::ValueAt, "value-at", Code::BadValue, "field '{}{}': {}"},
+    {Msg::ValueInstanceJson, "value-instance-json", Code::BadValue, "value: an instance cannot be encoded as JSON"},
+    {Msg::ValueInstanceOutput, "value-instance-output", Code::BadValue, "outputs: an instance cannot be an output"},
+    // the natives
+    {Msg::NativeTakes, "native-takes", Code::LuaRuntime, "{} takes {}"},
+    {Msg::JsonEncode, "json-encode", Code::LuaRuntime, "ochre.json.encode: {}"},
+    {Msg::JsonDecode, "json-decode", Code::LuaRuntime, "ochre.json.decode: {}"},
+    {Msg::WaitHere, "wait-here", Code::LuaRuntime,
+     "cannot wait here: waiting calls work in a hook's own coroutine, not in one of yours"},
+    {Msg::WaitTimeout, "wait-timeout", Code::LuaRuntime, "{}: timeout must be a number of seconds >= 0"},
+    {Msg::SleepSeconds, "sleep-seconds", Code::LuaRuntime, "ochre.sleep takes a number of seconds >= 0"},
+    {Msg::WaitFileTakes, "wait-file-takes", Code::LuaRuntime, "ochre.wait_file takes a path"},
+    {Msg::WaitPidTakes, "wait-pid-takes", Code::LuaRuntime, "ochre.wait_pid takes a process id"},
+    {Msg::ShEnvTable, "sh-env-table", Code::LuaRuntime, "ochre.sh: env must be a table of NAME = value"},
+    {Msg::ShEnvNames, "sh-env-names", Code::LuaRuntime, "ochre.sh: env names are strings"},
+    {Msg::ShEnvValue, "sh-env-value", Code::LuaRuntime, "ochre.sh: env.{} must be a string, a number or false"},
+    {Msg::ShTakes, "sh-takes", Code::LuaRuntime, "ochre.sh takes a command string"},
+    {Msg::ShOptions, "sh-options", Code::LuaRuntime, "ochre.sh: options must be a table"},
+    {Msg::ShCwd, "sh-cwd", Code::LuaRuntime, "ochre.sh: cwd must be a path"},
+    {Msg::ShStdin, "sh-stdin", Code::LuaRuntime, "ochre.sh: stdin must be a string"},
+    {Msg::ShFailed, "sh-failed", Code::LuaRuntime, "ochre.sh: {}"},
+    {Msg::ShCannotStart, "sh-cannot-start", Code::LuaRuntime, "cannot start the command: {}"},
+    {Msg::VerbInHook, "verb-in-hook", Code::LuaRuntime,
+     "ochre.{} belongs in the pipeline file (it names what ochre works on); a hook cannot call it"},
+    {Msg::VerbTakes, "verb-takes", Code::BadReturn,
+     "ochre.{} takes a component instance or a list of them (got {})"},
+    {Msg::PrintTostring, "print-tostring", Code::LuaRuntime, "'tostring' must return a string to 'print'"},
+    {Msg::CannotCreate, "cannot-create", Code::LuaRuntime, "cannot create {}: {}"},
+    {Msg::StdlibNoModule, "stdlib-no-module", Code::LuaRuntime, "\n\tno module '{}' in ochre's stdlib"},
+    {Msg::HookOutputs, "hook-outputs", Code::HookFailed, "{} returned outputs that are not data: {}"},
+    {Msg::HookReturn, "hook-return", Code::HookFailed,
+     "{} must return a table of outputs, ochre.pending(...) or nothing (it returned a {})"},
+    {Msg::HookYielded, "hook-yielded", Code::HookFailed,
+     "{} failed: the hook yielded without waiting for anything (coroutine.yield is not for hooks; "
+     "wait with ochre.sleep, ochre.sh, ...)"},
+    {Msg::HookFailed, "hook-failed", Code::HookFailed, "{} failed: {}"},
+    {Msg::NativeType, "native-type", Code::BadType, "native type {}: {}"},
+    {Msg::BadKey, "bad-key", Code::Internal, "internal error (a bug in ochre): bad key {}"},
+    {Msg::WaitingOnNothing, "waiting-on-nothing", Code::Internal, "internal error (a bug in ochre): waiting on nothing"},
+    {Msg::LuaStateMemory, "lua-state-memory", Code::Internal,
+     "internal error (a bug in ochre): cannot create a Lua state (out of memory)"},
+    {Msg::NoEmbedded, "no-embedded", Code::Internal, "internal error (a bug in ochre): no embedded Lua file {}"},
+    // the loader and the engine
+    {Msg::LoadDirectory, "load-directory", Code::NoFile, "cannot read pipeline '{}': it is a directory"},
+    {Msg::LoadBytecode, "load-bytecode", Code::LuaSyntax,
+     "syntax error: a precompiled (bytecode) chunk; ochre loads Lua source only"},
+    {Msg::UvLoopInit, "uv-loop-init", Code::Internal, "internal error (a bug in ochre): uv_loop_init: {}"},
+    {Msg::NoPlanYet, "no-plan-yet", Code::Internal, "internal error (a bug in ochre): no plan yet: call plan() first"},
+    {Msg::WebhookBad, "webhook-bad", Code::Usage, "webhook '{}': {} (see 'ochre --help')"},
+    {Msg::WebhookNoSecret, "webhook-no-secret", Code::Usage,
+     "webhook {} has no secret to sign deliveries with (set OCHRE_NOTIFY_SECRET) (see 'ochre --help')"},
+    {Msg::WebhookUnknownEvent, "webhook-unknown-event", Code::Usage,
+     "webhook {}: unknown event '{}' (see 'ochre --help')"},
+    {Msg::UnknownKeyInState, "unknown-key-in-state", Code::UnknownKey, "no instance '{}' in the state {}"},
+    {Msg::NoJob, "no-job", Code::NotNow, "no job {} in the plan"},
+    {Msg::ApplyUnderWay, "apply-under-way", Code::NotNow, "an apply is under way"},
+    {Msg::ApplyAlreadyUnderWay, "apply-already-under-way", Code::NotNow, "an apply is already under way"},
+    {Msg::PlanEmpty, "plan-empty", Code::NotNow, "nothing to apply: the plan is empty"},
+    {Msg::NotApplied, "not-applied", Code::NotNow, "{} is not applied yet: run 'ochre run' first"},
+    {Msg::NoMethod, "no-method", Code::NotNow, "{} has no method '{}'"},
+};
+#undef OCHRE_TYPE
+
+const MsgEntry& entry(Msg msg) {
+  // The table is in the enum's order (checked below), so the enum indexes it.
+  return messages[static_cast<int>(msg)];
 }
 
-}  // namespace
+constexpr bool in_enum_order() {
+  for (int i = 0; i < static_cast<int>(sizeof messages / sizeof messages[0]); ++i)
+    if (static_cast<int>(messages[i].msg) != i) return false;
+  return true;
+}
+static_assert(in_enum_order(), "messages[] must list every Msg in the enum's order");
+static_assert(sizeof messages / sizeof messages[0] == static_cast<int>(Msg::NoMethod) + 1);
 
-std::string message(Code code, std::initializer_list<std::string_view> args) {
+std::string format(const char* t, std::initializer_list<std::string_view> args) {
   std::string out;
-  const char* t = entry(code).text;
   auto arg = args.begin();
   for (; *t; ++t) {
     if (t[0] == '{' && t[1] == '}') {
@@ -63,6 +235,35 @@ std::string message(Code code, std::initializer_list<std::string_view> args) {
     }
   }
   return out;
+}
+
+const Entry& entry(Code code) {
+  for (const Entry& e : catalog)
+    if (e.code == code) return e;
+  return catalog[sizeof catalog / sizeof catalog[0] - 1];
+}
+
+}  // namespace
+
+std::string message(Code code, std::initializer_list<std::string_view> args) {
+  return format(entry(code).text, args);
+}
+
+std::string message(Msg msg, std::initializer_list<std::string_view> args) {
+  return format(entry(msg).text, args);
+}
+
+const char* msg_name(Msg msg) { return entry(msg).name; }
+Code msg_code(Msg msg) { return entry(msg).code; }
+
+const MessageText* message_texts(std::size_t* count) {
+  static const auto texts = [] {
+    std::vector<MessageText> v;
+    for (const MsgEntry& e : messages) v.push_back({e.name, e.text});
+    return v;
+  }();
+  *count = texts.size();
+  return texts.data();
 }
 
 const char* code_name(Code code) { return entry(code).name; }
@@ -81,6 +282,10 @@ int exit_status(ErrorKind kind) {
 std::string Error::display() const {
   if (where_.empty()) return what();
   return where_ + ": " + what();
+}
+
+void fail(Msg msg, std::initializer_list<std::string_view> args, std::string where) {
+  throw Error(entry(msg).code, message(msg, args), std::move(where));
 }
 
 void fail(Code code, std::initializer_list<std::string_view> args, std::string where) {

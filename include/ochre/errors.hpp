@@ -1,6 +1,7 @@
 // The error catalog: every message ochre shows a user lives here, with a stable code,
 // so tests and users can rely on both. Three kinds, three looks (STYLE.md, "Errors").
 #pragma once
+#include <cstddef>
 #include <initializer_list>
 #include <stdexcept>
 #include <string>
@@ -39,8 +40,52 @@ enum class Code {
   Listen,             // `ochre serve` cannot listen on the address asked for
 };
 
+// The messages of the catalog beyond one per code: each has a stable name (its
+// enumerator in kebab-case, e.g. Msg::SettingsUnknown is "settings-unknown"), the code
+// it is raised with, and a text with `{}` placeholders. The Lua layer gets its texts
+// from here too (by name), so every text a user can see lives in engine/errors.cpp.
+enum class Msg {
+  // the DSL (bindings/dsl.lua)
+  TestName, TestFunction, SettingsTable, SettingsUnknown, SettingsString, SettingsWorkspace,
+  PendingReason, OsExit, CommandFailed, CommandTimedOut, CommandExited, CommandKilled,
+  SuggestNear, SuggestNoFields, SuggestFields, HintList, FieldNan, FieldInfinite,
+  FieldRequiredValue, FieldProblem, FieldTooDeep, FieldKeyNotFinite, PathMethod, PathRelative,
+  PathLeaves, UnknownField, IdentifierFixed, FieldsGiven, FieldsTable, FieldNameString,
+  FieldReservedSet, MissingField, BadIdentifier, TypeName, TypeSpec, TypeDefined, TypeEntryKey,
+  TypeHookNotFunction, TypeEntryUnknown, TypeFields, TypeFieldName, TypeFieldReserved,
+  TypeFieldMethod, TypeDefault, TypeBreaks, TypeBreaksUnknown, TypeBreaksTwice, TypeSensitive,
+  TypeSensitiveIdentifier, TypeSensitiveUnknown, TypeSensitiveTwice, NotifyTable,
+  NotifyEventAsEntry, NotifyUnknownEntry, NotifyNoUrl, NotifyUrlType, NotifyUrlBad,
+  NotifyNoSecret, NotifySecretType, NotifyEvents, NotifyEventsHint, NotifyUnknownEvent,
+  // what a field may hold (the DSL and bindings/convert.cpp)
+  ValueType, ValueMetatable, ValueCycle, ValueKeyType, ValueMixedKeys, ValueNan, ValueInfinite,
+  ValueTooDeep, ValueAt, ValueInstanceJson, ValueInstanceOutput,
+  // the natives (bindings/natives.cpp, waits.cpp, module.cpp, hooks.cpp, ...)
+  NativeTakes, JsonEncode, JsonDecode, WaitHere, WaitTimeout, SleepSeconds, WaitFileTakes,
+  WaitPidTakes, ShEnvTable, ShEnvNames, ShEnvValue, ShTakes, ShOptions, ShCwd, ShStdin, ShFailed,
+  ShCannotStart, VerbInHook, VerbTakes, PrintTostring, CannotCreate, StdlibNoModule,
+  HookOutputs, HookReturn, HookYielded, HookFailed, NativeType, BadKey, WaitingOnNothing,
+  LuaStateMemory, NoEmbedded,
+  // the loader and the engine (bindings/loader.cpp, bindings/engine.cpp)
+  LoadDirectory, LoadBytecode, UvLoopInit, NoPlanYet, WebhookBad, WebhookNoSecret,
+  WebhookUnknownEvent, UnknownKeyInState, NoJob, ApplyUnderWay, ApplyAlreadyUnderWay, PlanEmpty,
+  NotApplied, NoMethod,
+};
+
 // Formats the catalog text for `code` with `{}` placeholders filled in order.
 std::string message(Code code, std::initializer_list<std::string_view> args = {});
+// Formats the text of `msg`, like message(Code, ...).
+std::string message(Msg msg, std::initializer_list<std::string_view> args = {});
+// The stable name of a message ("settings-unknown") and the code it is raised with.
+const char* msg_name(Msg msg);
+Code msg_code(Msg msg);
+// Every message as (name, text), for the Lua layer.
+struct MessageText {
+  const char* name;
+  const char* text;
+};
+const MessageText* message_texts(std::size_t* count);
+
 // The stable short name of a code, e.g. "unknown-field".
 const char* code_name(Code code);
 ErrorKind code_kind(Code code);
@@ -65,6 +110,9 @@ class Error : public std::runtime_error {
 
 // Throws an Error built from the catalog.
 [[noreturn]] void fail(Code code, std::initializer_list<std::string_view> args = {},
+                       std::string where = {});
+// Throws an Error with the text of `msg` and its code.
+[[noreturn]] void fail(Msg msg, std::initializer_list<std::string_view> args = {},
                        std::string where = {});
 
 }  // namespace ochre

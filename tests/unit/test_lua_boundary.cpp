@@ -2,6 +2,7 @@
 #include <catch2/catch.hpp>
 
 #include <stdexcept>
+#include <string>
 
 #include "bindings/lua_state.hpp"
 
@@ -61,5 +62,57 @@ TEST_CASE("lua_error unwinds C++ frames and runs their destructors", "[lua][boun
   CHECK(err.find("deep") != std::string::npos);
   CHECK(err.find("stack traceback") != std::string::npos);
   CHECK(destroyed == 2);
+  CHECK(lua_gettop(L) == 0);
+}
+
+namespace {
+
+int l_throws_error(lua_State*) {
+  Tracker t;
+  std::string alive(100, 'x');  // a heap string the unwinding must free
+  ochre::fail(ochre::Code::NotNow, {"not now"}, "here.lua:3");
+}
+
+int l_throws_user_error(lua_State*) {
+  Tracker t;
+  throw UserError("takes a string");
+}
+
+int l_calls_protected(lua_State* L) {
+  Tracker t;
+  std::string alive(100, 'y');
+  lua_pushvalue(L, 1);
+  call(L, 0, 0);  // the Lua error comes back as a LuaError
+  return 0;
+}
+
+}  // namespace
+
+TEST_CASE("natives throw instead of raising, and the trampoline raises after destructors ran",
+          "[lua][boundary]") {
+  LuaState state;
+  lua_State* L = state.get();
+  destroyed = 0;
+  std::string err;
+
+  lua_pushcfunction(L, trampoline<l_throws_error>);
+  CHECK_FALSE(pcall(L, 0, 0, &err, false));
+  CHECK(err == "here.lua:3: not now");
+  CHECK(destroyed == 1);
+
+  // A UserError names the user's line: the Lua code that called the native.
+  lua_pushcfunction(L, trampoline<l_throws_user_error>);
+  lua_setglobal(L, "native");
+  REQUIRE(luaL_loadbuffer(L, "local x = 1\nnative()", 20, "=user.lua") == 0);
+  CHECK_FALSE(pcall(L, 0, 0, &err, false));
+  CHECK(err == "user.lua:2: takes a string");
+  CHECK(destroyed == 2);
+
+  // A Lua error under call() crosses the native as a C++ exception, text unchanged.
+  lua_pushcfunction(L, trampoline<l_calls_protected>);
+  REQUIRE(luaL_loadbuffer(L, "error('deep', 0)", 16, "=inner") == 0);
+  CHECK_FALSE(pcall(L, 1, 0, &err, false));
+  CHECK(err == "deep");
+  CHECK(destroyed == 3);
   CHECK(lua_gettop(L) == 0);
 }
