@@ -449,7 +449,7 @@ function M.component(name)
     -- cutoff = true: dependents react to this type's outputs, not its fields (when an
     -- update leaves its outputs as they were, what changed only through it does not run).
     if spec.cutoff ~= nil and type(spec.cutoff) ~= "boolean" then
-      error(("ochre.component \"%s\": cutoff must be true or false (got %s)"):format(name, describe(spec.cutoff)), 2)
+      error(msg("type-cutoff", name, describe(spec.cutoff)), 2)
     end
     T.cutoff = spec.cutoff == true
     local fields = spec.fields or {}

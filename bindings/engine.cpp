@@ -73,7 +73,7 @@ int Engine::job_count() const { return static_cast<int>(impl_->workspace.current
 JobInfo Engine::job(int index) const {
   const Plan& p = impl_->workspace.current_plan();
   if (index < 0 || index >= static_cast<int>(p.jobs.size()))
-    fail(Code::NotNow, {"no job " + std::to_string(index) + " in the plan"});
+    fail(Msg::NoJob, {std::to_string(index)});
   return job_info(p, index);
 }
 
@@ -183,7 +183,7 @@ void Engine::enter(const std::string& key, const std::string& method) {
   if (n < 0) fail(Code::UnknownKey, {key, "the pipeline"});
   const StoredInstance* stored = plan.find_stored(key);
   bool applied = stored && stored->status == Status::Ok;
-  if (!applied) fail(Code::NotNow, {key + " is not applied yet: run 'ochre run' first"});
+  if (!applied) fail(Msg::NotApplied, {key});
   lua_State* L = s.L();
   int top = lua_gettop(L);
   s.push_type(graph.node(n).type);
@@ -191,7 +191,7 @@ void Engine::enter(const std::string& key, const std::string& method) {
   lua_getfield(L, -1, method.c_str());
   if (!lua_isfunction(L, -1)) {
     lua_settop(L, top);
-    fail(Code::NotNow, {key + " has no method '" + method + "'"});
+    fail(Msg::NoMethod, {key, method});
   }
   lua_replace(L, top + 1);
   lua_settop(L, top + 1);
@@ -308,10 +308,12 @@ struct LuaModule {
 
 }  // namespace ochre
 
+namespace ochre {
+namespace {
+
 // require "ochre" in a LuaJIT host: one engine per Lua state, owned by a userdata in the
 // registry (closed with the state), whose module's apply/plan/destroy run for real.
-extern "C" int luaopen_ochre(lua_State* L) {
-  using namespace ochre;
+int open_module(lua_State* L) {
   lua_getfield(L, LUA_REGISTRYINDEX, "ochre.engine");
   if (lua_isuserdata(L, -1)) {
     Engine* e = *static_cast<Engine**>(lua_touserdata(L, -1));
@@ -328,22 +330,22 @@ extern "C" int luaopen_ochre(lua_State* L) {
   lua_setfield(L, -2, "__gc");
   lua_setmetatable(L, -2);
   lua_setfield(L, LUA_REGISTRYINDEX, "ochre.engine");
-  std::string message;
-  try {
-    Options o;
-    if (const char* st = std::getenv("OCHRE_STATE"); st && *st) o.state_path = st;
-    else o.state_path = ".ochre/state.db";
-    if (const char* ws = std::getenv("OCHRE_WORKSPACE"); ws && *ws) o.workspace = ws;
-    *box = new Engine(L, o);
-    Engine* e = *box;
-    lua::Session& s = LuaModule::session(*e);
-    s.set_source("lua");
-    s.lua_verb = [e, &s](lua_State* LL, const char* verb) { return lua_verb(*e, s, LL, verb); };
-    lua_rawgeti(L, LUA_REGISTRYINDEX, s.module_ref);
-    return 1;
-  } catch (const std::exception& ex) {
-    message = ex.what();
-  }
-  lua_pushlstring(L, message.data(), message.size());
-  return lua_error(L);
+  Options o;
+  if (const char* st = std::getenv("OCHRE_STATE"); st && *st) o.state_path = st;
+  else o.state_path = ".ochre/state.db";
+  if (const char* ws = std::getenv("OCHRE_WORKSPACE"); ws && *ws) o.workspace = ws;
+  *box = new Engine(L, o);
+  Engine* e = *box;
+  lua::Session& s = LuaModule::session(*e);
+  s.set_source("lua");
+  s.lua_verb = [e, &s](lua_State* LL, const char* verb) { return lua_verb(*e, s, LL, verb); };
+  lua_rawgeti(L, LUA_REGISTRYINDEX, s.module_ref);
+  return 1;
 }
+
+}  // namespace
+}  // namespace ochre
+
+// An error opening the module is raised by the trampoline, after every C++ object of
+// open_module is gone.
+extern "C" int luaopen_ochre(lua_State* L) { return ochre::lua::trampoline<ochre::open_module>(L); }

@@ -505,8 +505,7 @@ std::string Session::encode_fields(const Graph& graph, int n) {
     lua_pop(L, 5);
     for (int d : node.deps)
       if (graph.node(d).key == key) return graph.node(d).key;
-    fail(Code::BadValue, {node.key, "its read hook, run again once its sub-components' jobs ended, referenced " + key +
-                                        ", which is not one of its sub-components in the plan"});
+    fail(Msg::RereadRef, {node.key, key});
   };
   std::string encoded = "m";
   bool id_added = false;

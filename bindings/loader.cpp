@@ -21,7 +21,7 @@ namespace ochre::lua {
 
 Session::Session(Options& opts, lua_State* host)
     : options(opts), borrowed(host != nullptr), lua_(host ? LuaState(host) : LuaState(options.lua_uses_malloc)) {
-  if (int rc = uv_loop_init(&loop_)) fail(Code::Internal, {std::string("uv_loop_init: ") + uv_strerror(rc)});
+  if (int rc = uv_loop_init(&loop_)) fail(Msg::UvLoopInit, {uv_strerror(rc)});
   install_module(*this);
 }
 
@@ -124,7 +124,7 @@ namespace {
 
 void Session::load_file(const std::string& path, const std::function<void(const std::string&)>& before_run) {
   std::error_code ec;
-  if (std::filesystem::is_directory(path, ec)) fail(Code::NoFile, {path, "it is a directory"});
+  if (std::filesystem::is_directory(path, ec)) fail(Msg::LoadDirectory, {path});
   FILE* f = std::fopen(path.c_str(), "rb");
   if (!f) fail(Code::NoFile, {path, std::strerror(errno)});
   std::fclose(f);
@@ -146,7 +146,7 @@ void Session::load_file(const std::string& path, const std::function<void(const 
     std::string err = error_text(L());
     lua_pop(L(), 1);
     if (err.find("wrong mode") != std::string::npos)
-      throw Error(Code::LuaSyntax, message(Code::LuaSyntax, {"a precompiled (bytecode) chunk; ochre loads Lua source only"}), path);
+      fail(Msg::LoadBytecode, {}, path);
     lua_user_error(Code::LuaSyntax, err);
   }
   run_chunk(path);

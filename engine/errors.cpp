@@ -207,6 +207,10 @@ constexpr MsgEntry messages[] = {
     {Msg::PlanEmpty, "plan-empty", Code::NotNow, "nothing to apply: the plan is empty"},
     {Msg::NotApplied, "not-applied", Code::NotNow, "{} is not applied yet: run 'ochre run' first"},
     {Msg::NoMethod, "no-method", Code::NotNow, "{} has no method '{}'"},
+    {Msg::TypeCutoff, "type-cutoff", Code::BadType, OCHRE_TYPE "cutoff must be true or false (got {})"},
+    {Msg::RereadRef, "reread-ref", Code::BadValue,
+     "{}: its read hook, run again once its sub-components' jobs ended, referenced {}, which is not one of its "
+     "sub-components in the plan"},
 };
 #undef OCHRE_TYPE
 
@@ -221,7 +225,7 @@ constexpr bool in_enum_order() {
   return true;
 }
 static_assert(in_enum_order(), "messages[] must list every Msg in the enum's order");
-static_assert(sizeof messages / sizeof messages[0] == static_cast<int>(Msg::NoMethod) + 1);
+static_assert(sizeof messages / sizeof messages[0] == static_cast<int>(Msg::RereadRef) + 1);
 
 std::string format(const char* t, std::initializer_list<std::string_view> args) {
   std::string out;

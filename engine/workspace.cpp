@@ -200,7 +200,7 @@ void Workspace::lock() {
 void Workspace::unlock() { lock_.reset(); }
 
 void Workspace::close_state() {
-  if (run_) fail(Code::NotNow, {"an apply is under way"});
+  if (run_) fail(Msg::ApplyUnderWay, {});
   delivery_.reset();
   ahead_.reset();
   if (state_path_ != ":memory:") state_.reset();  // a state in memory lives with the engine
@@ -221,7 +221,7 @@ std::string Workspace::files_root() const {
 // ---- planning -----------------------------------------------------------------------
 
 const Plan& Workspace::current_plan() const {
-  if (!plan_) fail(Code::Internal, {"no plan yet: call plan() first"});
+  if (!plan_) fail(Msg::NoPlanYet, {});
   return *plan_;
 }
 
@@ -297,11 +297,10 @@ std::vector<Endpoint> Workspace::endpoints() {
   std::vector<Endpoint> out;
   for (const Webhook& w : options_.notify) {
     std::string problem = check_webhook_url(w.url);
-    if (!problem.empty()) fail(Code::Usage, {"webhook '" + w.url + "': " + problem});
-    if (w.secret.empty())
-      fail(Code::Usage, {"webhook " + url_origin(w.url) + " has no secret to sign deliveries with (set OCHRE_NOTIFY_SECRET)"});
+    if (!problem.empty()) fail(Msg::WebhookBad, {w.url, problem});
+    if (w.secret.empty()) fail(Msg::WebhookNoSecret, {url_origin(w.url)});
     for (const auto& e : w.events)
-      if (!is_notify_event(e)) fail(Code::Usage, {"webhook " + url_origin(w.url) + ": unknown event '" + e + "'"});
+      if (!is_notify_event(e)) fail(Msg::WebhookUnknownEvent, {url_origin(w.url), e});
     out.push_back({w.url, w.secret, w.events});
   }
   for (Endpoint& e : source_.webhooks()) out.push_back(std::move(e));
@@ -345,7 +344,7 @@ void Workspace::deliver_leftovers() {
 // ---- applying -----------------------------------------------------------------------
 
 void Workspace::begin_apply(const Callbacks& callbacks) {
-  if (run_) fail(Code::NotNow, {"an apply is already under way"});
+  if (run_) fail(Msg::ApplyAlreadyUnderWay, {});
   current_plan();
   if (!planned_locked_) {
     // Another ochre may have changed the state since this plan: plan again under the lock.
@@ -392,13 +391,13 @@ std::vector<int> Workspace::ready_jobs() const { return run_ ? run_->ready() : s
 
 JobEnd Workspace::step(int index) {
   if (!run_) begin_apply({});
-  if (!run_) fail(Code::NotNow, {"nothing to apply: the plan is empty"});
+  if (!run_) fail(Msg::PlanEmpty, {});
   return job_end(run_->step(index));
 }
 
 void Workspace::skip(int index) {
   if (!run_) begin_apply({});
-  if (!run_) fail(Code::NotNow, {"nothing to apply: the plan is empty"});
+  if (!run_) fail(Msg::PlanEmpty, {});
   run_->skip(index);
 }
 
@@ -460,7 +459,7 @@ namespace {
 StoredInstance find_stored(StateStore& st, const std::string& key) {
   for (auto& s : st.load())
     if (s.key == key) return s;
-  fail(Code::UnknownKey, {key, "the state " + st.location()});
+  fail(Msg::UnknownKeyInState, {key, st.location()});
 }
 
 }  // namespace

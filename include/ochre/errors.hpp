@@ -70,6 +70,8 @@ enum class Msg {
   LoadDirectory, LoadBytecode, UvLoopInit, NoPlanYet, WebhookBad, WebhookNoSecret,
   WebhookUnknownEvent, UnknownKeyInState, NoJob, ApplyUnderWay, ApplyAlreadyUnderWay, PlanEmpty,
   NotApplied, NoMethod,
+  // deferred decisions (engine/apply.cpp, bindings/graph_builder.cpp)
+  TypeCutoff, RereadRef,
 };
 
 // Formats the catalog text for `code` with `{}` placeholders filled in order.
