@@ -94,6 +94,55 @@ M.fs = {
   stat = function(path) return internal.fs_stat(path) end,
 }
 
+-- The files the pipeline reads while it loads are its inputs, as much as the pipeline
+-- file is: `ochre plan --json` lists them and `ochre watch` re-plans when one changes.
+-- The bindings set internal.loading while the pipeline's chunk runs.
+internal.loading = false
+internal.inputs = {}
+local input_seen = {}
+local function input(path)
+  if internal.loading and type(path) == "string" and not input_seen[path] then
+    input_seen[path] = true
+    internal.inputs[#internal.inputs + 1] = path
+  end
+end
+internal.input = input
+do
+  local fs_read = M.fs.read
+  M.fs.read = function(path)
+    local data, err = fs_read(path)
+    if data then input(path) end
+    return data, err
+  end
+  local open, lines, do_file, load_file = io.open, io.lines, dofile, loadfile
+  io.open = function(path, mode, ...)
+    local f, err, code = open(path, mode, ...)
+    if f and (mode == nil or tostring(mode):sub(1, 1) == "r") then input(path) end
+    return f, err, code
+  end
+  io.lines = function(path, ...)
+    if path ~= nil then input(path) end
+    return lines(path, ...)
+  end
+  dofile = function(path, ...)
+    if path ~= nil then input(path) end
+    return do_file(path, ...)
+  end
+  loadfile = function(path, ...)
+    local f, err = load_file(path, ...)
+    if f and path ~= nil then input(path) end
+    return f, err
+  end
+  -- require of a module under the pipeline's folder (internal.pipeline_dir)
+  table.insert(package.loaders, 1, function(name)
+    local dir = internal.pipeline_dir
+    if not internal.loading or not dir or not package.searchpath then return nil end
+    local path = package.searchpath(name, package.path)
+    if path and path:sub(1, #dir + 1) == dir .. "/" then input(path) end
+    return nil
+  end)
+end
+
 -- The stdlib's ready components (ochre.File, ...) load on first use: stdlib/index.lua
 -- says which embedded module defines each name.
 local stdlib_index

@@ -205,6 +205,8 @@ std::vector<std::string> Engine::watch_paths() const {
   const std::string& source = impl_->session.source();
   std::vector<std::string> out;
   if (source.size() && source[0] == '/') out.push_back(source);
+  for (std::string& p : impl_->session.inputs())
+    if (std::find(out.begin(), out.end(), p) == out.end()) out.push_back(std::move(p));
   const Graph* g = impl_->workspace.graph();
   if (!g) return out;
   for (const Node& n : g->nodes()) {

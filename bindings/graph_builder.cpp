@@ -275,8 +275,28 @@ class Collector {
     }
     if (!scanning_.insert(ptr).second) return;  // a table in itself: conversion reports it
     if (!lua_checkstack(L, 4)) return;          // data nested this deep is refused later
+    // In the order of the keys (numbers, then strings by their bytes), never in Lua's
+    // table order, which changes between runs: the walk's order is the plan's.
+    struct Key {
+      bool number;
+      double n;
+      std::string s;
+    };
+    std::vector<Key> keys;
     lua_pushnil(L);
     while (lua_next(L, idx)) {
+      lua_pop(L, 1);
+      if (lua_type(L, -1) == LUA_TNUMBER) keys.push_back({true, lua_tonumber(L, -1), {}});
+      else if (lua_type(L, -1) == LUA_TSTRING) keys.push_back({false, 0, std::string(lua_tostring(L, -1), lua_objlen(L, -1))});
+    }
+    std::sort(keys.begin(), keys.end(), [](const Key& a, const Key& b) {
+      if (a.number != b.number) return a.number;
+      return a.number ? a.n < b.n : a.s < b.s;
+    });
+    for (const Key& k : keys) {
+      if (k.number) lua_pushnumber(L, k.n);
+      else lua_pushlstring(L, k.s.data(), k.s.size());
+      lua_rawget(L, idx);
       scan(lua_gettop(L));
       lua_pop(L, 1);
     }

@@ -132,6 +132,11 @@ void Session::load_file(const std::string& path, const std::function<void(const 
   // Modules beside the pipeline can be required.
   {
     std::string dir = std::filesystem::path(source_).parent_path().string();
+    // internal.pipeline_dir: a module required from there is one of the inputs
+    lua_rawgeti(L(), LUA_REGISTRYINDEX, internal_ref);
+    lua_pushlstring(L(), dir.data(), dir.size());
+    lua_setfield(L(), -2, "pipeline_dir");
+    lua_pop(L(), 1);
     lua_getglobal(L(), "package");
     lua_getfield(L(), -1, "path");
     std::string p = dir + "/?.lua;" + dir + "/?/init.lua;" + lua_tostring(L(), -1);
@@ -178,7 +183,9 @@ void Session::run_chunk(const std::string& display_name) {
   // A pipeline builds a graph that lives on: the collector runs less often while it
   // loads (a cycle when memory has grown 4x, not 2x), then as usual.
   int pause = lua_gc(L, LUA_GCSETPAUSE, 400);
+  set_loading(true);
   bool ok = pcall(L, 0, LUA_MULTRET, &err, false);
+  set_loading(false);
   lua_gc(L, LUA_GCSETPAUSE, pause);
   if (!ok) lua_user_error(Code::LuaRuntime, err);
   timer.mark("load file");
@@ -192,6 +199,29 @@ void Session::run_chunk(const std::string& display_name) {
     }
   }
   lua_settop(L, base - 1);
+}
+
+void Session::set_loading(bool on) {
+  lua_rawgeti(L(), LUA_REGISTRYINDEX, internal_ref);
+  lua_pushboolean(L(), on);
+  lua_setfield(L(), -2, "loading");
+  lua_pop(L(), 1);
+}
+
+std::vector<std::string> Session::inputs() {
+  std::vector<std::string> out;
+  lua_State* L = this->L();
+  int top = lua_gettop(L);
+  push_internal("inputs");
+  for (int i = 1, n = lua_istable(L, -1) ? static_cast<int>(lua_objlen(L, -1)) : 0; i <= n; ++i) {
+    lua_rawgeti(L, top + 1, i);
+    std::error_code ec;
+    std::string path = std::filesystem::absolute(lua_tostring(L, -1), ec).lexically_normal().string();
+    if (std::find(out.begin(), out.end(), path) == out.end()) out.push_back(std::move(path));
+    lua_pop(L, 1);
+  }
+  lua_settop(L, top);
+  return out;
 }
 
 std::pair<std::string, std::string> Session::settings() {

@@ -83,6 +83,10 @@ class Session : public PipelineSource {
   void set_roots(int idx);
   // The pipeline's ochre.settings { state = ..., workspace = ... } ("" where unset).
   std::pair<std::string, std::string> settings();
+  // The files the pipeline read while it loaded (absolute paths, each once): its inputs
+  // beside the pipeline file (ochre.fs.read, io.open for reading, io.lines, dofile,
+  // loadfile, require of a module under the pipeline's folder).
+  std::vector<std::string> inputs();
 
   // PipelineSource: the graph of the roots, and what the types say.
   const std::string& source() const override { return source_; }
@@ -173,6 +177,7 @@ class Session : public PipelineSource {
 
  private:
   void run_chunk(const std::string& display_name);
+  void set_loading(bool on);
   void finish(JobContext& ctx, JobOutcome outcome);
   void emit_lines(JobContext& ctx, bool flush);
 

@@ -230,8 +230,9 @@ class Engine {
   // `ochre enter`: calls METHOD (default "enter") of the applied instance KEY, with the
   // terminal. Throws Error (UnknownKey, NotNow) or, for a failing method, HookFailed.
   void enter(const std::string& key, const std::string& method = "enter");
-  // The files and folders the planned instances watch (their `path` fields), and the
-  // pipeline file itself: what `ochre watch` listens to.
+  // The files and folders the planned instances watch (their `path` fields), the
+  // pipeline file itself and the files it read while it loaded: what `ochre watch`
+  // listens to.
   std::vector<std::string> watch_paths() const;
 
   // Lua typed at a REPL, run in the pipeline's Lua state: an expression or statements.
