@@ -109,7 +109,7 @@ class FakeRunner : public HookRunner {
     most_running = std::max(most_running, static_cast<int>(running.size()));
     if (on_start) on_start(index);
     if (ends == Ends::AtOnce) end(index);
-    else if (!running.empty()) uv_idle_start(&idle_, on_idle);
+    else uv_idle_start(&idle_, on_idle);
   }
 
   void abandon_all() override {
@@ -195,7 +195,7 @@ struct Fixture {
     return report;
   }
 
-  // The journal of `run`: "KEY OUTCOME" or "KEY OUTCOME: ERROR", by job.
+  // The journal of `run`: key -> "OUTCOME" or "OUTCOME: ERROR".
   std::map<std::string, std::string> journal(long long run) {
     std::map<std::string, std::string> out;
     for (const JobRecord& j : state->jobs_of_run(run))
