@@ -148,12 +148,6 @@ class Scheduler {
     skip_users(j, plan_.jobs[j].key + " was skipped", false);
   }
 
-  bool finished() const {
-    for (int o : report_.outcome)
-      if (o < 0) return false;
-    return true;
-  }
-
   ApplyReport end() {
     Batch batch(state_);  // the run's end and its notification commit together
     // Jobs never started (a stop was asked for) are recorded, so the journal is whole.
@@ -177,8 +171,6 @@ class Scheduler {
     batch.commit();
     return report_;
   }
-
-  const ApplyReport& report() const { return report_; }
 
  private:
   // The scheduler's own handles (Ctrl-C, the progress tick), closed on every way out.
@@ -577,15 +569,6 @@ void recover_interrupted(StateStore& state, const Notifier* notifier, const std:
   batch.commit();
 }
 
-ApplyReport apply_plan(Plan& plan, Graph& graph, StateStore& state,
-                       HookRunner& runner, const RunInfo& info, const ApplyOptions& options,
-                       const ApplyEvents& events) {
-  Scheduler s(plan, graph, state, runner, options, events);
-  s.begin(info);
-  s.run_rest();
-  return s.end();
-}
-
 struct ApplyRun::Impl {
   Impl(Plan& plan, Graph& graph, StateStore& state, HookRunner& runner,
        const ApplyOptions& o, const ApplyEvents& e)
@@ -605,8 +588,6 @@ std::vector<int> ApplyRun::ready() const { return impl_->scheduler.ready(); }
 JobOutcome ApplyRun::step(int job) { return impl_->scheduler.step(job); }
 void ApplyRun::skip(int job) { impl_->scheduler.skip_job(job); }
 void ApplyRun::run_rest() { impl_->scheduler.run_rest(); }
-bool ApplyRun::finished() const { return impl_->scheduler.finished(); }
-const ApplyReport& ApplyRun::report() const { return impl_->scheduler.report(); }
 ApplyReport ApplyRun::end() { return impl_->scheduler.end(); }
 
 }  // namespace ochre

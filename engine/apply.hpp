@@ -68,10 +68,6 @@ struct ApplyReport {
   std::string summary() const;
 };
 
-ApplyReport apply_plan(Plan& plan, Graph& graph, StateStore& state,
-                       HookRunner& runner, const RunInfo& info, const ApplyOptions& options,
-                       const ApplyEvents& events);
-
 // An apply taken one job at a time (the REPL's step): begun on construction (the run is
 // in the journal), ended by end(). Options and events are copied.
 class ApplyRun {
@@ -85,8 +81,6 @@ class ApplyRun {
   JobOutcome step(int job);        // runs one ready job to its end
   void skip(int job);              // leaves a job (and what depends on it) for later
   void run_rest();                 // runs every job left
-  bool finished() const;           // every job has an outcome
-  const ApplyReport& report() const;
   ApplyReport end();               // records what never ran and closes the run
 
  private:

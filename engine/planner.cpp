@@ -13,27 +13,6 @@ std::string Job::details() const {
   return key + "/" + uuid + "." + action_name(action);
 }
 
-std::unordered_set<std::string> protected_keys(
-    const std::vector<StoredInstance>& stored,
-    const std::vector<std::pair<std::string, std::string>>& roots, const std::string& source) {
-  if (std::all_of(roots.begin(), roots.end(), [&](const auto& r) { return r.first == source; })) return {};
-  std::unordered_map<std::string, const StoredInstance*> by_key;
-  for (const auto& s : stored) by_key.emplace(s.key, &s);
-  std::unordered_set<std::string> seen;
-  std::vector<std::string> todo;
-  for (const auto& [src, key] : roots)
-    if (src != source) todo.push_back(key);
-  while (!todo.empty()) {
-    std::string k = std::move(todo.back());
-    todo.pop_back();
-    if (!seen.insert(k).second) continue;
-    auto it = by_key.find(k);
-    if (it != by_key.end())
-      for (const auto& d : it->second->deps) todo.push_back(d);
-  }
-  return seen;
-}
-
 namespace {
 
 class Planner {

@@ -85,11 +85,6 @@ Plan make_plan(const Graph& graph, std::vector<StoredInstance> stored, const Pla
 // Key -> position in `stored`.
 KeyIndex index_stored(const std::vector<StoredInstance>& stored);
 
-// Keys reachable through stored deps from the roots of every source but `source`.
-std::unordered_set<std::string> protected_keys(
-    const std::vector<StoredInstance>& stored,
-    const std::vector<std::pair<std::string, std::string>>& roots, const std::string& source);
-
 // The plan as the original's table, or the "nothing to do" line.
 std::string format_table(const Plan& plan);
 // The same table, given to `write` in pieces of about 64 KB.

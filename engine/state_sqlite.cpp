@@ -270,6 +270,7 @@ class SqliteState final : public StateStore {
                              "action, error, run, breaks, NULL FROM instances ORDER BY rowid"
                            : "SELECT key, type, identifier, uuid, hash, fields, outputs, deps, status, "
                              "action, error, run, NULL, NULL FROM instances ORDER BY rowid");
+    RowText row;  // its strings keep their room from row to row
     while (q.step()) {
       StoredInstance s;
       s.key = q.text(0);
@@ -277,25 +278,16 @@ class SqliteState final : public StateStore {
       s.identifier = q.text(2);
       s.uuid = q.text(3);
       s.hash = q.text(4);
-      try {
-        std::string_view fields = q.view(5);
-        check_fields(fields);
-        s.fields = PackedFields::packed(std::string(fields));
-        s.outputs = decode(q.view(6));
-        s.deps = decode_keys(q.view(7));
-      } catch (const Error& e) {
-        fail(Code::State, {path_, "damaged row for " + s.key + " (" + e.what() + "); forget it with "
-                                  "'ochre state rm " + s.key + "'"});
-      }
-      if (!parse_status(q.view(8), s.status) || !parse_action(q.view(9), s.action))
-        fail(Code::State, {path_, "damaged row for " + s.key});
+      row.fields = q.view(5);
+      row.outputs = q.view(6);
+      row.deps = q.view(7);
+      row.status = q.view(8);
+      row.action = q.view(9);
+      row.breaks = q.view(12);
+      row.sensitive = q.view(13);
+      decode_instance_row(path_, row, s);
       s.error = q.view(10);
       s.run = q.integer(11);
-      std::string_view breaks = q.view(12);
-      if (!breaks.empty()) s.breaks = decode_keys(breaks);
-      s.breaks_known = !breaks.empty();
-      std::string_view sensitive = q.view(13);
-      if (!sensitive.empty()) s.sensitive = decode_keys(sensitive);
       out.push_back(std::move(s));
     }
     return out;

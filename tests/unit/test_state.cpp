@@ -200,3 +200,47 @@ TEST_CASE("a version 1 state is migrated in place", "[state][migration]") {
   sqlite3_finalize(q);
   sqlite3_close(db);
 }
+
+TEST_CASE("rows are read back whole, and a damaged one names the instance and the way out", "[state]") {
+  SubState t;
+  {
+    auto st = open_sqlite_state(t.path(), OpenMode::ReadWrite);
+    long long run = st->begin_run({"apply", "x"});
+    StoredInstance a = instance("T/a");
+    a.breaks = {"n"};
+    a.sensitive = {"n", "identifier"};
+    st->job_finished(st->job_started(run, 0, Action::Create, a), Action::Create, a, JobOutcome{});
+    StoredInstance b = instance("T/b");  // stored before breaks were known
+    st->job_finished(st->job_started(run, 1, Action::Create, b), Action::Create, b, JobOutcome{});
+  }
+  exec(t.path(), "UPDATE instances SET breaks = NULL, status = 'pending', error = 'later' WHERE key = 'T/b'");
+  auto all = open_sqlite_state(t.path(), OpenMode::ReadOnly)->load();
+  REQUIRE(all.size() == 2);
+  CHECK(all[0].key == "T/a");
+  CHECK(all[0].fields == instance("T/a").fields);
+  CHECK(all[0].deps == std::vector<std::string>{"T/child"});
+  CHECK(all[0].breaks == std::vector<std::string>{"n"});
+  CHECK(all[0].breaks_known);
+  CHECK(all[0].sensitive == std::vector<std::string>{"n", "identifier"});
+  CHECK(all[0].status == Status::Ok);
+  CHECK(all[0].action == Action::Create);
+  CHECK(all[1].key == "T/b");
+  CHECK(all[1].breaks.empty());
+  CHECK_FALSE(all[1].breaks_known);
+  CHECK(all[1].status == Status::Pending);
+  CHECK(all[1].error == "later");
+
+  const char* damage = GENERATE("UPDATE instances SET breaks = 'x' WHERE key = 'T/a'",
+                                "UPDATE instances SET sensitive = 'x' WHERE key = 'T/a'",
+                                "UPDATE instances SET deps = 'x' WHERE key = 'T/a'",
+                                "UPDATE instances SET status = 'odd' WHERE key = 'T/a'");
+  CAPTURE(damage);
+  exec(t.path(), damage);
+  try {
+    open_sqlite_state(t.path(), OpenMode::ReadOnly)->load();
+    FAIL("expected an error");
+  } catch (const Error& e) {
+    CHECK(e.code() == Code::State);
+    CHECK(std::string(e.what()).find("damaged row for T/a") != std::string::npos);
+  }
+}
