@@ -22,6 +22,15 @@ local REQUIRED = setmetatable({}, {
 })
 M.required = REQUIRED
 
+-- ochre.optional: a field with no default that is left out of the instance (not hashed,
+-- not stored) until it is given a value. A type can so gain a field without changing
+-- the ids of the instances that do not use it.
+local OPTIONAL = setmetatable({}, {
+  __tostring = function() return "ochre.optional" end,
+  __metatable = "ochre.optional",
+})
+M.optional = OPTIONAL
+
 -- ochre.test("name", fn) or ochre.test "name" (fn): a check `ochre test FILE` runs after
 -- applying the pipeline (then it destroys it). fn may use the waiting calls.
 internal.tests = {}
@@ -215,6 +224,7 @@ local function record_of(v)
   return rawget(v, RECORD)
 end
 internal.REQUIRED = REQUIRED
+internal.OPTIONAL = OPTIONAL
 
 local HOOKS = { create = true, read = true, update = true, delete = true }
 local RESERVED = { identifier = true, outputs = true }
@@ -293,7 +303,7 @@ local function check_data(v, path, on_path, depth)
   end
   if t == "table" then
     if rawget(v, RECORD) then return nil end
-    if v == REQUIRED then
+    if v == REQUIRED or v == OPTIONAL then
       return msg("field-required-value", path)
     end
     if getmetatable(v) ~= nil then
@@ -458,7 +468,7 @@ function type_mt.__call(T, identifier)
   local values = { identifier = identifier }
   for _, f in ipairs(T.field_names) do
     local d = T.fields[f]
-    if d ~= REQUIRED then values[f] = deep_copy(d) end
+    if d ~= REQUIRED and d ~= OPTIONAL then values[f] = deep_copy(d) end
   end
   return setmetatable({ [RECORD] = { type = T, site = site(2), bare = true, values = values } }, T.mt)
 end
@@ -486,7 +496,7 @@ function M.component(name)
       if type(k) ~= "string" then
         error(msg("type-entry-key", name, describe(k)), 2)
       end
-      if type(v) == "function" then
+      if type(v) == "function" and k ~= "cutoff" then
         T.methods[k] = v
         if HOOKS[k] then T.hooks[k] = v end
       elseif k ~= "breaks" and k ~= "fields" and k ~= "sensitive" and k ~= "doc" and k ~= "cutoff" then
@@ -497,10 +507,11 @@ function M.component(name)
     end
     -- cutoff = true: dependents react to this type's outputs, not its fields (when an
     -- update leaves its outputs as they were, what changed only through it does not run).
-    if spec.cutoff ~= nil and type(spec.cutoff) ~= "boolean" then
+    -- A function(self) decides it for each instance.
+    if spec.cutoff ~= nil and type(spec.cutoff) ~= "boolean" and type(spec.cutoff) ~= "function" then
       error(msg("type-cutoff", name, describe(spec.cutoff)), 2)
     end
-    T.cutoff = spec.cutoff == true
+    T.cutoff = spec.cutoff or false
     local fields = spec.fields or {}
     if type(fields) ~= "table" then
       error(msg("type-fields", name), 2)
@@ -515,7 +526,7 @@ function M.component(name)
       if T.methods[f] then
         error(msg("type-field-method", name, f), 2)
       end
-      if default ~= REQUIRED then
+      if default ~= REQUIRED and default ~= OPTIONAL then
         local err = check_value(default, f)
         if err then error(msg("type-default", name, err), 2) end
       end

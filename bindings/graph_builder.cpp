@@ -342,8 +342,12 @@ class Collector {
       }
       if (i == type.field_names.size()) break;
       const std::string& name = type.field_names[i];
-      encode_string(name, encoded);
       push_field(type, values, i);
+      if (type.optional[i] && lua_isnil(L, -1)) {  // left out until given
+        lua_pop(L, 1);
+        continue;
+      }
+      encode_string(name, encoded);
       try {
         encode_value(L, -1, [&](int child) { return ref_key(child); }, name, encoded);
       } catch (const Error& e) {
@@ -369,7 +373,7 @@ class Collector {
     node.breaks = type.breaks;
     node.sensitive = type.sensitive;
     node.has_read = type.has_read;
-    node.cutoff = type.cutoff;
+    node.cutoff = type.cutoff || (type.cutoff_fn && cutoff_of(t_idx, inst, node.key, node.site));
     node.site = std::move(done.site);
     bool added = false;
     int n = graph_.add_or_find(node, added);
@@ -382,6 +386,17 @@ class Collector {
     if (added) graph_.set_handle(n, ref);
     else s_.alias_refs[node.key].push_back(ref);  // an alias: its outputs are kept current too
     node_of_.set(done.ptr, n);
+  }
+
+  // T.cutoff(self) for the instance at `inst`, its type at `t_idx`.
+  bool cutoff_of(int t_idx, int inst, const std::string& key, const std::string& site) {
+    lua_getfield(L, t_idx, "cutoff");
+    lua_pushvalue(L, inst);
+    std::string err;
+    if (!pcall(L, 1, 1, &err)) throw Error(Code::HookFailed, key + ": cutoff: " + err, site);
+    bool yes = lua_toboolean(L, -1);
+    lua_pop(L, 1);
+    return yes;
   }
 
   // The key of a sub-component met while converting; one not done yet gets a frame (the
@@ -537,8 +552,12 @@ std::string Session::encode_fields(const Graph& graph, int n) {
     }
     if (i == type.field_names.size()) break;
     const std::string& name = type.field_names[i];
-    encode_string(name, encoded);
     lua_getfield(L, values, name.c_str());
+    if (type.optional[i] && lua_isnil(L, -1)) {
+      lua_pop(L, 1);
+      continue;
+    }
+    encode_string(name, encoded);
     encode_value(L, -1, ref_key, name, encoded);
     lua_pop(L, 1);
   }

@@ -83,7 +83,8 @@ const TypeInfo& Session::type_info(int idx) {
   lua_getfield(L, -1, "read");
   t.has_read = lua_isfunction(L, -1);
   lua_getfield(L, idx, "cutoff");
-  t.cutoff = lua_toboolean(L, -1);
+  t.cutoff_fn = lua_isfunction(L, -1);
+  t.cutoff = !t.cutoff_fn && lua_toboolean(L, -1);
   lua_pop(L, 6);
   lua_getfield(L, idx, "sensitive");
   if (lua_istable(L, -1))
@@ -95,12 +96,14 @@ const TypeInfo& Session::type_info(int idx) {
   lua_pop(L, 1);
   lua_getfield(L, idx, "fields");
   push_internal("REQUIRED");
+  push_internal("OPTIONAL");
   for (const auto& f : t.field_names) {
-    lua_getfield(L, -2, f.c_str());
-    if (lua_rawequal(L, -1, -2)) t.required.push_back(f);
+    lua_getfield(L, -3, f.c_str());
+    if (lua_rawequal(L, -1, -3)) t.required.push_back(f);
+    t.optional.push_back(lua_rawequal(L, -1, -2) ? 1 : 0);
     lua_pop(L, 1);
   }
-  lua_pop(L, 2);
+  lua_pop(L, 3);
   return types.emplace(ptr, std::move(t)).first->second;
 }
 

@@ -26,9 +26,11 @@ struct TypeInfo {
   std::vector<std::string> field_names;
   int names_ref = LUA_NOREF;  // the same names as Lua strings (the type's field_names)
   std::vector<std::string> required;  // fields without a default
+  std::vector<char> optional;         // by field_names index: ochre.optional (left out while nil)
   std::vector<std::string> sensitive; // fields never shown
   bool has_read = false;
   bool cutoff = false;  // dependents react to its outputs, not its fields
+  bool cutoff_fn = false;  // T.cutoff(self) decides it for each instance
 };
 
 class Session;

@@ -30,7 +30,8 @@ function Instance:path(name) end
 ---@class ochre.ComponentSpec
 ---@field breaks? string[] Fields whose change replaces the instance (delete, then create).
 ---@field sensitive? string[] Fields whose values are never shown (plans, explain, --json, the REPL): "(sensitive)" instead. Still hashed and stored; the state file is owner-only.
----@field fields? table<string, any> Field name -> default; `ochre.required` for none.
+---@field fields? table<string, any> Field name -> default; `ochre.required` for none, `ochre.optional` for a field left out (not hashed) until given.
+---@field cutoff? boolean|fun(self: ochre.Instance): boolean Dependents react to this type's outputs, not its fields: when an update leaves the outputs as stored, what changed only through it does not run (its ids move on, the journal says "cutoff").
 ---@field doc? string
 ---@field create? fun(self: ochre.Instance): (table|ochre.Pending|nil) May return outputs.
 ---@field read? fun(self: ochre.Instance) Runs before hashing on every plan; may set fields.
@@ -83,6 +84,11 @@ local ochre = {}
 
 ---Marks a field that has no default: every instance must give it.
 ochre.required = {}
+
+---Marks a field that has no default and is left out of the instance (not hashed, not
+---stored) until it is given a value: a type can gain a field without changing the ids
+---of the instances that do not use it.
+ochre.optional = {}
 
 ---Defines a component type: `ochre.component "Name" { fields = {...}, create = ... }`.
 ---@param name string a word like "Processor"; unique in a pipeline

@@ -3,6 +3,10 @@
 -- in the commands name the instance's fields, so `{{inputs.src.outputs.path}}` passes a
 -- dependency's output along; inserted values are shell-quoted. The outputs are the last
 -- command's result: code, stdout, stderr and text (stdout without trailing whitespace).
+-- `produces = { "path", ... }` names the files the command makes: after it runs each
+-- must exist, and its SHA-256 goes into outputs.files[path]. Such a Command is `cutoff`:
+-- when an update leaves its outputs as they were, what depends on it only through them
+-- does not run. Deleting it removes those files, unless `keep = true`.
 local ochre = require "ochre"
 local R = require "ochre.render"
 local U = require "ochre.util"
@@ -31,6 +35,29 @@ local function options(self)
   return { env = env, cwd = cwd, timeout = timeout or nil }
 end
 
+-- A produced file's path as the command sees it (relative to cwd when one is set).
+local function produced_path(self, path)
+  local cwd = self.cwd and render(self, self.cwd, "cwd")
+  if cwd and path:sub(1, 1) ~= "/" then return cwd .. "/" .. path end
+  return path
+end
+
+local function check_produces(self)
+  local p = self.produces
+  if p == nil then return end
+  local n = 0
+  if type(p) == "table" then for _ in pairs(p) do n = n + 1 end end
+  if type(p) ~= "table" or #p ~= n then U.job_fail(self, "field 'produces' must be a list of paths") end
+  for i, path in ipairs(p) do
+    if type(path) ~= "string" or path == "" then
+      U.job_fail(self, ("field 'produces': entry %d must be a path (got %s)"):format(i, U.describe(path)))
+    end
+  end
+  if self.keep ~= nil and type(self.keep) ~= "boolean" then
+    U.job_fail(self, "field 'keep' must be true or false")
+  end
+end
+
 local function run(self, field)
   local cmd = render(self, self[field], field, true)
   local r = ochre.sh(cmd, options(self))
@@ -39,7 +66,18 @@ local function run(self, field)
       or ("was killed by signal " .. tostring(r.signal))
     U.job_fail(self, ("%s %s: %s"):format(field, why, cmd))
   end
-  return { code = r.code, stdout = r.stdout, stderr = r.stderr, text = (r.stdout:gsub("%s+$", "")) }
+  local out = { code = r.code, stdout = r.stdout, stderr = r.stderr, text = (r.stdout:gsub("%s+$", "")) }
+  if field ~= "delete_command" and self.produces and #self.produces > 0 then
+    out.files = {}
+    for _, path in ipairs(self.produces) do
+      local digest = ochre.sha256_file(produced_path(self, path))
+      if not digest then
+        U.job_fail(self, ("produces '%s', but the file is missing after %s"):format(path, field))
+      end
+      out.files[path] = digest
+    end
+  end
+  return out
 end
 
 M.Command = ochre.component "Command" {
@@ -52,11 +90,17 @@ M.Command = ochre.component "Command" {
     cwd = false,               -- the directory the commands run in
     timeout = false,           -- seconds
     inputs = {},               -- instances applied first; a change in them updates this
+    -- (optional: a Command that does not use them keeps the ids it had before they existed)
+    produces = ochre.optional, -- files the command makes: checked, hashed into outputs.files
+    keep = ochre.optional,     -- true: deleting the Command leaves the produced files
   },
+  -- With produces, dependents react to the produced files, not to the command's fields.
+  cutoff = function(self) return type(self.produces) == "table" and next(self.produces) ~= nil end,
   validate = function(self)
     U.check_field(self, "command", "string")
     U.check_field(self, "update_command", "string", true)
     U.check_field(self, "delete_command", "string", true)
+    check_produces(self)
   end,
   create = function(self) return run(self, "command") end,
   update = function(self)
@@ -64,6 +108,15 @@ M.Command = ochre.component "Command" {
   end,
   delete = function(self)
     if self.delete_command then run(self, "delete_command") end
+    if not self.keep and type(self.produces) == "table" then
+      for _, path in ipairs(self.produces) do
+        local full = produced_path(self, path)
+        if ochre.fs.exists(full) then
+          local ok, err = ochre.fs.remove(full)
+          if not ok then U.job_fail(self, ("cannot remove produced file '%s': %s"):format(path, err)) end
+        end
+      end
+    end
   end,
 }
 
