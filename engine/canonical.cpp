@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <nlohmann/json.hpp>
 
 #include "ochre/errors.hpp"
 #include "engine/hash.hpp"
@@ -308,7 +309,7 @@ void display_to(const Value& v, std::string& out) {
     case Value::Kind::Nil: out += "nil"; break;
     case Value::Kind::Bool: out += v.boolean ? "true" : "false"; break;
     case Value::Kind::Number: out += number_display(v.number); break;
-    case Value::Kind::String: out += json_quote(v.text); break;
+    case Value::Kind::String: out += quote_literal(v.text); break;
     case Value::Kind::Ref: out += v.text; break;
     case Value::Kind::Array:
       out += "{";
@@ -347,7 +348,7 @@ std::string display(const Value& v, size_t max_len) {
   return out;
 }
 
-std::string json_quote(std::string_view s) {
+std::string quote_literal(std::string_view s) {
   std::string out = "\"";
   for (unsigned char c : s) {
     switch (c) {
@@ -369,43 +370,187 @@ std::string json_quote(std::string_view s) {
   return out + "\"";
 }
 
+// ---- Machine output ----------------------------------------------------------------
+
 namespace {
 
-void json_to(const Value& v, std::string& out) {
-  switch (v.kind) {
-    case Value::Kind::Nil: out += "null"; break;
-    case Value::Kind::Bool: out += v.boolean ? "true" : "false"; break;
-    case Value::Kind::Number: out += number_display(v.number); break;
-    case Value::Kind::String: out += json_quote(v.text); break;
-    case Value::Kind::Ref: out += "{\"$ref\":" + json_quote(v.text) + "}"; break;
-    case Value::Kind::Array:
+// The length of the valid UTF-8 sequence at p[0..n) (n > 0), or 0.
+size_t utf8_sequence(const unsigned char* p, size_t n) {
+  unsigned char c = p[0];
+  if (c < 0x80) return 1;
+  size_t len = (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
+  if (!len || len > n) return 0;
+  unsigned cp = c & (0x7f >> len);
+  for (size_t k = 1; k < len; ++k) {
+    if ((p[k] & 0xc0) != 0x80) return 0;
+    cp = (cp << 6) | (p[k] & 0x3f);
+  }
+  static const unsigned min_of[] = {0, 0, 0x80, 0x800, 0x10000};
+  bool ok = cp >= min_of[len] && cp <= 0x10ffff && !(cp >= 0xd800 && cp <= 0xdfff);
+  return ok ? len : 0;
+}
+
+bool is_utf8(std::string_view text) {
+  const auto* p = reinterpret_cast<const unsigned char*>(text.data());
+  size_t n = text.size();
+  for (size_t i = 0; i < n;) {
+    if (p[i] < 0x80) {
+      ++i;
+      continue;
+    }
+    size_t len = utf8_sequence(p + i, n - i);
+    if (!len) return false;
+    i += len;
+  }
+  return true;
+}
+
+// Below 2^63 in magnitude, an integral double converts to long long exactly.
+bool is_json_integer(double x) {
+  return std::isfinite(x) && std::floor(x) == x && x >= -9223372036854775808.0 && x < 9223372036854775808.0;
+}
+
+std::string json_number_text(double x) {
+  if (is_json_integer(x)) {
+    char buf[24];
+    return std::string(buf, std::to_chars(buf, buf + sizeof buf, static_cast<long long>(x)).ptr);
+  }
+  return python_float_repr(x);
+}
+
+// nlohmann's serializer writes the strings (escapes, and no invalid UTF-8 reaches it);
+// the rest is written here, numbers as ochre writes them rather than nlohmann's own float
+// format (Grisu2, not always the shortest digits, nor Python's choice of exponent form).
+using Serializer = nlohmann::detail::serializer<Json>;
+
+void write_string(Serializer& s, const Json& j) {
+  const auto& text = j.get_ref<const std::string&>();
+  if (is_utf8(text)) s.dump(j, false, false, 0);
+  else s.dump(Json(valid_utf8(text)), false, false, 0);
+}
+
+// Most keys are names: written as they are.
+void write_key(Serializer& s, const std::string& key, std::string& out) {
+  bool plain = true;
+  for (unsigned char c : key) plain = plain && c >= 0x20 && c < 0x7f && c != '"' && c != '\\';
+  if (plain) {
+    out += '"';
+    out += key;
+    out += '"';
+  } else {
+    write_string(s, Json(key));
+  }
+}
+
+void write_to(Serializer& s, const Json& j, std::string& out) {
+  char buf[24];
+  switch (j.type()) {
+    case Json::value_t::null: out += "null"; break;
+    case Json::value_t::boolean: out += j.get<bool>() ? "true" : "false"; break;
+    case Json::value_t::number_integer:
+      out.append(buf, std::to_chars(buf, buf + sizeof buf, j.get<std::int64_t>()).ptr);
+      break;
+    case Json::value_t::number_unsigned:
+      out.append(buf, std::to_chars(buf, buf + sizeof buf, j.get<std::uint64_t>()).ptr);
+      break;
+    case Json::value_t::number_float: {
+      double x = j.get<double>();
+      out += std::isfinite(x) ? json_number_text(x) : "null";
+      break;
+    }
+    case Json::value_t::string: write_string(s, j); break;
+    case Json::value_t::array: {
       out += '[';
-      for (size_t i = 0; i < v.items.size(); ++i) {
-        if (i) out += ',';
-        json_to(v.items[i], out);
+      bool first = true;
+      for (const Json& item : j.get_ref<const Json::array_t&>()) {
+        if (!first) out += ',';
+        first = false;
+        write_to(s, item, out);
       }
       out += ']';
       break;
-    case Value::Kind::Map:
+    }
+    case Json::value_t::object: {
       out += '{';
-      for (size_t i = 0; i < v.entries.size(); ++i) {
-        if (i) out += ',';
-        const Value& k = v.entries[i].first;
-        out += json_quote(k.kind == Value::Kind::String ? k.text : number_display(k.number));
+      bool first = true;
+      for (const auto& [key, item] : j.get_ref<const Json::object_t&>()) {
+        if (!first) out += ',';
+        first = false;
+        write_key(s, key, out);
         out += ':';
-        json_to(v.entries[i].second, out);
+        write_to(s, item, out);
       }
       out += '}';
       break;
+    }
+    default: s.dump(j, false, false, 0); break;  // binary: never built by ochre
   }
 }
 
 }  // namespace
 
-std::string to_json(const Value& v) {
+std::string valid_utf8(std::string_view text) {
   std::string out;
-  json_to(v, out);
+  out.reserve(text.size());
+  const auto* p = reinterpret_cast<const unsigned char*>(text.data());
+  size_t n = text.size();
+  for (size_t i = 0; i < n;) {
+    size_t len = utf8_sequence(p + i, n - i);
+    if (len) {
+      out.append(text.substr(i, len));
+      i += len;
+    } else {
+      out += "\xef\xbf\xbd";
+      ++i;
+    }
+  }
   return out;
 }
+
+Json json_of(const Value& v) {
+  switch (v.kind) {
+    case Value::Kind::Nil: return nullptr;
+    case Value::Kind::Bool: return v.boolean;
+    case Value::Kind::Number:
+      if (is_json_integer(v.number)) return static_cast<std::int64_t>(v.number);
+      return v.number;
+    case Value::Kind::String: return v.text;
+    case Value::Kind::Ref: {
+      Json ref = Json::object();
+      ref.emplace("$ref", v.text);
+      return ref;
+    }
+    case Value::Kind::Array: {
+      Json out = Json::array();
+      out.get_ref<Json::array_t&>().reserve(v.items.size());
+      for (const Value& item : v.items) out.push_back(json_of(item));
+      return out;
+    }
+    case Value::Kind::Map: {
+      // Appended without a lookup: a map's keys are distinct values (a number key 2 and a
+      // string key "2" are both written, as two members named "2").
+      Json out = Json::object();
+      auto& members = out.get_ref<Json::object_t&>();
+      members.reserve(v.entries.size());
+      for (const auto& [k, val] : v.entries)
+        members.emplace_back(k.kind == Value::Kind::String ? k.text : json_number_text(k.number), json_of(val));
+      return out;
+    }
+  }
+  return nullptr;
+}
+
+void write_json(const Json& j, std::string& out) {
+  Serializer s(nlohmann::detail::output_adapter<char>(out), ' ', nlohmann::detail::error_handler_t::replace);
+  write_to(s, j, out);
+}
+
+std::string dump_json(const Json& j) {
+  std::string out;
+  write_json(j, out);
+  return out;
+}
+
+std::string to_json(const Value& v) { return dump_json(json_of(v)); }
 
 }  // namespace ochre

@@ -1,6 +1,7 @@
 // How a plan is shown: the original's table, JSON for machines, and explain.
 #include <algorithm>
 #include <functional>
+#include <nlohmann/json.hpp>
 
 #include "engine/canonical.hpp"
 #include "ochre/errors.hpp"
@@ -65,26 +66,25 @@ std::vector<int> node_jobs(const Plan& plan, const Graph& graph) {
   return job_of;
 }
 
+const std::string no_text;
+
 const Value& shown(const Value& v, bool masked) {
   static const Value hidden = Value::of_string(sensitive_text);
   return masked ? hidden : v;
 }
 
-std::string changes_json(const std::vector<FieldChange>& changes, const Sensitive& sensitive,
-                         const std::string& type) {
-  std::string out = "[";
-  for (size_t i = 0; i < changes.size(); ++i) {
-    const FieldChange& c = changes[i];
+Json changes_json(const std::vector<FieldChange>& changes, const Sensitive& sensitive, const std::string& type) {
+  Json out = Json::array();
+  for (const FieldChange& c : changes) {
     bool masked = is_sensitive(sensitive, type, c.field);
-    if (i) out += ',';
-    out += "{\"field\":" + json_quote(c.field);
-    out += ",\"before\":" + (c.had_before ? to_json(shown(c.before, masked)) : "null");
-    out += ",\"after\":" + (c.has_after ? to_json(shown(c.after, masked)) : "null");
-    out += std::string(",\"breaking\":") + (c.breaking ? "true" : "false");
-    if (!c.via.empty()) out += ",\"via\":" + json_quote(c.via);
-    out += '}';
+    Json change{{"field", c.field},
+                {"before", c.had_before ? json_of(shown(c.before, masked)) : Json()},
+                {"after", c.has_after ? json_of(shown(c.after, masked)) : Json()},
+                {"breaking", c.breaking}};
+    if (!c.via.empty()) change.emplace("via", c.via);
+    out.push_back(std::move(change));
   }
-  return out + "]";
+  return out;
 }
 
 }  // namespace
@@ -136,25 +136,27 @@ std::string format_table(const Plan& plan) {
 }
 
 std::string format_json(const Plan& plan, const Graph& graph, const Sensitive& sensitive) {
+  // A job and a node at a time: a plan of 100,000 instances is not built as one tree.
   std::string out = "{\"version\":1,\"jobs\":[";
   for (size_t i = 0; i < plan.jobs.size(); ++i) {
     const Job& j = plan.jobs[i];
+    const std::string& hash = j.node >= 0 ? graph.node(j.node).hash
+                              : j.stored >= 0 ? plan.stored[j.stored].hash : no_text;
     if (i) out += ',';
-    std::string hash = j.node >= 0 ? graph.node(j.node).hash
-                       : j.stored >= 0 ? plan.stored[j.stored].hash : "";
-    out += "{\"index\":" + std::to_string(i);
-    out += ",\"action\":" + json_quote(action_name(j.action));
-    out += ",\"event\":" + json_quote(event_name(j.action));
-    out += ",\"key\":" + json_quote(j.key) + ",\"type\":" + json_quote(j.type);
-    out += ",\"identifier\":" + json_quote(j.identifier) + ",\"uuid\":" + json_quote(j.uuid);
-    out += ",\"hash\":" + json_quote(hash);
-    out += ",\"details\":" + json_quote(j.details());
-    out += std::string(",\"replace\":") + (j.replace ? "true" : "false");
-    out += ",\"reason\":" + json_quote(j.reason);
-    out += ",\"changes\":" + changes_json(j.changes, sensitive, j.type);
-    out += ",\"deps\":[";
-    for (size_t k = 0; k < j.deps.size(); ++k) out += (k ? "," : "") + std::to_string(j.deps[k]);
-    out += "]}";
+    write_json(Json{{"index", i},
+                    {"action", action_name(j.action)},
+                    {"event", event_name(j.action)},
+                    {"key", j.key},
+                    {"type", j.type},
+                    {"identifier", j.identifier},
+                    {"uuid", j.uuid},
+                    {"hash", hash},
+                    {"details", j.details()},
+                    {"replace", j.replace},
+                    {"reason", j.reason},
+                    {"changes", changes_json(j.changes, sensitive, j.type)},
+                    {"deps", j.deps}},
+               out);
   }
   out += "],\"nodes\":[";
   const std::vector<int> job_of = node_jobs(plan, graph);
@@ -162,25 +164,28 @@ std::string format_json(const Plan& plan, const Graph& graph, const Sensitive& s
     const Node& node = graph.node(n);
     const Job* job = nullptr;
     std::string action = node_action(plan, job_of, n, &job);
+    Json deps = Json::array();
+    for (int d : node.deps) deps.push_back(graph.node(d).key);
     if (n) out += ',';
-    out += "{\"key\":" + json_quote(node.key) + ",\"type\":" + json_quote(node.type);
-    out += ",\"identifier\":" + json_quote(node.identifier);
-    out += ",\"uuid\":" + json_quote(node.uuid) + ",\"hash\":" + json_quote(node.hash);
-    out += ",\"action\":" + json_quote(action);
-    out += ",\"reason\":" + json_quote(job ? job->reason : "");
-    out += ",\"changes\":" + changes_json(job ? job->changes : std::vector<FieldChange>{}, sensitive, node.type);
-    out += ",\"breaks\":[";
-    for (size_t k = 0; k < node.breaks.size(); ++k) out += (k ? "," : "") + json_quote(node.breaks[k]);
-    out += "],\"inputs\":" + to_json(fields_to_value(mask_fields(node.fields, sensitive, node.type)));
-    out += ",\"deps\":[";
-    for (size_t k = 0; k < node.deps.size(); ++k)
-      out += (k ? "," : "") + json_quote(graph.node(node.deps[k]).key);
-    out += "],\"site\":" + json_quote(node.site) + "}";
+    write_json(Json{{"key", node.key},
+                    {"type", node.type},
+                    {"identifier", node.identifier},
+                    {"uuid", node.uuid},
+                    {"hash", node.hash},
+                    {"action", action},
+                    {"reason", job ? job->reason : no_text},
+                    {"changes", job ? changes_json(job->changes, sensitive, node.type) : Json::array()},
+                    {"breaks", node.breaks},
+                    {"inputs", json_of(fields_to_value(mask_fields(node.fields, sensitive, node.type)))},
+                    {"deps", std::move(deps)},
+                    {"site", node.site}},
+               out);
   }
-  out += "],\"roots\":[";
-  for (size_t k = 0; k < graph.roots().size(); ++k)
-    out += (k ? "," : "") + json_quote(graph.node(graph.roots()[k]).key);
-  out += "]}\n";
+  Json roots = Json::array();
+  for (int r : graph.roots()) roots.push_back(graph.node(r).key);
+  out += "],\"roots\":";
+  write_json(roots, out);
+  out += "}\n";
   return out;
 }
 
