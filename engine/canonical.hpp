@@ -9,10 +9,10 @@
 // Deterministic: the same value always encodes to the same bytes.
 #pragma once
 #include <initializer_list>
-#include <nlohmann/json_fwd.hpp>
 #include <string>
 #include <string_view>
 
+#include "engine/json_output.hpp"  // to_json, for the callers that know it from here
 #include "ochre/value.hpp"
 
 namespace ochre {
@@ -90,31 +90,7 @@ std::string display(const Value& v, size_t max_len = 120);
 
 // A quoted literal for people and for Graphviz DOT: `"` and `\\` escaped, \n \r \t as
 // such, other control bytes as \u00XX, every other byte as it is. Not JSON (the bytes are
-// not checked for UTF-8): machine output is written by write_json.
+// not checked for UTF-8): machine output is written by engine/json_output.hpp.
 std::string quote_literal(std::string_view s);
-
-// ---- Machine output: --json, webhook bodies, ochre.json.encode -------------------------
-//
-// Built as nlohmann::ordered_json (members in the order added, as they are written) and
-// written by write_json with nlohmann's serializer: compact, no spaces, UTF-8 as is, and
-//   - strings: `"` `\\` and control characters escaped (\b \f \n \r \t by name, others as
-//     \u00XX); a byte that is not part of valid UTF-8 (a stray continuation byte, a
-//     truncated sequence's bytes, an overlong or surrogate encoding, past U+10FFFF)
-//     becomes U+FFFD, one for each such byte, so the text is always valid UTF-8 JSON;
-//   - numbers: integral values of magnitude below 2^63 with all their digits (past 2^53
-//     exactly as the double holds them), others in Python's repr, the shortest text that
-//     reads back to the same double ("2.5", "1e-05", "1e+19"); NaN and infinities as null.
-using Json = nlohmann::ordered_json;
-
-// A value as JSON: refs as {"$ref": "Type/identifier"}; maps become objects, number keys
-// written as numbers are (above).
-Json json_of(const Value& v);
-// Appends the JSON text of `j` to `out`.
-void write_json(const Json& j, std::string& out);
-std::string dump_json(const Json& j);
-// dump_json(json_of(v)).
-std::string to_json(const Value& v);
-// `text` with every byte that is not part of valid UTF-8 replaced by U+FFFD (as above).
-std::string valid_utf8(std::string_view text);
 
 }  // namespace ochre

@@ -9,6 +9,7 @@
 
 #include "engine/canonical.hpp"
 #include "engine/hash.hpp"
+#include "engine/json_output.hpp"
 #include "ochre/errors.hpp"
 
 namespace ochre {
@@ -31,22 +32,24 @@ std::string format_state_list(const std::vector<StoredInstance>& rows, bool json
   std::vector<std::reference_wrapper<const StoredInstance>> stored(rows.begin(), rows.end());
   std::sort(stored.begin(), stored.end(), [](const StoredInstance& a, const StoredInstance& b) { return a.key < b.key; });
   if (json) {
-    // A row at a time: a large state is not built as one tree.
-    std::string out = "[";
-    for (size_t i = 0; i < stored.size(); ++i) {
-      const StoredInstance& s = stored[i];
-      if (i) out += ',';
-      write_json(Json{{"key", s.key},
-                      {"type", s.type},
-                      {"identifier", s.identifier},
-                      {"uuid", s.uuid},
-                      {"hash", s.hash},
-                      {"status", status_name(s.status)},
-                      {"action", action_name(s.action)},
-                      {"run", s.run}},
-                 out);
+    // Written as it goes: a large state is not built as one tree first.
+    std::string out;
+    JsonWriter w(out);
+    w.begin_array();
+    for (const StoredInstance& s : stored) {
+      w.begin_object();
+      w.member("key", s.key);
+      w.member("type", s.type);
+      w.member("identifier", s.identifier);
+      w.member("uuid", s.uuid);
+      w.member("hash", s.hash);
+      w.member("status", status_name(s.status));
+      w.member("action", action_name(s.action));
+      w.member("run", s.run);
+      w.end_object();
     }
-    return out + "]\n";
+    w.end_array();
+    return out + "\n";
   }
   if (stored.empty()) return "The state is empty.\n";
   size_t w = 3;

@@ -1,9 +1,9 @@
 // How a plan is shown: the original's table, JSON for machines, and explain.
 #include <algorithm>
 #include <functional>
-#include <nlohmann/json.hpp>
 
 #include "engine/canonical.hpp"
+#include "engine/json_output.hpp"
 #include "ochre/errors.hpp"
 #include "engine/planner.hpp"
 
@@ -66,25 +66,29 @@ std::vector<int> node_jobs(const Plan& plan, const Graph& graph) {
   return job_of;
 }
 
-const std::string no_text;
-
 const Value& shown(const Value& v, bool masked) {
   static const Value hidden = Value::of_string(sensitive_text);
   return masked ? hidden : v;
 }
 
-Json changes_json(const std::vector<FieldChange>& changes, const Sensitive& sensitive, const std::string& type) {
-  Json out = Json::array();
+void write_changes(JsonWriter& w, const std::vector<FieldChange>& changes, const Sensitive& sensitive,
+                   const std::string& type) {
+  w.begin_array();
   for (const FieldChange& c : changes) {
     bool masked = is_sensitive(sensitive, type, c.field);
-    Json change{{"field", c.field},
-                {"before", c.had_before ? json_of(shown(c.before, masked)) : Json()},
-                {"after", c.has_after ? json_of(shown(c.after, masked)) : Json()},
-                {"breaking", c.breaking}};
-    if (!c.via.empty()) change.emplace("via", c.via);
-    out.push_back(std::move(change));
+    w.begin_object();
+    w.member("field", c.field);
+    w.key("before");
+    if (c.had_before) w.value(shown(c.before, masked));
+    else w.null();
+    w.key("after");
+    if (c.has_after) w.value(shown(c.after, masked));
+    else w.null();
+    w.member("breaking", c.breaking);
+    if (!c.via.empty()) w.member("via", c.via);
+    w.end_object();
   }
-  return out;
+  w.end_array();
 }
 
 }  // namespace
@@ -136,56 +140,69 @@ std::string format_table(const Plan& plan) {
 }
 
 std::string format_json(const Plan& plan, const Graph& graph, const Sensitive& sensitive) {
-  // A job and a node at a time: a plan of 100,000 instances is not built as one tree.
-  std::string out = "{\"version\":1,\"jobs\":[";
+  // Written as it goes: a plan of 100,000 instances is not built as one tree first.
+  std::string out;
+  JsonWriter w(out);
+  w.begin_object();
+  w.member("version", 1);
+  w.key("jobs");
+  w.begin_array();
   for (size_t i = 0; i < plan.jobs.size(); ++i) {
     const Job& j = plan.jobs[i];
-    const std::string& hash = j.node >= 0 ? graph.node(j.node).hash
-                              : j.stored >= 0 ? plan.stored[j.stored].hash : no_text;
-    if (i) out += ',';
-    write_json(Json{{"index", i},
-                    {"action", action_name(j.action)},
-                    {"event", event_name(j.action)},
-                    {"key", j.key},
-                    {"type", j.type},
-                    {"identifier", j.identifier},
-                    {"uuid", j.uuid},
-                    {"hash", hash},
-                    {"details", j.details()},
-                    {"replace", j.replace},
-                    {"reason", j.reason},
-                    {"changes", changes_json(j.changes, sensitive, j.type)},
-                    {"deps", j.deps}},
-               out);
+    w.begin_object();
+    w.member("index", i);
+    w.member("action", action_name(j.action));
+    w.member("event", event_name(j.action));
+    w.member("key", j.key);
+    w.member("type", j.type);
+    w.member("identifier", j.identifier);
+    w.member("uuid", j.uuid);
+    w.member("hash", j.node >= 0 ? graph.node(j.node).hash : j.stored >= 0 ? plan.stored[j.stored].hash : "");
+    w.member("details", j.details());
+    w.member("replace", j.replace);
+    w.member("reason", j.reason);
+    w.key("changes");
+    write_changes(w, j.changes, sensitive, j.type);
+    w.member("deps", j.deps);
+    w.end_object();
   }
-  out += "],\"nodes\":[";
+  w.end_array();
+  w.key("nodes");
+  w.begin_array();
   const std::vector<int> job_of = node_jobs(plan, graph);
   for (int n = 0; n < (int)graph.size(); ++n) {
     const Node& node = graph.node(n);
     const Job* job = nullptr;
     std::string action = node_action(plan, job_of, n, &job);
-    Json deps = Json::array();
-    for (int d : node.deps) deps.push_back(graph.node(d).key);
-    if (n) out += ',';
-    write_json(Json{{"key", node.key},
-                    {"type", node.type},
-                    {"identifier", node.identifier},
-                    {"uuid", node.uuid},
-                    {"hash", node.hash},
-                    {"action", action},
-                    {"reason", job ? job->reason : no_text},
-                    {"changes", job ? changes_json(job->changes, sensitive, node.type) : Json::array()},
-                    {"breaks", node.breaks},
-                    {"inputs", json_of(fields_to_value(mask_fields(node.fields, sensitive, node.type)))},
-                    {"deps", std::move(deps)},
-                    {"site", node.site}},
-               out);
+    w.begin_object();
+    w.member("key", node.key);
+    w.member("type", node.type);
+    w.member("identifier", node.identifier);
+    w.member("uuid", node.uuid);
+    w.member("hash", node.hash);
+    w.member("action", action);
+    w.member("reason", job ? job->reason : "");
+    w.key("changes");
+    write_changes(w, job ? job->changes : std::vector<FieldChange>{}, sensitive, node.type);
+    w.member("breaks", node.breaks);
+    w.key("inputs");
+    w.begin_object();
+    for (const auto& [name, v] : node.fields) w.member(name, shown(v, is_sensitive(sensitive, node.type, name)));
+    w.end_object();
+    w.key("deps");
+    w.begin_array();
+    for (int d : node.deps) w.value(graph.node(d).key);
+    w.end_array();
+    w.member("site", node.site);
+    w.end_object();
   }
-  Json roots = Json::array();
-  for (int r : graph.roots()) roots.push_back(graph.node(r).key);
-  out += "],\"roots\":";
-  write_json(roots, out);
-  out += "}\n";
+  w.end_array();
+  w.key("roots");
+  w.begin_array();
+  for (int r : graph.roots()) w.value(graph.node(r).key);
+  w.end_array();
+  w.end_object();
+  out += '\n';
   return out;
 }
 

@@ -1,4 +1,5 @@
-// Machine output (--json, webhook bodies, ochre.json.encode): json_of and write_json.
+// Machine output (--json, webhook bodies, ochre.json.encode): json_of, write_json and
+// JsonWriter.
 // Always valid UTF-8 JSON, integers exact, floats in Python's repr, members in order.
 #include <catch2/catch.hpp>
 
@@ -7,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "engine/canonical.hpp"
+#include "engine/json_output.hpp"
 
 using namespace ochre;
 using namespace std::string_literals;
@@ -103,4 +105,47 @@ TEST_CASE("nested maps and lists, refs, members in the order given", "[json]") {
   std::string appended = "[";
   write_json(Json{{"k", "v"}}, appended);
   CHECK(appended == "[{\"k\":\"v\"}");
+}
+
+TEST_CASE("JsonWriter writes what write_json writes of the same tree", "[json]") {
+  Value v = map_of({{"s", Value::of_string("a\xff\"")}, {"n", Value::of_number(std::ldexp(1.0, 60))},
+                    {"f", Value::of_number(0.1)}, {"r", Value::of_ref("T/x")}});
+  Fields fields = {{"a", Value::of_number(1)}, {"b", Value::array()}};
+  std::string streamed;
+  JsonWriter w(streamed);
+  w.begin_object();
+  w.member("version", 1);
+  w.member("count", size_t{3});
+  w.member("ok", true);
+  w.member("text", "t\n");
+  w.key("none");
+  w.null();
+  w.member("value", v);
+  w.member("fields", fields);
+  w.member("ints", std::vector<int>{1, -2});
+  w.member("keys", std::vector<std::string>{"x", "k\xc3"});
+  w.key("list");
+  w.begin_array();
+  w.value(2.5);
+  w.begin_object();
+  w.end_object();
+  w.value(Json{{"k", nullptr}});
+  w.end_array();
+  w.member("k\xff", 0);
+  w.end_object();
+
+  Json tree{{"version", 1},
+            {"count", size_t{3}},
+            {"ok", true},
+            {"text", "t\n"},
+            {"none", nullptr},
+            {"value", json_of(v)},
+            {"fields", json_of(fields_to_value(fields))},
+            {"ints", {1, -2}},
+            {"keys", {"x", "k\xc3"}},
+            {"list", Json::array({2.5, Json::object(), Json{{"k", nullptr}}})},
+            {"k\xff", 0}};
+  CHECK(streamed == dump_json(tree));
+  CHECK(streamed.rfind("{\"version\":1,\"count\":3,\"ok\":true,\"text\":\"t\\n\",\"none\":null,\"value\":{", 0) == 0);
+  CHECK_NOTHROW(nlohmann::json::parse(streamed));
 }
