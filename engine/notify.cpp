@@ -7,9 +7,7 @@
 #include <chrono>
 #include <cstdio>
 #include <ctime>
-#include <nlohmann/json.hpp>
 
-#include "engine/canonical.hpp"
 #include "engine/hash.hpp"
 #include "ochre/errors.hpp"
 
@@ -82,16 +80,14 @@ std::string iso_now() {
 }  // namespace
 
 JsonMembers& JsonMembers::add(std::string_view key, std::string_view text) {
-  return add_json(key, Json(std::string(text)));
+  text_ += ',';
+  JsonWriter(text_).member(key, text);
+  return *this;
 }
 
-JsonMembers& JsonMembers::add(std::string_view key, long long number) { return add_json(key, Json(number)); }
-
-JsonMembers& JsonMembers::add_json(std::string_view key, const Json& value) {
+JsonMembers& JsonMembers::add(std::string_view key, long long number) {
   text_ += ',';
-  write_json(Json(std::string(key)), text_);
-  text_ += ':';
-  write_json(value, text_);
+  JsonWriter(text_).member(key, number);
   return *this;
 }
 
@@ -115,15 +111,16 @@ std::vector<OutboxEvent> Notifier::make(std::string_view event, long long run, c
     o.url = e.url;
     o.run = run;
     o.next_at = now;
-    o.body = dump_json(Json{{"id", o.id},
-                            {"event", std::string(event)},
-                            {"at", at},
-                            {"run", run},
-                            {"source", source_},
-                            {"command", command}});
-    o.body.pop_back();  // the closing brace: the event's members follow
+    JsonWriter w(o.body);
+    w.begin_object();
+    w.member("id", o.id);
+    w.member("event", event);
+    w.member("at", at);
+    w.member("run", run);
+    w.member("source", source_);
+    w.member("command", command);
     o.body += members.text();
-    o.body += '}';
+    w.end_object();
     o.signature = hmac_sha256_hex(e.secret, o.body);
     out.push_back(std::move(o));
   }

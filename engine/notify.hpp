@@ -7,7 +7,7 @@
 #include <string_view>
 #include <vector>
 
-#include "engine/canonical.hpp"
+#include "engine/json_output.hpp"
 #include "engine/state.hpp"
 
 namespace ochre {
@@ -33,14 +33,13 @@ struct Endpoint {
 // The event-specific members of a body, in the order added.
 class JsonMembers {
  public:
-  // A string member; bytes that are not UTF-8 become U+FFFD (write_json), so the body
-  // is valid JSON.
+  // A string member; bytes that are not UTF-8 become U+FFFD (engine/json_output.hpp), so
+  // the body is valid JSON.
   JsonMembers& add(std::string_view key, std::string_view text);
   JsonMembers& add(std::string_view key, long long number);
-  const std::string& text() const { return text_; }  // `,"key":value,...`, by write_json
+  const std::string& text() const { return text_; }  // `,"key":value,...`
 
  private:
-  JsonMembers& add_json(std::string_view key, const Json& value);
   std::string text_;
 };
 

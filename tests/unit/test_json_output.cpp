@@ -9,6 +9,7 @@
 
 #include "engine/canonical.hpp"
 #include "engine/json_output.hpp"
+#include "engine/notify.hpp"
 
 using namespace ochre;
 using namespace std::string_literals;
@@ -148,4 +149,15 @@ TEST_CASE("JsonWriter writes what write_json writes of the same tree", "[json]")
   CHECK(streamed == dump_json(tree));
   CHECK(streamed.rfind("{\"version\":1,\"count\":3,\"ok\":true,\"text\":\"t\\n\",\"none\":null,\"value\":{", 0) == 0);
   CHECK_NOTHROW(nlohmann::json::parse(streamed));
+}
+
+TEST_CASE("a webhook body: the common members, then the event's, in order", "[json][notify]") {
+  Notifier n({Endpoint{"http://127.0.0.1:9/hook", "s", {}}}, "/srv/p\xffipeline.lua", "apply");
+  auto rows = n.make("job.failed", 7, JsonMembers().add("key", "T/a").add("error", "bad \xc3").add("jobs", 3));
+  REQUIRE(rows.size() == 1);
+  const std::string& body = rows[0].body;
+  std::string at = nlohmann::json::parse(body)["at"];
+  CHECK(body == "{\"id\":\"" + rows[0].id + "\",\"event\":\"job.failed\",\"at\":\"" + at +
+                    "\",\"run\":7,\"source\":\"/srv/p\xef\xbf\xbdipeline.lua\",\"command\":\"apply\","
+                    "\"key\":\"T/a\",\"error\":\"bad \xef\xbf\xbd\",\"jobs\":3}");
 }
