@@ -49,7 +49,8 @@ std::string format_state_list(const std::vector<StoredInstance>& rows, bool json
       w.end_object();
     }
     w.end_array();
-    return out + "\n";
+    out += '\n';
+    return out;
   }
   if (stored.empty()) return "The state is empty.\n";
   size_t w = 3;
