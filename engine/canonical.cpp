@@ -308,7 +308,7 @@ void display_to(const Value& v, std::string& out) {
     case Value::Kind::Nil: out += "nil"; break;
     case Value::Kind::Bool: out += v.boolean ? "true" : "false"; break;
     case Value::Kind::Number: out += number_display(v.number); break;
-    case Value::Kind::String: out += json_quote(v.text); break;
+    case Value::Kind::String: out += quote_literal(v.text); break;
     case Value::Kind::Ref: out += v.text; break;
     case Value::Kind::Array:
       out += "{";
@@ -347,7 +347,7 @@ std::string display(const Value& v, size_t max_len) {
   return out;
 }
 
-std::string json_quote(std::string_view s) {
+std::string quote_literal(std::string_view s) {
   std::string out = "\"";
   for (unsigned char c : s) {
     switch (c) {
@@ -367,45 +367,6 @@ std::string json_quote(std::string_view s) {
     }
   }
   return out + "\"";
-}
-
-namespace {
-
-void json_to(const Value& v, std::string& out) {
-  switch (v.kind) {
-    case Value::Kind::Nil: out += "null"; break;
-    case Value::Kind::Bool: out += v.boolean ? "true" : "false"; break;
-    case Value::Kind::Number: out += number_display(v.number); break;
-    case Value::Kind::String: out += json_quote(v.text); break;
-    case Value::Kind::Ref: out += "{\"$ref\":" + json_quote(v.text) + "}"; break;
-    case Value::Kind::Array:
-      out += '[';
-      for (size_t i = 0; i < v.items.size(); ++i) {
-        if (i) out += ',';
-        json_to(v.items[i], out);
-      }
-      out += ']';
-      break;
-    case Value::Kind::Map:
-      out += '{';
-      for (size_t i = 0; i < v.entries.size(); ++i) {
-        if (i) out += ',';
-        const Value& k = v.entries[i].first;
-        out += json_quote(k.kind == Value::Kind::String ? k.text : number_display(k.number));
-        out += ':';
-        json_to(v.entries[i].second, out);
-      }
-      out += '}';
-      break;
-  }
-}
-
-}  // namespace
-
-std::string to_json(const Value& v) {
-  std::string out;
-  json_to(v, out);
-  return out;
 }
 
 }  // namespace ochre

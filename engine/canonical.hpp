@@ -12,6 +12,7 @@
 #include <string>
 #include <string_view>
 
+#include "engine/json_output.hpp"  // to_json, for the callers that know it from here
 #include "ochre/value.hpp"
 
 namespace ochre {
@@ -87,10 +88,9 @@ Fields value_to_fields(Value&& v);  // moves the entries
 // A short, readable rendering for people: Lua-like literals, refs as Type/identifier.
 std::string display(const Value& v, size_t max_len = 120);
 
-// JSON text of a value: refs as {"$ref": "Type/identifier"}, maps with number keys
-// become objects with the numbers as text.
-std::string to_json(const Value& v);
-// A JSON string literal with escapes.
-std::string json_quote(std::string_view s);
+// A quoted literal for people and for Graphviz DOT: `"` and `\\` escaped, \n \r \t as
+// such, other control bytes as \u00XX, every other byte as it is. Not JSON (the bytes are
+// not checked for UTF-8): machine output is written by engine/json_output.hpp.
+std::string quote_literal(std::string_view s);
 
 }  // namespace ochre

@@ -3,22 +3,18 @@
 #include <algorithm>
 #include <functional>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <unordered_map>
 #include <unordered_set>
 
 #include "engine/canonical.hpp"
 #include "engine/hash.hpp"
+#include "engine/json_output.hpp"
 #include "ochre/errors.hpp"
 
 namespace ochre {
 
 namespace {
-
-std::string keys_json(const std::vector<std::string>& keys) {
-  std::string out = "[";
-  for (size_t i = 0; i < keys.size(); ++i) out += (i ? "," : "") + json_quote(keys[i]);
-  return out + "]";
-}
 
 std::string status_text(const StoredInstance& s) {
   if (s.status == Status::Ok) return "ok";
@@ -36,16 +32,25 @@ std::string format_state_list(const std::vector<StoredInstance>& rows, bool json
   std::vector<std::reference_wrapper<const StoredInstance>> stored(rows.begin(), rows.end());
   std::sort(stored.begin(), stored.end(), [](const StoredInstance& a, const StoredInstance& b) { return a.key < b.key; });
   if (json) {
-    std::string out = "[";
-    for (size_t i = 0; i < stored.size(); ++i) {
-      const StoredInstance& s = stored[i];
-      out += (i ? "," : "");
-      out += "{\"key\":" + json_quote(s.key) + ",\"type\":" + json_quote(s.type) +
-             ",\"identifier\":" + json_quote(s.identifier) + ",\"uuid\":" + json_quote(s.uuid) +
-             ",\"hash\":" + json_quote(s.hash) + ",\"status\":" + json_quote(status_name(s.status)) +
-             ",\"action\":" + json_quote(action_name(s.action)) + ",\"run\":" + std::to_string(s.run) + "}";
+    // Written as it goes: a large state is not built as one tree first.
+    std::string out;
+    JsonWriter w(out);
+    w.begin_array();
+    for (const StoredInstance& s : stored) {
+      w.begin_object();
+      w.member("key", s.key);
+      w.member("type", s.type);
+      w.member("identifier", s.identifier);
+      w.member("uuid", s.uuid);
+      w.member("hash", s.hash);
+      w.member("status", status_name(s.status));
+      w.member("action", action_name(s.action));
+      w.member("run", s.run);
+      w.end_object();
     }
-    return out + "]\n";
+    w.end_array();
+    out += '\n';
+    return out;
   }
   if (stored.empty()) return "The state is empty.\n";
   size_t w = 3;
@@ -58,12 +63,19 @@ std::string format_state_list(const std::vector<StoredInstance>& rows, bool json
 std::string format_state_show(const StoredInstance& s, bool json, const Sensitive& sensitive) {
   const Fields fields = mask_fields(s.fields, sensitive, s.type);
   if (json) {
-    return "{\"key\":" + json_quote(s.key) + ",\"type\":" + json_quote(s.type) +
-           ",\"identifier\":" + json_quote(s.identifier) + ",\"uuid\":" + json_quote(s.uuid) +
-           ",\"hash\":" + json_quote(s.hash) + ",\"status\":" + json_quote(status_name(s.status)) +
-           ",\"action\":" + json_quote(action_name(s.action)) + ",\"error\":" + json_quote(s.error) +
-           ",\"run\":" + std::to_string(s.run) + ",\"fields\":" + to_json(fields_to_value(fields)) +
-           ",\"outputs\":" + to_json(s.outputs) + ",\"deps\":" + keys_json(s.deps) + "}\n";
+    return dump_json(Json{{"key", s.key},
+                          {"type", s.type},
+                          {"identifier", s.identifier},
+                          {"uuid", s.uuid},
+                          {"hash", s.hash},
+                          {"status", status_name(s.status)},
+                          {"action", action_name(s.action)},
+                          {"error", s.error},
+                          {"run", s.run},
+                          {"fields", json_of(fields_to_value(fields))},
+                          {"outputs", json_of(s.outputs)},
+                          {"deps", s.deps}}) +
+           "\n";
   }
   std::string out = s.key + "\n";
   out += "  uuid    " + s.uuid + "\n  hash    " + s.hash + "\n  status  " + status_text(s) + "\n";
@@ -86,22 +98,29 @@ std::string format_log(StateStore& state, int limit, bool json) {
     std::string out = "[";
     for (size_t i = 0; i < runs.size(); ++i) {
       const auto& r = runs[i];
-      out += (i ? "," : "");
-      out += "{\"run\":" + std::to_string(r.id) + ",\"command\":" + json_quote(r.command) +
-             ",\"source\":" + json_quote(r.source) + ",\"started\":" + json_quote(r.started) +
-             ",\"ended\":" + json_quote(r.ended) + ",\"outcome\":" + json_quote(r.outcome) +
-             ",\"summary\":" + json_quote(r.summary) + ",\"pid\":" + std::to_string(r.pid) +
-             ",\"host\":" + json_quote(r.host) + ",\"user\":" + json_quote(r.user) + ",\"jobs\":[";
-      auto jobs = state.jobs_of_run(r.id);
-      for (size_t k = 0; k < jobs.size(); ++k) {
-        const auto& j = jobs[k];
-        out += (k ? "," : "");
-        out += "{\"seq\":" + std::to_string(j.seq) + ",\"key\":" + json_quote(j.key) +
-               ",\"uuid\":" + json_quote(j.uuid) + ",\"action\":" + json_quote(j.action) +
-               ",\"started\":" + json_quote(j.started) + ",\"ended\":" + json_quote(j.ended) +
-               ",\"outcome\":" + json_quote(j.outcome) + ",\"error\":" + json_quote(j.error) + "}";
-      }
-      out += "]}";
+      Json jobs = Json::array();
+      for (const auto& j : state.jobs_of_run(r.id))
+        jobs.push_back(Json{{"seq", j.seq},
+                            {"key", j.key},
+                            {"uuid", j.uuid},
+                            {"action", j.action},
+                            {"started", j.started},
+                            {"ended", j.ended},
+                            {"outcome", j.outcome},
+                            {"error", j.error}});
+      if (i) out += ',';
+      write_json(Json{{"run", r.id},
+                      {"command", r.command},
+                      {"source", r.source},
+                      {"started", r.started},
+                      {"ended", r.ended},
+                      {"outcome", r.outcome},
+                      {"summary", r.summary},
+                      {"pid", r.pid},
+                      {"host", r.host},
+                      {"user", r.user},
+                      {"jobs", std::move(jobs)}},
+                 out);
     }
     return out + "]\n";
   }
@@ -128,12 +147,17 @@ std::string format_history(const std::vector<VersionRecord>& versions, const std
     std::string out = "[";
     for (size_t i = 0; i < versions.size(); ++i) {
       const auto& v = versions[i];
-      out += (i ? "," : "");
-      out += "{\"key\":" + json_quote(v.key) + ",\"uuid\":" + json_quote(v.uuid) + ",\"hash\":" +
-             json_quote(v.hash) + ",\"action\":" + json_quote(v.action) + ",\"at\":" + json_quote(v.at) +
-             ",\"run\":" + std::to_string(v.run) + ",\"job\":" + std::to_string(v.job) +
-             ",\"fields\":" + to_json(fields_to_value(mask_fields(v.fields, sensitive, type))) +
-             ",\"outputs\":" + to_json(v.outputs) + "}";
+      if (i) out += ',';
+      write_json(Json{{"key", v.key},
+                      {"uuid", v.uuid},
+                      {"hash", v.hash},
+                      {"action", v.action},
+                      {"at", v.at},
+                      {"run", v.run},
+                      {"job", v.job},
+                      {"fields", json_of(fields_to_value(mask_fields(v.fields, sensitive, type)))},
+                      {"outputs", json_of(v.outputs)}},
+                 out);
     }
     return out + "]\n";
   }
@@ -195,13 +219,13 @@ std::string format_graph(const Plan& plan, const Graph& graph, const std::string
       {"delete", "lightpink"}, {"none", "gray90"}};
   out = "digraph ochre {\n  rankdir=LR;\n  node [shape=box, style=filled];\n";
   for (size_t i = 0; i < graph.size(); ++i)
-    out += "  " + json_quote(graph.node(i).key) + " [label=" + json_quote(label(graph.node(i).key, action[i])) +
+    out += "  " + quote_literal(graph.node(i).key) + " [label=" + quote_literal(label(graph.node(i).key, action[i])) +
            ", fillcolor=" + colour.at(action[i]) + "];\n";
   for (const auto& k : deleted)
-    out += "  " + json_quote(k) + " [label=" + json_quote(label(k, "delete")) + ", fillcolor=lightpink];\n";
+    out += "  " + quote_literal(k) + " [label=" + quote_literal(label(k, "delete")) + ", fillcolor=lightpink];\n";
   for (size_t i = 0; i < graph.size(); ++i)
     for (int d : graph.node(i).deps)
-      out += "  " + json_quote(graph.node(d).key) + " -> " + json_quote(graph.node(i).key) + ";\n";
+      out += "  " + quote_literal(graph.node(d).key) + " -> " + quote_literal(graph.node(i).key) + ";\n";
   return out + "}\n";
 }
 

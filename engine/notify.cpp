@@ -8,7 +8,6 @@
 #include <cstdio>
 #include <ctime>
 
-#include "engine/canonical.hpp"
 #include "engine/hash.hpp"
 #include "ochre/errors.hpp"
 
@@ -65,35 +64,6 @@ bool Endpoint::wants(std::string_view event) const {
 
 namespace {
 
-// `text` with every byte that does not start or continue a valid UTF-8 sequence (and
-// every overlong or surrogate encoding) replaced by U+FFFD.
-std::string valid_utf8(std::string_view text) {
-  std::string out;
-  out.reserve(text.size());
-  const auto* p = reinterpret_cast<const unsigned char*>(text.data());
-  size_t n = text.size();
-  for (size_t i = 0; i < n;) {
-    unsigned char c = p[i];
-    size_t len = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
-    bool ok = len > 0 && i + len <= n;
-    for (size_t k = 1; ok && k < len; ++k) ok = (p[i + k] & 0xc0) == 0x80;
-    if (ok && len > 1) {
-      unsigned cp = c & (0x7f >> len);
-      for (size_t k = 1; k < len; ++k) cp = (cp << 6) | (p[i + k] & 0x3f);
-      static const unsigned min_of[] = {0, 0, 0x80, 0x800, 0x10000};
-      ok = cp >= min_of[len] && cp <= 0x10ffff && !(cp >= 0xd800 && cp <= 0xdfff);
-    }
-    if (ok) {
-      out.append(text.substr(i, len));
-      i += len;
-    } else {
-      out += "\xef\xbf\xbd";
-      ++i;
-    }
-  }
-  return out;
-}
-
 std::string iso_now() {
   using namespace std::chrono;
   auto t = system_clock::now();
@@ -110,12 +80,14 @@ std::string iso_now() {
 }  // namespace
 
 JsonMembers& JsonMembers::add(std::string_view key, std::string_view text) {
-  text_ += "," + json_quote(key) + ":" + json_quote(valid_utf8(text));
+  text_ += ',';
+  JsonWriter(text_).member(key, text);
   return *this;
 }
 
 JsonMembers& JsonMembers::add(std::string_view key, long long number) {
-  text_ += "," + json_quote(key) + ":" + std::to_string(number);
+  text_ += ',';
+  JsonWriter(text_).member(key, number);
   return *this;
 }
 
@@ -139,9 +111,16 @@ std::vector<OutboxEvent> Notifier::make(std::string_view event, long long run, c
     o.url = e.url;
     o.run = run;
     o.next_at = now;
-    o.body = "{\"id\":" + json_quote(o.id) + ",\"event\":" + json_quote(event) + ",\"at\":" + json_quote(at) +
-             ",\"run\":" + std::to_string(run) + ",\"source\":" + json_quote(valid_utf8(source_)) +
-             ",\"command\":" + json_quote(command) + members.text() + "}";
+    JsonWriter w(o.body);
+    w.begin_object();
+    w.member("id", o.id);
+    w.member("event", event);
+    w.member("at", at);
+    w.member("run", run);
+    w.member("source", source_);
+    w.member("command", command);
+    o.body += members.text();
+    w.end_object();
     o.signature = hmac_sha256_hex(e.secret, o.body);
     out.push_back(std::move(o));
   }

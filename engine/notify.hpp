@@ -7,6 +7,7 @@
 #include <string_view>
 #include <vector>
 
+#include "engine/json_output.hpp"
 #include "engine/state.hpp"
 
 namespace ochre {
@@ -32,7 +33,8 @@ struct Endpoint {
 // The event-specific members of a body, in the order added.
 class JsonMembers {
  public:
-  // A string member; bytes that are not UTF-8 become U+FFFD, so the body is valid JSON.
+  // A string member; bytes that are not UTF-8 become U+FFFD (engine/json_output.hpp), so
+  // the body is valid JSON.
   JsonMembers& add(std::string_view key, std::string_view text);
   JsonMembers& add(std::string_view key, long long number);
   const std::string& text() const { return text_; }  // `,"key":value,...`

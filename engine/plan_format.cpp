@@ -3,6 +3,7 @@
 #include <functional>
 
 #include "engine/canonical.hpp"
+#include "engine/json_output.hpp"
 #include "ochre/errors.hpp"
 #include "engine/planner.hpp"
 
@@ -70,21 +71,24 @@ const Value& shown(const Value& v, bool masked) {
   return masked ? hidden : v;
 }
 
-std::string changes_json(const std::vector<FieldChange>& changes, const Sensitive& sensitive,
-                         const std::string& type) {
-  std::string out = "[";
-  for (size_t i = 0; i < changes.size(); ++i) {
-    const FieldChange& c = changes[i];
+void write_changes(JsonWriter& w, const std::vector<FieldChange>& changes, const Sensitive& sensitive,
+                   const std::string& type) {
+  w.begin_array();
+  for (const FieldChange& c : changes) {
     bool masked = is_sensitive(sensitive, type, c.field);
-    if (i) out += ',';
-    out += "{\"field\":" + json_quote(c.field);
-    out += ",\"before\":" + (c.had_before ? to_json(shown(c.before, masked)) : "null");
-    out += ",\"after\":" + (c.has_after ? to_json(shown(c.after, masked)) : "null");
-    out += std::string(",\"breaking\":") + (c.breaking ? "true" : "false");
-    if (!c.via.empty()) out += ",\"via\":" + json_quote(c.via);
-    out += '}';
+    w.begin_object();
+    w.member("field", c.field);
+    w.key("before");
+    if (c.had_before) w.value(shown(c.before, masked));
+    else w.null();
+    w.key("after");
+    if (c.has_after) w.value(shown(c.after, masked));
+    else w.null();
+    w.member("breaking", c.breaking);
+    if (!c.via.empty()) w.member("via", c.via);
+    w.end_object();
   }
-  return out + "]";
+  w.end_array();
 }
 
 }  // namespace
@@ -136,51 +140,69 @@ std::string format_table(const Plan& plan) {
 }
 
 std::string format_json(const Plan& plan, const Graph& graph, const Sensitive& sensitive) {
-  std::string out = "{\"version\":1,\"jobs\":[";
+  // Written as it goes: a plan of 100,000 instances is not built as one tree first.
+  std::string out;
+  JsonWriter w(out);
+  w.begin_object();
+  w.member("version", 1);
+  w.key("jobs");
+  w.begin_array();
   for (size_t i = 0; i < plan.jobs.size(); ++i) {
     const Job& j = plan.jobs[i];
-    if (i) out += ',';
-    std::string hash = j.node >= 0 ? graph.node(j.node).hash
-                       : j.stored >= 0 ? plan.stored[j.stored].hash : "";
-    out += "{\"index\":" + std::to_string(i);
-    out += ",\"action\":" + json_quote(action_name(j.action));
-    out += ",\"event\":" + json_quote(event_name(j.action));
-    out += ",\"key\":" + json_quote(j.key) + ",\"type\":" + json_quote(j.type);
-    out += ",\"identifier\":" + json_quote(j.identifier) + ",\"uuid\":" + json_quote(j.uuid);
-    out += ",\"hash\":" + json_quote(hash);
-    out += ",\"details\":" + json_quote(j.details());
-    out += std::string(",\"replace\":") + (j.replace ? "true" : "false");
-    out += ",\"reason\":" + json_quote(j.reason);
-    out += ",\"changes\":" + changes_json(j.changes, sensitive, j.type);
-    out += ",\"deps\":[";
-    for (size_t k = 0; k < j.deps.size(); ++k) out += (k ? "," : "") + std::to_string(j.deps[k]);
-    out += "]}";
+    w.begin_object();
+    w.member("index", i);
+    w.member("action", action_name(j.action));
+    w.member("event", event_name(j.action));
+    w.member("key", j.key);
+    w.member("type", j.type);
+    w.member("identifier", j.identifier);
+    w.member("uuid", j.uuid);
+    w.member("hash", j.node >= 0 ? graph.node(j.node).hash : j.stored >= 0 ? plan.stored[j.stored].hash : "");
+    w.member("details", j.details());
+    w.member("replace", j.replace);
+    w.member("reason", j.reason);
+    w.key("changes");
+    write_changes(w, j.changes, sensitive, j.type);
+    w.member("deps", j.deps);
+    w.end_object();
   }
-  out += "],\"nodes\":[";
+  w.end_array();
+  w.key("nodes");
+  w.begin_array();
   const std::vector<int> job_of = node_jobs(plan, graph);
   for (int n = 0; n < (int)graph.size(); ++n) {
     const Node& node = graph.node(n);
     const Job* job = nullptr;
     std::string action = node_action(plan, job_of, n, &job);
-    if (n) out += ',';
-    out += "{\"key\":" + json_quote(node.key) + ",\"type\":" + json_quote(node.type);
-    out += ",\"identifier\":" + json_quote(node.identifier);
-    out += ",\"uuid\":" + json_quote(node.uuid) + ",\"hash\":" + json_quote(node.hash);
-    out += ",\"action\":" + json_quote(action);
-    out += ",\"reason\":" + json_quote(job ? job->reason : "");
-    out += ",\"changes\":" + changes_json(job ? job->changes : std::vector<FieldChange>{}, sensitive, node.type);
-    out += ",\"breaks\":[";
-    for (size_t k = 0; k < node.breaks.size(); ++k) out += (k ? "," : "") + json_quote(node.breaks[k]);
-    out += "],\"inputs\":" + to_json(fields_to_value(mask_fields(node.fields, sensitive, node.type)));
-    out += ",\"deps\":[";
-    for (size_t k = 0; k < node.deps.size(); ++k)
-      out += (k ? "," : "") + json_quote(graph.node(node.deps[k]).key);
-    out += "],\"site\":" + json_quote(node.site) + "}";
+    w.begin_object();
+    w.member("key", node.key);
+    w.member("type", node.type);
+    w.member("identifier", node.identifier);
+    w.member("uuid", node.uuid);
+    w.member("hash", node.hash);
+    w.member("action", action);
+    w.member("reason", job ? job->reason : "");
+    w.key("changes");
+    write_changes(w, job ? job->changes : std::vector<FieldChange>{}, sensitive, node.type);
+    w.member("breaks", node.breaks);
+    w.key("inputs");
+    w.begin_object();
+    for (const auto& [name, v] : node.fields) w.member(name, shown(v, is_sensitive(sensitive, node.type, name)));
+    w.end_object();
+    w.key("deps");
+    w.begin_array();
+    for (int d : node.deps) w.value(graph.node(d).key);
+    w.end_array();
+    w.member("site", node.site);
+    w.end_object();
   }
-  out += "],\"roots\":[";
-  for (size_t k = 0; k < graph.roots().size(); ++k)
-    out += (k ? "," : "") + json_quote(graph.node(graph.roots()[k]).key);
-  out += "]}\n";
+  w.end_array();
+  w.key("roots");
+  w.begin_array();
+  for (int r : graph.roots()) w.value(graph.node(r).key);
+  w.end_array();
+  w.end_object();
+  out += '\n';
   return out;
 }
 
