@@ -82,7 +82,8 @@ void Engine::plan_table(const std::function<void(std::string_view)>& write) cons
   format_table(impl_->workspace.current_plan(), write);
 }
 std::string Engine::plan_json() const {
-  return format_json(impl_->workspace.current_plan(), impl_->graph(), impl_->workspace.sensitive());
+  return format_json(impl_->workspace.current_plan(), impl_->graph(), impl_->workspace.sensitive(),
+                     impl_->session.inputs());
 }
 std::string Engine::explain(const std::string& key) const {
   return format_explain(impl_->workspace.current_plan(), impl_->graph(), key, impl_->workspace.sensitive());

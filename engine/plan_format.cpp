@@ -139,7 +139,8 @@ std::string format_table(const Plan& plan) {
   return out;
 }
 
-std::string format_json(const Plan& plan, const Graph& graph, const Sensitive& sensitive) {
+std::string format_json(const Plan& plan, const Graph& graph, const Sensitive& sensitive,
+                        const std::vector<std::string>& inputs) {
   // Written as it goes: a plan of 100,000 instances is not built as one tree first.
   std::string out;
   JsonWriter w(out);
@@ -164,6 +165,14 @@ std::string format_json(const Plan& plan, const Graph& graph, const Sensitive& s
     w.key("changes");
     write_changes(w, j.changes, sensitive, j.type);
     w.member("deps", j.deps);
+    // Decided once the jobs of these sub-components end (read and hashed again then).
+    w.member("deferred", j.deferred);
+    if (j.deferred) {
+      w.key("waits_for");
+      w.begin_array();
+      for (int d : j.waits_for) w.value(graph.node(d).key);
+      w.end_array();
+    }
     w.end_object();
   }
   w.end_array();
@@ -201,6 +210,7 @@ std::string format_json(const Plan& plan, const Graph& graph, const Sensitive& s
   w.begin_array();
   for (int r : graph.roots()) w.value(graph.node(r).key);
   w.end_array();
+  w.member("inputs", inputs);  // the files the pipeline read while it loaded
   w.end_object();
   out += '\n';
   return out;
@@ -216,6 +226,12 @@ std::string format_explain(const Plan& plan, const Graph& graph, const std::stri
     found = true;
     out += key + ": " + event_name(j.action) + " (" + j.reason + ")\n";
     if (j.action == Action::Delete) continue;
+    if (j.deferred) {
+      std::string deps;
+      for (int d : j.waits_for) deps += (deps.empty() ? "" : ", ") + graph.node(d).key;
+      out += "  decided after " + deps + ": " + (graph.node(j.node).has_read ? "read and hashed" : "hashed") +
+             " again once their jobs end, it may turn out unchanged\n";
+    }
     for (const FieldChange& c : j.changes) {
       out += "  " + c.field + ": ";
       bool masked = is_sensitive(sensitive, j.type, c.field);

@@ -92,7 +92,10 @@ void format_table(const Plan& plan, const std::function<void(std::string_view)>&
 extern const char* const no_changes_text;
 // The plan and every node of the graph as JSON. Values of `sensitive` fields are shown
 // as "(sensitive)" (engine/sensitive.hpp), here and in explain.
-std::string format_json(const Plan& plan, const Graph& graph, const Sensitive& sensitive = {});
+// `inputs`: the files the pipeline read while it loaded. A deferred job shows
+// "deferred": true and the sub-components it "waits_for".
+std::string format_json(const Plan& plan, const Graph& graph, const Sensitive& sensitive = {},
+                        const std::vector<std::string>& inputs = {});
 // Why one key is planned as it is: each changed field, old -> new, breaking or not.
 std::string format_explain(const Plan& plan, const Graph& graph, const std::string& key,
                            const Sensitive& sensitive = {});
