@@ -87,9 +87,7 @@ Fields value_to_fields(Value&& v);  // moves the entries
 // A short, readable rendering for people: Lua-like literals, refs as Type/identifier.
 std::string display(const Value& v, size_t max_len = 120);
 
-// JSON text of a value: refs as {"$ref": "Type/identifier"}, maps with number keys
-// become objects with the numbers as text.
-std::string to_json(const Value& v);
+// to_json(value): ochre/value.hpp.
 // A JSON string literal with escapes.
 std::string json_quote(std::string_view s);
 

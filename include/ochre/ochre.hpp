@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "ochre/errors.hpp"
+#include "ochre/state.hpp"
 #include "ochre/value.hpp"
 
 struct lua_State;
@@ -118,12 +119,23 @@ struct JobInfo {
   int index = 0;
   std::string action;   // "create", "update", "delete"
   std::string key;      // "Type/identifier"
+  std::string type, identifier;
   std::string uuid;
   std::string details;  // "Type/identifier/uuid.method"
   JobReason why = JobReason::New;
   std::string reason;   // the same, for people: "changed: label", "retry: the last create failed"
   bool replace = false;  // half of a replace (delete + create)
   std::vector<int> deps;
+};
+
+// A field a planned create or update changes, as `ochre explain` shows it. The values
+// of sensitive fields are the string "(sensitive)".
+struct ChangeInfo {
+  std::string field;
+  bool had_before = false, has_after = false;  // false: the field was (will be) absent
+  Value before, after;
+  bool breaking = false;  // a breaking field: the instance is replaced
+  std::string via;        // a sub-component that changed while the reference stayed the same
 };
 
 // One instance of the planned graph.
@@ -133,6 +145,8 @@ struct NodeInfo {
   std::vector<std::string> deps;  // keys of its sub-components
   std::string action;             // its planned job: "create", "update", "replace", or "none"
   std::string reason;             // why, as in JobInfo::reason ("" for none)
+  std::vector<ChangeInfo> changes;  // what its job changes (empty for a create or none)
+  Fields inputs;                  // its fields as planned, sensitive values "(sensitive)"
 };
 
 struct JobEnd {
