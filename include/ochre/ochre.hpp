@@ -1,6 +1,7 @@
-// ochre's public C++ API: load a pipeline, plan it, apply it, destroy it.
-// No Lua or SQLite types here. An Engine owns its Lua state and its state store;
-// several engines in one process are independent. Errors are ochre::Error.
+// ochre's public C++ API: load a pipeline, plan it, apply it, destroy it. (A state read
+// or copied without a pipeline: ochre/state.hpp, included below.) No Lua or SQLite types
+// here. An Engine owns its Lua state and its state store; several engines in one process
+// are independent. Errors are ochre::Error.
 //
 // Ownership and threads, for every call below unless it says otherwise:
 // - Everything returned is a copy the caller owns (strings, vectors, views); nothing
@@ -145,7 +146,7 @@ struct NodeInfo {
   std::vector<std::string> deps;  // keys of its sub-components
   std::string action;             // its planned job: "create", "update", "replace", or "none"
   std::string reason;             // why, as in JobInfo::reason ("" for none)
-  std::vector<ChangeInfo> changes;  // what its job changes (empty for a create or none)
+  std::vector<ChangeInfo> changes;  // what its update or replace changes (else empty)
   Fields inputs;                  // its fields as planned, sensitive values "(sensitive)"
 };
 
@@ -265,7 +266,8 @@ class Engine {
   std::vector<Instance> stored() const;
 
   // The state, without a pipeline: the file is Options::state_path, or the pipeline's
-  // when one was loaded, or ".ochre/state.db". Text for people, or JSON.
+  // when one was loaded, or ".ochre/state.db". Text for people, or JSON. (A reader that
+  // never takes the lock: StateReader, ochre/state.hpp.)
   std::string state_list(bool json);
   std::string state_show(const std::string& key, bool json);
   std::string log(int limit, bool json);        // runs, newest first, with their jobs

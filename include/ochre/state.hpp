@@ -27,7 +27,8 @@ struct MigrateReport {
 // both locks (waiting up to `lock_timeout` seconds for each), then reads the copy back
 // and compares it with the original: every instance (ids, fields, outputs, status),
 // every root, and the journal's runs, jobs and versions in order. Throws Code::State
-// when the target is not empty or the copy differs, Code::Locked when a lock is held.
+// when `from` holds nothing, the target is not empty or the copy differs, Code::Locked
+// when a lock stays held, Code::Usage when `from` and `to` are the same.
 MigrateReport migrate_state(const std::string& from, const std::string& to, const std::string& workspace,
                             double lock_timeout);
 
