@@ -60,7 +60,7 @@ std::vector<JobInfo> Engine::jobs() const {
   const Plan& p = impl_->workspace.current_plan();
   std::vector<JobInfo> out;
   out.reserve(p.jobs.size());
-  for (int i = 0; i < (int)p.jobs.size(); ++i) out.push_back(job_info(p, i));
+  for (int i = 0; i < (int)p.jobs.size(); ++i) out.push_back(job_info(p, i, impl_->workspace.graph()));
   return out;
 }
 
@@ -74,7 +74,7 @@ JobInfo Engine::job(int index) const {
   const Plan& p = impl_->workspace.current_plan();
   if (index < 0 || index >= static_cast<int>(p.jobs.size()))
     fail(Msg::NoJob, {std::to_string(index)});
-  return job_info(p, index);
+  return job_info(p, index, impl_->workspace.graph());
 }
 
 std::string Engine::plan_table() const { return format_table(impl_->workspace.current_plan()); }

@@ -14,10 +14,9 @@
 #include "cli/progress.hpp"
 #include "cli/repl.hpp"
 #include "cli/watch.hpp"
-#include "engine/migrate.hpp"
-#include "engine/state.hpp"
 #include "ochre/errors.hpp"
 #include "ochre/ochre.hpp"
+#include "ochre/state.hpp"
 #include "serve/serve.hpp"
 
 namespace ochre::cli {
@@ -281,7 +280,7 @@ int cmd_run(const Args& a, bool destroy) {
   engine.plan_table([](std::string_view piece) { std::cout << piece; });
   for (int i = 0, n = engine.job_count(); i < n; ++i) {  // one at a time: plans can be long
     JobInfo job = engine.job(i);
-    if (job.reason.rfind("retry", 0) == 0 || job.reason.rfind("pending", 0) == 0)
+    if (job.why == JobReason::Retry || job.why == JobReason::Pending)
       std::cout << "note: " << job.details << ": " << job.reason << "\n";
   }
   std::cout << std::flush;

@@ -1,10 +1,10 @@
-#include "engine/migrate.hpp"
-
+// Copying a whole state between stores (SQLite <-> PostgreSQL): ochre state migrate.
 #include <algorithm>
 
 #include "engine/canonical.hpp"
 #include "engine/state.hpp"
 #include "ochre/errors.hpp"
+#include "ochre/state.hpp"
 
 namespace ochre {
 

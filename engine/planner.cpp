@@ -39,13 +39,23 @@ class Planner {
 
  private:
   // A create or update whose sub-components have jobs of their own is decided after them
-  // (the scheduler reads and hashes it again then): it waits for those.
+  // (the scheduler reads and hashes it again then) when that can change anything: it has
+  // a read hook, or one of those sub-components is cutoff or deferred itself (its ids may
+  // come out other than planned). Nodes come sub-components first.
   void mark_deferred() {
-    for (Job& j : plan_.jobs) {
-      if (j.node < 0) continue;
-      for (int d : g_.node(j.node).deps)
-        if (node_job_[d] >= 0) j.waits_for.push_back(d);
-      j.deferred = !j.waits_for.empty();
+    std::vector<char> deferred(g_.size(), 0);
+    for (int n = 0; n < static_cast<int>(g_.size()); ++n) {
+      if (node_job_[n] < 0) continue;
+      const Node& node = g_.node(n);
+      Job& j = plan_.jobs[node_job_[n]];
+      bool may_change = false;
+      for (int d : node.deps) {
+        if (node_job_[d] < 0) continue;
+        j.waits_for.push_back(d);
+        may_change = may_change || node.has_read || g_.node(d).cutoff || deferred[d];
+      }
+      if (!may_change) j.waits_for.clear();
+      j.deferred = deferred[n] = may_change;
     }
   }
 

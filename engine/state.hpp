@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "engine/canonical.hpp"
+#include "ochre/state.hpp"
 #include "ochre/value.hpp"
 
 namespace ochre {
@@ -190,11 +191,7 @@ std::unique_ptr<StateStore> open_sqlite_state(const std::string& path, OpenMode 
 // Where a state lives: a SQLite file path, or a PostgreSQL URL (postgres://... or
 // postgresql://..., with an optional `schema=NAME` parameter, default "ochre").
 bool is_postgres_location(const std::string& location);
-// The location as it may be shown: a URL's password replaced by "***".
-std::string redact_location(const std::string& location);
-// A workspace name: letters, digits, '_', '.', '-', at most 63 characters.
-bool valid_workspace(const std::string& name);
-constexpr const char* default_workspace = "default";
+// redact_location, valid_workspace and default_workspace: ochre/state.hpp.
 
 // Opens the state at `location` (SQLite or PostgreSQL), in `workspace`. On SQLite a
 // workspace other than "default" is a file of its own beside the default one

@@ -50,18 +50,23 @@ struct Workspace::ReadAhead {
   }
 };
 
-JobInfo job_info(const Plan& plan, int i) {
+JobInfo job_info(const Plan& plan, int i, const Graph* graph) {
   const Job& j = plan.jobs[i];
   JobInfo info;
   info.index = i;
   info.action = action_name(j.action);
   info.key = j.key;
+  info.type = j.type;
+  info.identifier = j.identifier;
   info.uuid = j.uuid;
   info.details = j.details();
   info.why = static_cast<JobReason>(j.why);
   info.reason = j.reason;
   info.replace = j.replace;
   info.deps = j.deps;
+  info.deferred = j.deferred;
+  if (graph)
+    for (int d : j.waits_for) info.waits_for.push_back(graph->node(d).key);
   return info;
 }
 
@@ -71,6 +76,18 @@ std::vector<NodeInfo> node_infos(const Plan& plan, const Graph& graph) {
     int n = plan.jobs[i].node;
     if (n >= 0 && job_of[n] < 0) job_of[n] = i;
   }
+  // What is never shown: what the types declare, and what the state recorded (as for
+  // `ochre plan --json`).
+  Sensitive sensitive;
+  auto add_sensitive = [&sensitive](const std::string& type, const std::vector<std::string>& fields) {
+    if (fields.empty()) return;
+    auto& names = sensitive[type];
+    for (const auto& f : fields)
+      if (std::find(names.begin(), names.end(), f) == names.end()) names.push_back(f);
+  };
+  for (const StoredInstance& st : plan.stored) add_sensitive(st.type, st.sensitive);
+  for (const Node& node : graph.nodes()) add_sensitive(node.type, node.sensitive);
+  const Value hidden = Value::of_string(sensitive_text);
   std::vector<NodeInfo> out;
   out.reserve(graph.size());
   for (int n = 0; n < static_cast<int>(graph.size()); ++n) {
@@ -88,7 +105,13 @@ std::vector<NodeInfo> node_infos(const Plan& plan, const Graph& graph) {
       const Job& j = plan.jobs[job_of[n]];
       info.action = j.replace ? "replace" : action_name(j.action);
       info.reason = j.reason;
+      for (const FieldChange& c : j.changes) {
+        bool masked = is_sensitive(sensitive, node.type, c.field);
+        info.changes.push_back({c.field, c.had_before, c.has_after, masked ? hidden : c.before,
+                                masked ? hidden : c.after, c.breaking, c.via});
+      }
     }
+    info.inputs = mask_fields(node.fields, sensitive, node.type);
     out.push_back(std::move(info));
   }
   return out;

@@ -52,7 +52,8 @@ class PipelineSource {
 };
 
 // What a job's start and end look like to a host: typed, indexed in the plan.
-JobInfo job_info(const Plan& plan, int index);
+// `graph` (may be null) names what a deferred job waits for.
+JobInfo job_info(const Plan& plan, int index, const Graph* graph = nullptr);
 JobEnd job_end(const JobOutcome& outcome);
 // Every node of the graph with its planned job.
 std::vector<NodeInfo> node_infos(const Plan& plan, const Graph& graph);

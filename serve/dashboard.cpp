@@ -10,9 +10,6 @@
 #include <unordered_map>
 #include <unordered_set>
 
-#include "engine/inspect.hpp"
-#include "engine/state.hpp"
-
 namespace ochre::cli {
 
 using nlohmann::json;
@@ -31,18 +28,45 @@ struct Marker {
 constexpr int job_runs_scanned = 20;
 constexpr size_t jobs_shown = 10;
 
-json job_json(const JobRecord& j) {
+json job_json(const JobEntry& j) {
   return {{"run", j.run},       {"seq", j.seq},         {"action", j.action}, {"uuid", j.uuid},
           {"started", j.started}, {"ended", j.ended}, {"outcome", j.outcome}, {"error", j.error},
           {"output", j.output}};
 }
 
+// A value as `ochre plan --json` writes it.
+json value_json(const Value& v) { return json::parse(to_json(v)); }
+
+json changes_json(const std::vector<ChangeInfo>& changes) {
+  json out = json::array();
+  for (const ChangeInfo& c : changes) {
+    json change = {{"field", c.field},
+                   {"before", c.had_before ? value_json(c.before) : json(nullptr)},
+                   {"after", c.has_after ? value_json(c.after) : json(nullptr)},
+                   {"breaking", c.breaking}};
+    if (!c.via.empty()) change["via"] = c.via;
+    out.push_back(std::move(change));
+  }
+  return out;
+}
+
+std::string event_name(std::string action) {
+  for (char& c : action) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  return action;  // "CREATE", as `ochre plan` shows it
+}
+
 }  // namespace
 
+struct Dashboard::PlannedNode {
+  std::string key, type, identifier, uuid, hash, action, reason;
+  std::vector<std::string> deps;
+  json planned;  // what the component's page shows as planned; null without a pipeline
+};
+
 struct Dashboard::Snapshot {
-  std::unordered_map<std::string, StoredInstance> stored;  // by key
-  std::optional<RunRecord> run;                           // the newest
-  std::vector<JobRecord> jobs;                            // of the newest run
+  std::unordered_map<std::string, StoredInfo> stored;  // by key
+  std::optional<RunEntry> run;                        // the newest
+  std::vector<JobEntry> jobs;                         // of the newest run
   Marker marker;
   size_t digest = 0;  // of every stored key, uuid, hash and status
   bool read = false;  // read at least once
@@ -51,8 +75,8 @@ struct Dashboard::Snapshot {
 struct Dashboard::PlanView {
   std::vector<PlannedNode> nodes;
   std::unordered_map<std::string, size_t> index;  // key -> nodes[i]
-  json doc;            // what `ochre plan --json` prints; null without a pipeline
-  std::string error;   // the last plan failed (the nodes are the plan before)
+  json jobs = json::array();  // as `ochre plan --json` lists them
+  std::string error;          // the last plan failed (the nodes are the plan before)
 
   void add(PlannedNode n) {
     index.emplace(n.key, nodes.size());
@@ -63,7 +87,8 @@ struct Dashboard::PlanView {
 Dashboard::Dashboard(std::string file, Options options, bool allow_apply)
     : file_(std::move(file)), options_(std::move(options)), allow_apply_(allow_apply),
       snap_(std::make_unique<Snapshot>()), plan_(std::make_unique<PlanView>()) {
-  std::string doc;
+  std::vector<JobInfo> jobs;
+  std::vector<NodeInfo> nodes;
   if (file_.empty()) {
     state_location_ = options_.state_path.empty() ? ".ochre/state.db" : options_.state_path;
     workspace_ = options_.workspace.empty() ? default_workspace : options_.workspace;
@@ -74,25 +99,49 @@ Dashboard::Dashboard(std::string file, Options options, bool allow_apply)
     engine.plan();
     state_location_ = engine.state_path();
     workspace_ = engine.workspace();
-    doc = engine.plan_json();
+    jobs = engine.jobs();
+    nodes = engine.nodes();
     mtime_ = file_mtime();
   }
   poll();
   std::lock_guard lock(mu_);
-  if (!file_.empty()) set_plan(doc);
+  if (!file_.empty()) set_plan(jobs, std::move(nodes));
   recompute_statuses();
 }
 
-void Dashboard::set_plan(const std::string& plan_json) {
+void Dashboard::set_plan(const std::vector<JobInfo>& jobs, std::vector<NodeInfo> nodes) {
   auto view = std::make_unique<PlanView>();
-  view->doc = json::parse(plan_json);
-  for (const auto& n : view->doc["nodes"])
-    view->add({n["key"], n["type"], n["identifier"], n["uuid"], n["hash"], n["action"], n["reason"],
-               n["deps"].get<std::vector<std::string>>()});
+  for (NodeInfo& n : nodes) {
+    Value inputs = Value::map();
+    for (auto& [name, v] : n.inputs) inputs.entries.emplace_back(Value::of_string(name), std::move(v));
+    json planned = {{"action", n.action}, {"reason", n.reason}, {"changes", changes_json(n.changes)},
+                    {"inputs", value_json(inputs)}, {"uuid", n.uuid}, {"hash", n.hash},
+                    {"deps", n.deps}, {"site", n.site}};
+    view->add({std::move(n.key), std::move(n.type), std::move(n.identifier), std::move(n.uuid), std::move(n.hash),
+               std::move(n.action), std::move(n.reason), std::move(n.deps), std::move(planned)});
+  }
+  // A create or update is its node's job; a delete's hash is the one stored.
+  auto stored_hash = [this](const std::string& key) {
+    auto st = snap_->stored.find(key);
+    return st == snap_->stored.end() ? std::string() : st->second.hash;
+  };
+  for (const JobInfo& j : jobs) {
+    auto n = j.action == "delete" ? view->index.end() : view->index.find(j.key);
+    const PlannedNode* node = n == view->index.end() ? nullptr : &view->nodes[n->second];
+    view->jobs.push_back({{"index", j.index}, {"action", j.action}, {"event", event_name(j.action)},
+                          {"key", j.key}, {"type", j.type}, {"identifier", j.identifier}, {"uuid", j.uuid},
+                          {"hash", node ? node->hash : stored_hash(j.key)}, {"details", j.details},
+                          {"replace", j.replace}, {"reason", j.reason},
+                          {"changes", node ? node->planned["changes"] : json::array()}, {"deps", j.deps},
+                          {"deferred", j.deferred}});
+    if (j.deferred) view->jobs.back()["waits_for"] = j.waits_for;
+  }
   // Deletions of what the pipeline no longer has, with their deps as stored.
-  for (const auto& j : view->doc["jobs"]) {
-    if (j["action"] != "delete" || j["replace"].get<bool>() || view->index.count(j["key"])) continue;
-    PlannedNode n{j["key"], j["type"], j["identifier"], j["uuid"], j["hash"], "delete", j["reason"], {}};
+  for (const JobInfo& j : jobs) {
+    if (j.action != "delete" || j.replace || view->index.count(j.key)) continue;
+    std::string hash = stored_hash(j.key);
+    json planned = {{"action", j.action}, {"reason", j.reason}, {"uuid", j.uuid}, {"hash", hash}};
+    PlannedNode n{j.key, j.type, j.identifier, j.uuid, std::move(hash), "delete", j.reason, {}, std::move(planned)};
     auto st = snap_->stored.find(n.key);
     if (st != snap_->stored.end()) n.deps = st->second.deps;
     view->add(std::move(n));
@@ -103,9 +152,9 @@ void Dashboard::set_plan(const std::string& plan_json) {
 
 Dashboard::~Dashboard() { stop(); }
 
-StateStore& Dashboard::store() {
+StateReader& Dashboard::store() {
   // Until the state has a run, it is opened afresh: the file may appear meanwhile.
-  if (!store_ || !snap_->run) store_ = open_state(state_location_, workspace_, OpenMode::ReadOnly);
+  if (!store_ || !snap_->run) store_ = std::make_unique<StateReader>(state_location_, workspace_);
   return *store_;
 }
 
@@ -131,10 +180,10 @@ bool Dashboard::read_state() {
   {
     std::lock_guard lock(mu_);
     ++polls_;
-    StateStore& st = store();
+    StateReader& st = store();
     Marker marker;
-    std::optional<RunRecord> run;
-    std::vector<JobRecord> jobs;
+    std::optional<RunEntry> run;
+    std::vector<JobEntry> jobs;
     auto runs = st.runs(1);
     if (!runs.empty()) {
       run = runs[0];
@@ -149,9 +198,9 @@ bool Dashboard::read_state() {
     bool moved = !snap_->read || !(marker == snap_->marker);
     // The state can also change without the journal (state rm, state mv): a slower look.
     if (!moved && polls_ % 8 != 0) return false;
-    auto stored = st.load();
+    auto stored = st.stored();
     std::string text;
-    for (const auto& s : stored) text += s.key + ' ' + s.uuid + ' ' + s.hash + ' ' + status_name(s.status) + '\n';
+    for (const auto& s : stored) text += s.key + ' ' + s.uuid + ' ' + s.hash + ' ' + s.status + '\n';
     size_t digest = std::hash<std::string>{}(text);
     if (!moved && digest == snap_->digest) return false;
     // Once a run ends (or the state changed outside of any run) the plan is made again.
@@ -174,12 +223,15 @@ bool Dashboard::read_state() {
 
 void Dashboard::replan() {
   if (file_.empty()) return;
-  std::string doc, error;
+  std::vector<JobInfo> jobs;
+  std::vector<NodeInfo> nodes;
+  std::string error;
   try {
     Engine engine(options_);
     engine.load_file(file_);
     engine.plan();
-    doc = engine.plan_json();
+    jobs = engine.jobs();
+    nodes = engine.nodes();
   } catch (const Error& e) {
     error = e.display();
   } catch (const std::exception& e) {
@@ -191,7 +243,7 @@ void Dashboard::replan() {
       plan_->error = error;  // the last good plan stays on the page
       ++versions_.graph;
     } else {
-      set_plan(doc);
+      set_plan(jobs, std::move(nodes));
     }
     recompute_statuses();
     ++versions_.status;
@@ -203,10 +255,8 @@ std::string Dashboard::status_of(const PlannedNode& node,
                                  const std::unordered_set<std::string>& running) const {
   if (running.count(node.key)) return "running";
   auto it = snap_->stored.find(node.key);
-  const StoredInstance* stored = it == snap_->stored.end() ? nullptr : &it->second;
-  if (stored && stored->status == Status::Running) return "running";
-  if (stored && stored->status == Status::Failed) return "failed";
-  if (stored && stored->status == Status::Pending) return "pending";
+  const StoredInfo* stored = it == snap_->stored.end() ? nullptr : &it->second;
+  if (stored && stored->status != "ok") return stored->status;  // running, failed, pending
   if (node.action == "delete") return stored ? "delete" : "deleted";
   if (node.action == "create" || node.action == "update" || node.action == "replace")
     return stored && stored->hash == node.hash ? "applied" : node.action;
@@ -223,8 +273,8 @@ void Dashboard::recompute_statuses() {
     if (keys != shown) {
       auto view = std::make_unique<PlanView>();
       for (const auto& key : keys) {
-        const StoredInstance& s = snap_->stored.at(key);
-        view->add({s.key, s.type, s.identifier, s.uuid, s.hash, "none", "", s.deps});
+        const StoredInfo& s = snap_->stored.at(key);
+        view->add({s.key, s.type, s.identifier, s.uuid, s.hash, "none", "", s.deps, nullptr});
       }
       ++versions_.graph;
       plan_ = std::move(view);
@@ -283,7 +333,7 @@ std::string Dashboard::status_json() const {
   std::lock_guard lock(mu_);
   json run = nullptr;
   if (snap_->run) {
-    const RunRecord& r = *snap_->run;
+    const RunEntry& r = *snap_->run;
     std::vector<std::string> running;
     int ended = 0;
     for (const auto& j : snap_->jobs) {
@@ -307,51 +357,35 @@ std::string Dashboard::status_json() const {
 std::string Dashboard::plan_json() const {
   std::lock_guard lock(mu_);
   json out = {{"pipeline", file_}, {"error", plan_->error}, {"graph", versions_.graph},
-              {"jobs", plan_->doc.is_object() ? plan_->doc["jobs"] : json::array()}};
+              {"jobs", plan_->jobs}};
   return out.dump();
 }
 
 std::string Dashboard::runs_json(int limit) {
   std::lock_guard lock(mu_);
-  return "{\"runs\":" + format_log(store(), limit, true) + "}";
+  return "{\"runs\":" + store().log(limit, true) + "}";
 }
 
 std::string Dashboard::component_json(const std::string& key) {
   std::lock_guard lock(mu_);
-  StateStore& st = store();
-  // Sensitive fields as the state recorded them; the planned inputs come masked already.
-  Sensitive sensitive;
-  for (const auto& [k, s] : snap_->stored)
-    for (const auto& f : s.sensitive) {
-      auto& names = sensitive[s.type];
-      if (std::find(names.begin(), names.end(), f) == names.end()) names.push_back(f);
-    }
+  StateReader& st = store();
   json out = {{"key", key}, {"status", nullptr}, {"planned", nullptr}, {"stored", nullptr}};
   bool known = false;
   if (auto it = statuses_.find(key); it != statuses_.end()) {
     out["status"] = it->second;
     known = true;
   }
-  if (plan_->doc.is_object()) {
-    for (const auto& n : plan_->doc["nodes"])
-      if (n["key"] == key) {
-        out["planned"] = {{"action", n["action"]}, {"reason", n["reason"]}, {"changes", n["changes"]},
-                          {"inputs", n["inputs"]},  {"uuid", n["uuid"]},     {"hash", n["hash"]},
-                          {"deps", n["deps"]},      {"site", n["site"]}};
-        known = true;
-      }
-    for (const auto& j : plan_->doc["jobs"])
-      if (j["key"] == key && out["planned"].is_null())
-        out["planned"] = {{"action", j["action"]}, {"reason", j["reason"]}, {"uuid", j["uuid"]},
-                          {"hash", j["hash"]}};
-  }
-  if (auto it = snap_->stored.find(key); it != snap_->stored.end()) {
-    out["stored"] = json::parse(format_state_show(it->second, true, sensitive));
+  if (auto it = plan_->index.find(key); it != plan_->index.end() && !plan_->nodes[it->second].planned.is_null()) {
+    out["planned"] = plan_->nodes[it->second].planned;  // its inputs masked by the engine
     known = true;
   }
-  auto versions = st.versions(key);
-  known = known || !versions.empty();
-  out["history"] = json::parse(format_history(versions, key, true, sensitive));
+  // Sensitive values masked as the state recorded them.
+  if (snap_->stored.count(key)) {
+    out["stored"] = json::parse(st.show(key, true));
+    known = true;
+  }
+  out["history"] = json::parse(st.history(key, true));
+  known = known || !out["history"].empty();
   json jobs = json::array();
   for (const auto& run : st.runs(job_runs_scanned)) {
     auto of_run = st.jobs_of_run(run.id);

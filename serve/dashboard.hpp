@@ -1,7 +1,7 @@
 // What `ochre serve` shows, without the HTTP: the pipeline's planned graph with a live
 // status per component, the plan, the runs of the journal and each component's details,
-// as JSON for the page. The state is read through a read-only StateStore (never the
-// lock, so a writer in another process is never blocked); the plan comes from an Engine.
+// as JSON for the page. The state is read through a StateReader (never the lock, so a
+// writer in another process is never blocked); the plan comes from an Engine.
 // Thread-safe: the server's threads call it at once.
 #pragma once
 #include <atomic>
@@ -16,13 +16,7 @@
 #include <vector>
 
 #include "ochre/ochre.hpp"
-
-namespace ochre {
-class StateStore;
-struct StoredInstance;
-struct JobRecord;
-struct RunRecord;
-}  // namespace ochre
+#include "ochre/state.hpp"
 
 namespace ochre::cli {
 
@@ -67,22 +61,19 @@ class Dashboard {
   std::pair<int, std::string> start_apply();
 
  private:
-  struct PlannedNode {
-    std::string key, type, identifier, uuid, hash, action, reason;
-    std::vector<std::string> deps;
-  };
+  struct PlannedNode;
   struct Snapshot;  // what was last read from the state
   struct PlanView;  // what was last planned
 
   void replan();
-  // Makes `plan_json` (what `ochre plan --json` prints) the plan shown. Holds mu_.
-  void set_plan(const std::string& plan_json);
+  // Makes this plan (Engine::jobs() and nodes()) the plan shown. Holds mu_.
+  void set_plan(const std::vector<JobInfo>& jobs, std::vector<NodeInfo> nodes);
   // Holds mu_.
   void recompute_statuses();
   // Reads the journal and the state; true when the plan should be made again.
   bool read_state();
   std::string status_of(const PlannedNode& node, const std::unordered_set<std::string>& running) const;
-  StateStore& store();
+  StateReader& store();
   long long file_mtime() const;
 
   std::string file_;
@@ -92,7 +83,7 @@ class Dashboard {
 
   mutable std::mutex mu_;  // guards everything below and the store
   std::condition_variable changed_;
-  std::unique_ptr<StateStore> store_;
+  std::unique_ptr<StateReader> store_;
   std::unique_ptr<Snapshot> snap_;
   std::unique_ptr<PlanView> plan_;
   std::map<std::string, std::string> statuses_;  // key -> status

@@ -165,26 +165,37 @@ std::string url_of(const std::string& host, int port) {
   return "http://" + (v6 ? "[" + host + "]" : host) + ":" + std::to_string(port) + "/";
 }
 
-// Waits for SIGINT or SIGTERM through libuv, so that an apply running meanwhile (whose
-// own libuv handlers see the same signals: stop starting jobs, then kill them) keeps
-// working, and the signals are never left at their default after it.
-void wait_for_signal() {
-  uv_loop_t loop;
-  uv_loop_init(&loop);
-  uv_signal_t sigint, sigterm;
-  for (uv_signal_t* h : {&sigint, &sigterm}) {
-    uv_signal_init(&loop, h);
-    h->data = &loop;
+// SIGINT or SIGTERM through libuv, so that an apply running meanwhile (whose own libuv
+// handlers see the same signals: stop starting jobs, then kill them) keeps working, and
+// the signals are never left at their default after it. Caught from construction on: a
+// signal that comes before wait() is not lost (nor does it kill the process).
+class SignalWait {
+ public:
+  SignalWait() {
+    uv_loop_init(&loop_);
+    for (uv_signal_t* h : {&sigint_, &sigterm_}) {
+      uv_signal_init(&loop_, h);
+      h->data = &loop_;
+    }
+    auto stop = [](uv_signal_t* h, int) { uv_stop(static_cast<uv_loop_t*>(h->data)); };
+    uv_signal_start(&sigint_, stop, SIGINT);
+    uv_signal_start(&sigterm_, stop, SIGTERM);
   }
-  auto stop = [](uv_signal_t* h, int) { uv_stop(static_cast<uv_loop_t*>(h->data)); };
-  uv_signal_start(&sigint, stop, SIGINT);
-  uv_signal_start(&sigterm, stop, SIGTERM);
-  uv_run(&loop, UV_RUN_DEFAULT);
-  uv_close(reinterpret_cast<uv_handle_t*>(&sigint), nullptr);
-  uv_close(reinterpret_cast<uv_handle_t*>(&sigterm), nullptr);
-  uv_run(&loop, UV_RUN_NOWAIT);
-  uv_loop_close(&loop);
-}
+  ~SignalWait() {
+    uv_close(reinterpret_cast<uv_handle_t*>(&sigint_), nullptr);
+    uv_close(reinterpret_cast<uv_handle_t*>(&sigterm_), nullptr);
+    uv_run(&loop_, UV_RUN_NOWAIT);
+    uv_loop_close(&loop_);
+  }
+  SignalWait(const SignalWait&) = delete;
+  SignalWait& operator=(const SignalWait&) = delete;
+  // Returns once one of the signals came.
+  void wait() { uv_run(&loop_, UV_RUN_DEFAULT); }
+
+ private:
+  uv_loop_t loop_;
+  uv_signal_t sigint_, sigterm_;
+};
 
 }  // namespace
 
@@ -233,10 +244,14 @@ int run_serve(const ServeOptions& serve, const Options& options) {
     }
   });
 
-  std::cout << (serve.allow_apply ? "The page can apply the pipeline (--allow-apply).\n"
-                                  : "Read-only (--allow-apply adds an Apply button).\n")
-            << "Serving " << url_of(serve.host, port) << "\n" << std::flush;
-  wait_for_signal();
+  // Whoever reads the URL may stop the server at once: the signals are caught before.
+  {
+    SignalWait signals;
+    std::cout << (serve.allow_apply ? "The page can apply the pipeline (--allow-apply).\n"
+                                    : "Read-only (--allow-apply adds an Apply button).\n")
+              << "Serving " << url_of(serve.host, port) << "\n" << std::flush;
+    signals.wait();
+  }
 
   board.stop();  // an apply under way finishes its running jobs first
   http->server_stop(svr.get());

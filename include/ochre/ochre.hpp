@@ -1,6 +1,7 @@
-// ochre's public C++ API: load a pipeline, plan it, apply it, destroy it.
-// No Lua or SQLite types here. An Engine owns its Lua state and its state store;
-// several engines in one process are independent. Errors are ochre::Error.
+// ochre's public C++ API: load a pipeline, plan it, apply it, destroy it. (A state read
+// or copied without a pipeline: ochre/state.hpp, included below.) No Lua or SQLite types
+// here. An Engine owns its Lua state and its state store; several engines in one process
+// are independent. Errors are ochre::Error.
 //
 // Ownership and threads, for every call below unless it says otherwise:
 // - Everything returned is a copy the caller owns (strings, vectors, views); nothing
@@ -21,6 +22,7 @@
 #include <vector>
 
 #include "ochre/errors.hpp"
+#include "ochre/state.hpp"
 #include "ochre/value.hpp"
 
 struct lua_State;
@@ -118,12 +120,27 @@ struct JobInfo {
   int index = 0;
   std::string action;   // "create", "update", "delete"
   std::string key;      // "Type/identifier"
+  std::string type, identifier;
   std::string uuid;
   std::string details;  // "Type/identifier/uuid.method"
   JobReason why = JobReason::New;
   std::string reason;   // the same, for people: "changed: label", "retry: the last create failed"
   bool replace = false;  // half of a replace (delete + create)
   std::vector<int> deps;
+  // Decided once the jobs of these sub-components end: read and hashed again then, it
+  // may turn out unchanged (outcome "cutoff"), an update or a replace.
+  bool deferred = false;
+  std::vector<std::string> waits_for;
+};
+
+// A field a planned create or update changes, as `ochre explain` shows it. The values
+// of sensitive fields are the string "(sensitive)".
+struct ChangeInfo {
+  std::string field;
+  bool had_before = false, has_after = false;  // false: the field was (will be) absent
+  Value before, after;
+  bool breaking = false;  // a breaking field: the instance is replaced
+  std::string via;        // a sub-component that changed while the reference stayed the same
 };
 
 // One instance of the planned graph.
@@ -133,6 +150,8 @@ struct NodeInfo {
   std::vector<std::string> deps;  // keys of its sub-components
   std::string action;             // its planned job: "create", "update", "replace", or "none"
   std::string reason;             // why, as in JobInfo::reason ("" for none)
+  std::vector<ChangeInfo> changes;  // what its update or replace changes (else empty)
+  Fields inputs;                  // its fields as planned, sensitive values "(sensitive)"
 };
 
 struct JobEnd {
@@ -255,7 +274,8 @@ class Engine {
   std::vector<Instance> stored() const;
 
   // The state, without a pipeline: the file is Options::state_path, or the pipeline's
-  // when one was loaded, or ".ochre/state.db". Text for people, or JSON.
+  // when one was loaded, or ".ochre/state.db". Text for people, or JSON. (A reader that
+  // never takes the lock: StateReader, ochre/state.hpp.)
   std::string state_list(bool json);
   std::string state_show(const std::string& key, bool json);
   std::string log(int limit, bool json);        // runs, newest first, with their jobs

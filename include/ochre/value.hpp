@@ -72,4 +72,9 @@ bool is_hash_integer(double x);
 using Fields = std::vector<std::pair<std::string, Value>>;
 const Value* find_field(const Fields& fields, std::string_view name);
 
+// JSON text of a value, as `ochre plan --json` writes it: refs as
+// {"$ref": "Type/identifier"}, maps with number keys become objects with the numbers as
+// text.
+std::string to_json(const Value& v);
+
 }  // namespace ochre

@@ -423,3 +423,43 @@ return { Step "a" { n = )") + std::to_string(n) + " }, Bad \"bad\" {}, Later \"l
   CHECK(a["planned"]["changes"][0]["after"] == 2);
   CHECK(s.stop() == 0);
 }
+
+TEST_CASE("serve's plan is what `ochre plan --json` prints: every job, each component's planned node",
+          "[e2e][serve]") {
+  TempDir dir;
+  // An update (a float, a nested map), a replace (a breaking field, through a sub-component),
+  // a deletion, a retry, and a sensitive field whose values are never shown.
+  auto pipeline = [](const std::string& v, const std::string& model, bool with_gone) {
+    return R"(local ochre = require "ochre"
+local Step = ochre.component "Step" {
+  fields = { n = 1, x = 0.5, cfg = {}, model = "a", token = "", inputs = {} },
+  breaks = { "model" }, sensitive = { "token" },
+  create = function(self) if self.identifier == "bad" then error("boom") end end,
+  update = function(self) end,
+}
+local leaf = Step "leaf" { n = )" + v + R"(, x = )" + v + R"(.25, token = "s)" + v + R"(" }
+return { Step "top" { inputs = { leaf }, model = ")" + model + R"(", cfg = { deep = { list = { 1, 2.5, "three" } } } },
+         Step "bad" {} )" + (with_gone ? std::string(R"(, Step "gone" {} )") : "") + "}\n";
+  };
+  dir.write("pipeline.lua", pipeline("1", "a", true));
+  REQUIRE(dir.ochre({"run", "pipeline.lua"}).code == 1);
+  dir.write("pipeline.lua", pipeline("2", "b", false));
+  e2e::Result planned = dir.ochre({"plan", "pipeline.lua", "--json"});
+  REQUIRE(planned.code == 0);
+  json plan = json::parse(planned.out);
+  REQUIRE(plan["jobs"].size() >= 5);
+  Served s = serve(dir, {"pipeline.lua", "--port", "0"});
+  CHECK(s.get("/api/plan")["jobs"] == plan["jobs"]);
+  for (const auto& n : plan["nodes"]) {
+    json c = s.get("/api/component?key=" + n["key"].get<std::string>());
+    json expected = {{"action", n["action"]}, {"reason", n["reason"]}, {"changes", n["changes"]},
+                     {"inputs", n["inputs"]},  {"uuid", n["uuid"]},     {"hash", n["hash"]},
+                     {"deps", n["deps"]},      {"site", n["site"]}};
+    CHECK(c["planned"] == expected);
+  }
+  json gone = s.get("/api/component?key=Step/gone");
+  CHECK(gone["planned"]["action"] == "delete");
+  CHECK(gone["planned"]["hash"] == gone["stored"]["hash"]);
+  CHECK(s.get("/api/component?key=Step/leaf").dump().find("s2") == std::string::npos);  // sensitive
+  CHECK(s.stop() == 0);
+}
