@@ -82,6 +82,9 @@ Callbacks Progress::callbacks() {
     } else if (end.outcome == "skipped") {
       ++other_;
       std::cerr << yellow() << "skipped: " << reset() << job.details << " (" << end.error << ")\n";
+    } else if (end.outcome == "cutoff") {
+      ++other_;
+      std::cout << cyan() << "unchanged: " << reset() << job.details << " (" << end.error << ")\n" << std::flush;
     } else if (end.outcome == "pending") {
       ++other_;
       std::cout << cyan() << "pending: " << reset() << job.details << " (" << end.error << ")\n"
