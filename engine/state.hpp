@@ -53,6 +53,11 @@ struct JobOutcome {
   Value outputs;       // for a finished create/update
 };
 const char* outcome_name(JobOutcome::Kind k);
+// What a version's history says of the job that left it: its action, or "cutoff" for a
+// job that needed no hook (its ids moved on, its outputs as they were).
+inline const char* version_action(Action action, const JobOutcome& outcome) {
+  return outcome.kind == JobOutcome::Cutoff ? "cutoff" : action_name(action);
+}
 
 // One run of the journal.
 struct RunRecord {

@@ -554,7 +554,7 @@ class PgState final : public StateStore {
       }
       add_version(target.key, target.uuid, target.hash, fields_blob(target.fields),
                   encode(action == Action::Delete ? target.outputs : outcome.outputs),
-                  action_name(action), run, job, now);
+                  version_action(action, outcome), run, job, now);
     } else {
       Status st = outcome.kind == JobOutcome::Pending ? Status::Pending : Status::Failed;
       std::string error = outcome.kind == JobOutcome::Interrupted ? "interrupted" : outcome.error;

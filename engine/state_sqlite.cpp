@@ -391,7 +391,7 @@ class SqliteState final : public StateStore {
           .bind(1, target.key).bind(2, target.uuid).bind(3, target.hash)
           .bind(4, fields_blob(target.fields))
           .bind(5, encode(action == Action::Delete ? target.outputs : outcome.outputs))
-          .bind(6, action_name(action)).bind(7, run).bind(8, job).bind(9, now).run();
+          .bind(6, version_action(action, outcome)).bind(7, run).bind(8, job).bind(9, now).run();
       return;
     }
     Status st = outcome.kind == JobOutcome::Pending ? Status::Pending : Status::Failed;

@@ -276,3 +276,54 @@ TEST_CASE("example ops: the reload runs only when the config changed", "[example
 
   destroy_leaves(dir, before);
 }
+
+TEST_CASE("example data: one run settles, an edit reruns only its chain, an edit the cleaning drops stops there",
+          "[examples][deferred]") {
+  TempDir dir;
+  copy_example(dir, "data");
+  auto before = listing(dir);
+  first_runs(dir, {"CREATE Csv/customers", "CREATE Csv/sales", "CREATE Command/clean-customers",
+                   "CREATE Command/clean-sales", "CREATE Load/customers", "CREATE Load/sales",
+                   "CREATE Index/search"});
+  CHECK(dir.query("SELECT count(*) FROM sales", "warehouse.db") == std::vector<std::string>{"3"});
+
+  // A change the cleaning keeps: its chain runs, the other file's does not.
+  edit(dir, "raw/sales.csv", "router", "switch");
+  auto r = dir.ochre({"run", "pipeline.lua"});
+  INFO(r.out << r.err);
+  REQUIRE(r.code == 0);
+  CHECK(jobs(r) == sorted({"UPDATE Csv/sales", "UPDATE Command/clean-sales", "UPDATE Load/sales",
+                           "UPDATE Index/search"}));
+  CHECK(has(r.out, "[Load/sales] loaded 3 rows into sales"));
+  CHECK(!has(r.out, "into customers"));
+  CHECK(has(r.out, "[Index/search] indexed 6 rows"));
+  CHECK(has(r.out, "4 done\n"));
+  CHECK(dir.query("SELECT name FROM sales WHERE id = 's3'", "warehouse.db") == std::vector<std::string>{"switch"});
+  r = dir.ochre({"plan", "pipeline.lua"});
+  CHECK(r.out == no_changes);
+
+  // A change the cleaning drops: the cleaned file comes out the same, and it stops there.
+  std::string clean = dir.bytes("clean/sales.csv");
+  dir.write("raw/sales.csv", dir.read("raw/sales.csv") + "# a comment the cleaning drops\n");
+  r = dir.ochre({"run", "pipeline.lua"});
+  INFO(r.out << r.err);
+  REQUIRE(r.code == 0);
+  CHECK(jobs(r) == sorted({"UPDATE Csv/sales", "UPDATE Command/clean-sales", "UPDATE Load/sales",
+                           "UPDATE Index/search"}));
+  CHECK(!has(r.out, "loaded"));
+  CHECK(!has(r.out, "indexed"));
+  CHECK(has(r.out, "unchanged: Load/sales/"));
+  CHECK(has(r.out, "2 done, 2 unchanged\n"));
+  CHECK(dir.bytes("clean/sales.csv") == clean);
+  r = dir.ochre({"plan", "pipeline.lua"});
+  CHECK(r.out == no_changes);
+  r = dir.ochre({"log"});
+  CHECK(has(r.out, "cutoff: the outputs of Command/clean-sales did not change"));
+  r = dir.ochre({"history", "Load/sales"});
+  CHECK(has(r.out, "cutoff"));
+
+  // The produced files go with their Commands; the database file and the folder stay.
+  before.push_back("clean");
+  before.push_back("warehouse.db");
+  destroy_leaves(dir, before);
+}
