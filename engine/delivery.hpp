@@ -14,7 +14,7 @@
 #include <unordered_set>
 
 #include "engine/state.hpp"
-#include "serve/webhook_http.hpp"
+#include "webhook/webhook_http.hpp"
 
 namespace ochre {
 

@@ -1,4 +1,4 @@
-// Loads ochre-http.so, and gives the engine's webhook client (serve/webhook_http.hpp) its
+// Loads ochre-http.so, and gives the engine's webhook client (webhook/webhook_http.hpp) its
 // program-side implementation: each call goes to the module's poster.
 #include "serve/http.hpp"
 
@@ -9,7 +9,7 @@
 #include <memory>
 #include <vector>
 
-#include "serve/webhook_http.hpp"
+#include "webhook/webhook_http.hpp"
 
 namespace ochre::cli {
 namespace {

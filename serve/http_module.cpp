@@ -1,5 +1,5 @@
 // ochre-http.so (serve/http_module.h): cpp-httplib behind a C table. The webhook client
-// is the engine's own (serve/webhook_http.cpp, compiled in here); the server answers
+// is the engine's own (webhook/webhook_http.cpp, compiled in here); the server answers
 // every request through the program's handler. Everything here is hidden but the one
 // entry point, so the module's C++ never mixes with the program's.
 #include "serve/http_module.h"
@@ -15,7 +15,7 @@
 #include <utility>
 #include <vector>
 
-#include "serve/webhook_http.hpp"
+#include "webhook/webhook_http.hpp"
 
 struct ochre_http_request {
   const httplib::Request* req;

@@ -1,4 +1,4 @@
-#include "serve/webhook_http.hpp"
+#include "webhook/webhook_http.hpp"
 
 #include <fcntl.h>
 #include <httplib.h>
