@@ -2,6 +2,9 @@
 // workspaces, each a state of its own with its own lock. Every value ochre writes goes
 // over the wire in binary, and the writes of one job (or of one batch of jobs) travel in
 // one pipeline: one round trip, one transaction.
+// Longer than most files on purpose: like state_sqlite.cpp it is one implementation of
+// the StateStore interface over one connection and its prepared statements; the wire
+// encoding and the connection live in pq.cpp.
 #include <endian.h>
 #include <pwd.h>
 #include <signal.h>

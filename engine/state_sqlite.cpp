@@ -1,4 +1,8 @@
 // The SQLite state store: one file, WAL journal, every job outcome in its own commit.
+// Longer than most files on purpose: it is one implementation of the StateStore
+// interface (schema and migrations, instances, journal, versions, outbox, snapshot),
+// each method a statement or two over the same connection and prepared statements;
+// split by table, the halves would share all of that state.
 #include <fcntl.h>
 #include <pwd.h>
 #include <sqlite3.h>
