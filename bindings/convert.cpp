@@ -38,9 +38,9 @@ struct Path {
   }
 };
 
-struct Converter {
-  lua_State* L;
-  const std::function<std::string(int)>& on_instance;
+// The checks every value gets, with the user's path in their messages, and the tables on
+// the way down (a table inside itself is a cycle).
+struct Checks {
   std::unordered_set<const void*> on_path;
 
   [[noreturn]] void bad(const Path& path, const std::string& what, const char* suffix = "") {
@@ -52,106 +52,15 @@ struct Converter {
     if (std::isinf(x)) bad(path, message(Msg::ValueInfinite), suffix);
     return Value::of_number(x);
   }
-
-  Value convert(int idx, const Path& path) {
-    switch (lua_type(L, idx)) {
-      case LUA_TNIL: return Value::nil();
-      case LUA_TBOOLEAN: return Value::of_bool(lua_toboolean(L, idx));
-      case LUA_TNUMBER: return number(lua_tonumber(L, idx), path);
-      case LUA_TSTRING: {
-        size_t len = 0;
-        const char* s = lua_tolstring(L, idx, &len);
-        return Value::of_string(std::string(s, len));
-      }
-      case LUA_TTABLE: break;
-      default:
-        bad(path, message(Msg::ValueType, {luaL_typename(L, idx)}));
-    }
-    if (is_instance(L, idx)) return Value::of_ref(on_instance(idx));
-    if (lua_getmetatable(L, idx)) {
-      lua_pop(L, 1);
-      bad(path, message(Msg::ValueMetatable));
-    }
-    const void* ptr = lua_topointer(L, idx);
-    if (!on_path.insert(ptr).second) bad(path, message(Msg::ValueCycle));
-    if (!lua_checkstack(L, 4)) bad(path, message(Msg::ValueTooDeep));
-
-    // One pass collects entries; the shape decides array or map. Keys 1, 2, 3... in
-    // that order (as LuaJIT walks an array) go straight into `items`; any other key
-    // moves what is there into map entries.
-    Value out = Value::array();
-    auto& items = out.items;
-    std::vector<std::pair<Value, Value>> entries;
-    bool strings = false, numbers = false;
-    double max_key = 0;
-    lua_pushnil(L);
-    while (lua_next(L, idx)) {
-      int kt = lua_type(L, -2);
-      Value key;
-      if (kt == LUA_TSTRING) {
-        strings = true;
-        size_t len = 0;
-        const char* s = lua_tolstring(L, -2, &len);
-        key = Value::of_string(std::string(s, len));
-      } else if (kt == LUA_TNUMBER) {
-        numbers = true;
-        key = number(lua_tonumber(L, -2), path, " (a key)");
-        if (key.number > max_key) max_key = key.number;
-      } else {
-        std::string tname = luaL_typename(L, -2);
-        lua_pop(L, 2);
-        bad(path, message(Msg::ValueKeyType, {tname}));
-      }
-      if (strings && numbers) {
-        lua_pop(L, 2);
-        bad(path, message(Msg::ValueMixedKeys));
-      }
-      Path sub{&path, nullptr, L, lua_gettop(L) - 1};
-      Value v;
-      try {
-        v = convert(lua_gettop(L), sub);
-      } catch (...) {
-        lua_pop(L, 2);
-        throw;
-      }
-      if (entries.empty() && numbers && key.number == static_cast<double>(items.size() + 1)) {
-        items.push_back(std::move(v));
-      } else {
-        for (size_t i = 0; i < items.size(); ++i)
-          entries.emplace_back(Value::of_number(static_cast<double>(i + 1)), std::move(items[i]));
-        items.clear();
-        entries.emplace_back(std::move(key), std::move(v));
-      }
-      lua_pop(L, 1);
-    }
-    on_path.erase(ptr);
-    if (entries.empty()) return out;  // an array (or an empty table)
-    size_t n = entries.size();
-    bool is_array = !strings && max_key == static_cast<double>(n);
-    if (is_array) {
-      for (const auto& e : entries)
-        if (e.first.number != std::floor(e.first.number) || e.first.number < 1) is_array = false;
-    }
-    if (is_array) {
-      items.resize(n);
-      for (auto& e : entries) items[static_cast<size_t>(e.first.number) - 1] = std::move(e.second);
-      return out;
-    }
-    Value map = Value::map();
-    map.entries = std::move(entries);
-    map.sort_entries();
-    return map;
-  }
 };
 
-// The canonical encoding of a Lua value, straight from the table: what
-// encode_to(to_value(...)) gives, with its checks and messages, without building the
-// Value. Maps are written in key order, so instances are met in the order of the
-// encoding.
+// The canonical encoding of a Lua value, straight from the table, with its checks and
+// messages. Maps are written in key order, so instances are met in the order of the
+// encoding. The one walker of Lua values: to_value decodes what it writes.
 struct Encoder {
   lua_State* L;
   const std::function<std::string_view(int)>& on_instance;
-  Converter checks;  // bad(), number() and the tables on the path
+  Checks checks;
   std::string& out;
 
   // A map's key, to sort: strings by bytes, numbers numerically.
@@ -260,8 +169,7 @@ void encode_value(lua_State* L, int idx, const std::function<std::string_view(in
                   const std::string& path, std::string& out) {
   int top = lua_gettop(L);
   if (idx < 0) idx = top + idx + 1;
-  static const std::function<std::string(int)> no_instances;
-  Encoder e{L, on_instance, Converter{L, no_instances, {}}, out};
+  Encoder e{L, on_instance, Checks{}, out};
   Path root{nullptr, &path, L, 0};
   try {
     e.encode(idx, root);
@@ -273,16 +181,14 @@ void encode_value(lua_State* L, int idx, const std::function<std::string_view(in
 
 Value to_value(lua_State* L, int idx, const std::function<std::string(int)>& on_instance,
                const std::string& path) {
-  int top = lua_gettop(L);
-  if (idx < 0) idx = top + idx + 1;
-  Converter c{L, on_instance, {}};
-  Path root{nullptr, &path, L, 0};
-  try {
-    return c.convert(idx, root);
-  } catch (...) {
-    lua_settop(L, top);
-    throw;
-  }
+  std::string key;  // the last instance's key, alive while the encoder copies it
+  std::function<std::string_view(int)> ref = [&](int i) -> std::string_view {
+    key = on_instance(i);
+    return key;
+  };
+  std::string encoded;
+  encode_value(L, idx, ref, path, encoded);
+  return decode(encoded);
 }
 
 void push_value(lua_State* L, const Value& v, const std::function<void(const std::string&)>& push_ref) {

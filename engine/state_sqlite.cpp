@@ -205,6 +205,15 @@ class SqliteState final : public StateStore {
     int rc = sqlite3_open_v2(path_.c_str(), &raw, flags | SQLITE_OPEN_NOMUTEX, nullptr);
     db_.reset(raw);
     if (rc != SQLITE_OK) die("cannot open");
+    if (mode == OpenMode::ReadOnly && needs_recovery()) {
+      // An ochre killed mid-commit left a write-ahead log that only a writable connection
+      // may recover; this one still writes nothing of its own.
+      db_.reset();
+      raw = nullptr;
+      rc = sqlite3_open_v2(path_.c_str(), &raw, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, nullptr);
+      db_.reset(raw);
+      if (rc != SQLITE_OK) die("cannot open");
+    }
     sqlite3_busy_timeout(db_.get(), 5000);
     check_and_migrate();
   }
@@ -215,6 +224,21 @@ class SqliteState final : public StateStore {
 
   const std::string& location() const override { return path_; }
   sqlite3* db() { return db_.get(); }
+
+  // Whether this read-only connection cannot read the file until its write-ahead log is
+  // recovered (SQLITE_READONLY_RECOVERY and kin), which takes a writable connection.
+  bool needs_recovery() {
+    sqlite3_busy_timeout(db_.get(), 5000);
+    sqlite3_stmt* q = nullptr;
+    if (sqlite3_prepare_v2(db_.get(), "SELECT count(*) FROM sqlite_master", -1, &q, nullptr) != SQLITE_OK) {
+      int code = sqlite3_extended_errcode(db_.get());
+      return (code & 0xff) == SQLITE_READONLY;
+    }
+    int rc = sqlite3_step(q);
+    int code = rc == SQLITE_ROW ? SQLITE_OK : sqlite3_extended_errcode(db_.get());
+    sqlite3_finalize(q);
+    return (code & 0xff) == SQLITE_READONLY;
+  }
 
   // The prepared statement for `sql` (a string literal: its address is the key).
   sqlite3_stmt* prepared(const char* sql) {
@@ -737,6 +761,14 @@ class SqliteState final : public StateStore {
         fail(Code::State, {path_, "a SQLite database that is not an ochre state; pass another --state"});
     }
     version_ = version;
+    if (mode_ == OpenMode::ReadOnly && version == 0) {
+      // No schema yet (an ochre killed while it created the file): read as an empty
+      // state, as a missing file is; the next writer creates the schema.
+      for (auto& [sql, stmt] : cache_.map) sqlite3_finalize(stmt);
+      cache_.map.clear();
+      db_.reset();
+      return;
+    }
     if (mode_ == OpenMode::ReadOnly) return;  // an older schema is read as it is
     version_ = schema_version;
     if (path_ != ":memory:") exec("PRAGMA journal_mode = WAL");

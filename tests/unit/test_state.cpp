@@ -50,6 +50,21 @@ TEST_CASE("read-only open of a missing state writes nothing", "[state]") {
   CHECK_FALSE(fs::exists(t.path()));
 }
 
+TEST_CASE("regression: a state file a killed ochre left without its schema reads as empty, then is created",
+          "[state]") {
+  SubState t;
+  fs::create_directories(fs::path(t.path()).parent_path());
+  std::ofstream(t.path()).close();  // what create_file leaves before the schema commits
+  auto ro = open_sqlite_state(t.path(), OpenMode::ReadOnly);
+  CHECK(ro->load().empty());
+  CHECK(ro->roots().empty());
+  CHECK(ro->runs(10).empty());
+  CHECK(fs::file_size(t.path()) == 0);  // the read wrote nothing
+  auto rw = open_sqlite_state(t.path(), OpenMode::ReadWrite);
+  CHECK(rw->load().empty());
+  CHECK(open_sqlite_state(t.path(), OpenMode::ReadOnly)->load().empty());
+}
+
 TEST_CASE("the change token moves with every commit of another connection", "[state]") {
   SubState t;
   CHECK_FALSE(open_sqlite_state(t.path(), OpenMode::ReadOnly)->change_token());  // no state yet
