@@ -223,3 +223,10 @@ class LuaHookRunner : public HookRunner {
 };
 
 }  // namespace ochre::lua
+
+namespace ochre {
+// The Lua side of an Engine, for the module a LuaJIT host requires (lua_module.cpp).
+struct LuaModule {
+  static lua::Session& session(Engine& engine);
+};
+}  // namespace ochre

@@ -289,7 +289,7 @@ class Engine {
  private:
   struct Impl;
   std::unique_ptr<Impl> impl_;
-  friend struct LuaModule;  // luaopen_ochre (bindings/engine.cpp) reaches the Lua side
+  friend struct LuaModule;  // luaopen_ochre (bindings/lua_module.cpp) reaches the Lua side
 };
 
 }  // namespace ochre
