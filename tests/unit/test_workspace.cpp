@@ -550,3 +550,32 @@ TEST_CASE("deferred: a read that changes a breaking field replaces within the jo
   f.source.decl("p").fields = {{"c", ref("c")}, {"name", str("n2")}};
   CHECK(f.plan().empty());
 }
+
+TEST_CASE("an apply after an apply, with no plan in between, plans again under the lock", "[workspace]") {
+  Fixture f;
+  f.source.decls = {{"a", {{"v", num(1)}}}};
+  bool locked = GENERATE(false, true);
+  CAPTURE(locked);
+  if (locked) f.ws->lock();
+  CHECK(f.plan() == Lines{"create T/a"});
+  CHECK(f.apply().done == 1);
+  RunResult r = f.apply();
+  CHECK(r.nothing_to_do);
+  CHECK(f.runner.log.empty());
+  CHECK(f.store()->runs(0).size() == 1);
+}
+
+TEST_CASE("a plan made under a lock that was let go since is made again before the apply", "[workspace]") {
+  Fixture f;
+  f.source.decls = {{"a", {{"v", num(1)}}}};
+  f.ws->plan(false);
+  REQUIRE(f.apply().done == 1);
+  f.ws->lock();
+  CHECK(f.plan().empty());
+  f.ws->close_state();
+  open_sqlite_state(f.dir.path(), OpenMode::ReadWrite)->forget("T/a");
+  RunResult r = f.apply();
+  CHECK(r.done == 1);
+  CHECK(f.runner.log == Lines{"create T/a"});
+  CHECK(f.jobs() == Lines{"create T/a"});
+}
