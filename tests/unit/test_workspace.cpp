@@ -134,6 +134,7 @@ class FakeRunner : public HookRunner {
   bool at_once = false;
   std::map<std::string, Value> outputs;
   std::map<std::string, Fields> reads;     // by key, as fields_of gives them
+  std::map<std::string, JobOutcome> read_fails;  // by key: a read that did not finish
   std::vector<std::string> log;            // "create T/a", "read T/a", ... in order
   std::map<std::string, std::string> uuid;  // "delete T/a" -> the uuid the job had
 
@@ -154,7 +155,9 @@ class FakeRunner : public HookRunner {
     log.push_back("read " + n.key);
     auto it = reads.find(n.key);
     PackedFields f = it != reads.end() ? PackedFields(it->second) : n.fields;
-    later([done = std::move(done), f] { done(JobOutcome{}, f); });
+    auto failed = read_fails.find(n.key);
+    JobOutcome o = failed != read_fails.end() ? failed->second : JobOutcome{};
+    later([done = std::move(done), o, f] { done(o, f); });
   }
 
   void abandon_all() override { queue_.clear(); }
@@ -548,6 +551,39 @@ TEST_CASE("deferred: a read that changes a breaking field replaces within the jo
   CHECK(p.uuid == f.runner.uuid["create T/p"]);
   CHECK(*find_field(p.fields, "name") == str("n2"));
   f.source.decl("p").fields = {{"c", ref("c")}, {"name", str("n2")}};
+  CHECK(f.plan().empty());
+}
+
+TEST_CASE("deferred: a read that fails fails its job; the next plan retries it", "[workspace]") {
+  Fixture f;
+  f.runner.at_once = GENERATE(false, true);
+  CAPTURE(f.runner.at_once);
+  f.source.decls = {{"c", {{"v", num(1)}}}, {"p", {{"c", ref("c")}}, {}, true}, {"q", {{"p", ref("p")}}}};
+  f.ws->plan(false);
+  REQUIRE(f.apply().done == 3);
+
+  f.source.decl("c").fields = {{"v", num(2)}};
+  JobOutcome failed;
+  failed.kind = JobOutcome::Failed;
+  failed.error = "cannot read";
+  f.runner.read_fails["T/p"] = failed;
+  CHECK(f.plan() == Lines{"update T/c", "update T/p deferred", "update T/q deferred"});
+  RunResult r = f.apply();
+  CHECK(f.runner.log == Lines{"update T/c", "read T/p"});
+  CHECK(r.done == 1);
+  CHECK(r.failed == 1);
+  CHECK(r.skipped == 1);
+  auto journal = f.journal();
+  CHECK(journal["T/p"] == "update failed");
+  CHECK(journal["T/q"] == "update skipped");
+  CHECK(f.stored()["T/p"].status == Status::Failed);
+  CHECK(f.stored()["T/p"].error == "cannot read");
+
+  f.runner.read_fails.clear();
+  CHECK(f.plan() == Lines{"update T/p", "update T/q"});
+  r = f.apply();
+  CHECK(r.done == 2);
+  CHECK(f.runner.log == Lines{"update T/p", "update T/q"});  // read at plan time: nothing ran below it
   CHECK(f.plan().empty());
 }
 
