@@ -262,7 +262,7 @@ Code code_of(F&& f) {
 
 }  // namespace
 
-TEST_CASE("plan, apply, plan again: nothing; changes plan updates, replaces, deletes; destroy", "[workspace]") {
+TEST_CASE("plan, apply, plan again: nothing, then changes plan updates, replaces, deletes, and destroy", "[workspace]") {
   Fixture f;
   f.runner.at_once = GENERATE(false, true);
   CAPTURE(f.runner.at_once);
@@ -383,7 +383,7 @@ TEST_CASE("a plan made without the lock is made again under it before the apply"
   }
 }
 
-TEST_CASE("state rm and state mv through the workspace; an unknown key writes nothing", "[workspace]") {
+TEST_CASE("state rm and state mv through the workspace, and an unknown key writes nothing", "[workspace]") {
   Fixture f;
   f.source.decls = {{"a", {{"v", num(1)}}}, {"b", {{"a", ref("a")}}}};
   f.ws->plan(false);
@@ -554,7 +554,7 @@ TEST_CASE("deferred: a read that changes a breaking field replaces within the jo
   CHECK(f.plan().empty());
 }
 
-TEST_CASE("deferred: a read that fails fails its job; the next plan retries it", "[workspace]") {
+TEST_CASE("deferred: a read that fails fails its job, and the next plan retries it", "[workspace]") {
   Fixture f;
   f.runner.at_once = GENERATE(false, true);
   CAPTURE(f.runner.at_once);
