@@ -157,7 +157,7 @@ void Workspace::set_state_path(const std::string& path) {
   if (path == state_path_) return;
   state_path_ = path;
   state_.reset();
-  lock_.reset();
+  unlock();
 }
 
 void Workspace::pipeline_at(const std::string& source) {
@@ -179,7 +179,7 @@ void Workspace::adopt_settings(const std::string& state, const std::string& ws) 
   if (!ws.empty() && options_.workspace.empty() && workspace_ != ws) {
     workspace_ = ws;
     state_.reset();
-    lock_.reset();
+    unlock();
   }
 }
 
@@ -220,14 +220,19 @@ void Workspace::lock() {
   lock_ = lock_state(state_path_, workspace_, options_.lock_timeout);
 }
 
-void Workspace::unlock() { lock_.reset(); }
+void Workspace::unlock() {
+  lock_.reset();
+  // What was planned under the lock may be stale once it is let go (an apply ran it, or
+  // another ochre may write now): an apply plans again under the lock.
+  planned_locked_ = false;
+}
 
 void Workspace::close_state() {
   if (run_) fail(Msg::ApplyUnderWay, {});
   delivery_.reset();
   ahead_.reset();
   if (state_path_ != ":memory:") state_.reset();  // a state in memory lives with the engine
-  lock_.reset();
+  unlock();
 }
 
 std::string Workspace::files_root() const {
