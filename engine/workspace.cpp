@@ -521,17 +521,21 @@ std::string Workspace::history(const std::string& key, bool json) {
 
 void Workspace::state_rm(const std::string& key) {
   find_stored(state(false), key);  // an unknown key writes nothing
+  bool held = lock_ != nullptr;  // a host's own lock() stays taken
   lock();
   StateStore& st = state(true);
   find_stored(st, key);
   st.forget(key);
+  if (!held) unlock();
 }
 
 void Workspace::state_mv(const std::string& from, const std::string& to) {
   plan_move(state(false).load(), from, to);  // a refused move writes nothing
+  bool held = lock_ != nullptr;
   lock();
   StateStore& st = state(true);
   st.move(from, to, plan_move(st.load(), from, to));
+  if (!held) unlock();
 }
 
 }  // namespace ochre

@@ -418,6 +418,8 @@ TEST_CASE("state rm and state mv through the workspace, and an unknown key write
   CHECK(watch->change_token() == token);
   f.ws->state_rm("T/b");
   CHECK(watch->change_token() != token);
+  // The lock was taken for the write only: another ochre may take it now.
+  CHECK(lock_state(f.dir.path(), default_workspace, 0) != nullptr);
   rows = f.stored();
   CHECK(rows.size() == 1);
   CHECK(rows.count("T/z") == 1);
