@@ -140,7 +140,7 @@ long long retry_delay_ms(int attempts) {
 
 std::string new_delivery_id() {
   unsigned char b[16];
-  if (RAND_bytes(b, sizeof b) != 1) fail(Code::Internal, {"no random bytes for a delivery id"});
+  if (RAND_bytes(b, sizeof b) != 1) fail(Msg::NoRandomBytes);
   b[6] = (b[6] & 0x0f) | 0x40;  // version 4
   b[8] = (b[8] & 0x3f) | 0x80;  // RFC 4122 variant
   char out[37];
