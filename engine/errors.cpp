@@ -345,6 +345,14 @@ constexpr MsgEntry messages[] = {
     {Msg::ServerReadOnly, "server-read-only", Code::NotNow,
      "read-only: start 'ochre serve' with --allow-apply to apply from the page"},
     {Msg::ServerApplying, "server-applying", Code::NotNow, "applying {}"},
+    // what is wrong with a webhook URL
+    {Msg::WebhookScheme, "webhook-scheme", Code::Usage, "a webhook URL starts with http:// or https://"},
+    {Msg::WebhookSpaces, "webhook-spaces", Code::Usage, "a webhook URL has no spaces or control characters"},
+    {Msg::WebhookNoHost, "webhook-no-host", Code::Usage, "the webhook URL names no host"},
+    {Msg::WebhookUserinfo, "webhook-userinfo", Code::Usage,
+     "a webhook URL holds no user or password (the signature says the event is from ochre)"},
+    {Msg::WebhookFragment, "webhook-fragment", Code::Usage, "a webhook URL has no #fragment"},
+    {Msg::WebhookPort, "webhook-port", Code::Usage, "the webhook URL's port is not a number from 1 to 65535"},
 };
 #undef OCHRE_TYPE
 #undef OCHRE_HELP
@@ -362,7 +370,7 @@ constexpr bool in_enum_order() {
 }
 static_assert(in_enum_order(), "messages[] must list every Msg in the enum's order");
 // The last enumerator: keep it the last when adding messages.
-static_assert(sizeof messages / sizeof messages[0] == static_cast<int>(Msg::ServerApplying) + 1);
+static_assert(sizeof messages / sizeof messages[0] == static_cast<int>(Msg::WebhookPort) + 1);
 
 std::string format(const char* t, std::initializer_list<std::string_view> args) {
   std::string out;

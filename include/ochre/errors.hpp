@@ -94,6 +94,8 @@ enum class Msg {
   // the server (serve/)
   ListenInUse, ListenDenied, ListenNoAddress, ListenFailed, ListenErrno, HttpCannotLoad,
   HttpNotModule, HttpMissing, MissingKeyParam, ServerStopping, ServerReadOnly, ServerApplying,
+  // what is wrong with a webhook URL (engine/notify.cpp)
+  WebhookScheme, WebhookSpaces, WebhookNoHost, WebhookUserinfo, WebhookFragment, WebhookPort,
 };
 
 // Formats the catalog text for `code` with `{}` placeholders filled in order.
