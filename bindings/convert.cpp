@@ -43,13 +43,14 @@ struct Path {
 struct Checks {
   std::unordered_set<const void*> on_path;
 
-  [[noreturn]] void bad(const Path& path, const std::string& what, const char* suffix = "") {
-    fail(Msg::ValueAt, {path.text(), suffix, what});
+  // `key`: the bad number is a key of the table at `path`, not a value.
+  [[noreturn]] void bad(const Path& path, const std::string& what, bool key = false) {
+    fail(Msg::ValueAt, {path.text(), key ? message(Msg::ValueKeySuffix) : std::string(), what});
   }
 
-  Value number(double x, const Path& path, const char* suffix = "") {
-    if (std::isnan(x)) bad(path, message(Msg::ValueNan), suffix);
-    if (std::isinf(x)) bad(path, message(Msg::ValueInfinite), suffix);
+  Value number(double x, const Path& path, bool key = false) {
+    if (std::isnan(x)) bad(path, message(Msg::ValueNan), key);
+    if (std::isinf(x)) bad(path, message(Msg::ValueInfinite), key);
     return Value::of_number(x);
   }
 };
@@ -113,7 +114,7 @@ struct Encoder {
         key.text = std::string_view(s, len);
       } else if (kt == LUA_TNUMBER) {
         numbers = true;
-        key.number = checks.number(lua_tonumber(L, -2), path, " (a key)").number;
+        key.number = checks.number(lua_tonumber(L, -2), path, true).number;
         if (key.number > max_key) max_key = key.number;
         if (key.number != std::floor(key.number) || key.number < 1) integral = false;
       } else {

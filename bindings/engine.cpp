@@ -181,7 +181,7 @@ void Engine::enter(const std::string& key, const std::string& method) {
   const Plan& plan = impl_->workspace.current_plan();
   const Graph& graph = impl_->graph();
   int n = graph.find(key);
-  if (n < 0) fail(Code::UnknownKey, {key, "the pipeline"});
+  if (n < 0) fail(Msg::UnknownKeyInPipeline, {key});
   const StoredInstance* stored = plan.find_stored(key);
   bool applied = stored && stored->status == Status::Ok;
   if (!applied) fail(Msg::NotApplied, {key});

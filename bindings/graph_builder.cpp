@@ -352,7 +352,7 @@ class Collector {
         encode_value(L, -1, [&](int child) { return ref_key(child); }, name, encoded);
       } catch (const Error& e) {
         if (e.code() != Code::BadValue) throw;
-        throw Error(Code::BadValue, key + ": " + e.what(), site);
+        fail(Code::BadValue, {key, e.what()}, site);
       }
       lua_pop(L, 1);
     }
@@ -393,7 +393,7 @@ class Collector {
     lua_getfield(L, t_idx, "cutoff");
     lua_pushvalue(L, inst);
     std::string err;
-    if (!pcall(L, 1, 1, &err)) throw Error(Code::HookFailed, key + ": cutoff: " + err, site);
+    if (!pcall(L, 1, 1, &err)) fail(Msg::CutoffFailed, {key, err}, site);
     bool yes = lua_toboolean(L, -1);
     lua_pop(L, 1);
     return yes;

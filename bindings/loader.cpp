@@ -246,9 +246,9 @@ void Session::set_roots(int idx) {
   lua_State* L = this->L();
   idx = idx < 0 ? lua_gettop(L) + idx + 1 : idx;
   std::vector<int> refs;
-  auto bad = [&](const std::string& what) {
+  auto bad = [&](Msg msg, std::initializer_list<std::string_view> args) {
     for (int r : refs) luaL_unref(L, LUA_REGISTRYINDEX, r);
-    fail(Code::BadReturn, {what});
+    fail(msg, args);
   };
   if (is_instance(L, idx)) {
     lua_pushvalue(L, idx);
@@ -259,19 +259,19 @@ void Session::set_roots(int idx) {
       lua_pushnil(L);
       bool empty = lua_next(L, idx) == 0;
       if (!empty) lua_pop(L, 2);
-      bad(empty ? "an empty table" : "a table with named entries; return a list: { a, b }");
+      bad(empty ? Msg::ReturnedEmptyTable : Msg::ReturnedNamedTable, {});
     }
     for (int i = 1; i <= n; ++i) {
       lua_rawgeti(L, idx, i);
       if (!is_instance(L, -1)) {
         lua_pop(L, 1);
-        bad("a list whose item " + std::to_string(i) + " is not an instance");
+        bad(Msg::ReturnedBadItem, {std::to_string(i)});
       }
       refs.push_back(luaL_ref(L, LUA_REGISTRYINDEX));
     }
   } else {
     if (lua_istable(L, idx)) lua_pop(L, 1);  // the metatable
-    bad(std::string("a ") + luaL_typename(L, idx) + " value");
+    bad(Msg::ReturnedValue, {luaL_typename(L, idx)});
   }
   for (int r : root_refs_) luaL_unref(L, LUA_REGISTRYINDEX, r);
   root_refs_ = std::move(refs);

@@ -26,8 +26,7 @@ const char* check_string(lua_State* L, int idx) {
   if (const char* s = lua_tostring(L, idx)) return s;
   lua_Debug ar;
   const char* fn = lua_getstack(L, 0, &ar) && lua_getinfo(L, "n", &ar) && ar.name ? ar.name : "?";
-  throw LuaError(position(L) + "bad argument #" + std::to_string(idx) + " to '" + fn + "' (string expected, got " +
-                 luaL_typename(L, idx) + ")");
+  throw LuaError(position(L) + message(Msg::BadArgument, {std::to_string(idx), fn, luaL_typename(L, idx)}));
 }
 
 // print(...) as Lua's, but into the running job's captured output too. In a host's Lua

@@ -109,17 +109,16 @@ struct Args {
 double number_arg(const std::string& name, const std::string& text, double min) {
   char* end = nullptr;
   double v = std::strtod(text.c_str(), &end);
-  if (text.empty() || *end || !(v >= min)) fail(Code::Usage, {"option " + name + " takes a number >= " + std::to_string(static_cast<int>(min)) + " (got '" + text + "')"});
+  if (text.empty() || *end || !(v >= min))
+    fail(Msg::OptionNumber, {name, std::to_string(static_cast<int>(min)), text});
   return v;
 }
-
-[[noreturn]] void usage_error(const std::string& what) { fail(Code::Usage, {what}); }
 
 int port_arg(const std::string& text) {
   char* end = nullptr;
   long v = std::strtol(text.c_str(), &end, 10);
   if (text.empty() || *end || v < 0 || v > 65535)
-    usage_error("option --port takes a port number from 0 (any free port) to 65535 (got '" + text + "')");
+    fail(Msg::OptionPort, {text});
   return static_cast<int>(v);
 }
 
@@ -131,7 +130,7 @@ Args parse(int argc, char** argv) {
     auto value = [&](const std::string& name) -> std::string {
       auto eq = arg.find('=');
       if (eq != std::string::npos) return arg.substr(eq + 1);
-      if (i + 1 >= argc) usage_error("option " + name + " needs a value");
+      if (i + 1 >= argc) fail(Msg::OptionNeedsValue, {name});
       return argv[++i];
     };
     if (!options_done && arg.size() > 1 && arg[0] == '-') {
@@ -156,25 +155,25 @@ Args parse(int argc, char** argv) {
       else if (name == "--port") a.port = port_arg(value(name));
       else if (name == "--host") {
         a.host = value(name);
-        if (a.host.empty()) usage_error("--host needs an address, e.g. 127.0.0.1");
+        if (a.host.empty()) fail(Msg::OptionHost);
       }
       else if (arg == "--allow-apply") a.allow_apply = true;
       else if (name == "--color") {
         a.color = value(name);
         if (a.color != "auto" && a.color != "always" && a.color != "never")
-          usage_error("--color takes auto, always or never");
+          fail(Msg::OptionColor);
       }
       else if (arg == "-v" || arg == "--verbose") {}
       else if (arg == "--json") a.json = true;
       else if (arg == "-h" || arg == "--help") a.command = "help";
       else if (arg == "--version") a.command = "version";
-      else usage_error("unknown option '" + arg + "'");
+      else fail(Msg::OptionUnknown, {arg});
       continue;
     }
     if (a.command.empty()) a.command = arg;
     else a.positional.push_back(arg);
   }
-  if (a.command.empty()) usage_error("no command given");
+  if (a.command.empty()) fail(Msg::NoCommand);
   return a;
 }
 
@@ -185,11 +184,10 @@ std::vector<Webhook> webhooks(const Args& a) {
   if (a.notify.empty()) return out;
   for (const auto& url : a.notify) {
     std::string problem = webhook_url_problem(url);
-    if (!problem.empty()) usage_error("--notify '" + url + "': " + problem);
+    if (!problem.empty()) fail(Msg::NotifyUrl, {url, problem});
   }
   const char* secret = std::getenv("OCHRE_NOTIFY_SECRET");
-  if (!secret || !*secret)
-    usage_error("--notify needs a secret to sign deliveries with: set OCHRE_NOTIFY_SECRET");
+  if (!secret || !*secret) fail(Msg::NotifyNoSecretEnv);
   for (const auto& url : a.notify) out.push_back({url, secret, {}});
   return out;
 }
@@ -233,13 +231,12 @@ Options engine_options(const Args& a) {
     const char* env = std::getenv("OCHRE_WORKSPACE");
     if (env && *env) o.workspace = env;
   }
-  if (!o.workspace.empty() && !valid_workspace(o.workspace))
-    usage_error("workspace '" + o.workspace + "' must be letters, digits, '_', '.' and '-' (at most 63)");
+  if (!o.workspace.empty() && !valid_workspace(o.workspace)) fail(Msg::WorkspaceName, {o.workspace});
   return o;
 }
 
 const std::string& need_file(const Args& a) {
-  if (a.positional.empty()) usage_error("'" + a.command + "' needs a pipeline FILE");
+  if (a.positional.empty()) fail(Msg::NeedsFile, {a.command});
   return a.positional[0];
 }
 
@@ -274,7 +271,7 @@ int cmd_run(const Args& a, bool destroy) {
     std::vector<std::string> keys(a.positional.begin() + 1, a.positional.end());
     engine.plan_destroy(keys);
   } else {
-    if (a.positional.size() > 1) usage_error("'" + a.command + "' takes one FILE");
+    if (a.positional.size() > 1) fail(Msg::TakesOneFile, {a.command});
     engine.plan();
   }
   engine.plan_table([](std::string_view piece) { std::cout << piece; });
@@ -300,7 +297,7 @@ int cmd_run(const Args& a, bool destroy) {
 }
 
 int cmd_plan(const Args& a) {
-  if (a.positional.size() > 1) usage_error("'plan' takes one FILE");
+  if (a.positional.size() > 1) fail(Msg::TakesOneFile, {"plan"});
   Options opts = engine_options(a);
   opts.read_state_ahead = true;
   Engine engine(opts);
@@ -312,7 +309,7 @@ int cmd_plan(const Args& a) {
 }
 
 int cmd_explain(const Args& a) {
-  if (a.positional.size() != 2) usage_error("'explain' takes a FILE and a KEY");
+  if (a.positional.size() != 2) fail(Msg::ExplainTakes);
   Engine engine(engine_options(a));
   engine.load_file(a.positional[0]);
   engine.plan();
@@ -321,8 +318,8 @@ int cmd_explain(const Args& a) {
 }
 
 int cmd_graph(const Args& a) {
-  if (a.positional.size() != 1) usage_error("'graph' takes one FILE");
-  if (a.format != "dot" && a.format != "mermaid") usage_error("--format takes dot or mermaid");
+  if (a.positional.size() != 1) fail(Msg::TakesOneFile, {"graph"});
+  if (a.format != "dot" && a.format != "mermaid") fail(Msg::GraphFormat);
   Engine engine(engine_options(a));
   engine.load_file(a.positional[0]);
   engine.plan();
@@ -334,7 +331,7 @@ int cmd_state(const Args& a) {
   const auto& p = a.positional;
   std::string sub = p.empty() ? "list" : p[0];
   auto want = [&](size_t n, const char* shape) {
-    if (p.size() != n) usage_error(std::string("usage: ochre state ") + shape);
+    if (p.size() != n) fail(Msg::StateUsage, {shape});
   };
   Engine engine(engine_options(a));
   if (sub == "list") {
@@ -352,15 +349,15 @@ int cmd_state(const Args& a) {
     engine.state_mv(p[1], p[2]);
     std::cout << "Moved " << p[1] << " to " << p[2] << "\n";
   } else {
-    usage_error("unknown 'state' command '" + sub + "' (list, show, rm, mv, migrate)");
+    fail(Msg::StateUnknownCommand, {sub});
   }
   return 0;
 }
 
 // ochre state migrate --from A --to B [FILE]
 int cmd_state_migrate(const Args& a) {
-  if (a.from.empty() || a.to.empty()) usage_error("usage: ochre state migrate --from STATE --to STATE [FILE]");
-  if (a.positional.size() > 2) usage_error("'state migrate' takes at most one FILE");
+  if (a.from.empty() || a.to.empty()) fail(Msg::MigrateUsage);
+  if (a.positional.size() > 2) fail(Msg::TakesAtMostOneFile, {"state migrate"});
   Options base = engine_options(a);
   std::string workspace = base.workspace.empty() ? default_workspace : base.workspace;
   std::string file = a.positional.size() == 2 ? a.positional[1] : "";
@@ -382,19 +379,17 @@ int cmd_state_migrate(const Args& a) {
             << "; the copy reads back the same\n";
   if (!file.empty()) {
     std::string after = plan_against(a.to);
-    if (after != before)
-      fail(Code::State, {redact_location(a.to), "the copy plans differently from the original:\n" + before +
-                                                    "--- against the copy ---\n" + after});
+    if (after != before) fail(Msg::MigratePlansDiffer, {redact_location(a.to), before, after});
     std::cout << "Plans of " << file << " match:\n" << after;
   }
   return 0;
 }
 
 int cmd_test(const Args& a) {
-  if (a.positional.size() != 1) usage_error("'test' takes one FILE");
+  if (a.positional.size() != 1) fail(Msg::TakesOneFile, {"test"});
   Options opts = engine_options(a);
   std::string tmpl = (std::filesystem::temp_directory_path() / "ochre-test-XXXXXX").string();
-  if (!mkdtemp(tmpl.data())) fail(Code::State, {tmpl, "cannot make a throw-away state directory"});
+  if (!mkdtemp(tmpl.data())) fail(Msg::TestStateDir, {tmpl});
   struct Cleanup {
     std::string dir;
     ~Cleanup() {
@@ -440,7 +435,7 @@ int cmd_test(const Args& a) {
 }
 
 int cmd_enter(const Args& a) {
-  if (a.positional.size() < 2 || a.positional.size() > 3) usage_error("'enter' takes FILE KEY [METHOD]");
+  if (a.positional.size() < 2 || a.positional.size() > 3) fail(Msg::EnterTakes);
   Engine engine(engine_options(a));
   engine.load_file(a.positional[0]);
   engine.plan();
@@ -465,17 +460,17 @@ int dispatch(const Args& a) {
   if (a.command == "test") return cmd_test(a);
   if (a.command == "enter") return cmd_enter(a);
   if (a.command == "watch") {
-    if (a.positional.size() != 1) usage_error("'watch' takes one FILE");
+    if (a.positional.size() != 1) fail(Msg::TakesOneFile, {"watch"});
     return run_watch(a.positional[0], engine_options(a), a.every.empty() ? 0 : parse_duration(a.every));
   }
   if (a.command == "repl") {
-    if (a.positional.size() > 1) usage_error("'repl' takes at most one FILE");
+    if (a.positional.size() > 1) fail(Msg::TakesAtMostOneFile, {"repl"});
     return run_repl(a.positional.empty() ? "" : a.positional[0], engine_options(a));
   }
   if (a.command == "state" && !a.positional.empty() && a.positional[0] == "migrate") return cmd_state_migrate(a);
   if (a.command == "state") return cmd_state(a);
   if (a.command == "serve") {
-    if (a.positional.size() > 1) usage_error("'serve' takes at most one FILE");
+    if (a.positional.size() > 1) fail(Msg::TakesAtMostOneFile, {"serve"});
     ServeOptions serve;
     serve.file = a.positional.empty() ? "" : a.positional[0];
     serve.host = a.host;
@@ -484,18 +479,18 @@ int dispatch(const Args& a) {
     return run_serve(serve, engine_options(a));
   }
   if (a.command == "log") {
-    if (!a.positional.empty()) usage_error("'log' takes no arguments");
+    if (!a.positional.empty()) fail(Msg::LogTakes);
     Engine engine(engine_options(a));
     std::cout << engine.log(a.limit, a.json);
     return 0;
   }
   if (a.command == "history") {
-    if (a.positional.size() != 1) usage_error("'history' takes one KEY");
+    if (a.positional.size() != 1) fail(Msg::HistoryTakes);
     Engine engine(engine_options(a));
     std::cout << engine.history(a.positional[0], a.json);
     return 0;
   }
-  usage_error("unknown command '" + a.command + "'");
+  fail(Msg::UnknownCommand, {a.command});
 }
 
 }  // namespace
@@ -514,7 +509,7 @@ int main(int argc, char** argv) {
     return exit_status(e.kind());
   } catch (const std::exception& e) {
     std::cout << std::flush;
-    std::cerr << "error: internal error (a bug in ochre): " << e.what() << "\n";
+    std::cerr << "error: " << message(Code::Internal, {e.what()}) << "\n";
     return exit_status(ErrorKind::Internal);
   }
 }

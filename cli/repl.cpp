@@ -193,7 +193,7 @@ class Repl {
           std::cout << "usage: :skip KEY\n";
         } else if (need_plan()) {
           int i = job_of(arg);
-          if (i < 0) std::cout << "error: no job for " << arg << " in the plan\n";
+          if (i < 0) std::cout << "error: " << message(Msg::NoJobFor, {arg}) << "\n";
           else {
             engine_->skip(i);
             std::cout << "skipped: " << engine_->jobs()[i].details << " (left for a later run)\n";

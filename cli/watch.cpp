@@ -122,7 +122,7 @@ double parse_duration(const std::string& text) {
   double scale = unit.empty() || unit == "s" ? 1 : unit == "ms" ? 0.001 : unit == "m" ? 60
                : unit == "h" ? 3600 : -1;
   if (pos == 0 || scale < 0 || v <= 0)
-    fail(Code::Usage, {"--every takes a duration like 30s, 5m, 1h or 500ms (got '" + text + "')"});
+    fail(Msg::OptionEvery, {text});
   return v * scale;
 }
 

@@ -128,7 +128,7 @@ class Scheduler {
   JobOutcome step(int j) {
     if (j < 0 || j >= static_cast<int>(plan_.jobs.size()) || remaining_[j] || started_[j] ||
         report_.outcome[j] >= 0)
-      fail(Code::NotNow, {"job " + std::to_string(j) + " is not ready to run"});
+      fail(Msg::JobNotReady, {std::to_string(j)});
     start(j);
     while (report_.outcome[j] < 0) {
       drain();
@@ -143,7 +143,7 @@ class Scheduler {
   // Leaves a job for a later run; what depends on it waits too.
   void skip_job(int j) {
     if (j < 0 || j >= static_cast<int>(plan_.jobs.size()) || started_[j] || report_.outcome[j] >= 0)
-      fail(Code::NotNow, {"job " + std::to_string(j) + " cannot be skipped (it ran or was skipped)"});
+      fail(Msg::JobNotSkippable, {std::to_string(j)});
     skip(j, "skipped by the user", JobOutcome::Skipped);
     skip_users(j, plan_.jobs[j].key + " was skipped", false);
   }
@@ -223,7 +223,7 @@ class Scheduler {
 
   void check_alive() {
     if (running_ > 0 && !has_completions() && !uv_loop_alive(opts_.loop))
-      fail(Code::Internal, {"running jobs wait on nothing"});
+      fail(Msg::JobsWaitOnNothing);
   }
 
   bool has_completions() const { return !completed_.empty() || !reread_.empty() || !deleted_.empty(); }

@@ -88,7 +88,7 @@ struct Decoder {
   int depth = 0;
 
   [[noreturn]] void bad() {
-    fail(Code::State, {"", "damaged value encoding at byte " + std::to_string(pos)});
+    fail(Msg::DamagedEncoding, {"", std::to_string(pos)});
   }
   char peek() { return pos < in.size() ? in[pos] : '\0'; }
   std::string_view until(char end) {

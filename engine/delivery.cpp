@@ -9,6 +9,7 @@
 #include <unordered_set>
 
 #include "engine/notify.hpp"
+#include "ochre/errors.hpp"
 
 namespace ochre {
 
@@ -57,8 +58,10 @@ Delivery::Left Delivery::finish(double timeout) {
     record_sent();  // what the state was too busy to hear about while the thread ran
     auto pending = store_.outbox_due(LLONG_MAX, INT_MAX);
     left.count = static_cast<int>(pending.size());
-    if (!pending.empty())
-      left.error = url_origin(pending[0].url) + ": " + (pending[0].error.empty() ? "not sent yet" : pending[0].error);
+    if (!pending.empty()) {
+      const std::string& why = pending[0].error;
+      left.error = url_origin(pending[0].url) + ": " + (why.empty() ? message(Msg::NotSentYet) : why);
+    }
   } catch (const std::exception& e) {
     left.count = -1;  // unknown: the state could not be read
     left.error = e.what();

@@ -52,6 +52,9 @@ struct MsgEntry {
 };
 
 #define OCHRE_TYPE "ochre.component \"{}\": "
+#define OCHRE_HELP " (see 'ochre --help')"
+#define OCHRE_RETURNED \
+  "the pipeline must return a component instance or a list of them, or pass them to ochre.apply (it returned "
 constexpr MsgEntry messages[] = {
     // the DSL
     {Msg::TestName, "test-name", Code::LuaRuntime, "ochre.test takes a name and a function"},
@@ -150,6 +153,7 @@ constexpr MsgEntry messages[] = {
     {Msg::ValueAt, "value-at", Code::BadValue, "field '{}{}': {}"},
     {Msg::ValueInstanceJson, "value-instance-json", Code::BadValue, "value: an instance cannot be encoded as JSON"},
     {Msg::ValueInstanceOutput, "value-instance-output", Code::BadValue, "outputs: an instance cannot be an output"},
+    {Msg::ValueKeySuffix, "value-key-suffix", Code::BadValue, " (a key)"},
     // the natives
     {Msg::NativeTakes, "native-takes", Code::LuaRuntime, "{} takes {}"},
     {Msg::JsonEncode, "json-encode", Code::LuaRuntime, "ochre.json.encode: {}"},
@@ -189,7 +193,15 @@ constexpr MsgEntry messages[] = {
     {Msg::LuaStateMemory, "lua-state-memory", Code::Internal,
      "internal error (a bug in ochre): cannot create a Lua state (out of memory)"},
     {Msg::NoEmbedded, "no-embedded", Code::Internal, "internal error (a bug in ochre): no embedded Lua file {}"},
+    {Msg::BadArgument, "bad-argument", Code::LuaRuntime, "bad argument #{} to '{}' (string expected, got {})"},
     // the loader and the engine
+    {Msg::ReturnedNothing, "returned-nothing", Code::BadReturn, OCHRE_RETURNED "nothing)"},
+    {Msg::ReturnedEmptyTable, "returned-empty-table", Code::BadReturn, OCHRE_RETURNED "an empty table)"},
+    {Msg::ReturnedNamedTable, "returned-named-table", Code::BadReturn,
+     OCHRE_RETURNED "a table with named entries; return a list: { a, b })"},
+    {Msg::ReturnedBadItem, "returned-bad-item", Code::BadReturn,
+     OCHRE_RETURNED "a list whose item {} is not an instance)"},
+    {Msg::ReturnedValue, "returned-value", Code::BadReturn, OCHRE_RETURNED "a {} value)"},
     {Msg::LoadDirectory, "load-directory", Code::NoFile, "cannot read pipeline '{}': it is a directory"},
     {Msg::LoadBytecode, "load-bytecode", Code::LuaSyntax,
      "syntax error: a precompiled (bytecode) chunk; ochre loads Lua source only"},
@@ -211,8 +223,140 @@ constexpr MsgEntry messages[] = {
     {Msg::RereadRef, "reread-ref", Code::BadValue,
      "{}: its read hook, run again once its sub-components' jobs ended, referenced {}, which is not one of its "
      "sub-components in the plan"},
+    {Msg::CutoffFailed, "cutoff-failed", Code::HookFailed, "{}: cutoff: {}"},
+    // the state stores
+    {Msg::StateIsDirectory, "state-is-directory", Code::State, "state '{}': is a directory, not a state file"},
+    {Msg::StateNotSqlite, "state-not-sqlite", Code::State,
+     "state '{}': not an ochre state (the file is not a SQLite database); move it away or pass another --state"},
+    {Msg::StateCannotOpen, "state-cannot-open", Code::State, "state '{}': cannot open: {}"},
+    // {} is the step that failed (open, prepare, query, pipeline, send, commit), then why
+    {Msg::StateStep, "state-step", Code::State, "state '{}': {}: {}"},
+    {Msg::StateMkdir, "state-mkdir", Code::State, "state '{}': cannot create directory {}: {}"},
+    {Msg::StateNoInstancesTable, "state-no-instances-table", Code::State,
+     "state '{}': not an ochre state (no instances table)"},
+    {Msg::StateForeignSqlite, "state-foreign-sqlite", Code::State,
+     "state '{}': a SQLite database that is not an ochre state; pass another --state"},
+    {Msg::StateNotEmptyFile, "state-not-empty-file", Code::State,
+     "state '{}': is not empty; migrate into a new state file"},
+    {Msg::StateNotEmptyWorkspace, "state-not-empty-workspace", Code::State,
+     "state '{}': is not empty; migrate into a new workspace or an empty database"},
+    {Msg::ReadOnlyWrite, "read-only-write", Code::Internal,
+     "internal error (a bug in ochre): write to a read-only state"},
+    {Msg::PgSchemaName, "pg-schema-name", Code::Usage,
+     "state {}: schema '{}' must be lower-case letters, digits and '_', not starting with a digit" OCHRE_HELP},
+    {Msg::PgCannotConnect, "pg-cannot-connect", Code::State,
+     "state '{}': cannot connect: {}; check the URL, and that the server runs and accepts you"},
+    {Msg::PgConnectionLost, "pg-connection-lost", Code::State, "the connection to the server was lost ({})"},
+    {Msg::PgCommitFailed, "pg-commit-failed", Code::State, "state '{}': commit failed, nothing of it was recorded: {}"},
+    {Msg::PqCannotLoad, "pq-cannot-load", Code::State,
+     "cannot load libpq.so.5 ({}); a PostgreSQL state needs libpq: apt-get install libpq5"},
+    {Msg::PqNotFound, "pq-not-found", Code::State, "not found"},
+    {Msg::PqMissingFunction, "pq-missing-function", Code::State, "libpq.so.5 has no {} (libpq 14 or later is needed)"},
+    {Msg::LockFileOpen, "lock-file-open", Code::State, "state '{}': cannot open lock file {}: {}"},
+    {Msg::LockFailed, "lock-failed", Code::State, "state '{}': cannot lock: {}"},
+    {Msg::LockedNoTimeout, "locked-no-timeout", Code::Locked,
+     "state '{}' is locked by {}; wait for it with --lock-timeout SECONDS"},
+    {Msg::DamagedEncoding, "damaged-encoding", Code::State, "state '{}': damaged value encoding at byte {}"},
+    {Msg::DamagedVersion, "damaged-version", Code::State, "state '{}': damaged version of {} ({})"},
+    {Msg::DamagedRow, "damaged-row", Code::State, "state '{}': damaged row for {}"},
+    {Msg::DamagedRowForget, "damaged-row-forget", Code::State,
+     "state '{}': damaged row for {} ({}); forget it with 'ochre state rm {}'"},
+    {Msg::MigrateSame, "migrate-same", Code::Usage, "--from and --to name the same state" OCHRE_HELP},
+    {Msg::MigrateNothing, "migrate-nothing", Code::State,
+     "state '{}': holds nothing to migrate (check --from and --workspace)"},
+    {Msg::MigrateDiffers, "migrate-differs", Code::State, "state '{}': the copy differs from the original in {}"},
+    {Msg::MigratePlansDiffer, "migrate-plans-differ", Code::State,
+     "state '{}': the copy plans differently from the original:\n{}--- against the copy ---\n{}"},
+    {Msg::OutOfMemory, "out-of-memory", Code::Internal, "out of memory"},
+    {Msg::UnknownError, "unknown-error", Code::Internal, "unknown error"},
+    // state mv and the other inspections
+    {Msg::NotAKey, "not-a-key", Code::Usage, "'{}' is not a Type/identifier key" OCHRE_HELP},
+    {Msg::MoveTypes, "move-types", Code::Usage,
+     "state mv renames an identifier; {} and {} have different types" OCHRE_HELP},
+    {Msg::MoveTaken, "move-taken", Code::Usage, "{} is already in the state" OCHRE_HELP},
+    {Msg::MoveOlder, "move-older", Code::Usage,
+     "{} was stored by an older ochre; apply the pipeline once before 'state mv'" OCHRE_HELP},
+    {Msg::MoveDangling, "move-dangling", Code::State, "state '(state)': reference to {}, which is not stored"},
+    {Msg::UnknownKeyInPipeline, "unknown-key-in-pipeline", Code::UnknownKey, "no instance '{}' in the pipeline"},
+    {Msg::UnknownKeyNotStored, "unknown-key-not-stored", Code::UnknownKey, "no instance '{}' in the state"},
+    {Msg::UnknownKeyAnywhere, "unknown-key-anywhere", Code::UnknownKey,
+     "no instance '{}' in the pipeline or the state"},
+    {Msg::GraphFormat, "graph-format", Code::Usage, "--format takes dot or mermaid" OCHRE_HELP},
+    // running jobs
+    {Msg::JobNotReady, "job-not-ready", Code::NotNow, "job {} is not ready to run"},
+    {Msg::JobNotSkippable, "job-not-skippable", Code::NotNow, "job {} cannot be skipped (it ran or was skipped)"},
+    {Msg::JobsWaitOnNothing, "jobs-wait-on-nothing", Code::Internal,
+     "internal error (a bug in ochre): running jobs wait on nothing"},
+    {Msg::RefUnknown, "ref-unknown", Code::Internal,
+     "internal error (a bug in ochre): reference to unknown instance {}"},
+    {Msg::PlanCycle, "plan-cycle", Code::Internal, "internal error (a bug in ochre): cycle among planned jobs"},
+    {Msg::Sha256Failed, "sha256-failed", Code::Internal, "internal error (a bug in ochre): SHA-256 failed"},
+    {Msg::HmacFailed, "hmac-failed", Code::Internal, "internal error (a bug in ochre): HMAC-SHA256 failed"},
+    {Msg::NoRandomBytes, "no-random-bytes", Code::Internal,
+     "internal error (a bug in ochre): no random bytes for a delivery id"},
+    {Msg::NotSentYet, "not-sent-yet", Code::NotNow, "not sent yet"},
+    // the command line
+    {Msg::OptionNumber, "option-number", Code::Usage, "option {} takes a number >= {} (got '{}')" OCHRE_HELP},
+    {Msg::OptionPort, "option-port", Code::Usage,
+     "option --port takes a port number from 0 (any free port) to 65535 (got '{}')" OCHRE_HELP},
+    {Msg::OptionNeedsValue, "option-needs-value", Code::Usage, "option {} needs a value" OCHRE_HELP},
+    {Msg::OptionHost, "option-host", Code::Usage, "--host needs an address, e.g. 127.0.0.1" OCHRE_HELP},
+    {Msg::OptionColor, "option-color", Code::Usage, "--color takes auto, always or never" OCHRE_HELP},
+    {Msg::OptionUnknown, "option-unknown", Code::Usage, "unknown option '{}'" OCHRE_HELP},
+    {Msg::OptionEvery, "option-every", Code::Usage,
+     "--every takes a duration like 30s, 5m, 1h or 500ms (got '{}')" OCHRE_HELP},
+    {Msg::NoCommand, "no-command", Code::Usage, "no command given" OCHRE_HELP},
+    {Msg::UnknownCommand, "unknown-command", Code::Usage, "unknown command '{}'" OCHRE_HELP},
+    {Msg::NotifyUrl, "notify-url", Code::Usage, "--notify '{}': {}" OCHRE_HELP},
+    {Msg::NotifyNoSecretEnv, "notify-no-secret-env", Code::Usage,
+     "--notify needs a secret to sign deliveries with: set OCHRE_NOTIFY_SECRET" OCHRE_HELP},
+    {Msg::WorkspaceName, "workspace-name", Code::Usage,
+     "workspace '{}' must be letters, digits, '_', '.' and '-' (at most 63)" OCHRE_HELP},
+    {Msg::NeedsFile, "needs-file", Code::Usage, "'{}' needs a pipeline FILE" OCHRE_HELP},
+    {Msg::TakesOneFile, "takes-one-file", Code::Usage, "'{}' takes one FILE" OCHRE_HELP},
+    {Msg::TakesAtMostOneFile, "takes-at-most-one-file", Code::Usage, "'{}' takes at most one FILE" OCHRE_HELP},
+    {Msg::ExplainTakes, "explain-takes", Code::Usage, "'explain' takes a FILE and a KEY" OCHRE_HELP},
+    {Msg::EnterTakes, "enter-takes", Code::Usage, "'enter' takes FILE KEY [METHOD]" OCHRE_HELP},
+    {Msg::LogTakes, "log-takes", Code::Usage, "'log' takes no arguments" OCHRE_HELP},
+    {Msg::HistoryTakes, "history-takes", Code::Usage, "'history' takes one KEY" OCHRE_HELP},
+    // {} is the sub-command's shape, e.g. "show KEY"
+    {Msg::StateUsage, "state-usage", Code::Usage, "usage: ochre state {}" OCHRE_HELP},
+    {Msg::StateUnknownCommand, "state-unknown-command", Code::Usage,
+     "unknown 'state' command '{}' (list, show, rm, mv, migrate)" OCHRE_HELP},
+    {Msg::MigrateUsage, "migrate-usage", Code::Usage,
+     "usage: ochre state migrate --from STATE --to STATE [FILE]" OCHRE_HELP},
+    {Msg::TestStateDir, "test-state-dir", Code::State, "state '{}': cannot make a throw-away state directory"},
+    {Msg::NoJobFor, "no-job-for", Code::NotNow, "no job for {} in the plan"},
+    // the server
+    {Msg::ListenInUse, "listen-in-use", Code::Listen,
+     "the port is in use (another server runs there); choose another with --port"},
+    {Msg::ListenDenied, "listen-denied", Code::Listen,
+     "permission denied (ports below 1024 need privileges); choose another with --port"},
+    {Msg::ListenNoAddress, "listen-no-address", Code::Listen,
+     "no such address on this machine; pass one of its addresses with --host"},
+    {Msg::ListenFailed, "listen-failed", Code::Listen, "cannot listen there{}; check --host and --port"},
+    {Msg::ListenErrno, "listen-errno", Code::Listen, " ({})"},
+    {Msg::HttpCannotLoad, "http-cannot-load", Code::Listen, "cannot load {} ({}): reinstall ochre"},
+    {Msg::HttpNotModule, "http-not-module", Code::Listen, "{} is not this ochre's HTTP module: reinstall ochre"},
+    {Msg::HttpMissing, "http-missing", Code::Listen,
+     "ochre's HTTP module is missing (looked for {}): reinstall ochre"},
+    {Msg::MissingKeyParam, "missing-key-param", Code::Usage, "missing ?key=Type/identifier"},
+    {Msg::ServerStopping, "server-stopping", Code::NotNow, "the server is stopping"},
+    {Msg::ServerReadOnly, "server-read-only", Code::NotNow,
+     "read-only: start 'ochre serve' with --allow-apply to apply from the page"},
+    {Msg::ServerApplying, "server-applying", Code::NotNow, "applying {}"},
+    // what is wrong with a webhook URL
+    {Msg::WebhookScheme, "webhook-scheme", Code::Usage, "a webhook URL starts with http:// or https://"},
+    {Msg::WebhookSpaces, "webhook-spaces", Code::Usage, "a webhook URL has no spaces or control characters"},
+    {Msg::WebhookNoHost, "webhook-no-host", Code::Usage, "the webhook URL names no host"},
+    {Msg::WebhookUserinfo, "webhook-userinfo", Code::Usage,
+     "a webhook URL holds no user or password (the signature says the event is from ochre)"},
+    {Msg::WebhookFragment, "webhook-fragment", Code::Usage, "a webhook URL has no #fragment"},
+    {Msg::WebhookPort, "webhook-port", Code::Usage, "the webhook URL's port is not a number from 1 to 65535"},
 };
 #undef OCHRE_TYPE
+#undef OCHRE_HELP
+#undef OCHRE_RETURNED
 
 const MsgEntry& entry(Msg msg) {
   // The table is in the enum's order (checked below), so the enum indexes it.
@@ -225,7 +369,8 @@ constexpr bool in_enum_order() {
   return true;
 }
 static_assert(in_enum_order(), "messages[] must list every Msg in the enum's order");
-static_assert(sizeof messages / sizeof messages[0] == static_cast<int>(Msg::RereadRef) + 1);
+// The last enumerator: keep it the last when adding messages.
+static_assert(sizeof messages / sizeof messages[0] == static_cast<int>(Msg::WebhookPort) + 1);
 
 std::string format(const char* t, std::initializer_list<std::string_view> args) {
   std::string out;

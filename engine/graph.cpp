@@ -58,7 +58,7 @@ void Graph::finalize(const StoredLookup& stored) {
     for (const auto& [name, v] : node.fields) {
       v.for_each_ref([&](const std::string& key) {
         int d = find(key);
-        if (d < 0) fail(Code::Internal, {"reference to unknown instance " + key});
+        if (d < 0) fail(Msg::RefUnknown, {key});
         if (added_by[d] != i) {
           added_by[d] = i;
           node.deps.push_back(d);

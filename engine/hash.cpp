@@ -48,7 +48,7 @@ Hex sha256(std::string_view bytes) {
   if (!h.md || !h.ctx || EVP_DigestInit_ex(h.ctx, h.md, nullptr) != 1 ||
       EVP_DigestUpdate(h.ctx, bytes.data(), bytes.size()) != 1 || EVP_DigestFinal_ex(h.ctx, md, &len) != 1 ||
       len != 32)
-    fail(Code::Internal, {"SHA-256 failed"});
+    fail(Msg::Sha256Failed);
   Hex out;
   to_hex(md, len, out.c);
   return out;
@@ -65,7 +65,7 @@ std::string hmac_sha256_hex(std::string_view key, std::string_view bytes) {
   if (!HMAC(EVP_sha256(), k, static_cast<int>(key.size()), reinterpret_cast<const unsigned char*>(bytes.data()),
             bytes.size(), md, &len) ||
       len != 32)
-    fail(Code::Internal, {"HMAC-SHA256 failed"});
+    fail(Msg::HmacFailed);
   std::string out(64, '0');
   to_hex(md, len, out.data());
   return out;

@@ -213,7 +213,7 @@ std::string format_graph(const Plan& plan, const Graph& graph, const std::string
            "  classDef replace fill:#ffd9b3\n  classDef delete fill:#f7d4d4\n  classDef none fill:#eeeeee\n";
     return out;
   }
-  if (format != "dot") fail(Code::Usage, {"--format takes dot or mermaid"});
+  if (format != "dot") fail(Msg::GraphFormat);
   static const std::map<std::string, std::string> colour = {
       {"create", "palegreen"}, {"update", "lightgoldenrod1"}, {"replace", "sandybrown"},
       {"delete", "lightpink"}, {"none", "gray90"}};
@@ -253,14 +253,13 @@ Value rename_refs(const Value& v, const std::string& from, const std::string& to
 std::vector<StoredInstance> plan_move(const std::vector<StoredInstance>& stored,
                                       const std::string& from, const std::string& to) {
   std::string from_type, from_id, to_type, to_id;
-  if (!split_key(from, from_type, from_id)) fail(Code::Usage, {"'" + from + "' is not a Type/identifier key"});
-  if (!split_key(to, to_type, to_id)) fail(Code::Usage, {"'" + to + "' is not a Type/identifier key"});
-  if (from_type != to_type)
-    fail(Code::Usage, {"state mv renames an identifier; " + from + " and " + to + " have different types"});
+  if (!split_key(from, from_type, from_id)) fail(Msg::NotAKey, {from});
+  if (!split_key(to, to_type, to_id)) fail(Msg::NotAKey, {to});
+  if (from_type != to_type) fail(Msg::MoveTypes, {from, to});
   std::unordered_map<std::string, StoredInstance> rows;
   for (const auto& s : stored) rows.emplace(s.key, s);
-  if (!rows.count(from)) fail(Code::UnknownKey, {from, "the state"});
-  if (rows.count(to)) fail(Code::Usage, {to + " is already in the state"});
+  if (!rows.count(from)) fail(Msg::UnknownKeyNotStored, {from});
+  if (rows.count(to)) fail(Msg::MoveTaken, {to});
 
   // Rename, and rewrite every reference.
   StoredInstance moved = rows.at(from);
@@ -291,15 +290,13 @@ std::vector<StoredInstance> plan_move(const std::vector<StoredInstance>& stored,
   std::reverse(order.begin(), order.end());
   IdLookup lookup = [&](const std::string& key, Tree tree) -> const std::string& {
     auto it = rows.find(key);
-    if (it == rows.end()) fail(Code::State, {"(state)", "reference to " + key + ", which is not stored"});
+    if (it == rows.end()) fail(Msg::MoveDangling, {key});
     return tree == Tree::Full ? it->second.hash : it->second.uuid;
   };
   std::vector<StoredInstance> changed;
   for (const auto& k : order) {
     StoredInstance& s = rows.at(k);
-    if (!s.breaks_known)
-      fail(Code::Usage, {(k == to ? from : k) + " was stored by an older ochre; apply the pipeline once "
-                         "before 'state mv'"});
+    if (!s.breaks_known) fail(Msg::MoveOlder, {k == to ? from : k});
     Ids ids = compute_ids(s.type, s.identifier, s.breaks, s.fields, lookup);
     s.uuid = ids.uuid;
     s.hash = ids.hash;

@@ -48,22 +48,23 @@ std::unique_ptr<FileLock> FileLock::acquire(const std::string& path, const std::
   auto dir = std::filesystem::path(path).parent_path();
   if (!dir.empty()) {
     std::filesystem::create_directories(dir, ec);
-    if (ec) fail(Code::State, {state, "cannot create directory " + dir.string() + ": " + ec.message()});
+    if (ec) fail(Msg::StateMkdir, {state, dir.string(), ec.message()});
   }
   int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-  if (fd < 0) fail(Code::State, {state, "cannot open lock file " + path + ": " + std::strerror(errno)});
+  if (fd < 0) fail(Msg::LockFileOpen, {state, path, std::strerror(errno)});
   auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(timeout);
   for (;;) {
     if (flock(fd, LOCK_EX | LOCK_NB) == 0) break;
     if (errno != EWOULDBLOCK && errno != EINTR) {
       int e = errno;
       ::close(fd);
-      fail(Code::State, {state, std::string("cannot lock: ") + std::strerror(e)});
+      fail(Msg::LockFailed, {state, std::strerror(e)});
     }
     if (std::chrono::steady_clock::now() >= deadline) {
       std::string who = holder_text(fd);
       ::close(fd);
-      fail(Code::Locked, {state, who + (timeout > 0 ? "" : "; wait for it with --lock-timeout SECONDS")});
+      if (timeout > 0) fail(Code::Locked, {state, who});
+      fail(Msg::LockedNoTimeout, {state, who});
     }
     // Waiting for another process: a short pause between attempts costs no CPU.
     std::this_thread::sleep_for(std::chrono::milliseconds(50));

@@ -66,7 +66,7 @@ std::string difference(const Snapshot& a, const Snapshot& b) {
 
 MigrateReport migrate_state(const std::string& from, const std::string& to, const std::string& workspace,
                             double lock_timeout) {
-  if (from == to) fail(Code::Usage, {"--from and --to name the same state"});
+  if (from == to) fail(Msg::MigrateSame);
   auto source_lock = lock_state(from, workspace, lock_timeout);
   auto target_lock = lock_state(to, workspace, lock_timeout);
   Snapshot original;
@@ -75,15 +75,14 @@ MigrateReport migrate_state(const std::string& from, const std::string& to, cons
     original = source->snapshot();
   }
   if (original.instances.empty() && original.runs.empty())
-    fail(Code::State, {redact_location(from), "holds nothing to migrate (check --from and --workspace)"});
+    fail(Msg::MigrateNothing, {redact_location(from)});
   {
     auto target = open_state(to, workspace, OpenMode::ReadWrite);
     target->restore(original);
   }
   auto check = open_state(to, workspace, OpenMode::ReadOnly);
   std::string diff = difference(original, check->snapshot());
-  if (!diff.empty())
-    fail(Code::State, {redact_location(to), "the copy differs from the original in " + diff});
+  if (!diff.empty()) fail(Msg::MigrateDiffers, {redact_location(to), diff});
   MigrateReport r;
   r.instances = original.instances.size();
   r.roots = original.roots.size();

@@ -33,22 +33,21 @@ size_t scheme_length(std::string_view url) {
 
 std::string check_webhook_url(std::string_view url) {
   size_t scheme = scheme_length(url);
-  if (!scheme) return "a webhook URL starts with http:// or https://";
+  if (!scheme) return message(Msg::WebhookScheme);
   for (unsigned char c : url)
-    if (c <= 0x20 || c == 0x7f) return "a webhook URL has no spaces or control characters";
+    if (c <= 0x20 || c == 0x7f) return message(Msg::WebhookSpaces);
   std::string_view authority = url.substr(scheme, url.find_first_of("/?#", scheme) - scheme);
-  if (authority.empty()) return "the webhook URL names no host";
+  if (authority.empty()) return message(Msg::WebhookNoHost);
   if (authority.find('@') != std::string_view::npos)
-    return "a webhook URL holds no user or password (the signature says the event is from ochre)";
-  if (url.find('#') != std::string_view::npos) return "a webhook URL has no #fragment";
+    return message(Msg::WebhookUserinfo);
+  if (url.find('#') != std::string_view::npos) return message(Msg::WebhookFragment);
   size_t colon = authority.rfind(':');
   if (colon != std::string_view::npos && authority.back() != ']') {
     std::string_view port = authority.substr(colon + 1);
     bool digits = !port.empty() && port.size() <= 5 &&
                   std::all_of(port.begin(), port.end(), [](char c) { return c >= '0' && c <= '9'; });
     long number = digits ? std::stol(std::string(port)) : 0;
-    if (number < 1 || number > 65535)
-      return "the webhook URL's port is not a number from 1 to 65535";
+    if (number < 1 || number > 65535) return message(Msg::WebhookPort);
   }
   return {};
 }
@@ -140,7 +139,7 @@ long long retry_delay_ms(int attempts) {
 
 std::string new_delivery_id() {
   unsigned char b[16];
-  if (RAND_bytes(b, sizeof b) != 1) fail(Code::Internal, {"no random bytes for a delivery id"});
+  if (RAND_bytes(b, sizeof b) != 1) fail(Msg::NoRandomBytes);
   b[6] = (b[6] & 0x0f) | 0x40;  // version 4
   b[8] = (b[8] & 0x3f) | 0x80;  // RFC 4122 variant
   char out[37];

@@ -243,7 +243,7 @@ std::string format_explain(const Plan& plan, const Graph& graph, const std::stri
   }
   if (!found) {
     for (const auto& s : plan.stored) found = found || s.key == key;
-    if (!found) fail(Code::UnknownKey, {key, "the pipeline or the state"});
+    if (!found) fail(Msg::UnknownKeyAnywhere, {key});
   }
   if (out.empty()) out = key + ": no change\n";
   return out;

@@ -196,7 +196,7 @@ class Planner {
     std::vector<int> todo;
     for (const auto& k : o_.targets) {
       int n = g_.find(k);
-      if (n < 0) fail(Code::UnknownKey, {k, "the pipeline"});
+      if (n < 0) fail(Msg::UnknownKeyInPipeline, {k});
       todo.push_back(n);
     }
     while (!todo.empty()) {
@@ -215,7 +215,7 @@ class Planner {
 
   void plan_apply() {
     for (const auto& k : o_.replace)
-      if (g_.find(k) < 0) fail(Code::UnknownKey, {k, "the pipeline"});
+      if (g_.find(k) < 0) fail(Msg::UnknownKeyInPipeline, {k});
     std::vector<char> scope = in_scope();
     std::vector<char> in_graph(plan_.stored.size(), 0);
     size_t cursor = 0;  // rows come in about the order of the nodes
@@ -277,7 +277,7 @@ class Planner {
       std::vector<int> todo;
       for (const auto& k : o_.destroy_keys) {
         int s = stored_of(k);
-        if (s < 0) fail(Code::UnknownKey, {k, "the state"});
+        if (s < 0) fail(Msg::UnknownKeyNotStored, {k});
         todo.push_back(s);
       }
       while (!todo.empty()) {
@@ -403,7 +403,7 @@ class Planner {
       for (int u : users[j])
         if (--indeg[u] == 0) ready.push(u);
     }
-    if ((int)order.size() != n) fail(Code::Internal, {"cycle among planned jobs"});
+    if ((int)order.size() != n) fail(Msg::PlanCycle);
     std::vector<int> pos(n);
     for (int i = 0; i < n; ++i) pos[order[i]] = i;
     // Moved into place cycle by cycle (position i takes job order[i]): no second vector.

@@ -21,19 +21,18 @@ void load(const char* shown) {
     void* lib = dlopen("libpq.so.5", RTLD_NOW | RTLD_LOCAL);  // kept for the process's life
     if (!lib) {
       const char* why = dlerror();
-      error = "cannot load libpq.so.5 (" + std::string(why ? why : "not found") +
-              "); a PostgreSQL state needs libpq: apt-get install libpq5";
+      error = message(Msg::PqCannotLoad, {why ? std::string(why) : message(Msg::PqNotFound)});
       return;
     }
 #define OCHRE_PQ_FIND(fn)                                                          \
   if (error.empty()) {                                                             \
     fn = reinterpret_cast<decltype(fn)>(dlsym(lib, #fn));                          \
-    if (!fn) error = "libpq.so.5 has no " #fn " (libpq 14 or later is needed)"; \
+    if (!fn) error = message(Msg::PqMissingFunction, {#fn});                    \
   }
     OCHRE_PQ_FUNCTIONS(OCHRE_PQ_FIND)
 #undef OCHRE_PQ_FIND
   });
-  if (!error.empty()) fail(Code::State, {shown, error});
+  if (!error.empty()) fail(Code::State, {shown, error});  // a text of the catalog (above)
 }
 
 }  // namespace ochre::pq

@@ -124,7 +124,7 @@ void decode_version(const std::string& where, std::string_view fields, std::stri
     v.fields = value_to_fields(decode(fields));
     v.outputs = decode(outputs);
   } catch (const Error& e) {
-    fail(Code::State, {where, "damaged version of " + v.key + " (" + e.what() + ")"});
+    fail(Msg::DamagedVersion, {where, v.key, e.what()});
   }
 }
 
@@ -137,12 +137,11 @@ void decode_instance_row(const std::string& where, const RowText& row, StoredIns
     if (!row.breaks.empty()) s.breaks = decode_keys(row.breaks);
     if (!row.sensitive.empty()) s.sensitive = decode_keys(row.sensitive);
   } catch (const Error& e) {
-    fail(Code::State, {where, "damaged row for " + s.key + " (" + e.what() + "); forget it with "
-                              "'ochre state rm " + s.key + "'"});
+    fail(Msg::DamagedRowForget, {where, s.key, e.what(), s.key});
   }
   s.breaks_known = !row.breaks.empty();
   if (!parse_status(row.status, s.status) || !parse_action(row.action, s.action))
-    fail(Code::State, {where, "damaged row for " + s.key});
+    fail(Msg::DamagedRow, {where, s.key});
 }
 
 }  // namespace ochre

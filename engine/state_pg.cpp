@@ -114,8 +114,7 @@ PgLocation parse_location(const std::string& url) {
   bool ok = !loc.schema.empty() && loc.schema.size() < 64;
   for (unsigned char c : loc.schema) ok &= std::islower(c) || std::isdigit(c) || c == '_';
   if (!ok || std::isdigit(static_cast<unsigned char>(loc.schema[0])))
-    fail(Code::Usage, {"state " + loc.shown + ": schema '" + loc.schema +
-                       "' must be lower-case letters, digits and '_', not starting with a digit"});
+    fail(Msg::PgSchemaName, {loc.shown, loc.schema});
   return loc;
 }
 
@@ -227,8 +226,7 @@ class Connection {
       std::string why = message();
       pq::PQfinish(c_);  // the destructor does not run for a constructor that throws
       c_ = nullptr;
-      fail(Code::State, {loc_.shown, "cannot connect: " + why +
-                                         "; check the URL, and that the server runs and accepts you"});
+      fail(Msg::PgCannotConnect, {loc_.shown, why});
     }
     pq::PQsetNoticeProcessor(c_, [](void*, const char*) {}, nullptr);
     // A commit returns once the server has it, before its WAL reaches the disk: as with
@@ -248,15 +246,15 @@ class Connection {
   const std::string& shown() const { return loc_.shown; }
 
   std::string message() const {
-    std::string m = one_line(c_ ? pq::PQerrorMessage(c_) : "out of memory");
-    return m.empty() ? "unknown error" : m;
+    std::string m = c_ ? one_line(pq::PQerrorMessage(c_)) : ochre::message(Msg::OutOfMemory);
+    return m.empty() ? ochre::message(Msg::UnknownError) : m;
   }
 
   [[noreturn]] void die(const std::string& what, PGresult* r = nullptr) {
     std::string m = r && pq::PQresultErrorMessage(r)[0] ? one_line(pq::PQresultErrorMessage(r)) : message();
     if (r) pq::PQclear(r);
-    if (pq::PQstatus(c_) == CONNECTION_BAD) m = "the connection to the server was lost (" + m + ")";
-    fail(Code::State, {loc_.shown, what + ": " + m});
+    if (pq::PQstatus(c_) == CONNECTION_BAD) m = ochre::message(Msg::PgConnectionLost, {m});
+    fail(Msg::StateStep, {loc_.shown, what, m});
   }
 
   // Text SQL, without parameters (schema set-up), run now.
@@ -336,8 +334,8 @@ class Connection {
     }
     if (!error.empty()) {
       error = one_line(error);
-      if (pq::PQstatus(c_) == CONNECTION_BAD) error = "the connection to the server was lost (" + error + ")";
-      fail(Code::State, {loc_.shown, "commit failed, nothing of it was recorded: " + error});
+      if (pq::PQstatus(c_) == CONNECTION_BAD) error = ochre::message(Msg::PgConnectionLost, {error});
+      fail(Msg::PgCommitFailed, {loc_.shown, error});
     }
   }
 
@@ -747,7 +745,7 @@ class PgState final : public StateStore {
                              "(SELECT count(*) FROM {S}.runs WHERE ws = $1::int4))::int8",
                              Params().int4(ws_));
     if (used.int8(0, 0) != 0)
-      fail(Code::State, {shown_, "is not empty; migrate into a new workspace or an empty database"});
+      fail(Msg::StateNotEmptyWorkspace, {shown_});
     // New ids, in the same order, from the sequences.
     std::unordered_map<long long, long long> run_ids, job_ids;
     for (const RunRecord& r : s.runs) {
@@ -785,7 +783,7 @@ class PgState final : public StateStore {
 
  private:
   void writable() {
-    if (mode_ == OpenMode::ReadOnly || !ws_) fail(Code::Internal, {"write to a read-only state"});
+    if (mode_ == OpenMode::ReadOnly || !ws_) fail(Msg::ReadOnlyWrite);
   }
 
   // The end of one transaction's writes: committed now, or with the batch.
@@ -930,7 +928,8 @@ class PgLock final : public StateLock {
           deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
           continue;
         }
-        fail(Code::Locked, {shown, who + (timeout > 0 ? "" : "; wait for it with --lock-timeout SECONDS")});
+        if (timeout > 0) fail(Code::Locked, {shown, who});
+        fail(Msg::LockedNoTimeout, {shown, who});
       }
       // Waiting for another process: a short pause between attempts costs no CPU.
       std::this_thread::sleep_for(std::chrono::milliseconds(50));

@@ -70,7 +70,7 @@ std::string StateReader::show(const std::string& key, bool json) {
   if (!impl_->read) impl_->load();
   for (const StoredInstance& s : impl_->stored)
     if (s.key == key) return format_state_show(s, json, impl_->sensitive());
-  fail(Code::UnknownKey, {key, "the state " + impl_->store->location()});
+  fail(Msg::UnknownKeyInState, {key, impl_->store->location()});
 }
 
 std::string StateReader::history(const std::string& key, bool json) {

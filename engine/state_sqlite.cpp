@@ -189,7 +189,7 @@ class SqliteState final : public StateStore {
       sqlite3* raw = nullptr;
       int rc = sqlite3_open_v2(":memory:", &raw, SQLITE_OPEN_READWRITE | SQLITE_OPEN_MEMORY, nullptr);
       db_.reset(raw);
-      if (rc != SQLITE_OK) die("cannot open");
+      if (rc != SQLITE_OK) die(nullptr);
       check_and_migrate();
       return;
     }
@@ -197,14 +197,14 @@ class SqliteState final : public StateStore {
     bool exists = std::filesystem::exists(path_, ec);
     if (mode == OpenMode::ReadOnly && !exists) return;  // empty, writes nothing
     if (exists && std::filesystem::is_directory(path_, ec))
-      fail(Code::State, {path_, "is a directory, not a state file"});
+      fail(Msg::StateIsDirectory, {path_});
     if (!exists) create_file();
     sqlite3* raw = nullptr;
     int flags = mode == OpenMode::ReadOnly ? SQLITE_OPEN_READONLY
                                            : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
     int rc = sqlite3_open_v2(path_.c_str(), &raw, flags | SQLITE_OPEN_NOMUTEX, nullptr);
     db_.reset(raw);
-    if (rc != SQLITE_OK) die("cannot open");
+    if (rc != SQLITE_OK) die(nullptr);
     if (mode == OpenMode::ReadOnly && needs_recovery()) {
       // An ochre killed mid-commit left a write-ahead log that only a writable connection
       // may recover; this one still writes nothing of its own.
@@ -212,7 +212,7 @@ class SqliteState final : public StateStore {
       raw = nullptr;
       rc = sqlite3_open_v2(path_.c_str(), &raw, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, nullptr);
       db_.reset(raw);
-      if (rc != SQLITE_OK) die("cannot open");
+      if (rc != SQLITE_OK) die(nullptr);
     }
     sqlite3_busy_timeout(db_.get(), 5000);
     check_and_migrate();
@@ -261,11 +261,12 @@ class SqliteState final : public StateStore {
     if (batch_depth_ == 0) return;
     if (--batch_depth_ == 0) run_sql("COMMIT");
   }
-  [[noreturn]] void die(const char* what) {
-    std::string msg = std::string(what) + ": " + (db_ ? sqlite3_errmsg(db_.get()) : "out of memory");
-    if (db_ && sqlite3_errcode(db_.get()) == SQLITE_NOTADB)
-      msg = "not an ochre state (the file is not a SQLite database); move it away or pass another --state";
-    fail(Code::State, {path_, msg});
+  // `step` is what failed ("open", "prepare", "query"); null while opening the file.
+  [[noreturn]] void die(const char* step) {
+    if (db_ && sqlite3_errcode(db_.get()) == SQLITE_NOTADB) fail(Msg::StateNotSqlite, {path_});
+    std::string why = db_ ? sqlite3_errmsg(db_.get()) : message(Msg::OutOfMemory);
+    if (!step) fail(Msg::StateCannotOpen, {path_, why});
+    fail(Msg::StateStep, {path_, step, why});
   }
 
   // Runs `sql` (a string literal) through the cache of prepared statements: the
@@ -278,7 +279,7 @@ class SqliteState final : public StateStore {
       std::string m = err ? err : "?";
       sqlite3_free(err);
       if (sqlite3_errcode(db_.get()) == SQLITE_NOTADB) die("open");
-      fail(Code::State, {path_, m});
+      fail(Code::State, {path_, m});  // SQLite's own message
     }
   }
 
@@ -634,7 +635,7 @@ class SqliteState final : public StateStore {
     {
       Stmt q(*this, "SELECT (SELECT count(*) FROM instances) + (SELECT count(*) FROM runs)");
       if (q.step() && q.integer(0) != 0)
-        fail(Code::State, {path_, "is not empty; migrate into a new state file"});
+        fail(Msg::StateNotEmptyFile, {path_});
     }
     Transaction t(*this);
     // New ids, in the same order.
@@ -728,7 +729,7 @@ class SqliteState final : public StateStore {
   }
 
   void writable() {
-    if (!db_ || mode_ == OpenMode::ReadOnly) fail(Code::Internal, {"write to a read-only state"});
+    if (!db_ || mode_ == OpenMode::ReadOnly) fail(Msg::ReadOnlyWrite);
   }
 
   void create_file() {
@@ -736,7 +737,7 @@ class SqliteState final : public StateStore {
     auto dir = std::filesystem::path(path_).parent_path();
     if (!dir.empty()) {
       std::filesystem::create_directories(dir, ec);
-      if (ec) fail(Code::State, {path_, "cannot create directory " + dir.string() + ": " + ec.message()});
+      if (ec) fail(Msg::StateMkdir, {path_, dir.string(), ec.message()});
     }
     int fd = ::open(path_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
     if (fd < 0 && errno != EEXIST) fail(Code::State, {path_, std::strerror(errno)});
@@ -754,11 +755,11 @@ class SqliteState final : public StateStore {
     if (version > 0) {
       Stmt q(*this, "SELECT count(*) FROM sqlite_master WHERE name = 'instances'");
       if (!q.step() || q.integer(0) != 1)
-        fail(Code::State, {path_, "not an ochre state (no instances table)"});
+        fail(Msg::StateNoInstancesTable, {path_});
     } else {
       Stmt q(*this, "SELECT count(*) FROM sqlite_master");
       if (q.step() && q.integer(0) != 0)
-        fail(Code::State, {path_, "a SQLite database that is not an ochre state; pass another --state"});
+        fail(Msg::StateForeignSqlite, {path_});
     }
     version_ = version;
     if (mode_ == OpenMode::ReadOnly && version == 0) {

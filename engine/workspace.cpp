@@ -254,7 +254,7 @@ const Plan& Workspace::current_plan() const {
 }
 
 void Workspace::plan(bool destroy, const std::vector<std::string>& keys) {
-  if (!source_.has_roots()) fail(Code::BadReturn, {"nothing"}, source_.name());
+  if (!source_.has_roots()) fail(Msg::ReturnedNothing, {}, source_.name());
   PhaseTimer timer;
   std::vector<StoredInstance> stored;
   std::vector<std::pair<std::string, std::string>> roots;

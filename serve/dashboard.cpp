@@ -395,17 +395,17 @@ std::string Dashboard::component_json(const std::string& key) {
   }
   known = known || !jobs.empty();
   out["jobs"] = jobs;
-  if (!known) fail(Code::UnknownKey, {key, "the pipeline or the state"});
+  if (!known) fail(Msg::UnknownKeyAnywhere, {key});
   return out.dump();
 }
 
 std::pair<int, std::string> Dashboard::start_apply() {
-  if (!allow_apply_) return {403, "read-only: start 'ochre serve' with --allow-apply to apply from the page"};
+  if (!allow_apply_) return {403, message(Msg::ServerReadOnly)};
   if (file_.empty()) return {400, "no pipeline to apply: start 'ochre serve FILE --allow-apply'"};
   {
     std::lock_guard lock(mu_);
-    if (stopped_) return {503, "the server is stopping"};
-    if (applying_) return {409, "an apply is already under way"};
+    if (stopped_) return {503, message(Msg::ServerStopping)};
+    if (applying_) return {409, message(Msg::ApplyAlreadyUnderWay)};
     applying_ = true;
     if (apply_thread_.joinable()) apply_thread_.join();  // the last one, finished
   }
@@ -433,7 +433,7 @@ std::pair<int, std::string> Dashboard::start_apply() {
       } catch (const Error& e) {
         error = e.display();
       } catch (const std::exception& e) {
-        error = std::string("internal error (a bug in ochre): ") + e.what();
+        error = message(Code::Internal, {e.what()});
       }
       engine.reset();  // releases the lock
       {
@@ -447,7 +447,7 @@ std::pair<int, std::string> Dashboard::start_apply() {
     });
   }
   changed_.notify_all();
-  return {202, "applying " + file_};
+  return {202, message(Msg::ServerApplying, {file_})};
 }
 
 }  // namespace ochre::cli

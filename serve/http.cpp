@@ -9,6 +9,7 @@
 #include <memory>
 #include <vector>
 
+#include "ochre/errors.hpp"
 #include "webhook/webhook_http.hpp"
 
 namespace ochre::cli {
@@ -43,19 +44,19 @@ Loaded load() {
     }
     void* h = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
     if (!h) {
-      l.error = "cannot load " + path + " (" + dlerror() + "): reinstall ochre";
+      l.error = message(Msg::HttpCannotLoad, {path, dlerror()});
       return l;
     }
     auto entry = reinterpret_cast<const ochre_http_api* (*)()>(dlsym(h, "ochre_http_module"));
     const ochre_http_api* api = entry ? entry() : nullptr;
     if (!api || api->abi != OCHRE_HTTP_ABI) {
-      l.error = path + " is not this ochre's HTTP module: reinstall ochre";
+      l.error = message(Msg::HttpNotModule, {path});
       return l;
     }
     l.api = api;
     return l;
   }
-  l.error = "ochre's HTTP module is missing (looked for " + tried + "): reinstall ochre";
+  l.error = message(Msg::HttpMissing, {tried});
   return l;
 }
 
@@ -79,7 +80,7 @@ struct HttpPoster::Impl {
 
 HttpPoster::HttpPoster() : impl_(std::make_unique<Impl>()) {
   impl_->api = cli::http_module(&impl_->error);
-  if (impl_->api && !(impl_->poster = impl_->api->poster_new())) impl_->error = "out of memory";
+  if (impl_->api && !(impl_->poster = impl_->api->poster_new())) impl_->error = message(Msg::OutOfMemory);
 }
 
 HttpPoster::~HttpPoster() {

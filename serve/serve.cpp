@@ -119,7 +119,7 @@ void answer(Site& site, const ochre_http_request* req, ochre_http_response* res)
     return json(board.runs_json(limit < 0 ? 0 : limit));
   }
   if (path == "/api/component") {
-    if (!param("key")) return json(error_json("missing ?key=Type/identifier"), 400);
+    if (!param("key")) return json(error_json(message(Msg::MissingKeyParam)), 400);
     try {
       return json(board.component_json(param("key")));
     } catch (const Error& e) {
@@ -142,7 +142,7 @@ void handle(void* user, const ochre_http_request* req, ochre_http_response* res)
   } catch (const std::exception& e) {
     what = e.what();
   } catch (...) {
-    what = "unknown error";
+    what = message(Msg::UnknownError);
   }
   std::string body = error_json(what);
   site.http.reply(res, 500, "application/json", body.data(), body.size(), 1);
@@ -151,12 +151,11 @@ void handle(void* user, const ochre_http_request* req, ochre_http_response* res)
 // Why the address could not be listened on, from the errno bind() left.
 std::string bind_failure(int err) {
   switch (err) {
-    case EADDRINUSE: return "the port is in use (another server runs there); choose another with --port";
-    case EACCES: return "permission denied (ports below 1024 need privileges); choose another with --port";
-    case EADDRNOTAVAIL: return "no such address on this machine; pass one of its addresses with --host";
+    case EADDRINUSE: return message(Msg::ListenInUse);
+    case EACCES: return message(Msg::ListenDenied);
+    case EADDRNOTAVAIL: return message(Msg::ListenNoAddress);
     default:
-      return "cannot listen there" + (err ? " (" + std::string(std::strerror(err)) + ")" : std::string()) +
-             "; check --host and --port";
+      return message(Msg::ListenFailed, {err ? message(Msg::ListenErrno, {std::strerror(err)}) : std::string()});
   }
 }
 
@@ -203,10 +202,11 @@ int run_serve(const ServeOptions& serve, const Options& options) {
   Dashboard board(serve.file, options, serve.allow_apply);
   std::string why;
   const ochre_http_api* http = http_module(&why);
+  // `why` is a text of the catalog (serve/http.cpp).
   if (!http) fail(Code::Listen, {serve.host + ":" + std::to_string(serve.port), why});
   Site site{board, *http};
   std::unique_ptr<void, void (*)(void*)> svr(http->server_new(handle, &site, server_threads), http->server_free);
-  if (!svr) fail(Code::Listen, {serve.host + ":" + std::to_string(serve.port), "out of memory"});
+  if (!svr) fail(Code::Listen, {serve.host + ":" + std::to_string(serve.port), message(Msg::OutOfMemory)});
 
   errno = 0;
   int port = http->server_bind(svr.get(), serve.host.c_str(), serve.port);
@@ -234,7 +234,7 @@ int run_serve(const ServeOptions& serve, const Options& options) {
       } catch (const Error& e) {
         error = e.display();
       } catch (const std::exception& e) {
-        error = std::string("internal error (a bug in ochre): ") + e.what();
+        error = message(Code::Internal, {e.what()});
       }
       // A damaged or vanished state: said once, and tried again.
       if (!error.empty() && error != last_error) std::cerr << "error: " << error << "\n" << std::flush;

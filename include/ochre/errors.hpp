@@ -59,19 +59,43 @@ enum class Msg {
   NotifyNoSecret, NotifySecretType, NotifyEvents, NotifyEventsHint, NotifyUnknownEvent,
   // what a field may hold (the DSL and bindings/convert.cpp)
   ValueType, ValueMetatable, ValueCycle, ValueKeyType, ValueMixedKeys, ValueNan, ValueInfinite,
-  ValueTooDeep, ValueAt, ValueInstanceJson, ValueInstanceOutput,
+  ValueTooDeep, ValueAt, ValueInstanceJson, ValueInstanceOutput, ValueKeySuffix,
   // the natives (bindings/natives.cpp, waits.cpp, module.cpp, hooks.cpp, ...)
   NativeTakes, JsonEncode, JsonDecode, WaitHere, WaitTimeout, SleepSeconds, WaitFileTakes,
   WaitPidTakes, ShEnvTable, ShEnvNames, ShEnvValue, ShTakes, ShOptions, ShCwd, ShStdin, ShFailed,
   ShCannotStart, VerbInHook, VerbTakes, PrintTostring, CannotCreate, StdlibNoModule,
   HookOutputs, HookReturn, HookYielded, HookFailed, NativeType, BadKey, WaitingOnNothing,
-  LuaStateMemory, NoEmbedded,
+  LuaStateMemory, NoEmbedded, BadArgument,
   // the loader and the engine (bindings/loader.cpp, bindings/engine.cpp)
+  ReturnedNothing, ReturnedEmptyTable, ReturnedNamedTable, ReturnedBadItem, ReturnedValue,
   LoadDirectory, LoadBytecode, UvLoopInit, NoPlanYet, WebhookBad, WebhookNoSecret,
   WebhookUnknownEvent, UnknownKeyInState, NoJob, ApplyUnderWay, ApplyAlreadyUnderWay, PlanEmpty,
   NotApplied, NoMethod,
   // deferred decisions (engine/apply.cpp, bindings/graph_builder.cpp)
-  TypeCutoff, RereadRef,
+  TypeCutoff, RereadRef, CutoffFailed,
+  // the state stores (engine/state*.cpp, canonical.cpp, lock.cpp, pq.cpp, migrate.cpp)
+  StateIsDirectory, StateNotSqlite, StateCannotOpen, StateStep, StateMkdir, StateNoInstancesTable,
+  StateForeignSqlite, StateNotEmptyFile, StateNotEmptyWorkspace, ReadOnlyWrite, PgSchemaName,
+  PgCannotConnect, PgConnectionLost, PgCommitFailed, PqCannotLoad, PqNotFound, PqMissingFunction,
+  LockFileOpen, LockFailed, LockedNoTimeout, DamagedEncoding, DamagedVersion, DamagedRow,
+  DamagedRowForget, MigrateSame, MigrateNothing, MigrateDiffers, MigratePlansDiffer,
+  OutOfMemory, UnknownError,
+  // state mv and the other inspections (engine/inspect.cpp, plan_format.cpp, planner.cpp, ...)
+  NotAKey, MoveTypes, MoveTaken, MoveOlder, MoveDangling, UnknownKeyInPipeline,
+  UnknownKeyNotStored, UnknownKeyAnywhere, GraphFormat,
+  // running jobs (engine/apply.cpp, graph.cpp, planner.cpp, hash.cpp, notify.cpp, delivery.cpp)
+  JobNotReady, JobNotSkippable, JobsWaitOnNothing, RefUnknown, PlanCycle, Sha256Failed,
+  HmacFailed, NoRandomBytes, NotSentYet,
+  // the command line (cli/)
+  OptionNumber, OptionPort, OptionNeedsValue, OptionHost, OptionColor, OptionUnknown,
+  OptionEvery, NoCommand, UnknownCommand, NotifyUrl, NotifyNoSecretEnv, WorkspaceName,
+  NeedsFile, TakesOneFile, TakesAtMostOneFile, ExplainTakes, EnterTakes, LogTakes, HistoryTakes,
+  StateUsage, StateUnknownCommand, MigrateUsage, TestStateDir, NoJobFor,
+  // the server (serve/)
+  ListenInUse, ListenDenied, ListenNoAddress, ListenFailed, ListenErrno, HttpCannotLoad,
+  HttpNotModule, HttpMissing, MissingKeyParam, ServerStopping, ServerReadOnly, ServerApplying,
+  // what is wrong with a webhook URL (engine/notify.cpp)
+  WebhookScheme, WebhookSpaces, WebhookNoHost, WebhookUserinfo, WebhookFragment, WebhookPort,
 };
 
 // Formats the catalog text for `code` with `{}` placeholders filled in order.
