@@ -55,7 +55,8 @@ class Planner {
         may_change = may_change || node.has_read || g_.node(d).cutoff || deferred[d];
       }
       if (!may_change) j.waits_for.clear();
-      j.deferred = deferred[n] = may_change;
+      j.deferred = may_change;
+      deferred[n] = may_change ? 1 : 0;
     }
   }
 
