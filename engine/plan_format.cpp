@@ -46,26 +46,6 @@ std::string deps_text(const Job& job) {
   return out;
 }
 
-// What happens to a node: "create", "update", "replace" or "none". `job_of` gives each
-// node's job (node_jobs).
-std::string node_action(const Plan& plan, const std::vector<int>& job_of, int node, const Job** job_out) {
-  *job_out = nullptr;
-  if (job_of[node] < 0) return "none";
-  const Job& j = plan.jobs[job_of[node]];
-  *job_out = &j;
-  return j.replace ? "replace" : action_name(j.action);
-}
-
-// The first job of each node, or -1.
-std::vector<int> node_jobs(const Plan& plan, const Graph& graph) {
-  std::vector<int> job_of(graph.size(), -1);
-  for (int i = 0; i < static_cast<int>(plan.jobs.size()); ++i) {
-    int n = plan.jobs[i].node;
-    if (n >= 0 && job_of[n] < 0) job_of[n] = i;
-  }
-  return job_of;
-}
-
 const Value& shown(const Value& v, bool masked) {
   static const Value hidden = Value::of_string(sensitive_text);
   return masked ? hidden : v;
@@ -92,6 +72,27 @@ void write_changes(JsonWriter& w, const std::vector<FieldChange>& changes, const
 }
 
 }  // namespace
+
+// What happens to a node: "create", "update", "replace" or "none". `job_of` gives each
+// node's job (node_jobs).
+std::string node_action(const Plan& plan, const std::vector<int>& job_of, int node, const Job** job_out) {
+  *job_out = nullptr;
+  if (job_of[node] < 0) return "none";
+  const Job& j = plan.jobs[job_of[node]];
+  *job_out = &j;
+  return j.replace ? "replace" : action_name(j.action);
+}
+
+// The first job of each node, or -1.
+std::vector<int> node_jobs(const Plan& plan, const Graph& graph) {
+  std::vector<int> job_of(graph.size(), -1);
+  for (int i = 0; i < static_cast<int>(plan.jobs.size()); ++i) {
+    int n = plan.jobs[i].node;
+    if (n >= 0 && job_of[n] < 0) job_of[n] = i;
+  }
+  return job_of;
+}
+
 
 void format_table(const Plan& plan, const std::function<void(std::string_view)>& write) {
   if (plan.empty()) {

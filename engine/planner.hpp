@@ -85,6 +85,12 @@ Plan make_plan(const Graph& graph, std::vector<StoredInstance> stored, const Pla
 // Key -> position in `stored`.
 KeyIndex index_stored(const std::vector<StoredInstance>& stored);
 
+// The first job of each graph node, or -1.
+std::vector<int> node_jobs(const Plan& plan, const Graph& graph);
+// What happens to a node: "create", "update", "replace" or "none"; `*job_out` is its job
+// (or nullptr). `job_of` is node_jobs().
+std::string node_action(const Plan& plan, const std::vector<int>& job_of, int node, const Job** job_out);
+
 // The plan as the original's table, or the "nothing to do" line.
 std::string format_table(const Plan& plan);
 // The same table, given to `write` in pieces of about 64 KB.

@@ -71,11 +71,7 @@ JobInfo job_info(const Plan& plan, int i, const Graph* graph) {
 }
 
 std::vector<NodeInfo> node_infos(const Plan& plan, const Graph& graph) {
-  std::vector<int> job_of(graph.size(), -1);
-  for (int i = 0; i < static_cast<int>(plan.jobs.size()); ++i) {
-    int n = plan.jobs[i].node;
-    if (n >= 0 && job_of[n] < 0) job_of[n] = i;
-  }
+  const std::vector<int> job_of = node_jobs(plan, graph);
   // What is never shown: what the types declare, and what the state recorded (as for
   // `ochre plan --json`).
   Sensitive sensitive;
@@ -100,10 +96,10 @@ std::vector<NodeInfo> node_infos(const Plan& plan, const Graph& graph) {
     info.hash = node.hash;
     info.site = node.site;
     for (int d : node.deps) info.deps.push_back(graph.node(d).key);
-    info.action = "none";
-    if (job_of[n] >= 0) {
-      const Job& j = plan.jobs[job_of[n]];
-      info.action = j.replace ? "replace" : action_name(j.action);
+    const Job* job = nullptr;
+    info.action = node_action(plan, job_of, n, &job);
+    if (job) {
+      const Job& j = *job;
       info.reason = j.reason;
       for (const FieldChange& c : j.changes) {
         bool masked = is_sensitive(sensitive, node.type, c.field);
