@@ -2,6 +2,9 @@
 -- Loaded once per Lua state by the bindings; returns the `ochre` module table and the
 -- `internal` table the C++ side reads (types, instance info). Every error is raised at
 -- the caller's level, so it points at the user's line, not at this file.
+-- Longer than most files on purpose: it is one chunk whose parts share its locals (the
+-- REQUIRED and OPTIONAL markers, the instance record key, the catalog's msg, the types);
+-- split, each part would need them handed over through `internal`.
 
 local M = {}
 local internal = {}
