@@ -383,6 +383,8 @@ ochre.Template = nil
 ---@field cwd? string|false
 ---@field timeout? number|false
 ---@field inputs? table {{inputs.x.outputs.y}}, shell-quoted
+---@field produces? string[] files the command makes: must exist after it; their SHA-256 in outputs.files; makes the Command cutoff
+---@field keep? boolean true: deleting the Command leaves the produced files
 
 ---@class ochre.Command: ochre.Instance
 ---@field command string
@@ -392,7 +394,9 @@ ochre.Template = nil
 ---@field cwd string|false
 ---@field timeout number|false
 ---@field inputs table
----@field outputs { code: integer, stdout: string, stderr: string, text: string }
+---@field produces string[]|nil
+---@field keep boolean|nil
+---@field outputs { code: integer, stdout: string, stderr: string, text: string, files: table<string, string>|nil }
 
 ---Shell commands run on create, update and delete.
 ---@type fun(identifier: string): fun(fields: ochre.CommandFields): ochre.Command
