@@ -12,6 +12,7 @@
 #include "engine/planner.hpp"
 #include "engine/state.hpp"
 #include "unit/temp_state.hpp"
+#include "unit/uv_loop.hpp"
 
 using namespace ochre;
 
@@ -59,15 +60,6 @@ Spec leaves(int n) {
   s.push_back({"root", all});
   return s;
 }
-
-struct Loop {
-  uv_loop_t loop;
-  Loop() { uv_loop_init(&loop); }
-  ~Loop() {
-    uv_run(&loop, UV_RUN_DEFAULT);
-    CHECK(uv_loop_close(&loop) == 0);  // every handle closed
-  }
-};
 
 // A hook runner whose jobs end from the event loop: one job a turn of the loop (an idle
 // handle), the first started (or the last), unless held; or at once, within start.

@@ -14,6 +14,7 @@
 #include "engine/workspace.hpp"
 #include "ochre/errors.hpp"
 #include "unit/temp_state.hpp"
+#include "unit/uv_loop.hpp"
 
 using namespace ochre;
 
@@ -106,15 +107,6 @@ class FakeSource : public PipelineSource {
 
  private:
   std::string source_ = "/test/pipeline.lua", name_ = "pipeline.lua";
-};
-
-struct Loop {
-  uv_loop_t loop;
-  Loop() { uv_loop_init(&loop); }
-  ~Loop() {
-    uv_run(&loop, UV_RUN_DEFAULT);
-    CHECK(uv_loop_close(&loop) == 0);  // every handle closed
-  }
 };
 
 // Hooks that end from the event loop (one a turn, in start order) or at once, within
