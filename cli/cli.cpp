@@ -255,15 +255,21 @@ int finish(Engine& engine, int code) {
   return code;
 }
 
+// Each line a job prints: through the live display while one is shown (`progress`,
+// set later), else as "[key] line".
+std::function<void(const std::string&, std::string_view)> job_lines(Progress*& progress) {
+  return [&progress](const std::string& key, std::string_view line) {
+    if (progress) progress->job_output(key, line);
+    else std::cout << "[" << key << "] " << line << "\n" << std::flush;
+  };
+}
+
 int cmd_run(const Args& a, bool destroy) {
   Options opts = engine_options(a);
   opts.read_state_ahead = true;
   bool tty = isatty(STDERR_FILENO);
   Progress* progress = nullptr;
-  opts.job_output = [&progress](const std::string& key, std::string_view line) {
-    if (progress) progress->job_output(key, line);
-    else std::cout << "[" << key << "] " << line << "\n" << std::flush;
-  };
+  opts.job_output = job_lines(progress);
   Engine engine(opts);
   engine.load_file(need_file(a));
   if (!a.dry_run) engine.lock();  // plan against the state no other ochre is changing
@@ -401,10 +407,7 @@ int cmd_test(const Args& a) {
   opts.workspace.clear();
   bool tty = isatty(STDERR_FILENO);
   Progress* progress = nullptr;
-  opts.job_output = [&progress](const std::string& key, std::string_view line) {
-    if (progress) progress->job_output(key, line);
-    else std::cout << "[" << key << "] " << line << "\n" << std::flush;
-  };
+  opts.job_output = job_lines(progress);
   Engine engine(opts);
   engine.load_file(a.positional[0]);
   engine.plan();
