@@ -9,6 +9,7 @@
 #include "engine/canonical.hpp"
 #include "engine/hash.hpp"
 #include "engine/key_index.hpp"
+#include "engine/lifecycle.hpp"
 #include "ochre/value.hpp"
 
 namespace ochre {
@@ -32,6 +33,7 @@ struct Node {
   int handle = -1;   // the embedder's handle for this instance (e.g. a Lua reference)
   bool has_read = false;  // its type has a read hook: it is read again before its job runs
   bool cutoff = false;    // its dependents react to its outputs, not its fields
+  int lifecycle = 0;      // index in Graph::lifecycles(); 0 is the default one
 };
 
 std::string make_key(std::string_view type, std::string_view identifier);
@@ -51,6 +53,14 @@ class Graph {
   // that one's index, sets `added` false and leaves `node` as it was.
   int add_or_find(Node& node, bool& added);
   void set_handle(int node, int handle) { nodes_[node].handle = handle; }
+  // Instances mostly share their type's lifecycle: each distinct one is kept once.
+  int add_lifecycle(Lifecycle l) {
+    lifecycles_.push_back(std::move(l));
+    return static_cast<int>(lifecycles_.size()) - 1;
+  }
+  void set_lifecycle(int node, int lifecycle) { nodes_[node].lifecycle = lifecycle; }
+  const Lifecycle& lifecycle(int node) const { return lifecycles_[nodes_[node].lifecycle]; }
+  const std::vector<Lifecycle>& lifecycles() const { return lifecycles_; }
   int find(std::string_view key) const;
   void add_root(int node);
 
@@ -83,6 +93,7 @@ class Graph {
   std::vector<Node> nodes_;
   KeyIndex index_;  // key -> node
   std::vector<int> roots_;
+  std::vector<Lifecycle> lifecycles_{Lifecycle{}};
 };
 
 }  // namespace ochre
