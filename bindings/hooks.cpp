@@ -40,20 +40,6 @@ void LuaHookRunner::push_stored(const Plan& plan, const std::string& key,
   cache[key] = luaL_ref(L, LUA_REGISTRYINDEX);
 }
 
-bool LuaHookRunner::runs_code(const Job& job) {
-  lua_State* L = s_.L();
-  s_.push_type(job.type);
-  if (lua_isnil(L, -1)) {
-    lua_pop(L, 1);
-    return false;
-  }
-  lua_getfield(L, -1, "hooks");
-  lua_getfield(L, -1, action_name(job.action));
-  bool yes = lua_isfunction(L, -1);
-  lua_pop(L, 3);
-  return yes;
-}
-
 void LuaHookRunner::start(int, const Job& job, const Plan& plan, const Graph& graph, Done done) {
   lua_State* L = s_.L();
   int top = lua_gettop(L);

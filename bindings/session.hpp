@@ -213,7 +213,6 @@ class LuaHookRunner : public HookRunner {
   explicit LuaHookRunner(Session& s) : s_(s) {}
   void start(int index, const Job& job, const Plan& plan, const Graph& graph, Done done) override;
   void abandon_all() override { s_.abandon_all(); }
-  bool runs_code(const Job& job) override;
   void whole_run(bool starting) override { s_.cache_files_root(starting); }
   void reread(int node, const Graph& graph, Reread done) override;
 

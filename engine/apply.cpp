@@ -2,10 +2,11 @@
 
 #include <uv.h>
 
-#include <chrono>
 #include <deque>
+#include <optional>
 #include <queue>
 
+#include "engine/group_commit.hpp"
 #include "ochre/errors.hpp"
 
 namespace ochre {
@@ -107,6 +108,11 @@ class Scheduler {
   void run_rest() {
     uv_loop_t* loop = opts_.loop;
     Handles handles(loop, this, opts_.handle_signals, static_cast<bool>(events_.tick));
+    group_.emplace(state_);
+    struct Reset {
+      std::optional<GroupCommit>& g;
+      ~Reset() { g.reset(); }
+    } reset{group_};
     pump();
     while (running_ > 0) {
       uv_run(loop, UV_RUN_ONCE);
@@ -340,18 +346,14 @@ class Scheduler {
     finish(j, std::move(o));
   }
 
-  // Jobs without hooks (nothing of the user's runs) share commits; a job whose hook runs
-  // first commits everything before it (see start), and a long turn commits every 20 ms.
+  // Starts what can start and takes in what ended until nothing is left to do without
+  // waiting. Outcomes share commits (group_); everything is committed before the loop
+  // waits, so a job that waits on something is durable as running meanwhile.
   void pump() {
-    state_.begin_batch();
+    group_->open();
     batching_ = true;
-    auto batch_start = std::chrono::steady_clock::now();
     for (;;) {
-      if (std::chrono::steady_clock::now() - batch_start > std::chrono::milliseconds(20)) {
-        state_.commit_batch();
-        state_.begin_batch();
-        batch_start = std::chrono::steady_clock::now();
-      }
+      group_->checkpoint();
       drain();
       while (!stopping() && running_ < std::max(1, opts_.jobs) && !ready_.empty()) {
         int j = ready_.top();
@@ -362,7 +364,7 @@ class Scheduler {
       if (!has_completions()) break;
     }
     batching_ = false;
-    state_.commit_batch();
+    group_->close();
   }
 
   StoredInstance target(int j) const {
@@ -380,20 +382,10 @@ class Scheduler {
       if (report_.outcome[j] >= 0) return;  // cut off
     }
     if (events_.started) events_.started(j, job);
-    bool runs_code = runner_.runs_code(job);
-    if (batching_ && !runs_code) {
-      // Nothing of the user's runs: start and outcome are recorded together when it
-      // ends (finish), in the batch's commit.
-      journal_id_[j] = 0;
-    } else {
-      journal_id_[j] = state_.job_started(report_.run, j, job.action, target(j));
-    }
-    if (batching_ && runs_code) {
-      // Before a hook runs, its start and every outcome so far are durable: a crash
-      // from here on names it as interrupted and loses nothing that finished.
-      state_.commit_batch();
-      state_.begin_batch();
-    }
+    // In a run, a hook that ends without waiting has its start and outcome recorded
+    // together (finish); one that waits is recorded running as it begins to (launch).
+    // A step records the start first, committed on its own.
+    journal_id_[j] = batching_ ? 0 : state_.job_started(report_.run, j, job.action, target(j));
     started_[j] = 1;
     ++running_;
     if (replace_first_[j]) {
@@ -402,7 +394,7 @@ class Scheduler {
       old.action = Action::Delete;
       old.node = -1;
       old.uuid = plan_.stored[job.stored].uuid;
-      runner_.start(j, old, plan_, graph_, [this, j](JobOutcome o) {
+      launch(j, old, [this, j](JobOutcome o) {
         if (o.kind == JobOutcome::Done) deleted_.push_back(j);
         else completed_.emplace_back(j, std::move(o));
       });
@@ -412,9 +404,26 @@ class Scheduler {
   }
 
   void run_hook(int j) {
-    runner_.start(j, plan_.jobs[j], plan_, graph_, [this, j](JobOutcome o) {
-      completed_.emplace_back(j, std::move(o));
-    });
+    launch(j, plan_.jobs[j], [this, j](JobOutcome o) { completed_.emplace_back(j, std::move(o)); });
+  }
+
+  // Runs `job`'s hook (job `j`, or a half of it); `then` takes its outcome. A hook that
+  // did not end within this call waits on something: its start is written now, and
+  // committed before the loop waits (pump).
+  void launch(int j, const Job& job, std::function<void(JobOutcome)> then) {
+    launching_ = j;
+    launch_ended_ = false;
+    {
+      GroupCommit::InHook in_hook(batching_ ? &*group_ : nullptr);
+      runner_.start(j, job, plan_, graph_, [this, j, then = std::move(then)](JobOutcome o) {
+        if (launching_ == j) launch_ended_ = true;
+        then(std::move(o));
+      });
+    }
+    launching_ = -1;
+    if (launch_ended_ || journal_id_[j]) return;
+    journal_id_[j] = state_.job_started(report_.run, j, plan_.jobs[j].action, target(j));
+    group_->wrote();
   }
 
   void finish(int j, JobOutcome outcome) {
@@ -427,6 +436,7 @@ class Scheduler {
     else journal_id_[j] = state_.job_done(report_.run, j, job.action, target(j), outcome);
     notify_outcome(job, outcome);
     batch.commit();
+    if (batching_) group_->wrote();
     report_.outcome[j] = outcome.kind;
     switch (outcome.kind) {
       case JobOutcome::Done: ++report_.done; break;
@@ -498,6 +508,7 @@ class Scheduler {
     const Job& job = plan_.jobs[j];
     std::string text = kind == Waiting ? "waiting: " + why : why;
     state_.job_skipped(report_.run, j, job.action, job.key, job.uuid, text);
+    if (batching_) group_->wrote();
     report_.outcome[j] = JobOutcome::Skipped;
     if (kind == Waiting) ++report_.waiting;
     else ++report_.skipped;
@@ -547,7 +558,10 @@ class Scheduler {
   int signals_ = 0;
   RunInfo info_;
   JobOutcome last_outcome_;
-  bool batching_ = false;
+  bool batching_ = false;           // within pump: writes go to group_'s open batch
+  std::optional<GroupCommit> group_;  // while run_rest runs
+  int launching_ = -1;              // the job whose hook runner_.start is running
+  bool launch_ended_ = false;       // and whether it ended within that call
 };
 
 }  // namespace

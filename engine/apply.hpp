@@ -25,9 +25,6 @@ class HookRunner {
   virtual void start(int index, const Job& job, const Plan& plan, const Graph& graph, Done done) = 0;
   // Kills whatever running jobs wait on; their `done` is never called afterwards.
   virtual void abandon_all() = 0;
-  // False when the job runs no code of the user's (no hook): its start need not be
-  // durable before it runs, so it can share a commit with others.
-  virtual bool runs_code(const Job&) { return true; }
   // A deferred job's node is read again once its sub-components' jobs ended, before it
   // is hashed again and decided: `done` gets the outcome of the read (not Done: the job
   // fails with it) and the node's fields as read. Called only for nodes with has_read.

@@ -1,15 +1,21 @@
--- Writes a benchmark pipeline of N components with empty hooks, in one of four shapes:
+-- Writes a benchmark pipeline of N components in one of four shapes:
 --   leaves  N independent leaves under one root
 --   groups  N/100 groups of 100 leaves under one root
 --   chain   a chain of N links
 --   dag     a random DAG with diamonds (each node depends on up to 3 earlier ones)
--- usage: luajit gen.lua SHAPE N [changed]   (changed: one leaf differs)
+-- usage: luajit gen.lua SHAPE N [changed] [hooks|sh]
+--        changed: one leaf differs; hooks: every type has Lua create, update and delete
+--        hooks that do nothing; sh: they each run `ochre.sh("true")` (a process per job);
+--        neither: types without hooks (the engine applies them without entering Lua)
 --        luajit gen.lua SHAPE N ninja|make    the same graph for a peer: one `touch`
 --        target per component, depending on the targets of its sub-components
 --        luajit gen.lua SHAPE N ninjalog MTIME  the .ninja_log a build of that graph
 --        leaves when every output's mtime is MTIME (nanoseconds): with the outputs
 --        touched, ninja starts from its no-op without a process per target
-local shape, n, changed = arg[1], tonumber(arg[2]), arg[3] == "changed"
+local shape, n = arg[1], tonumber(arg[2])
+local flags = {}
+for i = 3, #arg do flags[arg[i]] = true end
+local changed = flags.changed
 local w = {}
 local function out(s) w[#w + 1] = s end
 
@@ -108,10 +114,17 @@ if arg[3] == "ninja" or arg[3] == "make" then
   return
 end
 out('local ochre = require "ochre"')
-out('local Leaf = ochre.component "Leaf" { fields = { v = 0 } }')
-out('local Group = ochre.component "Group" { fields = { members = {} } }')
-out('local Link = ochre.component "Link" { fields = { prev = false, v = 0 } }')
-out('local Node = ochre.component "Node" { fields = { deps = {}, v = 0 } }')
+local hooks = ""
+if flags.hooks then
+  hooks = ", create = function(self) end, update = function(self) end, delete = function(self) end"
+elseif flags.sh then
+  out('local function sh(self) ochre.sh("true") end')
+  hooks = ", create = sh, update = sh, delete = sh"
+end
+out(('local Leaf = ochre.component "Leaf" { fields = { v = 0 }%s }'):format(hooks))
+out(('local Group = ochre.component "Group" { fields = { members = {} }%s }'):format(hooks))
+out(('local Link = ochre.component "Link" { fields = { prev = false, v = 0 }%s }'):format(hooks))
+out(('local Node = ochre.component "Node" { fields = { deps = {}, v = 0 }%s }'):format(hooks))
 out(('local CHANGED = %s'):format(tostring(changed)))
 if shape == "leaves" then
   out(('local m = {} for i = 1, %d do m[i] = Leaf("l" .. i) { v = (CHANGED and i == 1) and -1 or i } end'):format(n))

@@ -57,6 +57,30 @@ SETUP=':'
 read -r mw mc < <(median_of make -s -j16 -f Makefile all)
 row "64 x sleep 0.2, -j 16" "$ow" "$oc" "make -j16" "$mw" "$mc"
 
+# A process per job: 10,000 hooks that each run `ochre.sh("true")`, 16 at once, next to
+# make running 10,000 `true` recipes.
+mkdir -p "$WORK/true" && cd "$WORK/true"
+cat > pipeline.lua <<'LUA'
+local ochre = require "ochre"
+local True = ochre.component "True" {
+  fields = { n = 0 },
+  create = function(self) ochre.sh("true") end,
+}
+local all = {}
+for i = 1, 10000 do all[i] = True("t" .. i) { n = i } end
+return all
+LUA
+{
+  printf 'all:'; for i in $(seq 10000); do printf ' t%d' "$i"; done; printf '\n'
+  for i in $(seq 10000); do printf 't%d:\n\ttrue\n' "$i"; done
+  printf '.PHONY: all'; for i in $(seq 10000); do printf ' t%d' "$i"; done; printf '\n'
+} > Makefile
+SETUP='rm -rf .ochre'
+read -r ow oc < <(median_of "$OCHRE" run pipeline.lua -j 16)
+SETUP=':'
+read -r mw mc < <(median_of make -s -j16 -f Makefile all)
+row "10,000 x ochre.sh(\"true\"), -j 16" "$ow" "$oc" "make -j16" "$mw" "$mc"
+
 # An idle wait costs no CPU: one job waiting 1 s.
 mkdir -p "$WORK/idle" && cd "$WORK/idle"
 cat > pipeline.lua <<'LUA'

@@ -1,16 +1,21 @@
 #!/usr/bin/env bash
-# Speed at scale: pipelines of N components with empty hooks in four shapes, measured as
-# whole processes (median of RUNS runs, peak RSS), next to ninja and GNU make doing the
-# same number of targets in the same run. Usage: tests/bench/scale.sh [path/to/ochre]
+# Speed at scale: pipelines of N components in four shapes, each twice: types whose
+# hooks are Lua functions (as users write them; "shape/lua") and types without hooks
+# (the engine alone), measured as whole processes (median of RUNS runs, peak RSS), next
+# to ninja and GNU make doing the same number of targets in the same run, and the Lua
+# hooks next to no hooks. Then a million components (10,000 groups of 100, Lua hooks).
+# Usage: tests/bench/scale.sh [path/to/ochre]
 # Environment: SIZES (default "1000 10000 100000"), RUNS (default 3), PEER_FIRST_MAX
 # (default 10000: the peers' first build, a process per target, is timed once, and only
-# up to this size: 100,000 processes take minutes on a small virtual machine).
+# up to this size: 100,000 processes take minutes on a small virtual machine), MILLION
+# (default 1: the million components; 0 leaves them out).
 set -euo pipefail
 OCHRE=$(realpath "${1:-build/ochre}")
 HERE=$(cd "$(dirname "$0")" && pwd)
 SIZES=${SIZES:-"1000 10000 100000"}
 RUNS=${RUNS:-3}
 PEER_FIRST_MAX=${PEER_FIRST_MAX:-10000}
+MILLION=${MILLION:-1}
 WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
 command -v ninja >/dev/null || { echo "needs ninja (apt-get install ninja-build)"; exit 2; }
@@ -42,7 +47,7 @@ measure() {
 declare -A FIG
 record() {  # name value [peer]
   [[ "$2" =~ ^[0-9.]+$ ]] || return 0
-  [[ "$1" =~ ^([a-z]+)\ ([0-9]+):\ (.*)$ ]] || return 0
+  [[ "$1" =~ ^([a-z/]+)\ ([0-9]+):\ (.*)$ ]] || return 0
   local k="${BASH_REMATCH[1]}|${BASH_REMATCH[3]}|${BASH_REMATCH[2]}"
   FIG["$k${3:+|$3}"]=$2
 }
@@ -74,8 +79,6 @@ for n in $SIZES; do
     SETUP='rm -rf out'; read -r mf _ < <(RUNS=1 measure make -s -j2 -f leaves.mk)
   fi
   for shape in leaves groups chain dag; do
-    luajit "$HERE/gen.lua" "$shape" "$n" > "$shape.lua"
-    luajit "$HERE/gen.lua" "$shape" "$n" changed > "$shape-changed.lua"
     luajit "$HERE/gen.lua" "$shape" "$n" ninja > "$shape.ninja"
     luajit "$HERE/gen.lua" "$shape" "$n" make > "$shape.mk"
     # The state a build leaves, made without a process per target: every output touched
@@ -86,24 +89,56 @@ for n in $SIZES; do
     ninja -n -f "$shape.ninja" | grep -q "no work to do" || echo "warning: ninja -n on $shape does not say 'no work to do'" >&2
     SETUP=':'; read -r nn _ < <(measure ninja -j2 -f "$shape.ninja")
     read -r mn _ < <(measure make -s -j2 -f "$shape.mk")
-    SETUP='rm -rf .ochre'
-    read -r first rss < <(measure "$OCHRE" run "$shape.lua")
-    row "$shape $n: first apply" "$first" "$rss" "ninja" "$nf"
-    row "" "" "" "make" "$mf"
-    SETUP=':'
-    read -r noop rss < <(measure "$OCHRE" run "$shape.lua")
-    row "$shape $n: no-op" "$noop" "$rss" "ninja" "$nn"
-    row "" "" "" "make" "$mn"
-    if [ "$shape" = chain ] || [ "$shape" = groups ]; then
-      SETUP="rm -rf .ochre; $OCHRE run $shape.lua >/dev/null"
-      read -r ch rss < <(measure "$OCHRE" run "$shape-changed.lua" --state .ochre/state.db)
-      row "$shape $n: one leaf changed" "$ch" "$rss" "-" "-"
-    fi
-    SETUP="rm -rf .ochre; $OCHRE run $shape.lua >/dev/null"
-    read -r de rss < <(measure "$OCHRE" destroy "$shape.lua")
-    row "$shape $n: destroy" "$de" "$rss" "-" "-"
+    for hooks in none lua; do
+      name=$shape p=$shape
+      if [ "$hooks" = lua ]; then name="$shape/lua" p="$shape-lua"; fi
+      luajit "$HERE/gen.lua" "$shape" "$n" $([ "$hooks" = lua ] && echo hooks) > "$p.lua"
+      luajit "$HERE/gen.lua" "$shape" "$n" changed $([ "$hooks" = lua ] && echo hooks) > "$p-changed.lua"
+      SETUP='rm -rf .ochre'
+      read -r first rss < <(measure "$OCHRE" run "$p.lua")
+      row "$name $n: first apply" "$first" "$rss" "ninja" "$nf"
+      row "" "" "" "make" "$mf"
+      [ "$hooks" = lua ] && row "" "" "" "no hooks" "${FIG["$shape|first apply|$n"]:--}"
+      SETUP=':'
+      read -r noop rss < <(measure "$OCHRE" run "$p.lua")
+      row "$name $n: no-op" "$noop" "$rss" "ninja" "$nn"
+      row "" "" "" "make" "$mn"
+      [ "$hooks" = lua ] && row "" "" "" "no hooks" "${FIG["$shape|no-op|$n"]:--}"
+      if [ "$shape" = chain ] || [ "$shape" = groups ]; then
+        SETUP="rm -rf .ochre; $OCHRE run $p.lua >/dev/null"
+        read -r ch rss < <(measure "$OCHRE" run "$p-changed.lua" --state .ochre/state.db)
+        row "$name $n: one leaf changed" "$ch" "$rss" "-" "-"
+        [ "$hooks" = lua ] && row "" "" "" "no hooks" "${FIG["$shape|one leaf changed|$n"]:--}"
+      fi
+      SETUP="rm -rf .ochre; $OCHRE run $p.lua >/dev/null"
+      read -r de rss < <(measure "$OCHRE" destroy "$p.lua")
+      row "$name $n: destroy" "$de" "$rss" "-" "-"
+      [ "$hooks" = lua ] && row "" "" "" "no hooks" "${FIG["$shape|destroy|$n"]:--}"
+    done
   done
 done
+
+# A million components, Lua hooks: 10,000 groups of 100, once each (a first apply takes
+# a while), with ninja's no-op on the same graph from a written log.
+if [ "$MILLION" = 1 ]; then
+  n=1000000
+  d="$WORK/$n"
+  mkdir -p "$d" && cd "$d"
+  luajit "$HERE/gen.lua" groups "$n" hooks > groups-lua.lua
+  luajit "$HERE/gen.lua" groups "$n" ninja > groups.ninja
+  rm -rf out .ninja_log && mkdir out
+  luajit "$HERE/gen.lua" groups "$n" ninjalog 1700000000000000000 > .ninja_log
+  grep -o '^build out/[^:]*' groups.ninja | cut -c7- | xargs touch -d @1700000000
+  SETUP=':'; read -r nn _ < <(RUNS=1 measure ninja -j2 -f groups.ninja)
+  SETUP='rm -rf .ochre'
+  read -r first rss < <(RUNS=1 measure "$OCHRE" run groups-lua.lua)
+  row "groups/lua $n: first apply" "$first" "$rss" "-" "-"
+  SETUP=':'
+  read -r noop rss < <(RUNS=1 measure "$OCHRE" run groups-lua.lua)
+  row "groups/lua $n: no-op" "$noop" "$rss" "ninja" "$nn"
+  rm -rf out .ninja_log .ochre
+  SIZES="$SIZES $n"
+fi
 
 mkdir -p "$WORK/one" && cd "$WORK/one"
 printf 'local ochre = require "ochre"\nreturn ochre.Component "x"\n' > one.lua
@@ -123,7 +158,7 @@ if [ "${#sizes[@]}" -ge 2 ]; then
   echo
   g() { awk -v a="$1" -v b="$2" 'BEGIN { if (a > 0 && b > 0) printf "%.1fx", b / a; else print "-" }'; }
   printf '%-40s %8s %8s %8s\n' "growth, $small to $big" "ochre" "ninja" "make"
-  for shape in leaves groups chain dag; do
+  for shape in leaves leaves/lua groups groups/lua chain chain/lua dag dag/lua; do
     for m in "first apply" "no-op" "one leaf changed" "destroy"; do
       a=${FIG["$shape|$m|$small"]:-} b=${FIG["$shape|$m|$big"]:-}
       [ -n "$a" ] && [ -n "$b" ] || continue
