@@ -196,7 +196,7 @@ TEST_CASE("on a terminal: destroy asks before deleting, --yes does not, and the 
   CHECK(count(r.out, "[y/N]") == 0);
 }
 
-TEST_CASE("colour and the live line only where the stream is a terminal; the live line fits its width",
+TEST_CASE("colour and the live line only where the stream is a terminal, the live line within its width",
           "[e2e][cli][terminal][sqlite]") {
   TempDir dir;
   dir.write("pipeline.lua", R"(local ochre = require "ochre"
