@@ -81,6 +81,9 @@ std::string Engine::plan_table() const { return format_table(impl_->workspace.cu
 void Engine::plan_table(const std::function<void(std::string_view)>& write) const {
   format_table(impl_->workspace.current_plan(), write);
 }
+void Engine::plan_changes(const std::function<void(std::string_view)>& write) const {
+  format_changes(impl_->workspace.current_plan(), impl_->workspace.sensitive(), write);
+}
 std::string Engine::plan_json() const {
   return format_json(impl_->workspace.current_plan(), impl_->graph(), impl_->workspace.sensitive(),
                      impl_->session.inputs());

@@ -11,7 +11,9 @@
 #include <string>
 #include <vector>
 
+#include "cli/options.hpp"
 #include "cli/progress.hpp"
+#include "cli/run_output.hpp"
 #include "cli/repl.hpp"
 #include "cli/watch.hpp"
 #include "ochre/errors.hpp"
@@ -21,161 +23,6 @@
 
 namespace ochre::cli {
 namespace {
-
-const char* const usage_text =
-    "usage: ochre COMMAND [OPTIONS] ...\n"
-    "\n"
-    "Commands:\n"
-    "  run FILE        plan, then apply the pipeline FILE returns (also: apply)\n"
-    "  plan FILE       show the plan without running it (--json for machines)\n"
-    "  destroy FILE [KEY...]\n"
-    "                  delete what FILE applied, dependents first (or only KEYs and\n"
-    "                  what depends on them)\n"
-    "  explain FILE KEY\n"
-    "                  why KEY is planned as it is: each changed field, old -> new\n"
-    "  graph FILE [--format dot|mermaid]\n"
-    "                  the planned graph, nodes marked with their planned action\n"
-    "  state list | show KEY | rm KEY | mv OLD NEW\n"
-    "                  what is stored; rm forgets KEY without deleting it; mv renames\n"
-    "                  an identifier without re-creating it\n"
-    "  state migrate --from STATE --to STATE [FILE]\n"
-    "                  copy a whole state between SQLite and PostgreSQL into an empty\n"
-    "                  one, then check the copy (and, with FILE, that both plan alike)\n"
-    "  log [--limit N] the runs, newest first, with their jobs\n"
-    "  repl [FILE]     explore a pipeline: Lua, :plan, :explain, :step through the jobs\n"
-    "  watch FILE [--every DURATION]\n"
-    "                  apply, then again whenever a watched file changes (or on a\n"
-    "                  schedule: 30s, 5m, 1h), until Ctrl-C\n"
-    "  test FILE       apply into a throw-away state, run the file's tests, destroy\n"
-    "  enter FILE KEY [METHOD]\n"
-    "                  call METHOD (default: enter) of the applied instance KEY\n"
-    "  history KEY     every stored version of KEY\n"
-    "  serve [FILE] [--port 8080] [--host 127.0.0.1] [--allow-apply]\n"
-    "                  a web page on the pipeline's graph (statuses live while another\n"
-    "                  ochre applies), plan, runs and each component's history; read-only\n"
-    "                  unless --allow-apply; without FILE, the state alone; Ctrl-C stops\n"
-    "\n"
-    "Options:\n"
-    "  --state STATE   a SQLite file or postgres://user@host:port/db (default: $OCHRE_STATE,\n"
-    "                  else the pipeline's ochre.settings { state = ... }, else\n"
-    "                  .ochre/state.db beside FILE)\n"
-    "  --workspace NAME\n"
-    "                  an independent state within STATE, with its own lock (default:\n"
-    "                  $OCHRE_WORKSPACE, else the pipeline's setting, else 'default')\n"
-    "  -j, --jobs N    jobs at once (default: twice the cores, at least 4)\n"
-    "  --fail-fast     after a failure, start no new jobs\n"
-    "  --lock-timeout SECONDS\n"
-    "                  wait this long for another ochre on the same state (default 0)\n"
-    "  --color WHEN    auto (default), always or never; NO_COLOR turns it off\n"
-    "  --target KEY    plan only KEY and what it depends on (repeatable)\n"
-    "  --replace KEY   replace KEY even if unchanged (repeatable)\n"
-    "  --dry-run       with run/destroy: plan only\n"
-    "  --notify URL    post every event of the applies (run.started, run.finished,\n"
-    "                  run.failed, job.failed, component.replaced) to this webhook,\n"
-    "                  signed with $OCHRE_NOTIFY_SECRET (repeatable; see README)\n"
-    "  --notify-timeout SECONDS\n"
-    "                  at the end of an apply, wait this long for notifications not\n"
-    "                  delivered yet (default 5); the rest go out with the next apply\n"
-    "  --port N        serve: the port (default 8080; 0: any free one)\n"
-    "  --host ADDR     serve: the address (default 127.0.0.1, this machine only)\n"
-    "  --allow-apply   serve: an Apply button that applies the pipeline in the server\n"
-    "  --json          JSON instead of text (plan, graph aside, state, log, history)\n"
-    "  -h, --help      this help\n"
-    "  --version       print the version\n"
-    "\n"
-    "Exit codes: 0 done, 1 a job failed, 2 bad pipeline or usage, 3 state locked.\n";
-
-struct Args {
-  std::string command;
-  std::vector<std::string> positional;
-  std::string state, workspace, from, to;
-  bool dry_run = false;
-  bool json = false;
-  int jobs = 0;
-  bool fail_fast = false;
-  double lock_timeout = 0;
-  std::string color = "auto";
-  std::string format = "dot";
-  std::string every;
-  int limit = 20;
-  std::vector<std::string> targets, replace;
-  std::vector<std::string> notify;
-  double notify_timeout = 5;
-  std::string host = "127.0.0.1";
-  int port = 8080;
-  bool allow_apply = false;
-};
-
-double number_arg(const std::string& name, const std::string& text, double min) {
-  char* end = nullptr;
-  double v = std::strtod(text.c_str(), &end);
-  if (text.empty() || *end || !(v >= min))
-    fail(Msg::OptionNumber, {name, std::to_string(static_cast<int>(min)), text});
-  return v;
-}
-
-int port_arg(const std::string& text) {
-  char* end = nullptr;
-  long v = std::strtol(text.c_str(), &end, 10);
-  if (text.empty() || *end || v < 0 || v > 65535)
-    fail(Msg::OptionPort, {text});
-  return static_cast<int>(v);
-}
-
-Args parse(int argc, char** argv) {
-  Args a;
-  bool options_done = false;
-  for (int i = 1; i < argc; ++i) {
-    std::string arg = argv[i];
-    auto value = [&](const std::string& name) -> std::string {
-      auto eq = arg.find('=');
-      if (eq != std::string::npos) return arg.substr(eq + 1);
-      if (i + 1 >= argc) fail(Msg::OptionNeedsValue, {name});
-      return argv[++i];
-    };
-    if (!options_done && arg.size() > 1 && arg[0] == '-') {
-      std::string name = arg.substr(0, arg.find('='));
-      if (arg == "--") options_done = true;
-      else if (name == "--state") a.state = value(name);
-      else if (name == "--workspace") a.workspace = value(name);
-      else if (name == "--from") a.from = value(name);
-      else if (name == "--to") a.to = value(name);
-      else if (arg == "--dry-run") a.dry_run = true;
-      else if (name == "-j" || name == "--jobs") a.jobs = static_cast<int>(number_arg(name, value(name), 1));
-      else if (arg.rfind("-j", 0) == 0 && arg.size() > 2 && arg[2] != '-') a.jobs = static_cast<int>(number_arg("-j", arg.substr(2), 1));
-      else if (arg == "--fail-fast") a.fail_fast = true;
-      else if (name == "--target") a.targets.push_back(value(name));
-      else if (name == "--replace") a.replace.push_back(value(name));
-      else if (name == "--format") a.format = value(name);
-      else if (name == "--every") a.every = value(name);
-      else if (name == "--limit") a.limit = static_cast<int>(number_arg(name, value(name), 0));
-      else if (name == "--lock-timeout") a.lock_timeout = number_arg(name, value(name), 0);
-      else if (name == "--notify") a.notify.push_back(value(name));
-      else if (name == "--notify-timeout") a.notify_timeout = number_arg(name, value(name), 0);
-      else if (name == "--port") a.port = port_arg(value(name));
-      else if (name == "--host") {
-        a.host = value(name);
-        if (a.host.empty()) fail(Msg::OptionHost);
-      }
-      else if (arg == "--allow-apply") a.allow_apply = true;
-      else if (name == "--color") {
-        a.color = value(name);
-        if (a.color != "auto" && a.color != "always" && a.color != "never")
-          fail(Msg::OptionColor);
-      }
-      else if (arg == "-v" || arg == "--verbose") {}
-      else if (arg == "--json") a.json = true;
-      else if (arg == "-h" || arg == "--help") a.command = "help";
-      else if (arg == "--version") a.command = "version";
-      else fail(Msg::OptionUnknown, {arg});
-      continue;
-    }
-    if (a.command.empty()) a.command = arg;
-    else a.positional.push_back(arg);
-  }
-  if (a.command.empty()) fail(Msg::NoCommand);
-  return a;
-}
 
 // The --notify webhooks, with the secret from the environment (never from the command
 // line, where other users could read it).
@@ -264,13 +111,27 @@ std::function<void(const std::string&, std::string_view)> job_lines(Progress*& p
   };
 }
 
+// The table, then what changes and the count (nothing more when there is nothing to do).
+void print_plan(const Engine& engine) {
+  auto out = [](std::string_view piece) { std::cout << piece; };
+  engine.plan_table(out);
+  engine.plan_changes(out);
+}
+
 int cmd_run(const Args& a, bool destroy) {
   Options opts = engine_options(a);
   opts.read_state_ahead = true;
-  bool tty = isatty(STDERR_FILENO);
+  bool live = isatty(STDERR_FILENO) && !a.json;
   Progress* progress = nullptr;
-  opts.job_output = job_lines(progress);
+  JsonEvents events;
+  if (a.json) {
+    opts.output = [&events](std::string_view text) { events.output(text); };
+    opts.job_output = [&events](const std::string& key, std::string_view line) { events.job_output(key, line); };
+  } else {
+    opts.job_output = job_lines(progress);
+  }
   Engine engine(opts);
+  if (a.json) events.run_started(destroy ? "destroy" : "run", need_file(a));
   engine.load_file(need_file(a));
   if (!a.dry_run) engine.lock();  // plan against the state no other ochre is changing
   if (destroy) {
@@ -280,18 +141,31 @@ int cmd_run(const Args& a, bool destroy) {
     if (a.positional.size() > 1) fail(Msg::TakesOneFile, {a.command});
     engine.plan();
   }
-  engine.plan_table([](std::string_view piece) { std::cout << piece; });
-  for (int i = 0, n = engine.job_count(); i < n; ++i) {  // one at a time: plans can be long
-    JobInfo job = engine.job(i);
-    if (job.why == JobReason::Retry || job.why == JobReason::Pending)
-      std::cout << "note: " << job.details << ": " << job.reason << "\n";
+  if (a.json) {
+    events.plan(engine.plan_json());
+  } else {
+    print_plan(engine);
+    for (int i = 0, n = engine.job_count(); i < n; ++i) {  // one at a time: plans can be long
+      JobInfo job = engine.job(i);
+      if (job.why == JobReason::Retry || job.why == JobReason::Pending)
+        std::cout << "note: " << job.details << ": " << job.reason << "\n";
+    }
   }
   std::cout << std::flush;
   if (a.dry_run) return finish(engine, 0);
-  Progress shown(engine.job_count(), tty, use_color(a.color));
+  if (!confirm_deletes(engine, a.yes, a.json)) {
+    std::cerr << message(Msg::DeleteDeclined) << "\n";
+    return finish(engine, 1);
+  }
+  if (a.json) {
+    RunResult r = engine.apply(events.callbacks());
+    events.run_finished(r);
+    return finish(engine, r.exit_code());
+  }
+  Progress shown(engine.job_count(), live, use_color(a.color, STDOUT_FILENO), use_color(a.color, STDERR_FILENO));
   progress = &shown;
   RunResult r = engine.apply(shown.callbacks());
-  shown.clear();
+  shown.finish();
   progress = nullptr;
   if (r.nothing_to_do) {
     report_undelivered(r);
@@ -310,8 +184,9 @@ int cmd_plan(const Args& a) {
   engine.load_file(need_file(a));
   engine.plan();
   if (a.json) std::cout << engine.plan_json();
-  else engine.plan_table([](std::string_view piece) { std::cout << piece; });
-  return finish(engine, 0);
+  else print_plan(engine);
+  // --exit-code: 1 when there are changes (2 and 3 keep their meanings).
+  return finish(engine, a.exit_code && engine.job_count() > 0 ? 1 : 0);
 }
 
 int cmd_explain(const Args& a) {
@@ -405,17 +280,17 @@ int cmd_test(const Args& a) {
   } cleanup{tmpl};
   opts.state_path = tmpl + "/state.db";
   opts.workspace.clear();
-  bool tty = isatty(STDERR_FILENO);
+  bool live = isatty(STDERR_FILENO);
   Progress* progress = nullptr;
   opts.job_output = job_lines(progress);
   Engine engine(opts);
   engine.load_file(a.positional[0]);
   engine.plan();
   std::cout << engine.plan_table() << std::flush;
-  Progress shown(engine.job_count(), tty, use_color(a.color));
+  Progress shown(engine.job_count(), live, use_color(a.color, STDOUT_FILENO), use_color(a.color, STDERR_FILENO));
   progress = &shown;
   RunResult applied = engine.apply(shown.callbacks());
-  shown.clear();
+  shown.finish();
   progress = nullptr;
   std::cout << "apply: " << (applied.nothing_to_do ? "nothing to do" : applied.summary) << "\n";
   int passed = 0, failed = 0;
@@ -448,7 +323,7 @@ int cmd_enter(const Args& a) {
 
 int dispatch(const Args& a) {
   if (a.command == "help") {
-    std::cout << usage_text;
+    std::cout << (a.help_for.empty() ? std::string(usage_text) : command_help(a.help_for));
     return 0;
   }
   if (a.command == "version") {

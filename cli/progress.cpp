@@ -1,5 +1,6 @@
 #include "cli/progress.hpp"
 
+#include <sys/ioctl.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -8,15 +9,52 @@
 
 namespace ochre::cli {
 
-bool use_color(const std::string& when) {
+bool use_color(const std::string& when, int fd) {
   const char* no = std::getenv("NO_COLOR");
   if (no && *no) return false;
   if (when == "always") return true;
   if (when == "never") return false;
-  return isatty(STDERR_FILENO);
+  return isatty(fd);
 }
 
-Progress::Progress(int total, bool tty, bool color) : total_(total), tty_(tty), color_(color) {}
+std::string fit(const std::string& text, int columns) {
+  if (columns <= 0) return text;
+  int chars = 0;
+  for (size_t i = 0; i < text.size(); ++i) {
+    if ((static_cast<unsigned char>(text[i]) & 0xC0) == 0x80) continue;
+    if (++chars > columns) return text.substr(0, i);
+  }
+  return text;
+}
+
+namespace {
+
+// The terminal's width on stderr (0: unknown). The live line takes one column less, so
+// that the cursor after it never moves to a next line.
+int terminal_columns() {
+  struct winsize ws {};
+  if (ioctl(STDERR_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0) return ws.ws_col;
+  return 0;
+}
+
+const char* const not_started = "not started: the run was stopped";
+
+}  // namespace
+
+Progress::Progress(int total, bool live, bool color_out, bool color_err)
+    : total_(total), tty_(live), color_out_(color_out), color_err_(color_err) {}
+
+void Progress::finish() {
+  clear();
+  if (not_started_.empty()) return;
+  constexpr size_t named = 5;
+  std::string keys;
+  for (size_t i = 0; i < not_started_.size() && i < named; ++i) keys += (i ? ", " : "") + not_started_[i];
+  if (not_started_.size() > named) keys += " and " + std::to_string(not_started_.size() - named) + " more";
+  std::cerr << yellow() << "skipped: " << reset_err() << not_started_.size()
+            << (not_started_.size() == 1 ? " job " : " jobs ") << not_started << " (" << keys << ")\n";
+  not_started_.clear();
+}
 
 void Progress::clear() {
   if (!shown_) return;
@@ -43,7 +81,8 @@ void Progress::draw() {
                   secs(now - slowest->second));
     text += line;
   }
-  std::fprintf(stderr, "\r\x1b[K%s", text.c_str());
+  int columns = terminal_columns();
+  std::fprintf(stderr, "\r\x1b[K%s", fit(text, columns > 1 ? columns - 1 : 0).c_str());
   std::fflush(stderr);
   shown_ = true;
 }
@@ -55,6 +94,7 @@ void Progress::job_output(const std::string& key, std::string_view line) {
 
 void Progress::interrupted(int signals) {
   clear();
+  stopping_ = true;
   if (signals == 1)
     std::cerr << "Interrupted: no new jobs start; waiting for the running ones to finish "
                  "(Ctrl-C again to kill them)\n";
@@ -74,14 +114,17 @@ Callbacks Progress::callbacks() {
       ++done_;
     } else if (end.outcome == "failed" || end.outcome == "interrupted") {
       ++failed_;
-      std::cerr << red() << "error: " << reset() << end.error << "\n";
+      std::cerr << red() << "error: " << reset_err() << end.error << "\n";
     } else if (end.outcome == "skipped" && end.error.rfind("waiting: ", 0) == 0) {
       ++other_;
       std::cout << cyan() << "waiting: " << reset() << job.details << " (" << end.error.substr(9) << ")\n"
                 << std::flush;
+    } else if (end.outcome == "skipped" && stopping_ && end.error == not_started) {
+      ++other_;
+      not_started_.push_back(job.key);
     } else if (end.outcome == "skipped") {
       ++other_;
-      std::cerr << yellow() << "skipped: " << reset() << job.details << " (" << end.error << ")\n";
+      std::cerr << yellow() << "skipped: " << reset_err() << job.details << " (" << end.error << ")\n";
     } else if (end.outcome == "cutoff") {
       ++other_;
       std::cout << cyan() << "unchanged: " << reset() << job.details << " (" << end.error << ")\n" << std::flush;

@@ -303,6 +303,13 @@ constexpr MsgEntry messages[] = {
     {Msg::OptionHost, "option-host", Code::Usage, "--host needs an address, e.g. 127.0.0.1" OCHRE_HELP},
     {Msg::OptionColor, "option-color", Code::Usage, "--color takes auto, always or never" OCHRE_HELP},
     {Msg::OptionUnknown, "option-unknown", Code::Usage, "unknown option '{}'" OCHRE_HELP},
+    // {} {} {} {}: the option, the command, the commands that take it, the command again
+    {Msg::OptionOfOtherCommand, "option-of-other-command", Code::Usage,
+     "option {} is not an option of '{}': it belongs to {} (see 'ochre {} --help')"},
+    {Msg::OptionMisspelt, "option-misspelt", Code::Usage,
+     "unknown option '{}'; did you mean '{}'? (see 'ochre {} --help')"},
+    {Msg::OptionExecutor, "option-executor", Code::Usage, "--executor takes local or slurm (got '{}')" OCHRE_HELP},
+    {Msg::DeleteDeclined, "delete-declined", Code::Usage, "nothing was changed: the deletion was not confirmed"},
     {Msg::OptionEvery, "option-every", Code::Usage,
      "--every takes a duration like 30s, 5m, 1h or 500ms (got '{}')" OCHRE_HELP},
     {Msg::NoCommand, "no-command", Code::Usage, "no command given" OCHRE_HELP},

@@ -102,6 +102,12 @@ extern const char* const no_changes_text;
 // "deferred": true and the sub-components it "waits_for".
 std::string format_json(const Plan& plan, const Graph& graph, const Sensitive& sensitive = {},
                         const std::vector<std::string>& inputs = {});
+// What the plan changes, for under its table: each job's key and reason, the fields of
+// updates and replaces, then plan_counts(). Nothing for an empty plan. In pieces of
+// about 64 KB (engine/plan_changes.cpp).
+void format_changes(const Plan& plan, const Sensitive& sensitive, const std::function<void(std::string_view)>& write);
+// "Plan: N to create, N to update, N to replace, N to delete.\n"
+std::string plan_counts(const Plan& plan);
 // Why one key is planned as it is: each changed field, old -> new, breaking or not.
 std::string format_explain(const Plan& plan, const Graph& graph, const std::string& key,
                            const Sensitive& sensitive = {});

@@ -5,7 +5,7 @@ set -e
 # --browser what the browser tests of `ochre serve` need (Chromium, and Node.js with npm
 # unless a node and npm are there already; make test); with --postgres the PostgreSQL
 # server (the tests and benchmarks of the PostgreSQL state).
-PACKAGES="cmake make g++ pkg-config libluajit-5.1-dev libsqlite3-dev libpq-dev catch2 libssl-dev libuv1-dev libedit-dev libbsd-dev libmd-dev libncurses-dev nlohmann-json3-dev libcpp-httplib-dev libjemalloc-dev bc time sqlite3 luajit"
+PACKAGES="cmake make g++ pkg-config libluajit-5.1-dev libsqlite3-dev libpq-dev catch2 libssl-dev libuv1-dev libedit-dev libbsd-dev libmd-dev libncurses-dev nlohmann-json3-dev libcli11-dev libcpp-httplib-dev libjemalloc-dev bc time sqlite3 luajit"
 for flag in "$@"; do
   case "$flag" in
     --fuzz) PACKAGES="$PACKAGES clang libclang-rt-dev" ;;

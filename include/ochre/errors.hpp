@@ -88,6 +88,7 @@ enum class Msg {
   HmacFailed, NoRandomBytes, NotSentYet,
   // the command line (cli/)
   OptionNumber, OptionPort, OptionNeedsValue, OptionHost, OptionColor, OptionUnknown,
+  OptionOfOtherCommand, OptionMisspelt, OptionExecutor, DeleteDeclined,
   OptionEvery, NoCommand, UnknownCommand, NotifyUrl, NotifyNoSecretEnv, WorkspaceName,
   NeedsFile, TakesOneFile, TakesAtMostOneFile, ExplainTakes, EnterTakes, LogTakes, HistoryTakes,
   StateUsage, StateUnknownCommand, MigrateUsage, TestStateDir, NoJobFor,

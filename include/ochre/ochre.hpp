@@ -221,6 +221,12 @@ class Engine {
   std::string plan_table() const;  // the original's table, or "No changes needed – ..."
   // The same table given to `write` in pieces: a long plan is never held as one string.
   void plan_table(const std::function<void(std::string_view)>& write) const;
+  // What the plan changes, for under the table: each job's key and reason ("+ Type/id
+  // (new)", "~", "-/+" for a replace, "-"), the fields an update or replace changes
+  // ("  ~ port: 8080 -> 9090", "[breaking]" marked, long and multi-line values as a short
+  // diff), then "Plan: N to create, N to update, N to replace, N to delete." Nothing when
+  // there is nothing to do. Given to `write` in pieces.
+  void plan_changes(const std::function<void(std::string_view)>& write) const;
   std::string plan_json() const;   // every job and every node with ids and inputs
   std::string explain(const std::string& key) const;
 

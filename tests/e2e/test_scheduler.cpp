@@ -447,11 +447,13 @@ return { Talk "a" {}, Talk "b" {}, Talk "c" {} }
     CHECK(dir.query("SELECT output FROM jobs WHERE key = 'Talk/" + id + "'") ==
           Rows{expect + "no newline at the end"});
   }
-  // Every line on stdout is a whole line: the plan, a job's line or the summary.
+  // Every line on stdout is a whole line: the plan (its table, what it changes, its
+  // counts), a job's line or the summary.
   for (const auto& line : e2e::split(r.out, '\n')) {
     if (line.empty()) continue;
     INFO(line);
-    CHECK((line.rfind("| ", 0) == 0 || line.rfind("[Talk/", 0) == 0 || line == "3 done"));
+    CHECK((line.rfind("| ", 0) == 0 || line.rfind("[Talk/", 0) == 0 || line == "3 done" ||
+           line.rfind("+ Talk/", 0) == 0 || line.rfind("Plan: ", 0) == 0));
   }
   // They did run at once.
   auto jobs = jobs_of_run(dir, 1);

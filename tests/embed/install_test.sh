@@ -14,6 +14,19 @@ lib=$(ls -d "$work"/prefix/lib*/ | head -1)
 test -f "$lib/libochre.a"
 test -f "$lib/pkgconfig/ochre.pc"
 test -f "$lib/ochre/ochre-http.so"
+# For people: the man page, the shell completions, the LuaLS definitions.
+test -f "$work/prefix/share/man/man1/ochre.1"
+test -f "$work/prefix/share/bash-completion/completions/ochre"
+test -f "$work/prefix/share/zsh/site-functions/_ochre"
+test -f "$work/prefix/share/ochre/ochre.d.lua"
+grep -q '^.TH OCHRE 1' "$work/prefix/share/man/man1/ochre.1"
+if command -v man >/dev/null && man -l "$work/prefix/share/man/man1/ochre.1" 2>&1 >/dev/null | grep -q .; then
+  echo "install test: the man page has warnings:" >&2; man -l "$work/prefix/share/man/man1/ochre.1" >/dev/null; exit 1
+fi
+# The installed bash completion completes the installed program's commands.
+PATH="$work/prefix/bin:$PATH" bash -c '. "$1"; COMP_WORDS=(ochre pl); COMP_CWORD=1; _ochre; [ "${COMPREPLY[*]}" = plan ]' \
+  sh "$work/prefix/share/bash-completion/completions/ochre" ||
+  { echo "install test: bash completion of 'ochre pl' is not 'plan'" >&2; exit 1; }
 
 # The installed program finds its HTTP module: serving fails on the port, not on a
 # missing module.
