@@ -2,6 +2,8 @@
 // wait on is ready, finished with an outcome; their output captured and shown per line.
 #include "bindings/session.hpp"
 
+#include <tuple>
+
 namespace ochre::lua {
 
 JobContext* Session::context_of(lua_State* L) {
@@ -11,8 +13,14 @@ JobContext* Session::context_of(lua_State* L) {
 
 void Session::start_hook(std::unique_ptr<JobContext> ctx, int nargs) {
   lua_State* L = this->L();
-  lua_State* co = lua_newthread(L);
-  ctx->thread_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+  lua_State* co;
+  if (!idle_threads_.empty()) {
+    std::tie(co, ctx->thread_ref) = idle_threads_.back();
+    idle_threads_.pop_back();
+  } else {
+    co = lua_newthread(L);
+    ctx->thread_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+  }
   lua_xmove(L, co, nargs + 1);
   ctx->co = co;
   JobContext& ref = *ctx;
@@ -32,6 +40,7 @@ void Session::resume(JobContext& ctx, int nargs) {
     out.error = message(Msg::HookYielded, {ctx.label});
   } else if (rc == 0) {
     out = ctx.on_return(ctx.co, lua_gettop(ctx.co));
+    return finish(ctx, std::move(out), true);
   } else {
     std::string msg = error_text(ctx.co, -1);
     luaL_traceback(L(), ctx.co, msg.c_str(), 0);
@@ -42,12 +51,18 @@ void Session::resume(JobContext& ctx, int nargs) {
   finish(ctx, std::move(out));
 }
 
-void Session::finish(JobContext& ctx, JobOutcome outcome) {
+void Session::finish(JobContext& ctx, JobOutcome outcome, bool reusable) {
   emit_lines(ctx, true);
   outcome.output = std::move(ctx.captured);
   HookRunner::Done done = std::move(ctx.done);
   lua_State* co = ctx.co;
-  luaL_unref(L(), LUA_REGISTRYINDEX, ctx.thread_ref);
+  constexpr size_t keep = 64;  // more than hooks that end at once ever need
+  if (reusable && idle_threads_.size() < keep) {
+    lua_settop(co, 0);
+    idle_threads_.emplace_back(co, ctx.thread_ref);
+  } else {
+    luaL_unref(L(), LUA_REGISTRYINDEX, ctx.thread_ref);
+  }
   contexts_.erase(co);  // ctx is gone from here on
   if (done) done(std::move(outcome));
 }

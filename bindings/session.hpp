@@ -180,7 +180,8 @@ class Session : public PipelineSource {
  private:
   void run_chunk(const std::string& display_name);
   void set_loading(bool on);
-  void finish(JobContext& ctx, JobOutcome outcome);
+  // `reusable`: the coroutine returned normally, so it can run the next hook.
+  void finish(JobContext& ctx, JobOutcome outcome, bool reusable = false);
   void emit_lines(JobContext& ctx, bool flush);
 
   uv_loop_t loop_;
@@ -192,6 +193,9 @@ class Session : public PipelineSource {
   bool uuids_published_ = false;
   std::function<std::string()> files_root_;
   std::unordered_map<lua_State*, std::unique_ptr<JobContext>> contexts_;
+  // Coroutines that returned normally, kept (with their registry refs) to run later
+  // hooks: a hook that ends at once then costs no new thread and no garbage.
+  std::vector<std::pair<lua_State*, int>> idle_threads_;
   unsigned long resumes_ = 0;       // hooks resumed so far
   unsigned long absent_at_ = ~0UL;  // resumes_ when the files root was found absent
   bool files_cached_ = false;
