@@ -182,6 +182,7 @@ void Session::run_chunk(const std::string& display_name) {
   lua_pushinteger(L, 0);
   lua_setfield(L, -2, "declared");
   lua_pop(L, 1);
+  next_load();
   PhaseTimer timer;
   // A pipeline builds a graph that lives on: the collector runs less often while it
   // loads (a cycle when memory has grown 4x, not 2x), then as usual.
@@ -202,6 +203,17 @@ void Session::run_chunk(const std::string& display_name) {
     }
   }
   lua_settop(L, base - 1);
+}
+
+void Session::next_load() {
+  lua_State* L = this->L();
+  lua_rawgeti(L, LUA_REGISTRYINDEX, internal_ref);
+  lua_getfield(L, -1, "load");
+  lua_Number n = lua_tonumber(L, -1);
+  lua_pop(L, 1);
+  lua_pushnumber(L, n + 1);
+  lua_setfield(L, -2, "load");
+  lua_pop(L, 1);
 }
 
 void Session::set_loading(bool on) {

@@ -102,6 +102,9 @@ class Session : public PipelineSource {
   Sensitive sensitive() override;
   std::vector<Endpoint> webhooks() override;
   void set_source(std::string source) { source_ = std::move(source); }
+  // Starts a new load of the pipeline (internal.load): a type declared again in it
+  // replaces the earlier one (dsl.lua, M.component). A host's verb ends a load.
+  void next_load();
   // The canonical encoding of node `n`'s fields as its instance holds them now (after
   // its read hook ran again). Throws Error(BadValue) for data that is not, or for a
   // sub-component that is not among the node's.
