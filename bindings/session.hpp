@@ -118,6 +118,8 @@ class Session : public PipelineSource {
   // After a plan: tells the Lua side each instance's uuid, for printing.
   void publish_uuids(const Graph& graph);
   void plan_changed() { uuids_published_ = false; }
+  // Makes the Lua code eval() runs raise "interrupted" soon (lua_sethook, signal-safe).
+  void interrupt();
 
   // Hook output: appended to the running job's capture and shown line by line.
   void write_output(lua_State* L, std::string_view text);
@@ -182,6 +184,9 @@ class Session : public PipelineSource {
 
  private:
   void run_chunk(const std::string& display_name);
+  // With the chunk at `idx`: a return hook keeps its top-level locals in internal.locals
+  // as it returns; 0: the hook is removed. [-0, +0, -]
+  void keep_locals(int idx);
   void set_loading(bool on);
   void finish(JobContext& ctx, JobOutcome outcome);
   void emit_lines(JobContext& ctx, bool flush);
@@ -193,6 +198,7 @@ class Session : public PipelineSource {
   std::vector<int> root_refs_;  // the instances the pipeline returned
   bool has_roots_ = false;
   bool uuids_published_ = false;
+  bool repl_globals_ = false;  // eval() has set the globals ochre and types
   std::function<std::string()> files_root_;
   std::unordered_map<lua_State*, std::unique_ptr<JobContext>> contexts_;
   unsigned long resumes_ = 0;       // hooks resumed so far

@@ -90,7 +90,8 @@ enum class Msg {
   OptionNumber, OptionPort, OptionNeedsValue, OptionHost, OptionColor, OptionUnknown,
   OptionEvery, NoCommand, UnknownCommand, NotifyUrl, NotifyNoSecretEnv, WorkspaceName,
   NeedsFile, TakesOneFile, TakesAtMostOneFile, ExplainTakes, EnterTakes, LogTakes, HistoryTakes,
-  StateUsage, StateUnknownCommand, MigrateUsage, TestStateDir, NoJobFor,
+  StateUsage, StateUnknownCommand, MigrateUsage, TestStateDir, NoJobFor, EvalInterrupted,
+  ReplInterrupted, ReplInterruptedAgain,
   // the server (serve/)
   ListenInUse, ListenDenied, ListenNoAddress, ListenFailed, ListenErrno, HttpCannotLoad,
   HttpNotModule, HttpMissing, MissingKeyParam, ServerStopping, ServerReadOnly, ServerApplying,
