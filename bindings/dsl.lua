@@ -210,6 +210,8 @@ end
 
 local types = {}  -- name -> type
 internal.types = types
+internal.load = 0      -- loads of a pipeline so far (Session::run_chunk, a host's verbs)
+internal.replaced = {} -- types declared again (see M.component)
 internal.declared = 0  -- instances declared by the pipeline: the size of its graph, about
 
 -- An instance is a proxy table whose one entry, under this private key, is its record
@@ -490,11 +492,19 @@ function M.component(name)
     if type(spec) ~= "table" then
       error(msg("type-spec", name, describe(spec)), 2)
     end
-    if types[name] then
-      error(msg("type-defined", name, types[name].site), 2)
+    -- A long-lived host runs an edited file again in the same state: a type declared
+    -- in an earlier load (internal.load counts them) or again from the same place is
+    -- replaced. The replaced table stays referenced: the bindings cache what they read
+    -- of a type by its address, which must not come back for another table.
+    local old = types[name]
+    if old then
+      if old.site == "(built in)" or (old.loaded_in == internal.load and old.site ~= defined_at) then
+        error(msg("type-defined", name, old.site), 2)
+      end
+      internal.replaced[#internal.replaced + 1] = old
     end
-    local T = { name = name, site = defined_at, fields = {}, field_names = {}, breaks = {},
-                sensitive = {}, is_sensitive = {}, hooks = {}, methods = {} }
+    local T = { name = name, site = defined_at, loaded_in = internal.load, fields = {}, field_names = {},
+                breaks = {}, sensitive = {}, is_sensitive = {}, hooks = {}, methods = {} }
     for k, v in pairs(spec) do
       if type(k) ~= "string" then
         error(msg("type-entry-key", name, describe(k)), 2)

@@ -222,6 +222,8 @@ std::vector<std::string> Engine::watch_paths() const {
   return out;
 }
 
+void Engine::interrupt() { impl_->session.interrupt(); }
+
 std::string Engine::eval(const std::string& code, bool& incomplete) {
   return impl_->session.eval(code, incomplete, impl_->workspace.graph());
 }

@@ -1,5 +1,6 @@
 // The Lua host's life and loading: the session's Lua state and loop, running a pipeline
-// file or text, its roots and settings, what its types declare, and the REPL's eval.
+// file or text, its roots and settings, what its types declare (the REPL's eval:
+// repl_eval.cpp).
 #include <algorithm>
 #include <cctype>
 #include <climits>
@@ -182,12 +183,15 @@ void Session::run_chunk(const std::string& display_name) {
   lua_pushinteger(L, 0);
   lua_setfield(L, -2, "declared");
   lua_pop(L, 1);
+  next_load();
   PhaseTimer timer;
   // A pipeline builds a graph that lives on: the collector runs less often while it
   // loads (a cycle when memory has grown 4x, not 2x), then as usual.
   int pause = lua_gc(L, LUA_GCSETPAUSE, 400);
   set_loading(true);
+  if (options.keep_locals) keep_locals(base);
   bool ok = pcall(L, 0, LUA_MULTRET, &err, false);
+  if (options.keep_locals) keep_locals(0);
   set_loading(false);
   lua_gc(L, LUA_GCSETPAUSE, pause);
   if (!ok) lua_user_error(Code::LuaRuntime, err);
@@ -202,6 +206,17 @@ void Session::run_chunk(const std::string& display_name) {
     }
   }
   lua_settop(L, base - 1);
+}
+
+void Session::next_load() {
+  lua_State* L = this->L();
+  lua_rawgeti(L, LUA_REGISTRYINDEX, internal_ref);
+  lua_getfield(L, -1, "load");
+  lua_Number n = lua_tonumber(L, -1);
+  lua_pop(L, 1);
+  lua_pushnumber(L, n + 1);
+  lua_setfield(L, -2, "load");
+  lua_pop(L, 1);
 }
 
 void Session::set_loading(bool on) {
@@ -287,53 +302,6 @@ void Session::publish_uuids(const Graph& graph) {
     lua_rawset(L, -3);
   }
   lua_pop(L, 1);
-}
-
-std::string Session::eval(const std::string& code, bool& incomplete, const Graph* graph) {
-  lua_State* L = this->L();
-  if (graph && !uuids_published_) {
-    publish_uuids(*graph);
-    uuids_published_ = true;
-  }
-  incomplete = false;
-  int top = lua_gettop(L);
-  std::string as_return = "return " + code;
-  if (luaL_loadbuffer(L, as_return.data(), as_return.size(), "=repl") != 0) {
-    // Either form stopping at the end of the input means more lines are to come.
-    std::string as_expr = error_text(L);
-    lua_pop(L, 1);
-    auto at_eof = [](std::string err) {  // LuaJIT says: ... near '<eof>'
-      static const std::string eof = "<eof>";
-      if (!err.empty() && err.back() == '\'') err.pop_back();
-      return err.size() > eof.size() && err.compare(err.size() - eof.size(), eof.size(), eof) == 0;
-    };
-    if (luaL_loadbuffer(L, code.data(), code.size(), "=repl") != 0) {
-      std::string err = error_text(L);
-      lua_pop(L, 1);
-      if (at_eof(err) || at_eof(as_expr)) {
-        incomplete = true;
-        return {};
-      }
-      fail(Code::LuaSyntax, {err});
-    }
-  }
-  std::string err;
-  if (!pcall(L, 0, LUA_MULTRET, &err, false)) fail(Code::LuaRuntime, {err});
-  int n = lua_gettop(L) - top;
-  std::string out;
-  for (int i = 1; i <= n; ++i) {
-    push_internal("pretty");
-    lua_pushvalue(L, top + i);
-    std::string e;
-    if (!pcall(L, 1, 1, &e, false)) {
-      out += (i > 1 ? "\t" : "") + std::string("<") + luaL_typename(L, top + i) + ">";
-      continue;
-    }
-    out += (i > 1 ? "\t" : "") + std::string(lua_tostring(L, -1));
-    lua_pop(L, 1);
-  }
-  lua_settop(L, top);
-  return out;
 }
 
 bool Session::type_defined(const std::string& type) {

@@ -102,6 +102,9 @@ class Session : public PipelineSource {
   Sensitive sensitive() override;
   std::vector<Endpoint> webhooks() override;
   void set_source(std::string source) { source_ = std::move(source); }
+  // Starts a new load of the pipeline (internal.load): a type declared again in it
+  // replaces the earlier one (dsl.lua, M.component). A host's verb ends a load.
+  void next_load();
   // The canonical encoding of node `n`'s fields as its instance holds them now (after
   // its read hook ran again). Throws Error(BadValue) for data that is not, or for a
   // sub-component that is not among the node's.
@@ -115,6 +118,8 @@ class Session : public PipelineSource {
   // After a plan: tells the Lua side each instance's uuid, for printing.
   void publish_uuids(const Graph& graph);
   void plan_changed() { uuids_published_ = false; }
+  // Makes the Lua code eval() runs raise "interrupted" soon (lua_sethook, signal-safe).
+  void interrupt();
 
   // Hook output: appended to the running job's capture and shown line by line.
   void write_output(lua_State* L, std::string_view text);
@@ -179,6 +184,9 @@ class Session : public PipelineSource {
 
  private:
   void run_chunk(const std::string& display_name);
+  // With the chunk at `idx`: a return hook keeps its top-level locals in internal.locals
+  // as it returns; 0: the hook is removed. [-0, +0, -]
+  void keep_locals(int idx);
   void set_loading(bool on);
   // `reusable`: the coroutine returned normally, so it can run the next hook.
   void finish(JobContext& ctx, JobOutcome outcome, bool reusable = false);
@@ -191,6 +199,7 @@ class Session : public PipelineSource {
   std::vector<int> root_refs_;  // the instances the pipeline returned
   bool has_roots_ = false;
   bool uuids_published_ = false;
+  bool repl_globals_ = false;  // eval() has set the globals ochre and types
   std::function<std::string()> files_root_;
   std::unordered_map<lua_State*, std::unique_ptr<JobContext>> contexts_;
   // Coroutines that returned normally, kept (with their registry refs) to run later

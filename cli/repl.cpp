@@ -4,6 +4,7 @@
 #include "cli/repl.hpp"
 
 #include <editline/readline.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include <cstdlib>
@@ -36,9 +37,39 @@ const char* const help_text =
 const char* const commands[] = {":plan", ":explain", ":step", ":continue", ":skip", ":state",
                                 ":graph", ":history", ":reload", ":help", ":quit", nullptr};
 
+// Ctrl-C: at a prompt it ends the read (readline returns, the line is dropped); while a
+// line of Lua runs, the engine stops it. A second one while that Lua has not stopped
+// (a loop the JIT compiled) ends the REPL, as Ctrl-C did before. While :step and
+// :continue run, the apply's own handler has SIGINT and stops them as it stops `run`.
+volatile sig_atomic_t got_sigint = 0;
+Engine* volatile evaluating = nullptr;
+
+void on_sigint(int) {
+  if (Engine* e = evaluating) {
+    if (got_sigint) {
+      signal(SIGINT, SIG_DFL);
+      raise(SIGINT);
+      return;
+    }
+    e->interrupt();
+  }
+  got_sigint = 1;
+}
+
+// Ours again: an apply's libuv handler leaves SIG_DFL behind when it stops. No
+// SA_RESTART, so the terminal read is interrupted.
+void catch_sigint() {
+  struct sigaction sa {};
+  sa.sa_handler = on_sigint;
+  sigemptyset(&sa.sa_mask);
+  sa.sa_flags = 0;
+  sigaction(SIGINT, &sa, nullptr);
+}
+
 class Repl {
  public:
   Repl(std::string file, Options options) : file_(std::move(file)), options_(std::move(options)) {
+    options_.keep_locals = true;
     options_.job_output = [](const std::string& key, std::string_view line) {
       std::cout << "[" << key << "] " << line << "\n" << std::flush;
     };
@@ -73,7 +104,15 @@ class Repl {
     }
     try {
       bool incomplete = false;
-      std::string out = engine_->eval(pending_, incomplete);
+      evaluating = engine_.get();
+      std::string out;
+      try {
+        out = engine_->eval(pending_, incomplete);
+      } catch (...) {
+        evaluating = nullptr;
+        throw;
+      }
+      evaluating = nullptr;
       if (incomplete) return true;
       if (!out.empty()) std::cout << out << "\n";
     } catch (const Error& e) {
@@ -84,6 +123,8 @@ class Repl {
   }
 
   bool continuing() const { return !pending_.empty(); }
+  // Ctrl-C at a prompt: the line, or the chunk under way, is dropped.
+  void cancel() { pending_.clear(); }
 
   std::vector<std::string> keys() const {
     std::vector<std::string> out = engine_ ? engine_->keys() : std::vector<std::string>{};
@@ -109,6 +150,16 @@ class Repl {
     return a == std::string::npos ? "" : s.substr(a, b - a + 1);
   }
 
+  // Ctrl-C during :step or :continue: said as `run` says it.
+  static Callbacks callbacks() {
+    Callbacks cb;
+    cb.interrupted = [](int signals) {
+      if (signals <= 2)
+        std::cout << message(signals == 1 ? Msg::ReplInterrupted : Msg::ReplInterruptedAgain) << "\n" << std::flush;
+    };
+    return cb;
+  }
+
   bool need_plan() {
     if (planned_) return true;
     std::cout << (file_.empty() ? "no pipeline: start with `ochre repl FILE`\n"
@@ -130,7 +181,7 @@ class Repl {
         std::cout << "No changes needed \xe2\x80\x93 doing nothing!\n";
         return;
       }
-      engine_->begin_apply();  // plans again under the lock
+      engine_->begin_apply(callbacks());  // plans again under the lock
       if (!engine_->applying()) {
         std::cout << "No changes needed \xe2\x80\x93 doing nothing!\n";
         return;
@@ -179,7 +230,7 @@ class Repl {
         step();
       } else if (cmd == ":continue") {
         if (need_plan()) {
-          if (!engine_->applying()) engine_->begin_apply();  // plans again under the lock
+          if (!engine_->applying()) engine_->begin_apply(callbacks());  // plans again under the lock
           if (!engine_->applying()) {
             std::cout << "No changes needed \xe2\x80\x93 doing nothing!\n";
           } else {
@@ -228,6 +279,7 @@ class Repl {
 Repl* active = nullptr;
 std::vector<std::string> candidates;
 
+
 char* next_candidate(const char* text, int state) {
   static size_t i;
   if (state == 0) i = 0;
@@ -274,10 +326,19 @@ int run_repl(const std::string& file, const Options& options) {
   } else {
     rl_readline_name = "ochre";
     rl_attempted_completion_function = complete;
+    rl_catch_signals = 0;  // libedit would pass Ctrl-C on to the default: the end
     std::string hist = history_path();
     if (!hist.empty()) read_history(hist.c_str());
     for (;;) {
+      catch_sigint();
+      got_sigint = 0;
       char* raw = readline(repl.continuing() ? "....> " : "ochre> ");
+      if (got_sigint) {  // the line (and a chunk under way) is dropped
+        std::free(raw);
+        std::cout << "^C\n" << std::flush;
+        repl.cancel();
+        continue;
+      }
       if (!raw) {
         std::cout << "\n";
         break;
@@ -288,8 +349,10 @@ int run_repl(const std::string& file, const Options& options) {
         add_history(text.c_str());
         if (!hist.empty()) write_history(hist.c_str());
       }
+      got_sigint = 0;
       if (!repl.line(text)) break;
     }
+    signal(SIGINT, SIG_DFL);
   }
   active = nullptr;
   return 0;

@@ -37,6 +37,9 @@ function Instance:path(name) end
 ---@field read? fun(self: ochre.Instance) Runs before hashing on every plan; may set fields.
 ---@field update? fun(self: ochre.Instance, old: ochre.Instance): (table|ochre.Pending|nil) Nothing returned keeps the outputs.
 ---@field delete? fun(self: ochre.Instance) `self` is the stored version.
+---@field validate? fun(self: ochre.Instance) Checks an instance's fields once they are given, where it is declared: raise to reject it (the error points at the declaring line). Not called for instances read from the state.
+---@field test? fun(self: ochre.Instance) `ochre test FILE` calls it on each applied instance of the type; raise to fail. May use the waiting calls.
+---@field enter? fun(self: ochre.Instance) `ochre enter KEY` calls it with the terminal (e.g. a shell in a container); `ochre enter KEY METHOD` calls another method.
 ---@field [string] function Any other function becomes a method of the instances.
 
 ---A component type: call it with an identifier, then with the fields.
@@ -105,16 +108,65 @@ ochre.Component = nil
 ---@return ochre.Pending
 function ochre.pending(reason) end
 
----Makes `roots` (an instance or a list) what `ochre run|plan|destroy` works on; in a
----LuaJIT host that did `require "ochre"`, applies them.
----@param roots ochre.Instance|ochre.Instance[]
-function ochre.apply(roots) end
+---The options of `ochre.apply`, `ochre.plan` and `ochre.destroy` in a LuaJIT host
+---(ignored by `ochre run|plan|destroy`, where the command line decides).
+---@class ochre.VerbOptions
+---@field state? string The state: a SQLite file or a postgres:// URL (default: $OCHRE_STATE, else ".ochre/state.db").
+---@field jobs? integer Jobs at once (default: twice the cores, at least 4).
+---@field print? boolean Write the plan table, the jobs' output and each failure to stdout. Without it (or `output`) nothing is printed.
+---@field output? fun(line: string) Receives each of those lines (without its newline) instead; called on the calling thread, never inside a hook.
+---@field quiet? boolean Accepted for older hosts; printing is off unless asked.
 
----@param roots ochre.Instance|ochre.Instance[]
-function ochre.plan(roots) end
+---A job of a plan, as `ochre.plan` returns it.
+---@class ochre.PlannedJob
+---@field action "create"|"update"|"delete"
+---@field key string "Type/identifier"
+---@field uuid string
+---@field details string "Type/identifier/uuid.action", as the plan table shows it
+---@field reason string Why: "new", "changed: port", "retry: the last create failed", ...
+---@field deps integer[] The jobs it waits for, as 0-based indexes into the plan.
 
+---A job that failed or was interrupted, in `ochre.ApplyResult.failures`.
+---@class ochre.FailedJob
+---@field key string "Type/identifier"
+---@field action "create"|"update"|"delete"
+---@field details string "Type/identifier/uuid.action"
+---@field outcome "failed"|"interrupted"
+---@field error string The hook's message at its file:line, with a traceback.
+
+---What `ochre.apply` and `ochre.destroy` return in a LuaJIT host.
+---@class ochre.ApplyResult
+---@field ok boolean Every job finished (or is pending): no failure, skip or interrupt.
+---@field done integer
+---@field failed integer
+---@field skipped integer Not run because what they depend on failed (or Ctrl-C).
+---@field pending integer Answered `ochre.pending`: called again by the next apply.
+---@field waiting integer Waiting on pending ones.
+---@field interrupted integer
+---@field summary string "3 done, 1 failed", or "No changes needed – doing nothing!"
+---@field failures ochre.FailedJob[] Each failed or interrupted job with its error, in the order they ended.
+
+---Makes `roots` (an instance or a list) what `ochre run|plan|destroy` works on. In a
+---LuaJIT host that did `require "ochre"`, plans and applies them for real and returns
+---the result (each call ends a load: a type declared again afterwards replaces the
+---earlier one, so an edited pipeline file can be run again in the same Lua state).
 ---@param roots ochre.Instance|ochre.Instance[]
-function ochre.destroy(roots) end
+---@param opts? ochre.VerbOptions
+---@return ochre.ApplyResult|nil result nil under `ochre run|plan|destroy`
+function ochre.apply(roots, opts) end
+
+---The same for planning only: nothing is written. In a LuaJIT host, returns the jobs.
+---@param roots ochre.Instance|ochre.Instance[]
+---@param opts? ochre.VerbOptions
+---@return ochre.PlannedJob[]|nil jobs nil under `ochre run|plan|destroy`
+function ochre.plan(roots, opts) end
+
+---The same for deleting everything `roots` applied, dependents first. In a LuaJIT
+---host, returns the result as `ochre.apply` does.
+---@param roots ochre.Instance|ochre.Instance[]
+---@param opts? ochre.VerbOptions
+---@return ochre.ApplyResult|nil result nil under `ochre run|plan|destroy`
+function ochre.destroy(roots, opts) end
 
 ---A webhook this pipeline's applies notify (run, destroy, watch, the REPL's steps):
 ---`ochre.notify { url = "https://...", events = { "run.failed", "job.failed" }, secret = os.getenv "HOOK_SECRET" }`.

@@ -334,6 +334,12 @@ constexpr MsgEntry messages[] = {
      "usage: ochre state migrate --from STATE --to STATE [FILE]" OCHRE_HELP},
     {Msg::TestStateDir, "test-state-dir", Code::State, "state '{}': cannot make a throw-away state directory"},
     {Msg::NoJobFor, "no-job-for", Code::NotNow, "no job for {} in the plan"},
+    // Ctrl-C while the REPL runs a line (bindings/loader.cpp, Session::interrupt)
+    {Msg::EvalInterrupted, "eval-interrupted", Code::LuaRuntime, "interrupted"},
+    // Ctrl-C during the REPL's :step or :continue (cli/repl.cpp), as `run` says it
+    {Msg::ReplInterrupted, "repl-interrupted", Code::NotNow,
+     "Interrupted: no new jobs start; waiting for the running ones to finish (Ctrl-C again to kill them)"},
+    {Msg::ReplInterruptedAgain, "repl-interrupted-again", Code::NotNow, "Interrupted again: killing the running jobs"},
     // the server
     {Msg::ListenInUse, "listen-in-use", Code::Listen,
      "the port is in use (another server runs there); choose another with --port"},

@@ -251,12 +251,14 @@ void Dashboard::replan() {
   changed_.notify_all();
 }
 
-std::string Dashboard::status_of(const PlannedNode& node,
-                                 const std::unordered_set<std::string>& running) const {
+std::string Dashboard::status_of(const PlannedNode& node, const std::unordered_set<std::string>& running,
+                                 const std::unordered_map<std::string, std::string>& left) const {
   if (running.count(node.key)) return "running";
   auto it = snap_->stored.find(node.key);
   const StoredInfo* stored = it == snap_->stored.end() ? nullptr : &it->second;
   if (stored && stored->status != "ok") return stored->status;  // running, failed, pending
+  // Skipped or interrupted in the last run, and still to do: said so, not "create".
+  if (auto l = left.find(node.key); l != left.end() && node.action != "none") return l->second;
   if (node.action == "delete") return stored ? "delete" : "deleted";
   if (node.action == "create" || node.action == "update" || node.action == "replace")
     return stored && stored->hash == node.hash ? "applied" : node.action;
@@ -280,13 +282,18 @@ void Dashboard::recompute_statuses() {
       plan_ = std::move(view);
     }
   }
-  // Running: a job started and not ended in a run not ended.
+  // Running: a job started and not ended in a run not ended, and not skipped (a job
+  // skipped because what it needs failed never runs). Left: the jobs of the last run
+  // that were skipped or interrupted.
   std::unordered_set<std::string> running;
-  if (snap_->run && snap_->run->ended.empty())
-    for (const auto& j : snap_->jobs)
-      if (j.ended.empty()) running.insert(j.key);
+  std::unordered_map<std::string, std::string> left;
+  bool under_way = snap_->run && snap_->run->ended.empty();
+  for (const auto& j : snap_->run ? snap_->jobs : std::vector<JobEntry>{}) {
+    if (j.outcome == "skipped" || j.outcome == "interrupted") left[j.key] = j.outcome;
+    else if (under_way && j.ended.empty() && !j.started.empty()) running.insert(j.key);
+  }
   statuses_.clear();
-  for (const auto& n : plan_->nodes) statuses_[n.key] = status_of(n, running);
+  for (const auto& n : plan_->nodes) statuses_[n.key] = status_of(n, running, left);
 }
 
 Dashboard::Versions Dashboard::versions() const {

@@ -12,6 +12,7 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <unordered_map>
 #include <unordered_set>
 #include <vector>
 
@@ -72,7 +73,8 @@ class Dashboard {
   void recompute_statuses();
   // Reads the journal and the state; true when the plan should be made again.
   bool read_state();
-  std::string status_of(const PlannedNode& node, const std::unordered_set<std::string>& running) const;
+  std::string status_of(const PlannedNode& node, const std::unordered_set<std::string>& running,
+                        const std::unordered_map<std::string, std::string>& left) const;
   StateReader& store();
   long long file_mtime() const;
 

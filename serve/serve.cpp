@@ -107,7 +107,10 @@ void answer(Site& site, const ochre_http_request* req, ochre_http_response* res)
     return;
   }
   for (const WebAsset* a = web_assets; a->name; ++a) {
-    if (path == (std::string_view(a->name) == "index.html" ? "/" : "/" + std::string(a->name)))
+    std::string_view name = a->name;
+    // Browsers ask for /favicon.ico whatever the page says: the SVG icon answers it.
+    if (path == "/favicon.ico" && name == "favicon.svg") return http.reply(res, 200, content_type(name), a->data, a->size, 0);
+    if (path == (name == "index.html" ? "/" : "/" + std::string(name)))
       return http.reply(res, 200, content_type(a->name), a->data, a->size, 0);
   }
   if (path == "/api/info") return json(board.info_json());

@@ -91,7 +91,8 @@ enum class Msg {
   OptionOfOtherCommand, OptionMisspelt, OptionExecutor, DeleteDeclined,
   OptionEvery, NoCommand, UnknownCommand, NotifyUrl, NotifyNoSecretEnv, WorkspaceName,
   NeedsFile, TakesOneFile, TakesAtMostOneFile, ExplainTakes, EnterTakes, LogTakes, HistoryTakes,
-  StateUsage, StateUnknownCommand, MigrateUsage, TestStateDir, NoJobFor,
+  StateUsage, StateUnknownCommand, MigrateUsage, TestStateDir, NoJobFor, EvalInterrupted,
+  ReplInterrupted, ReplInterruptedAgain,
   // the server (serve/)
   ListenInUse, ListenDenied, ListenNoAddress, ListenFailed, ListenErrno, HttpCannotLoad,
   HttpNotModule, HttpMissing, MissingKeyParam, ServerStopping, ServerReadOnly, ServerApplying,

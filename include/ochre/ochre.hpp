@@ -73,6 +73,9 @@ struct Options {
   // allocator: for a host whose malloc is the faster (the ochre program links jemalloc,
   // backed by transparent huge pages). No effect on a host's lua_State.
   bool lua_uses_malloc = false;
+  // The REPL: the top-level locals of the pipeline file, as they were when it returned,
+  // are kept for eval() to read (and assign) by name. Costs a return hook while it loads.
+  bool keep_locals = false;
 };
 
 // An instance as a native hook sees it.
@@ -263,7 +266,14 @@ class Engine {
   // Lua typed at a REPL, run in the pipeline's Lua state: an expression or statements.
   // Returns the results pretty-printed (instances as Type/identifier/uuid). Sets
   // `incomplete` when more lines are needed. Throws Error on Lua errors.
+  // The globals `ochre` (the module), `types` (component types by name) and, once
+  // planned, `instances` (the planned instances by key) are set for it; with
+  // Options::keep_locals the pipeline file's top-level locals are in scope too.
   std::string eval(const std::string& code, bool& incomplete);
+  // Stops the Lua code eval() runs at its next call, return or few hundred instructions,
+  // with Error "interrupted" (a loop the JIT compiled that calls nothing runs on). Safe
+  // to call from a signal handler, as Lua's own REPL does on Ctrl-C.
+  void interrupt();
   // The keys of the planned graph (for completion).
   std::vector<std::string> keys() const;
 

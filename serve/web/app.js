@@ -4,7 +4,8 @@
 // and versions. Plain JavaScript, no library, so it loads offline and fast.
 'use strict';
 
-const STATUSES = ['applied', 'create', 'update', 'replace', 'delete', 'running', 'failed', 'pending', 'deleted'];
+const STATUSES = ['applied', 'create', 'update', 'replace', 'delete', 'running', 'failed', 'pending', 'skipped',
+  'interrupted', 'deleted'];
 const NODE_W = 190, NODE_H = 36, GAP_X = 70, GAP_Y = 10, PAD = 16;
 
 const ui = {
@@ -121,7 +122,7 @@ function renderGraph(graph) {
     for (const d of L.deps[i]) {
       const x1 = L.x[d] + NODE_W, y1 = L.y[d] + NODE_H / 2, x2 = L.x[i], y2 = L.y[i] + NODE_H / 2;
       const mx = (x1 + x2) / 2;
-      edges.push(`<path class="edge" d="M${x1},${y1}C${mx},${y1} ${mx},${y2} ${x2},${y2}"/>`);
+      edges.push(`<path class="edge" marker-end="url(#arrow)" d="M${x1},${y1}C${mx},${y1} ${mx},${y2} ${x2},${y2}"/>`);
     }
     const status = graph.statuses ? graph.statuses[node.key] : node.status;
     nodes.push(
@@ -135,9 +136,52 @@ function renderGraph(graph) {
   });
   ui.size = { w: L.width, h: L.height };
   svg.setAttribute('viewBox', `0 0 ${L.width} ${L.height}`);
-  svg.innerHTML = `<g class="edges">${edges.join('')}</g><g class="nodes">${nodes.join('')}</g>`;
+  // Each edge points from a sub-component to what uses it, an arrowhead at its end.
+  svg.innerHTML = `<defs><marker id="arrow" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="7" ` +
+    `markerHeight="7" orient="auto"><path class="arrowhead" d="M0,0L10,5L0,10z"/></marker></defs>` +
+    `<g class="edges">${edges.join('')}</g><g class="nodes">${nodes.join('')}</g>`;
   svg.dataset.nodes = String(graph.nodes.length);
+  applySearch();
   applyZoom();
+}
+
+// The search box: components whose key holds the text (any case) are highlighted, the
+// others dimmed; the first match is scrolled into view.
+function applySearch() {
+  const q = ($('search').value || '').trim().toLowerCase();
+  let matches = 0, first = null;
+  for (const g of $('graph').querySelectorAll('g.node')) {
+    const hit = q !== '' && g.dataset.key.toLowerCase().includes(q);
+    g.classList.toggle('match', hit);
+    g.classList.toggle('dim', q !== '' && !hit);
+    if (hit && !matches++) first = g;
+  }
+  $('matches').textContent = q ? `${matches} match${matches === 1 ? '' : 'es'}` : '';
+  if (first && first.scrollIntoView) first.scrollIntoView({ block: 'nearest', inline: 'nearest' });
+}
+
+// A time from the state (UTC, "YYYY-MM-DD HH:MM:SS[.fff]") in local time, with how long
+// ago it was; the stored text stays in the title.
+function when(text) {
+  const w = localTime(text);
+  if (!w) return text ? esc(text) : '…';
+  return `<time datetime="${esc(w.iso)}" title="${esc(text)} UTC">${esc(w.local)} <span class="muted">(${w.ago})</span></time>`;
+}
+
+// The same as plain text: "12/03/2025, 14:02:11 (5 min ago)".
+function whenText(text) {
+  const w = localTime(text);
+  return w ? `${w.local} (${w.ago})` : String(text || '…');
+}
+
+function localTime(text) {
+  if (!text) return null;
+  const t = new Date(/[zZ]$|[+-]\d\d:?\d\d$/.test(text) ? text : String(text).replace(' ', 'T') + 'Z');
+  if (isNaN(t)) return null;
+  const s = Math.round((Date.now() - t.getTime()) / 1000);
+  const ago = s < 5 ? 'just now' : s < 60 ? `${s} s ago` : s < 3600 ? `${Math.floor(s / 60)} min ago`
+    : s < 86400 ? `${Math.floor(s / 3600)} h ago` : `${Math.floor(s / 86400)} d ago`;
+  return { iso: t.toISOString(), local: t.toLocaleString(), ago };
 }
 
 function applyZoom() {
@@ -175,7 +219,7 @@ function describeRun(status) {
   if (!r) return 'no runs yet';
   if (!r.ended) return `run ${r.run} (${r.command}) under way: ${r.ended_jobs}/${r.jobs} jobs ended` +
     (r.running.length ? `, running ${r.running.slice(0, 3).join(', ')}${r.running.length > 3 ? '…' : ''}` : '');
-  return `last run ${r.run}: ${r.outcome}${r.summary ? ' (' + r.summary + ')' : ''}, ended ${r.ended}`;
+  return `last run ${r.run}: ${r.outcome}${r.summary ? ' (' + r.summary + ')' : ''}, ended ${whenText(r.ended)}`;
 }
 
 function applyStatus(status) {
@@ -221,11 +265,11 @@ function renderRuns(data) {
     const jobs = r.jobs.map((j) =>
       `<tr><td>${j.seq}</td><td><a class="key" data-key="${esc(j.key)}">${esc(j.key)}</a></td><td>${esc(j.action)}</td>` +
       `<td><span class="badge s-${esc(badgeOf(j.outcome))}">${esc(j.outcome)}</span></td>` +
-      `<td class="mono">${esc(j.started)}</td><td class="mono">${esc(j.ended)}</td>` +
+      `<td>${j.started ? when(j.started) : ''}</td><td>${j.ended ? when(j.ended) : ''}</td>` +
       `<td>${esc((j.error || '').split('\n')[0])}</td></tr>`).join('');
     return `<details class="run" data-run="${r.run}"><summary><b>run ${r.run}</b> ${esc(r.command)} · ` +
       `<span class="badge s-${esc(badgeOf(r.outcome))}">${esc(r.outcome)}</span> ${esc(r.summary)} · ` +
-      `${esc(r.started)} → ${esc(r.ended || '…')} · ${r.jobs.length} job${r.jobs.length === 1 ? '' : 's'} · ` +
+      `${when(r.started)} → ${when(r.ended)} · ${r.jobs.length} job${r.jobs.length === 1 ? '' : 's'} · ` +
       `${esc(r.user)}@${esc(r.host)} pid ${r.pid}</summary>` +
       `<table><tr><th>#</th><th>component</th><th>action</th><th>outcome</th><th>started</th><th>ended</th><th>error</th></tr>` +
       jobs + `</table></details>`;
@@ -233,7 +277,7 @@ function renderRuns(data) {
 }
 
 function badgeOf(outcome) {
-  return { done: 'applied', running: 'running', failed: 'failed', interrupted: 'failed', skipped: 'deleted',
+  return { done: 'applied', running: 'running', failed: 'failed', interrupted: 'interrupted', skipped: 'skipped',
            pending: 'pending' }[outcome] || 'deleted';
 }
 
@@ -276,14 +320,14 @@ function renderPanel(c) {
   parts.push(`<h3>Last jobs</h3>`);
   parts.push(c.jobs.length ? c.jobs.map((j) =>
     `<div class="job"><b>run ${j.run}</b> ${esc(j.action)} <span class="badge s-${esc(badgeOf(j.outcome))}">${esc(j.outcome)}</span>` +
-    ` <span class="muted mono">${esc(j.started)} → ${esc(j.ended || '…')}</span>` +
+    ` <span class="muted">${when(j.started)} → ${when(j.ended)}</span>` +
     (j.error ? `<pre>${esc(j.error)}</pre>` : '') +
     (j.output ? `<pre class="output">${esc(j.output)}</pre>` : `<div class="empty">no output</div>`) + `</div>`).join('')
     : `<p class="empty">none</p>`);
   parts.push(`<h3>History</h3>`);
   parts.push(c.history.length
     ? `<table id="history"><tr><th>at</th><th>run</th><th>action</th><th>uuid</th><th>hash</th></tr>` +
-      c.history.map((v) => `<tr class="version"><td class="mono">${esc(v.at)}</td><td>${v.run}</td><td>${esc(v.action)}</td>` +
+      c.history.map((v) => `<tr class="version"><td>${when(v.at)}</td><td>${v.run}</td><td>${esc(v.action)}</td>` +
         `<td class="mono">${esc(v.uuid)}</td><td class="mono" title="${esc(v.hash)}">${esc(v.hash.slice(0, 16))}…</td></tr>`).join('') + `</table>`
     : `<p class="empty" id="history">no stored versions yet</p>`);
   $('panel-body').innerHTML = parts.join('');
@@ -364,6 +408,7 @@ async function start() {
   $('zoom-in').onclick = () => { ui.zoom = Math.min(4, ui.zoom * 1.25); applyZoom(); };
   $('zoom-out').onclick = () => { ui.zoom = Math.max(0.05, ui.zoom / 1.25); applyZoom(); };
   $('zoom-fit').onclick = fitZoom;
+  $('search').addEventListener('input', applySearch);
   $('apply').onclick = async () => {
     $('apply').disabled = true;
     try {

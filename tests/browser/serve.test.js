@@ -103,6 +103,19 @@ test('the graph renders, follows a real run live, and shows a component\'s histo
       for (const key of ['Step/leaf', 'Step/slow', 'Step/root'])
         assert.equal(await statusOf(page, key), 'create');
       assert.equal(await page.locator('#apply').isVisible(), false, 'read-only: no Apply button');
+      // Edges end in arrowheads; the search box highlights matches and dims the rest.
+      assert.ok(await page.locator('#graph marker#arrow').count() === 1, 'an arrowhead marker');
+      assert.ok(await page.locator('#graph path.edge[marker-end="url(#arrow)"]').count() > 0, 'edges with arrowheads');
+      await page.locator('#search').fill('slow');
+      assert.equal(await page.locator('g.node.match').count(), 1);
+      assert.equal(await page.locator('g.node.match').getAttribute('data-key'), 'Step/slow');
+      assert.equal(await page.locator('g.node.dim').count(), 5);
+      assert.equal(await page.locator('#matches').innerText(), '1 match');
+      await page.locator('#search').fill('');
+      assert.equal(await page.locator('g.node.match, g.node.dim').count(), 0);
+      const icon = await page.request.get(new URL('/favicon.ico', url).href);
+      assert.equal(icon.status(), 200, '/favicon.ico is served');
+      assert.match(icon.headers()['content-type'], /image\/svg\+xml/);
       await page.evaluate(() => { window.sameDocument = true; });  // gone if the page reloads
 
       runner = run(dir, ['run', 'pipeline.lua']);
@@ -133,12 +146,49 @@ test('the graph renders, follows a real run live, and shows a component\'s histo
       await page.locator('button[data-tab="runs"]').click();
       await page.waitForSelector('details.run');
       assert.match(await page.locator('details.run').first().innerText(), /run 1 apply/);
+      // Times are local, with how long ago: a <time> whose title keeps the stored UTC text.
+      const started = page.locator('details.run summary time').first();
+      assert.match(await started.innerText(), /\((just now|\d+ s ago|\d+ min ago)\)/);
+      assert.match(await started.getAttribute('title'), /UTC$/);
     });
   } finally {
     if (runner && runner.child.exitCode === null) runner.child.kill('SIGKILL');
     server.child.kill('SIGTERM');
     const end = await server.exited;
     assert.equal(end.code, 0, server.output());
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a failed run: failed and skipped are distinct states, in the graph and the runs', async () => {
+  const dir = tempDir();
+  fs.writeFileSync(path.join(dir, 'pipeline.lua'), `local ochre = require "ochre"
+local S = ochre.component "S" { fields = { after = false }, create = function(self)
+  if self.identifier == "bad" then error("no disk") end
+end }
+local bad = S "bad" {}
+return { S "user" { after = bad }, S "fine" {} }
+`);
+  const ran = await run(dir, ['run', 'pipeline.lua']).exited;
+  assert.equal(ran.code, 1, ran.out);
+  const server = serve(dir, ['pipeline.lua', '--port', '0']);
+  try {
+    const url = await server.url;
+    await withBrowser(async (browser) => {
+      const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+      await page.goto(url);
+      await page.waitForSelector('body[data-ready="1"]');
+      assert.equal(await statusOf(page, 'S/bad'), 'failed');
+      assert.equal(await statusOf(page, 'S/user'), 'skipped');
+      assert.equal(await statusOf(page, 'S/fine'), 'applied');
+      assert.match(await page.locator('#counts').innerText(), /1 failed, 1 skipped/);
+      await page.locator('button[data-tab="runs"]').click();
+      await page.waitForSelector('details.run');
+      assert.equal(await page.locator('details.run .badge.s-skipped').count(), 1);
+    });
+  } finally {
+    server.child.kill('SIGTERM');
+    await server.exited;
     fs.rmSync(dir, { recursive: true, force: true });
   }
 });
