@@ -45,6 +45,7 @@ void Session::resume(JobContext& ctx, int nargs) {
 void Session::finish(JobContext& ctx, JobOutcome outcome) {
   emit_lines(ctx, true);
   outcome.output = std::move(ctx.captured);
+  cluster_hook_ended(ctx);
   HookRunner::Done done = std::move(ctx.done);
   lua_State* co = ctx.co;
   luaL_unref(L(), LUA_REGISTRYINDEX, ctx.thread_ref);
@@ -53,6 +54,7 @@ void Session::finish(JobContext& ctx, JobOutcome outcome) {
 }
 
 void Session::abandon_all() {
+  cancel_cluster_waits();
   for (Wait* w : std::vector<Wait*>(waits.begin(), waits.end())) {
     if (!w->job) continue;
     w->job = nullptr;

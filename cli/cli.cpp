@@ -64,6 +64,9 @@ const char* const usage_text =
     "                  $OCHRE_WORKSPACE, else the pipeline's setting, else 'default')\n"
     "  -j, --jobs N    jobs at once (default: twice the cores, at least 4)\n"
     "  --fail-fast     after a failure, start no new jobs\n"
+  "  --executor local|slurm\n"
+  "                  where commands run (ochre.sh): here, or as Slurm batch jobs; wins\n"
+  "                  over the pipeline's ochre.settings { executor = ... }\n"
     "  --lock-timeout SECONDS\n"
     "                  wait this long for another ochre on the same state (default 0)\n"
     "  --color WHEN    auto (default), always or never; NO_COLOR turns it off\n"
@@ -104,6 +107,7 @@ struct Args {
   std::string host = "127.0.0.1";
   int port = 8080;
   bool allow_apply = false;
+  std::string executor;  // --executor local|slurm
 };
 
 double number_arg(const std::string& name, const std::string& text, double min) {
@@ -158,6 +162,10 @@ Args parse(int argc, char** argv) {
         if (a.host.empty()) fail(Msg::OptionHost);
       }
       else if (arg == "--allow-apply") a.allow_apply = true;
+      else if (name == "--executor") {
+        a.executor = value(name);
+        if (a.executor != "local" && a.executor != "slurm") fail(Msg::OptionExecutor, {a.executor});
+      }
       else if (name == "--color") {
         a.color = value(name);
         if (a.color != "auto" && a.color != "always" && a.color != "never")
@@ -206,6 +214,7 @@ Options engine_options(const Args& a) {
   o.state_path = a.state;
   o.jobs = a.jobs;
   o.fail_fast = a.fail_fast;
+  o.executor = a.executor;
   o.lock_timeout = a.lock_timeout;
   o.targets = a.targets;
   o.replace = a.replace;

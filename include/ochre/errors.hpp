@@ -66,6 +66,9 @@ enum class Msg {
   ShCannotStart, VerbInHook, VerbTakes, PrintTostring, CannotCreate, StdlibNoModule,
   HookOutputs, HookReturn, HookYielded, HookFailed, NativeType, BadKey, WaitingOnNothing,
   LuaStateMemory, NoEmbedded, BadArgument,
+  // the cluster executor (engine/slurm.cpp, bindings/cluster.cpp)
+  ShExecutor, ShSlurmTable, ShSlurmOption, SlurmNoSbatch, SlurmRejected, SlurmUnreachable, SlurmEnded,
+  SlurmLost, SlurmDirectory, SettingsExecutor,
   // the loader and the engine (bindings/loader.cpp, bindings/engine.cpp)
   ReturnedNothing, ReturnedEmptyTable, ReturnedNamedTable, ReturnedBadItem, ReturnedValue,
   LoadDirectory, LoadBytecode, UvLoopInit, NoPlanYet, WebhookBad, WebhookNoSecret,
@@ -88,7 +91,7 @@ enum class Msg {
   HmacFailed, NoRandomBytes, NotSentYet,
   // the command line (cli/)
   OptionNumber, OptionPort, OptionNeedsValue, OptionHost, OptionColor, OptionUnknown,
-  OptionEvery, NoCommand, UnknownCommand, NotifyUrl, NotifyNoSecretEnv, WorkspaceName,
+  OptionEvery, OptionExecutor, NoCommand, UnknownCommand, NotifyUrl, NotifyNoSecretEnv, WorkspaceName,
   NeedsFile, TakesOneFile, TakesAtMostOneFile, ExplainTakes, EnterTakes, LogTakes, HistoryTakes,
   StateUsage, StateUnknownCommand, MigrateUsage, TestStateDir, NoJobFor,
   // the server (serve/)
