@@ -200,7 +200,7 @@ constexpr MsgEntry messages[] = {
      "{}: slurm.{} {} (options: partition, cpus, mem, time, gpus, name, extra)"},
     {Msg::SlurmNoSbatch, "slurm-no-sbatch", Code::LuaRuntime,
      "cannot submit to Slurm: sbatch is not on PATH (install Slurm's client tools, or run with --executor local)"},
-    {Msg::SlurmRejected, "slurm-rejected", Code::LuaRuntime, "Slurm refused the job: {}"},
+    {Msg::SlurmRejected, "slurm-rejected", Code::LuaRuntime, "cannot submit to Slurm: {}"},
     {Msg::SlurmUnreachable, "slurm-unreachable", Code::LuaRuntime,
      "the Slurm controller does not answer (the job may still run; the next run re-attaches to it): {}"},
     {Msg::SlurmEnded, "slurm-ended", Code::LuaRuntime,
