@@ -285,3 +285,21 @@ return { T "a" {}, T "b" {} }
   CHECK(submissions(u + "-one") == 2);
   CHECK(submissions(u + "-two") == 2);
 }
+
+TEST_CASE("slurm: a command's timeout cancels its cluster job and answers as a local one does (code 124)",
+          "[e2e][slurm]") {
+  TempDir dir;
+  std::string u = unique(dir);
+  dir.write("pipeline.lua", e2e::subst(pipeline(dir, R"(
+local T = ochre.component "T" { create = function(self)
+  local r = ochre.sh("touch " .. path("started") .. "; sleep 300", { timeout = 1, slurm = { name = "{{U}}" } })
+  append("result", tostring(r.code) .. " " .. tostring(r.timed_out))
+end }
+return T "t" {}
+)"), "U", u));
+  auto r = dir.ochre({"run", "pipeline.lua"}, env(dir));
+  INFO(r.out << r.err);
+  CHECK(r.code == 0);
+  CHECK(dir.lines("result") == std::vector<std::string>{"124 true"});
+  CHECK(e2e::wait_until([&] { return count(states(u), "CANCELLED") == 1; }));
+}
