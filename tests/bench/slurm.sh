@@ -3,7 +3,8 @@
 # at -j J (default 64), and the same N submitted with a plain sbatch loop and waited for
 # (squeue every 0.1 s until none is left). Prints both wall times, their ratio (target
 # <= 1.1) and ochre's CPU time per job. The cluster is a private one
-# (scripts/with-slurm.sh) whose node advertises 64 CPUs.
+# (scripts/with-slurm.sh) whose node advertises OCHRE_SLURM_CPUS CPUs (64 by default:
+# as many as -j, so ochre keeps no queue at the scheduler; 32 gives it one).
 # Usage: tests/bench/slurm.sh [path/to/ochre]    Environment: N, J.
 set -euo pipefail
 OCHRE=$(realpath "${1:-build/ochre}")
@@ -40,7 +41,7 @@ ours=$(since "$t0")
 grep -q "$N done" out.txt || { cat out.txt >&2; exit 1; }
 cpu=$(awk -v n="$N" '{ printf "%.1f", ($1 + $2) * 1000 / n }' cpu.txt)
 
-printf '%-40s %8s\n' "$N x sleep 1 (node: 64 CPUs)" "wall s"
+printf '%-40s %8s\n' "$N x sleep 1 (node: ${OCHRE_SLURM_CPUS:-64} CPUs)" "wall s"
 printf '%-40s %8s\n' "plain sbatch loop + wait" "$plain"
 printf '%-40s %8s\n' "ochre run -j $J --executor slurm" "$ours"
 printf '%-40s %7sx\n' "ratio (target <= 1.1)" "$(awk -v a="$ours" -v b="$plain" 'BEGIN { printf "%.2f", a / b }')"
