@@ -162,22 +162,21 @@ int start_cluster_command(Session& s, lua_State* L, ClusterCommand cmd, bool qui
   return wait_for(L, s, w);
 }
 
-void Session::cancel_cluster_waits() {
-  if (!slurm) return;
+std::vector<Wait*> Session::cancel_cluster_waits() {
+  std::vector<Wait*> ours;
+  if (!slurm) return ours;
   std::vector<uint64_t> handles;
-  for (Wait* w : waits)
-    if (w->job && w->cluster_handle()) handles.push_back(w->cluster_handle());
-  slurm->cancel(handles);  // one scancel for all
+  for (Wait* w : waits) {
+    if (!w->job || !w->cluster_handle()) continue;
+    ours.push_back(w);
+    handles.push_back(w->cluster_handle());
+  }
+  slurm->cancel(handles);  // one scancel for all; their `done` never comes
+  return ours;
 }
 
 void Session::interrupt_cluster_jobs() {
-  if (!slurm) return;
-  std::vector<Wait*> ours;
-  for (Wait* w : waits)
-    if (w->job && w->cluster_handle()) ours.push_back(w);
-  if (ours.empty()) return;
-  cancel_cluster_waits();
-  for (Wait* w : ours) {
+  for (Wait* w : cancel_cluster_waits()) {
     JobContext* ctx = w->job;
     w->job = nullptr;
     ctx->waiting = nullptr;

@@ -54,7 +54,10 @@ void Session::finish(JobContext& ctx, JobOutcome outcome) {
 }
 
 void Session::abandon_all() {
-  cancel_cluster_waits();
+  for (Wait* w : cancel_cluster_waits()) {
+    w->job = nullptr;
+    w->release();
+  }
   for (Wait* w : std::vector<Wait*>(waits.begin(), waits.end())) {
     if (!w->job) continue;
     w->job = nullptr;

@@ -174,8 +174,9 @@ class Session : public PipelineSource {
   // state its submissions are journaled in while an apply runs (null: none).
   std::unique_ptr<SlurmExecutor> slurm;
   std::function<StateStore*()> journal;
-  // Cancels the cluster jobs running hooks wait for, with one scancel.
-  void cancel_cluster_waits();
+  // Cancels the cluster jobs running hooks wait for, with one scancel; returns their
+  // waits (still to release).
+  std::vector<Wait*> cancel_cluster_waits();
   // --fail-fast: cancels them and ends their hooks' jobs as interrupted.
   void interrupt_cluster_jobs();
   // Set by the engine that owns this session when Lua may call ochre.apply/plan/destroy

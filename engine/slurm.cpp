@@ -220,6 +220,7 @@ struct SlurmExecutor::Impl {
     uint64_t deadline = 0;  // uv_now, 0: none
     int resubmits = 0;
     bool reattached = false;  // taken from the journal: a cancel there was ours
+    bool asked = false;       // squeue answered about it (a re-attached job waits for that)
   };
 
   uv_loop_t* loop;
@@ -243,7 +244,7 @@ struct SlurmExecutor::Impl {
     if (timer_on || closed) return;
     timer_on = true;
     uint64_t ms = static_cast<uint64_t>(timing.files * 1000);
-    uv_timer_start(&timer, [](uv_timer_t* t) { static_cast<Impl*>(t->data)->tick(); }, ms, ms);
+    uv_timer_start(&timer, [](uv_timer_t* t) { static_cast<Impl*>(t->data)->guarded(&Impl::tick); }, ms, ms);
   }
   void stop_timer_if_idle() {
     if (timer_on && jobs.empty()) {
@@ -264,11 +265,14 @@ struct SlurmExecutor::Impl {
     std::string d = sh_quote(j.sub.dir);
     write_file(j.sub.dir + "/command", j.cmd.command + "\n");
     if (j.cmd.has_stdin) write_file(j.sub.dir + "/stdin", j.cmd.stdin_text);
+    // A job the cluster stops (scancel, its time limit) leaves no exit code: it ended,
+    // the command did not, and a re-attach must tell the two apart.
     write_file(j.sub.dir + "/job.sh",
                "#!/bin/sh\n# Written by ochre: runs the command, then leaves its exit code for ochre.\n"
+               "trap 'stopped=1' TERM INT HUP\n"
                "/bin/sh " + d + "/command < " + (j.cmd.has_stdin ? d + "/stdin" : std::string("/dev/null")) +
-                   "\ncode=$?\nprintf '%s\\n' \"$code\" > " + d + "/exit.tmp && mv -f " + d + "/exit.tmp " + d +
-                   "/exit\nexit $code\n");
+                   "\ncode=$?\n[ -n \"$stopped\" ] && exit $code\nprintf '%s\\n' \"$code\" > " + d +
+                   "/exit.tmp && mv -f " + d + "/exit.tmp " + d + "/exit\nexit $code\n");
     j.phase = Phase::Queued;
   }
 
@@ -340,9 +344,27 @@ struct SlurmExecutor::Impl {
     Job& j = jobs.at(h);
     if (++j.resubmits > timing.resubmits)
       return end(h, failure(message(Msg::SlurmLost, {j.sub.job_id, std::to_string(timing.resubmits)})));
+    fresh(h);
+  }
+
+  // A new submission of the job: a new directory, journaled, submitted on the next turn.
+  void fresh(uint64_t h) {
+    Job& j = jobs.at(h);
     prepare(j);
     journal_put(j);
-    uv_timer_start(&kick, [](uv_timer_t* t) { static_cast<Impl*>(t->data)->flush(); }, 0, 0);
+    uv_timer_start(&kick, [](uv_timer_t* t) { static_cast<Impl*>(t->data)->guarded(&Impl::flush); }, 0, 0);
+  }
+
+  // Runs a step of the loop's callbacks; an error (the state failing) ends every job
+  // with its message rather than unwinding through libuv.
+  void guarded(void (Impl::*step)()) {
+    try {
+      (this->*step)();
+    } catch (const std::exception& e) {
+      std::vector<uint64_t> hs;
+      for (auto& [h, j] : jobs) hs.push_back(h);
+      for (uint64_t h : hs) end(h, failure(e.what()));
+    }
   }
 
   // Submits what was queued (the turn after start: its journal row has committed).
@@ -371,7 +393,7 @@ struct SlurmExecutor::Impl {
         end(h, std::move(r));
         continue;
       }
-      if (j.phase == Phase::Waiting) collect(h);
+      if (j.phase == Phase::Waiting && (j.asked || !j.reattached)) collect(h);
     }
     if (!polling && !jobs.empty() && now - last_poll >= static_cast<uint64_t>(timing.poll * 1000)) poll();
   }
@@ -414,7 +436,8 @@ struct SlurmExecutor::Impl {
         state[id] = st;
         if (comment.rfind("ochre:", 0) == 0) by_token[comment.substr(6)] = id;
       }
-      seen(state, by_token);
+      seen_ = {std::move(state), std::move(by_token)};
+      guarded(&Impl::seen);
     });
     if (rc != 0) {
       polling = false;
@@ -422,7 +445,11 @@ struct SlurmExecutor::Impl {
     }
   }
 
-  void seen(const std::map<std::string, std::string>& state, const std::map<std::string, std::string>& by_token) {
+  // What the last squeue said: each job's state by id, and job ids by token.
+  std::pair<std::map<std::string, std::string>, std::map<std::string, std::string>> seen_;
+
+  void seen() {
+    const auto& [state, by_token] = seen_;
     std::vector<uint64_t> hs;
     for (auto& [h, j] : jobs) hs.push_back(h);
     for (uint64_t h : hs) {
@@ -433,10 +460,7 @@ struct SlurmExecutor::Impl {
         auto t = by_token.find(j.sub.token);
         if (t == by_token.end()) {
           // Never accepted, or long gone: its exit file says which.
-          if (!collect(h)) {
-            j.phase = Phase::Queued;
-            submit(h);
-          }
+          if (!collect(h)) fresh(h);
           continue;
         }
         j.sub.job_id = t->second;
@@ -445,9 +469,17 @@ struct SlurmExecutor::Impl {
       }
       if (j.phase != Phase::Waiting) continue;
       auto s = state.find(j.sub.job_id);
+      // Cancelled while ochre was away (by this ochre's cancel, or by hand): whatever
+      // exit code its command left as it was stopped, the job is submitted again.
+      bool cancelled_away = j.reattached && !j.asked && s != state.end() && s->second == "CANCELLED";
+      j.asked = true;
+      if (cancelled_away) {
+        resubmit(h);
+        continue;
+      }
       if (s != state.end() && alive_state(s->second)) continue;
       if (collect(h)) continue;
-      if (s == state.end() || lost_state(s->second) || (j.reattached && s->second == "CANCELLED")) {
+      if (s == state.end() || lost_state(s->second)) {
         resubmit(h);
       } else {
         end(h, failure(message(Msg::SlurmEnded, {j.sub.job_id, s->second, j.sub.dir})));
@@ -521,7 +553,7 @@ uint64_t SlurmExecutor::start(ClusterCommand cmd, Done done) {
   auto& stored = im.jobs.emplace(h, std::move(j)).first->second;
   if (fresh) {
     im.journal_put(stored);
-    uv_timer_start(&im.kick, [](uv_timer_t* t) { static_cast<Impl*>(t->data)->flush(); }, 0, 0);
+    uv_timer_start(&im.kick, [](uv_timer_t* t) { static_cast<Impl*>(t->data)->guarded(&Impl::flush); }, 0, 0);
   } else {
     im.last_poll = 0;  // ask the scheduler at the next tick
   }

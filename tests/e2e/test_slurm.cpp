@@ -215,14 +215,14 @@ TEST_CASE("slurm: after kill -9 of ochre the next run re-attaches to its jobs an
           "[e2e][slurm]") {
   TempDir dir;
   std::string u = unique(dir);
-  // quick: ends while ochre is dead; slow: still running when ochre comes back; lost: the
+  // quick: ends while ochre is dead (once the test says); slow: still running when ochre comes back; lost: the
   // cluster cancels it while ochre is dead, so it must be submitted again.
   dir.write("pipeline.lua", e2e::subst(pipeline(dir, R"(
 local T = ochre.component "T" { fields = { cmd = "" }, create = function(self)
   local r = ochre.sh_ok(self.cmd, { slurm = { name = "{{U}}-" .. self.identifier } })
   return { out = r.stdout }
 end }
-return { T "quick" { cmd = "touch " .. path("s-quick") .. "; echo quick-done" },
+return { T "quick" { cmd = "touch " .. path("s-quick") .. "; while [ ! -f " .. path("quick-go") .. " ]; do sleep 0.1; done; echo quick-done" },
          T "slow" { cmd = "touch " .. path("s-slow") .. "; while [ ! -f " .. path("go") .. " ]; do sleep 0.1; done; echo slow-done" },
          T "lost" { cmd = "test -f " .. path("s-lost") .. " && echo lost-again || { touch " .. path("s-lost") ..
                           "; sleep 300; }" } }
@@ -231,13 +231,16 @@ return { T "quick" { cmd = "touch " .. path("s-quick") .. "; echo quick-done" },
   for (const char* f : {"s-quick", "s-slow", "s-lost"}) REQUIRE(dir.wait_for_file(f, 60));
   REQUIRE(p->signal(SIGKILL));
   p->wait();
+  dir.write("quick-go", "");
   REQUIRE(e2e::wait_until([&] { return states(u + "-quick").find("COMPLETED") != std::string::npos; }, 60));
   CHECK(states(u + "-slow").find("RUNNING") != std::string::npos);
   shell("scancel -n '" + u + "-lost'");
   REQUIRE(e2e::wait_until([&] { return states(u + "-lost").find("CANCELLED") != std::string::npos; }, 60));
 
   auto rerun = dir.start({"run", "pipeline.lua", "-j", "3"}, env(dir));
-  REQUIRE(e2e::wait_until([&] { return submissions(u + "-lost") == 2; }, 60));
+  bool resubmitted = e2e::wait_until([&] { return submissions(u + "-lost") == 2; }, 60);
+  INFO(rerun->out_so_far() << rerun->err_so_far() << shell("squeue -h -t all -o '%i %j %T %k'"));
+  REQUIRE(resubmitted);
   dir.write("go", "");
   auto r = rerun->wait();
   INFO(r.out << r.err);
