@@ -92,12 +92,16 @@ class SlurmWait : public Wait {
   }
   void release() override {
     cancel();
+    // Outside a hook (the pipeline file) nothing ends a hook: its directory goes now.
+    if (outside_ && session.slurm) session.slurm->hook_ended(outside_key);
     session.waits.erase(this);
     delete this;
   }
   uint64_t cluster_handle() const override { return handle_; }
 
   uint64_t handle_ = 0;
+  bool outside_ = false;
+  static constexpr const char* outside_key = "ochre";
 
  private:
   bool quiet_;
@@ -148,11 +152,12 @@ bool cluster_call(Session& s, lua_State* L, int opts, SlurmSpec& spec) {
 int start_cluster_command(Session& s, lua_State* L, ClusterCommand cmd, bool quiet) {
   if (!s.slurm) s.slurm = std::make_unique<SlurmExecutor>(s.loop(), [&s] { return s.journal ? s.journal() : nullptr; });
   JobContext* ctx = s.context_of(L);
-  cmd.key = ctx ? ctx->key : "ochre";
+  cmd.key = ctx ? ctx->key : SlurmWait::outside_key;
   cmd.slot = ctx ? ctx->cluster_calls++ : 0;
   std::filesystem::path root = std::filesystem::absolute(s.files_root());
   cmd.dir = (root / ".slurm").string();
   auto* w = new SlurmWait(s, quiet);
+  w->outside_ = ctx == nullptr;
   try {
     w->handle_ = s.slurm->start(std::move(cmd), [w](ClusterResult r) { w->done(std::move(r)); });
   } catch (...) {
