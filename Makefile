@@ -27,17 +27,18 @@ run: build
 
 # Every test, in the normal build and under AddressSanitizer + UBSan. The end-to-end
 # tests run twice, on SQLite and on a private PostgreSQL cluster that
-# scripts/with-postgres.sh starts for the run and stops after it.
+# scripts/with-postgres.sh starts for the run and stops after it; the Slurm executor's
+# (e2e-slurm) on a private Slurm cluster from scripts/with-slurm.sh.
 test: test-fast test-asan
 
 test-fast: build deps-browser
-	scripts/with-postgres.sh ctest --test-dir $(BUILD) --output-on-failure -j$(JOBS)
+	scripts/with-postgres.sh scripts/with-slurm.sh ctest --test-dir $(BUILD) --output-on-failure -j$(JOBS)
 
 test-asan: deps deps-browser
 	@cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DOCHRE_SANITIZE=ON >/dev/null
 	@cmake --build $(ASAN_BUILD) -j$(JOBS)
 	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
-	  scripts/with-postgres.sh ctest --test-dir $(ASAN_BUILD) --output-on-failure -j$(JOBS)
+	  scripts/with-postgres.sh scripts/with-slurm.sh ctest --test-dir $(ASAN_BUILD) --output-on-failure -j$(JOBS)
 
 # The extended mode: every test, then the fuzzers.
 test-extended: test fuzz
@@ -59,6 +60,7 @@ bench: build
 	tests/bench/run.sh $(OCHRE)
 	tests/bench/scale.sh $(OCHRE)
 	tests/bench/pg.sh $(OCHRE)
+	scripts/with-slurm.sh tests/bench/slurm.sh $(OCHRE)
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)

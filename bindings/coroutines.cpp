@@ -54,6 +54,7 @@ void Session::resume(JobContext& ctx, int nargs) {
 void Session::finish(JobContext& ctx, JobOutcome outcome, bool reusable) {
   emit_lines(ctx, true);
   outcome.output = std::move(ctx.captured);
+  cluster_hook_ended(ctx);
   HookRunner::Done done = std::move(ctx.done);
   lua_State* co = ctx.co;
   constexpr size_t keep = 64;  // more than hooks that end at once ever need
@@ -68,6 +69,10 @@ void Session::finish(JobContext& ctx, JobOutcome outcome, bool reusable) {
 }
 
 void Session::abandon_all() {
+  for (Wait* w : cancel_cluster_waits()) {
+    w->job = nullptr;
+    w->release();
+  }
   for (Wait* w : std::vector<Wait*>(waits.begin(), waits.end())) {
     if (!w->job) continue;
     w->job = nullptr;

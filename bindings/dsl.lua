@@ -49,8 +49,10 @@ end
 
 -- ochre.settings { state = "postgres://...", workspace = "team" }: where the pipeline's
 -- state lives. --state / OCHRE_STATE and --workspace / OCHRE_WORKSPACE win over it.
+-- { executor = "slurm", slurm = { ... } }: where ochre.sh runs commands by default
+-- (bindings/cluster.cpp reads them; --executor wins over executor).
 internal.settings = {}
-local SETTINGS = { state = true, workspace = true }
+local SETTINGS = { state = true, workspace = true, executor = true, slurm = true }
 function M.settings(t)
   if type(t) ~= "table" then
     error(msg("settings-table"), 2)
@@ -59,7 +61,11 @@ function M.settings(t)
     if not SETTINGS[k] then
       error(msg("settings-unknown", k), 2)
     end
-    if type(v) ~= "string" or v == "" then
+    if (k == "executor" and v ~= "local" and v ~= "slurm") or (k == "slurm" and type(v) ~= "table") then
+      error(msg("settings-executor"), 2)
+    elseif k == "slurm" then
+      -- checked where a command uses it
+    elseif type(v) ~= "string" or v == "" then
       error(msg("settings-string", k, type(v)), 2)
     end
     if k == "workspace" and (#v > 63 or not v:match("^[%w_][%w_.-]*$")) then
@@ -197,6 +203,7 @@ end
 -- A non-zero exit is data, unless check = true.
 function M.sh(cmd, opts)
   local r = internal.spawn(cmd, opts)
+  if r.error then error(r.error, 2) end
   if type(opts) == "table" and opts.check then check_command(r, cmd) end
   return r
 end
@@ -204,6 +211,7 @@ end
 -- ochre.sh_ok(cmd [, opts]): ochre.sh, raising when the command does not exit 0.
 function M.sh_ok(cmd, opts)
   local r = internal.spawn(cmd, opts)
+  if r.error then error(r.error, 2) end
   check_command(r, cmd)
   return r
 end

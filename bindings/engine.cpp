@@ -14,6 +14,7 @@ struct Engine::Impl {
       : options(std::move(o)), session(options, host), runner(session),
         workspace(options, session, runner, session.loop()) {
     session.set_files_root([this] { return workspace.files_root(); });
+    session.journal = [this]() -> StateStore* { return workspace.applying() ? &workspace.state(true) : nullptr; };
   }
   Options options;
   lua::Session session;

@@ -28,6 +28,8 @@ Session::Session(Options& opts, lua_State* host)
 
 Session::~Session() {
   // Nothing may outlive the session: kill what hooks wait on, close every handle.
+  // Cluster jobs are left running: the journal re-attaches to them.
+  if (slurm) slurm->close();
   abandon_all();
   for (Wait* w : std::vector<Wait*>(waits.begin(), waits.end())) {
     w->cancel();

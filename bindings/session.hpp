@@ -15,6 +15,7 @@
 
 #include "bindings/lua_state.hpp"
 #include "engine/apply.hpp"
+#include "engine/slurm.hpp"
 #include "engine/workspace.hpp"
 #include "ochre/ochre.hpp"
 
@@ -54,6 +55,8 @@ class Wait {
   void complete();
   // Closes the wait's handles; it deletes itself once they are closed.
   virtual void release() = 0;
+  // The SlurmExecutor's handle of the cluster job it waits for, 0 for none.
+  virtual uint64_t cluster_handle() const { return 0; }
 };
 
 // A hook running as a coroutine.
@@ -66,6 +69,7 @@ struct JobContext {
   std::string partial;   // an unfinished line of output
   bool raw = false;      // output goes straight to the terminal (ochre enter)
   Wait* waiting = nullptr;
+  int cluster_calls = 0;  // cluster commands it ran so far (the next one's journal slot)
   // Turns the hook's return values (on co, from index 1) into the outcome.
   std::function<JobOutcome(lua_State* co, int nresults)> on_return;
   HookRunner::Done done;
@@ -171,6 +175,15 @@ class Session : public PipelineSource {
   // threads never share it.
   std::vector<char> read_buffer = std::vector<char>(65536);
   bool borrowed = false;  // the Lua state is the host's
+  // Cluster commands (bindings/cluster.cpp): the executor, made on first use, and the
+  // state its submissions are journaled in while an apply runs (null: none).
+  std::unique_ptr<SlurmExecutor> slurm;
+  std::function<StateStore*()> journal;
+  // Cancels the cluster jobs running hooks wait for, with one scancel; returns their
+  // waits (still to release).
+  std::vector<Wait*> cancel_cluster_waits();
+  // --fail-fast: cancels them and ends their hooks' jobs as interrupted.
+  void interrupt_cluster_jobs();
   // Set by the engine that owns this session when Lua may call ochre.apply/plan/destroy
   // for real (a LuaJIT host that did require "ochre"). [-0, +1, e]
   std::function<int(lua_State* L, const char* verb)> lua_verb;
@@ -190,6 +203,7 @@ class Session : public PipelineSource {
   void set_loading(bool on);
   // `reusable`: the coroutine returned normally, so it can run the next hook.
   void finish(JobContext& ctx, JobOutcome outcome, bool reusable = false);
+  void cluster_hook_ended(const JobContext& ctx);
   void emit_lines(JobContext& ctx, bool flush);
 
   uv_loop_t loop_;
@@ -220,6 +234,14 @@ void install_natives(Session& session, lua_State* L);
 // Adds the waiting calls (ochre.sleep, ochre.sh, ...) to the module table on the stack.
 void install_waits(Session& session, lua_State* L);
 
+// Starts `w`: registers it with the running hook and yields, or blocks until done (the
+// waiting calls of waits.cpp and cluster.cpp).
+int wait_for(lua_State* L, Session& s, Wait* w);
+// Whether an ochre.sh call with options at `opts` runs on Slurm; fills `spec` if so.
+bool cluster_call(Session& s, lua_State* L, int opts, SlurmSpec& spec);
+// Submits `cmd` (its key, slot and directory are filled here) and waits for it.
+int start_cluster_command(Session& s, lua_State* L, ClusterCommand cmd, bool quiet);
+
 // Runs hooks of jobs through Lua coroutines.
 class LuaHookRunner : public HookRunner {
  public:
@@ -228,6 +250,7 @@ class LuaHookRunner : public HookRunner {
   void abandon_all() override { s_.abandon_all(); }
   void whole_run(bool starting) override { s_.cache_files_root(starting); }
   void reread(int node, const Graph& graph, Reread done) override;
+  void cancel_cluster_jobs() override { s_.interrupt_cluster_jobs(); }
 
  private:
   void push_stored(const Plan& plan, const std::string& key, std::unordered_map<std::string, int>& cache);

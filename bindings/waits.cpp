@@ -51,7 +51,8 @@ class HandleWait : public Wait {
   int open_ = 0;
 };
 
-// Starts `w`: registers it with the running hook and yields, or blocks until done.
+}  // namespace
+
 int wait_for(lua_State* L, Session& s, Wait* w) {
   s.waits.insert(w);
   JobContext* ctx = s.context_of(L);
@@ -71,6 +72,8 @@ int wait_for(lua_State* L, Session& s, Wait* w) {
   w->release();
   return n;
 }
+
+namespace {
 
 double timeout_option(lua_State* L, int opts, const char* fn) {
   if (!lua_istable(L, opts)) return 0;
@@ -434,6 +437,18 @@ int l_ochre_sh(lua_State* L) {
     timeout = timeout_option(L, 2, "ochre.sh");
   } else {
     for (char** e = environ; *e; ++e) env.emplace_back(*e);
+  }
+  SlurmSpec spec;
+  if (cluster_call(s, L, 2, spec)) {
+    ClusterCommand c;
+    c.command = cmd;
+    c.cwd = cwd;
+    c.has_stdin = has_stdin;
+    c.stdin_text = std::move(stdin_text);
+    c.env = std::move(env);
+    c.spec = std::move(spec);
+    c.timeout = timeout;
+    return start_cluster_command(s, L, std::move(c), quiet);
   }
   auto* w = new ProcessWait(s);
   std::string err = w->spawn(cmd, env, cwd, has_stdin ? &stdin_text : nullptr, timeout, quiet);

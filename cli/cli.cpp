@@ -53,6 +53,7 @@ Options engine_options(const Args& a) {
   o.state_path = a.state;
   o.jobs = a.jobs;
   o.fail_fast = a.fail_fast;
+  o.executor = a.executor;
   o.lock_timeout = a.lock_timeout;
   o.targets = a.targets;
   o.replace = a.replace;

@@ -72,7 +72,8 @@ const char* const usage_text =
     "  --timeout SECONDS\n"
     "                  stop a job that runs longer than this (default: none)\n"
     "  --executor local|slurm\n"
-    "                  where jobs run (default: local)\n"
+    "                  where commands run (ochre.sh): here, or as Slurm batch jobs; wins\n"
+    "                  over the pipeline's ochre.settings { executor = ... }\n"
     "  --notify URL    post every event of the applies (run.started, run.finished,\n"
     "                  run.failed, job.failed, component.replaced) to this webhook,\n"
     "                  signed with $OCHRE_NOTIFY_SECRET (repeatable; see README)\n"
@@ -159,7 +160,7 @@ const Spec specs[] = {
     {"-y,--yes", nullptr, "run apply destroy", "delete or replace without asking", &Args::yes},
     {"--exit-code", nullptr, "plan", "exit 0 when there is nothing to do, 1 when there are changes", &Args::exit_code},
     {"--timeout", "SECONDS", "run apply destroy watch test repl serve", "stop a job that runs longer than this (default: none)", nullptr, nullptr, nullptr, &Raw::timeout},
-    {"--executor", "local|slurm", "run apply destroy watch test repl", "where jobs run (default: local)", nullptr, &Args::executor},
+    {"--executor", "local|slurm", "run apply destroy watch test repl", "where commands run (ochre.sh): here, or as Slurm batch jobs (default: the pipeline's setting, else local)", nullptr, &Args::executor},
     {"--notify", "URL", applying, "post every event of the applies to this webhook, signed with $OCHRE_NOTIFY_SECRET (repeatable)", nullptr, nullptr, &Args::notify},
     {"--notify-timeout", "SECONDS", applying, "wait this long for notifications not delivered yet (default 5)", nullptr, nullptr, nullptr, &Raw::notify_timeout},
     {"--format", "dot|mermaid", "graph", "the graph's language (default dot)", nullptr, &Args::format},

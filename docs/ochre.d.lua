@@ -54,6 +54,17 @@ function Instance:path(name) end
 ---@field timeout? number Seconds; the command is killed then (code 124).
 ---@field quiet? boolean Do not show or store its output as the job's.
 ---@field check? boolean Raise unless it exits 0.
+---@field executor? "local"|"slurm" Where it runs (default: ochre.settings, --executor, else local).
+---@field slurm? ochre.SlurmOptions sbatch options, on top of ochre.settings { slurm = ... }.
+
+---@class ochre.SlurmOptions
+---@field partition? string
+---@field cpus? integer --cpus-per-task
+---@field mem? string e.g. "8G"
+---@field time? string e.g. "01:00:00"
+---@field gpus? integer
+---@field name? string the job name (default: the instance's key)
+---@field extra? string[] more sbatch options, e.g. { "--constraint=a100" }
 
 ---@class ochre.ShResult
 ---@field code integer|nil nil when killed by a signal; 124 on timeout.
@@ -61,6 +72,7 @@ function Instance:path(name) end
 ---@field stderr string
 ---@field timed_out boolean
 ---@field signal? integer
+---@field slurm_job? string the Slurm job id, for a command run on Slurm
 
 ---@class ochre.WaitOptions
 ---@field timeout? number Seconds; 0 or nil waits forever.
@@ -196,7 +208,7 @@ function ochre.sleep(seconds) end
 ---Where the pipeline's state lives, when no `--state` / `OCHRE_STATE` (and no
 ---`--workspace` / `OCHRE_WORKSPACE`) says otherwise: a SQLite file (relative to the
 ---pipeline) or a PostgreSQL URL, and a workspace within it.
----@param settings { state?: string, workspace?: string }
+---@param settings { state?: string, workspace?: string, executor?: "local"|"slurm", slurm?: ochre.SlurmOptions }
 function ochre.settings(settings) end
 
 ---A check `ochre test FILE` runs after applying the pipeline (and before destroying
@@ -437,6 +449,8 @@ ochre.Template = nil
 ---@field inputs? table {{inputs.x.outputs.y}}, shell-quoted
 ---@field produces? string[] files the command makes: must exist after it; their SHA-256 in outputs.files; makes the Command cutoff
 ---@field keep? boolean true: deleting the Command leaves the produced files
+---@field executor? "local"|"slurm" where its commands run
+---@field slurm? ochre.SlurmOptions sbatch options for its commands
 
 ---@class ochre.Command: ochre.Instance
 ---@field command string

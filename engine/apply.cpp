@@ -457,6 +457,7 @@ class Scheduler {
         if (--remaining_[u] == 0 && report_.outcome[u] < 0) ready_.push(u);
       return;
     }
+    if (opts_.fail_fast && outcome.kind == JobOutcome::Failed) runner_.cancel_cluster_jobs();
     bool pending = outcome.kind == JobOutcome::Pending;
     std::string why = job.key + (pending ? " is pending" : outcome.kind == JobOutcome::Interrupted
                                                                ? " was interrupted" : " failed");

@@ -35,6 +35,9 @@ class HookRunner {
   // Around a run taken to its end (no code but the hooks runs in between): a runner may
   // trust what only its hooks could change until `starting` is false again.
   virtual void whole_run(bool starting) { (void)starting; }
+  // --fail-fast after a failure: jobs that wait on a cluster are cancelled there and end
+  // (through their `done`) as interrupted. Local commands are left to finish.
+  virtual void cancel_cluster_jobs() {}
 };
 
 struct ApplyEvents {

@@ -104,6 +104,17 @@ struct OutboxEvent {
   std::string error;      // why the last attempt failed
 };
 
+// A command handed to a cluster scheduler by a hook (engine/slurm.hpp), journaled from
+// before it is submitted until the hook's job ends, so that a later run re-attaches to
+// it rather than submitting it again. `slot` is the hook's n-th cluster command; `token`
+// names the submission on the cluster (and its directory); `job_id` is empty until the
+// scheduler accepted it; `digest` tells a changed command from the same one.
+struct Submission {
+  std::string key;
+  int slot = 0;
+  std::string token, job_id, dir, digest;
+};
+
 class StateStore {
  public:
   virtual ~StateStore() = default;
@@ -153,6 +164,16 @@ class StateStore {
                            const std::string& uuid, const std::string& why) = 0;
   // Marks jobs left running by a dead process as interrupted; returns their keys.
   virtual std::vector<std::string> recover_interrupted() = 0;
+
+  // Cluster submissions in flight (a table made on first use, outside the schema's
+  // versions: older ochres ignore it). `put_submission` inserts or replaces (key, slot)
+  // and commits (or is part of the batch); `drop_submissions` forgets all of `key`.
+  virtual std::vector<Submission> submissions(const std::string& key) {
+    (void)key;
+    return {};
+  }
+  virtual void put_submission(const Submission& s) { (void)s; }
+  virtual void drop_submissions(const std::string& key) { (void)key; }
 
   // Journal reads, newest first (`limit` 0: all).
   virtual std::vector<RunRecord> runs(int limit) = 0;

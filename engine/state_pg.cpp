@@ -638,6 +638,32 @@ class PgState final : public StateStore {
     return out;
   }
 
+  std::vector<Submission> submissions(const std::string& key) override {
+    std::vector<Submission> out;
+    if (!ws_ || !submissions_table(false)) return out;
+    Rows r = conn_->query("SELECT slot::int4, token, job_id, dir, digest FROM {S}.cluster_jobs "
+                          "WHERE ws = $1::int4 AND key = $2::bytea ORDER BY slot", Params().int4(ws_).text(key));
+    for (int i = 0; i < r.size(); ++i) out.push_back({key, r.int4(i, 0), r.text(i, 1), r.text(i, 2), r.text(i, 3), r.text(i, 4)});
+    return out;
+  }
+
+  void put_submission(const Submission& s) override {
+    writable();
+    submissions_table(true);
+    conn_->queue("INSERT INTO {S}.cluster_jobs(ws, key, slot, token, job_id, dir, digest) VALUES ($1::int4, "
+                 "$2::bytea, $3::int4, $4::text, $5::text, $6::bytea, $7::text) ON CONFLICT (ws, key, slot) DO UPDATE "
+                 "SET token = EXCLUDED.token, job_id = EXCLUDED.job_id, dir = EXCLUDED.dir, digest = EXCLUDED.digest",
+                 Params().int4(ws_).text(s.key).int4(s.slot).text(s.token).text(s.job_id).text(s.dir).text(s.digest));
+    done();
+  }
+
+  void drop_submissions(const std::string& key) override {
+    writable();
+    if (!submissions_table(false)) return;
+    conn_->queue("DELETE FROM {S}.cluster_jobs WHERE ws = $1::int4 AND key = $2::bytea", Params().int4(ws_).text(key));
+    done();
+  }
+
   void forget(const std::string& key) override {
     writable();
     conn_->queue("DELETE FROM {S}.instances WHERE ws = $1::int4 AND key = $2::bytea", Params().int4(ws_).text(key));
@@ -786,6 +812,25 @@ class PgState final : public StateStore {
     if (mode_ == OpenMode::ReadOnly || !ws_) fail(Msg::ReadOnlyWrite);
   }
 
+  // Whether the table of cluster submissions exists; made when `create`, under the
+  // schema's advisory lock (two processes may make it at once). Not part of the
+  // versioned schema: a state that never ran a cluster job has none.
+  bool submissions_table(bool create) {
+    if (has_submissions_) return true;
+    Rows r = conn_->query("SELECT count(*)::int4 FROM information_schema.tables WHERE table_schema = $1::text "
+                          "AND table_name = 'cluster_jobs'", Params().text(loc_.schema));
+    has_submissions_ = r.size() && r.int4(0, 0) > 0;
+    if (has_submissions_ || !create) return has_submissions_;
+    conn_->exec("BEGIN");
+    conn_->query("SELECT pg_advisory_xact_lock(hashtext($1::text))::text", Params().text("ochre schema " + loc_.schema));
+    conn_->exec(with_schema("CREATE TABLE IF NOT EXISTS {S}.cluster_jobs(ws int NOT NULL, key bytea NOT NULL, "
+                            "slot int NOT NULL, token text NOT NULL, job_id text NOT NULL, dir bytea NOT NULL, "
+                            "digest text NOT NULL, PRIMARY KEY(ws, key, slot))", loc_.schema));
+    conn_->exec("COMMIT");
+    has_submissions_ = true;
+    return true;
+  }
+
   // The end of one transaction's writes: committed now, or with the batch.
   void done() {
     if (batch_depth_ == 0) conn_->flush();
@@ -894,6 +939,7 @@ class PgState final : public StateStore {
   std::string workspace_, shown_;
   std::unique_ptr<Connection> conn_;
   int ws_ = 0;  // 0: no such workspace yet (read-only)
+  bool has_submissions_ = false;  // the cluster_jobs table is known to exist
   int batch_depth_ = 0;  // begin_batch calls not committed yet
   int version_ = schema_version;  // of the schema as this connection reads it
   std::deque<long long> free_job_ids_;

@@ -587,6 +587,30 @@ class SqliteState final : public StateStore {
         .bind(1, static_cast<long long>(attempts)).bind(2, next_at).bind(3, error).bind(4, id).run();
   }
 
+  std::vector<Submission> submissions(const std::string& key) override {
+    std::vector<Submission> out;
+    if (!db_ || !submissions_table(false)) return out;
+    Stmt q(*this, "SELECT slot, token, job_id, dir, digest FROM cluster_jobs WHERE key = ? ORDER BY slot");
+    q.bind(1, key);
+    while (q.step())
+      out.push_back({key, static_cast<int>(q.integer(0)), q.text(1), q.text(2), q.text(3), q.text(4)});
+    return out;
+  }
+
+  void put_submission(const Submission& s) override {
+    writable();
+    submissions_table(true);
+    Stmt(*this, "INSERT OR REPLACE INTO cluster_jobs(key, slot, token, job_id, dir, digest) VALUES (?, ?, ?, ?, ?, ?)")
+        .bind(1, s.key).bind(2, static_cast<long long>(s.slot)).bind(3, s.token).bind(4, s.job_id)
+        .bind(5, s.dir).bind(6, s.digest).run();
+  }
+
+  void drop_submissions(const std::string& key) override {
+    writable();
+    if (!submissions_table(false)) return;
+    Stmt(*this, "DELETE FROM cluster_jobs WHERE key = ?").bind(1, key).run();
+  }
+
   void forget(const std::string& key) override {
     writable();
     Transaction t(*this);
@@ -732,6 +756,22 @@ class SqliteState final : public StateStore {
     if (!db_ || mode_ == OpenMode::ReadOnly) fail(Msg::ReadOnlyWrite);
   }
 
+  // Whether the table of cluster submissions exists; made when `create` (it is not part
+  // of the versioned schema: a state that never ran a cluster job has none).
+  bool submissions_table(bool create) {
+    if (has_submissions_) return true;
+    {
+      Stmt q(*this, "SELECT count(*) FROM sqlite_master WHERE name = 'cluster_jobs'");
+      has_submissions_ = q.step() && q.integer(0) > 0;
+    }
+    if (!has_submissions_ && create) {
+      exec("CREATE TABLE IF NOT EXISTS cluster_jobs(key TEXT NOT NULL, slot INTEGER NOT NULL, token TEXT NOT NULL, "
+           "job_id TEXT NOT NULL, dir TEXT NOT NULL, digest TEXT NOT NULL, PRIMARY KEY(key, slot))");
+      has_submissions_ = true;
+    }
+    return has_submissions_;
+  }
+
   void create_file() {
     std::error_code ec;
     auto dir = std::filesystem::path(path_).parent_path();
@@ -800,6 +840,7 @@ class SqliteState final : public StateStore {
   std::string path_;
   OpenMode mode_;
   int version_ = schema_version;  // of the file as opened
+  bool has_submissions_ = false;  // the cluster_jobs table is known to exist
   std::unique_ptr<sqlite3, DbClose> db_;
   // Declared after db_, so destroyed first: the statements are finalized before the
   // connection closes, on every way out (a constructor that throws included).

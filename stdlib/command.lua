@@ -32,7 +32,13 @@ local function options(self)
   if timeout ~= false and type(timeout) ~= "number" then
     U.job_fail(self, "field 'timeout' must be a number of seconds or false")
   end
-  return { env = env, cwd = cwd, timeout = timeout or nil }
+  if self.executor ~= nil and self.executor ~= "local" and self.executor ~= "slurm" then
+    U.job_fail(self, "field 'executor' must be \"local\" or \"slurm\"")
+  end
+  if self.slurm ~= nil and type(self.slurm) ~= "table" then
+    U.job_fail(self, "field 'slurm' must be a table of sbatch options")
+  end
+  return { env = env, cwd = cwd, timeout = timeout or nil, executor = self.executor, slurm = self.slurm }
 end
 
 -- A produced file's path as the command sees it (relative to cwd when one is set).
@@ -93,6 +99,8 @@ M.Command = ochre.component "Command" {
     -- (optional: a Command that does not use them keeps the ids it had before they existed)
     produces = ochre.optional, -- files the command makes: checked, hashed into outputs.files
     keep = ochre.optional,     -- true: deleting the Command leaves the produced files
+    executor = ochre.optional, -- "local" or "slurm" (default: ochre.settings, --executor)
+    slurm = ochre.optional,    -- sbatch options: partition, cpus, mem, time, gpus, name, extra
   },
   -- With produces, dependents react to the produced files, not to the command's fields.
   cutoff = function(self) return type(self.produces) == "table" and next(self.produces) ~= nil end,

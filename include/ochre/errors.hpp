@@ -66,6 +66,9 @@ enum class Msg {
   ShCannotStart, VerbInHook, VerbTakes, PrintTostring, CannotCreate, StdlibNoModule,
   HookOutputs, HookReturn, HookYielded, HookFailed, NativeType, BadKey, WaitingOnNothing,
   LuaStateMemory, NoEmbedded, BadArgument,
+  // the cluster executor (engine/slurm.cpp, bindings/cluster.cpp)
+  ShExecutor, ShSlurmTable, ShSlurmOption, SlurmNoSbatch, SlurmRejected, SlurmUnreachable, SlurmEnded,
+  SlurmLost, SlurmDirectory, SettingsExecutor,
   // the loader and the engine (bindings/loader.cpp, bindings/engine.cpp)
   ReturnedNothing, ReturnedEmptyTable, ReturnedNamedTable, ReturnedBadItem, ReturnedValue,
   LoadDirectory, LoadBytecode, UvLoopInit, NoPlanYet, WebhookBad, WebhookNoSecret,

@@ -58,6 +58,10 @@ struct Options {
   // A program that runs "PROG __spawn CMD PARENT_PID" as `sh -c CMD` and dies with its
   // parent (the ochre binary does). Empty: commands run under /bin/sh directly.
   std::string spawn_helper;
+  // Where ochre.sh runs commands unless a call says: "local" or "slurm" (a batch job
+  // on a Slurm cluster, docs/cluster.md). Empty: the pipeline's ochre.settings
+  // { executor = ... }, else local.
+  std::string executor;
   std::vector<std::string> targets;  // plan only these keys and what they depend on
   std::vector<std::string> replace;  // force a replace of these keys
   // Webhooks notified of every apply, on top of those the pipeline declares with

@@ -259,3 +259,25 @@ TEST_CASE("rows are read back whole, and a damaged one names the instance and th
     CHECK(std::string(e.what()).find("damaged row for T/a") != std::string::npos);
   }
 }
+
+TEST_CASE("cluster submissions: none before the first, kept per key and slot, replaced, then dropped",
+          "[state][slurm]") {
+  SubState t;
+  auto st = open_sqlite_state(t.path(), OpenMode::ReadWrite);
+  CHECK(st->submissions("T/a").empty());  // no table yet: nothing, and nothing made
+  st->drop_submissions("T/a");
+  st->put_submission({"T/a", 0, "tok0", "", "/d/tok0", "h0"});
+  st->put_submission({"T/a", 1, "tok1", "17", "/d/tok1", "h1"});
+  st->put_submission({"T/b", 0, "tokb", "18", "/d/tokb", "hb"});
+  st->put_submission({"T/a", 0, "tok0", "16", "/d/tok0", "h0"});  // the job id, once sbatch answered
+  auto a = open_sqlite_state(t.path(), OpenMode::ReadOnly)->submissions("T/a");  // committed
+  REQUIRE(a.size() == 2);
+  CHECK(a[0].slot == 0);
+  CHECK(a[0].job_id == "16");
+  CHECK(a[1].token == "tok1");
+  CHECK(a[1].dir == "/d/tok1");
+  CHECK(a[1].digest == "h1");
+  st->drop_submissions("T/a");
+  CHECK(st->submissions("T/a").empty());
+  CHECK(st->submissions("T/b").size() == 1);
+}
