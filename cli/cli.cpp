@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <iostream>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -43,9 +44,10 @@ const char* const usage_text =
     "                  one, then check the copy (and, with FILE, that both plan alike)\n"
     "  log [--limit N] the runs, newest first, with their jobs\n"
     "  repl [FILE]     explore a pipeline: Lua, :plan, :explain, :step through the jobs\n"
-    "  watch FILE [--every DURATION]\n"
+    "  watch FILE [--every DURATION] [--cron \"M H DOM MON DOW\"]\n"
     "                  apply, then again whenever a watched file changes (or on a\n"
-    "                  schedule: 30s, 5m, 1h), until Ctrl-C\n"
+    "                  schedule: 30s, 5m, 1h; or a five-field cron schedule in local\n"
+    "                  time, e.g. \"0 3 * * *\"), until Ctrl-C\n"
     "  test FILE       apply into a throw-away state, run the file's tests, destroy\n"
     "  enter FILE KEY [METHOD]\n"
     "                  call METHOD (default: enter) of the applied instance KEY\n"
@@ -69,6 +71,8 @@ const char* const usage_text =
     "  --color WHEN    auto (default), always or never; NO_COLOR turns it off\n"
     "  --target KEY    plan only KEY and what it depends on (repeatable)\n"
     "  --replace KEY   replace KEY even if unchanged (repeatable)\n"
+    "  --exclude KEY   leave KEY and what depends on it out of this run/plan/destroy\n"
+    "                  (repeatable)\n"
     "  --dry-run       with run/destroy: plan only\n"
     "  --notify URL    post every event of the applies (run.started, run.finished,\n"
     "                  run.failed, job.failed, component.replaced) to this webhook,\n"
@@ -99,6 +103,8 @@ struct Args {
   std::string every;
   int limit = 20;
   std::vector<std::string> targets, replace;
+  std::vector<std::string> excludes;
+  std::string cron;
   std::vector<std::string> notify;
   double notify_timeout = 5;
   std::string host = "127.0.0.1";
@@ -146,6 +152,8 @@ Args parse(int argc, char** argv) {
       else if (arg == "--fail-fast") a.fail_fast = true;
       else if (name == "--target") a.targets.push_back(value(name));
       else if (name == "--replace") a.replace.push_back(value(name));
+      else if (name == "--exclude") a.excludes.push_back(value(name));
+      else if (name == "--cron") a.cron = value(name);
       else if (name == "--format") a.format = value(name);
       else if (name == "--every") a.every = value(name);
       else if (name == "--limit") a.limit = static_cast<int>(number_arg(name, value(name), 0));
@@ -209,6 +217,7 @@ Options engine_options(const Args& a) {
   o.lock_timeout = a.lock_timeout;
   o.targets = a.targets;
   o.replace = a.replace;
+  o.excludes = a.excludes;
   o.notify = webhooks(a);
   o.notify_timeout = a.notify_timeout;
 #ifdef OCHRE_JEMALLOC
@@ -464,7 +473,10 @@ int dispatch(const Args& a) {
   if (a.command == "enter") return cmd_enter(a);
   if (a.command == "watch") {
     if (a.positional.size() != 1) fail(Msg::TakesOneFile, {"watch"});
-    return run_watch(a.positional[0], engine_options(a), a.every.empty() ? 0 : parse_duration(a.every));
+    std::optional<Cron> cron;
+    if (!a.cron.empty()) cron = parse_cron(a.cron);
+    return run_watch(a.positional[0], engine_options(a), a.every.empty() ? 0 : parse_duration(a.every),
+                     cron ? &*cron : nullptr);
   }
   if (a.command == "repl") {
     if (a.positional.size() > 1) fail(Msg::TakesAtMostOneFile, {"repl"});
