@@ -1,5 +1,5 @@
 // `ochre watch --cron`: the five-field schedule parser and the next matching minute.
-#include <catch2/catch_test_macros.hpp>
+#include <catch2/catch.hpp>
 
 #include <cstdlib>
 #include <ctime>
