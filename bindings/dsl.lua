@@ -52,7 +52,24 @@ end
 -- { executor = "slurm", slurm = { ... } }: where ochre.sh runs commands by default
 -- (bindings/cluster.cpp reads them; --executor wins over executor).
 internal.settings = {}
-local SETTINGS = { state = true, workspace = true, executor = true, slurm = true }
+local SETTINGS = { state = true, workspace = true, executor = true, slurm = true, pools = true }
+-- pools = { NAME = N }: at most N jobs of the instances whose lifecycle names the pool
+-- run at once (see ochre.lifecycle).
+internal.settings.pools = {}
+local function set_pools(pools)
+  if type(pools) ~= "table" or getmetatable(pools) ~= nil then
+    error(msg("settings-pools", internal.describe(pools)), 3)
+  end
+  for name, n in pairs(pools) do
+    if type(name) ~= "string" or name == "" then
+      error(msg("settings-pools", internal.describe(name)), 3)
+    end
+    if type(n) ~= "number" or n < 1 or n % 1 ~= 0 or n > 1e6 then
+      error(msg("settings-pool-size", name, internal.describe(n)), 3)
+    end
+    internal.settings.pools[name] = n
+  end
+end
 function M.settings(t)
   if type(t) ~= "table" then
     error(msg("settings-table"), 2)
@@ -60,6 +77,10 @@ function M.settings(t)
   for k, v in pairs(t) do
     if not SETTINGS[k] then
       error(msg("settings-unknown", k), 2)
+    end
+    if k == "pools" then
+      set_pools(v)
+      goto continue
     end
     if (k == "executor" and v ~= "local" and v ~= "slurm") or (k == "slurm" and type(v) ~= "table") then
       error(msg("settings-executor"), 2)
@@ -72,6 +93,7 @@ function M.settings(t)
       error(msg("settings-workspace", v), 2)
     end
     internal.settings[k] = v
+    ::continue::
   end
 end
 
@@ -371,6 +393,92 @@ local function deep_copy(v)
   return c
 end
 
+-- Lifecycle options: how an instance's jobs run, never hashed (engine/lifecycle.hpp).
+-- A normalized lifecycle is a flat table, interned by its contents: instances that share
+-- options share one table, which the graph builder turns into one engine entry.
+local LIFECYCLE_OPTIONS = { "pool", "protect", "retry", "timeout" }
+local RETRY_OPTIONS = { "attempts", "backoff", "delay" }
+local DEFAULT_LIFECYCLE = { protect = false, attempts = 1, delay = 0, backoff = 1, pool = "", timeout = 0 }
+local interned_lifecycles = {}
+
+-- " (did you mean 'x'?)" for a near miss of `name`, else the list of `names`.
+local function option_hint(name, names)
+  local list = table.concat(names, ", ")
+  if type(name) ~= "string" then return msg("hint-list", "options", list) end
+  local h = suggest(name, names)
+  if h == msg("suggest-fields", list) then h = msg("hint-list", "options", list) end
+  return h
+end
+
+local function intern_lifecycle(l)
+  local key = table.concat({ tostring(l.protect), l.attempts, l.delay, l.backoff, l.timeout, l.pool }, "\0")
+  local t = interned_lifecycles[key]
+  if not t then
+    t = l
+    interned_lifecycles[key] = t
+  end
+  return t
+end
+
+-- `base` (a normalized lifecycle) with the options of `opts` over it. An unknown option
+-- or a wrong type is raised at `where` (the user's line), naming `what`.
+local function merge_lifecycle(base, opts, what, where)
+  local function fail(text) error(where .. ": " .. text, 0) end
+  if type(opts) ~= "table" or getmetatable(opts) ~= nil or rawget(opts, RECORD) then
+    fail(msg("lifecycle-table", what, describe(opts)))
+  end
+  local l = {}
+  for k, v in pairs(base) do l[k] = v end
+  local function number(path, v, min, integer)
+    if type(v) ~= "number" or v ~= v or v == math.huge or v < min or (integer and v % 1 ~= 0) then
+      local want = integer and msg("lifecycle-integer", min) or msg("lifecycle-number", min)
+      fail(msg("lifecycle-type", what, path, want, describe(v)))
+    end
+    return v
+  end
+  for k, v in pairs(opts) do
+    if k == "protect" then
+      if type(v) ~= "boolean" then fail(msg("lifecycle-type", what, "protect", "true or false", describe(v))) end
+      l.protect = v
+    elseif k == "pool" then
+      if type(v) ~= "string" or v == "" then
+        fail(msg("lifecycle-type", what, "pool", msg("lifecycle-pool-name"), describe(v)))
+      end
+      l.pool = v
+    elseif k == "timeout" then
+      l.timeout = number("timeout", v, 0)
+    elseif k == "retry" then
+      if type(v) ~= "table" or getmetatable(v) ~= nil then
+        fail(msg("lifecycle-type", what, "retry", "{ attempts = N, delay = SECONDS, backoff = FACTOR }",
+          describe(v)))
+      end
+      for rk, rv in pairs(v) do
+        if rk == "attempts" then l.attempts = number("retry.attempts", rv, 1, true)
+        elseif rk == "delay" then l.delay = number("retry.delay", rv, 0)
+        elseif rk == "backoff" then l.backoff = number("retry.backoff", rv, 1)
+        else fail(msg("lifecycle-unknown", what, "retry." .. tostring(rk), option_hint(rk, RETRY_OPTIONS))) end
+      end
+    else
+      fail(msg("lifecycle-unknown", what, tostring(k), option_hint(k, LIFECYCLE_OPTIONS)))
+    end
+  end
+  return intern_lifecycle(l)
+end
+
+-- ochre.lifecycle(instance, { protect = true, ... }): this instance's lifecycle options
+-- over its type's; returns the instance. Calling it again adds to what was given.
+function M.lifecycle(inst, opts)
+  local i = rawget(type(inst) == "table" and inst or {}, RECORD)
+  if not i then error(msg("lifecycle-instance", describe(inst)), 2) end
+  -- `return ochre.lifecycle(T "x" {...}, {...})` is a tail call: no frame names the
+  -- user's line, but the instance's declaration is on it.
+  local where = site(2)
+  if where == internal.pipeline then where = i.site end
+  local base = i.lifecycle or i.type.lifecycle or DEFAULT_LIFECYCLE
+  i.lifecycle = merge_lifecycle(base, opts, "ochre.lifecycle(" .. tostring(inst) .. ")", where)
+  return inst
+end
+
 local base_methods = {}
 
 -- self:path "name": a file in this instance's own area of the state directory (the
@@ -488,7 +596,7 @@ end
 function type_mt.__tostring(T) return "ochre.component \"" .. T.name .. "\"" end
 
 local SPEC_KEYS = { "breaks", "fields", "sensitive", "cutoff", "create", "read", "update", "delete", "validate",
-                    "doc" }
+                    "doc", "lifecycle" }
 
 -- ochre.component "Name" { breaks = {...}, fields = {...}, create = fn, ... }
 function M.component(name)
@@ -520,7 +628,8 @@ function M.component(name)
       if type(v) == "function" and k ~= "cutoff" then
         T.methods[k] = v
         if HOOKS[k] then T.hooks[k] = v end
-      elseif k ~= "breaks" and k ~= "fields" and k ~= "sensitive" and k ~= "doc" and k ~= "cutoff" then
+      elseif k ~= "breaks" and k ~= "fields" and k ~= "sensitive" and k ~= "doc" and k ~= "cutoff"
+          and k ~= "lifecycle" then
         local hint = suggest(k, SPEC_KEYS)
         if HOOKS[k] then hint = msg("type-hook-not-function") end
         error(msg("type-entry-unknown", name, k, hint), 2)
@@ -533,6 +642,11 @@ function M.component(name)
       error(msg("type-cutoff", name, describe(spec.cutoff)), 2)
     end
     T.cutoff = spec.cutoff or false
+    -- lifecycle = { ... }: the default lifecycle options of its instances.
+    if spec.lifecycle ~= nil then
+      T.lifecycle = merge_lifecycle(DEFAULT_LIFECYCLE, spec.lifecycle, 'ochre.component "' .. name .. '" lifecycle',
+        site(2))
+    end
     local fields = spec.fields or {}
     if type(fields) ~= "table" then
       error(msg("type-fields", name), 2)

@@ -6,6 +6,7 @@
 #include <unordered_set>
 
 #include "bindings/convert.hpp"
+#include "bindings/lifecycle.hpp"
 #include "bindings/session.hpp"
 #include "engine/canonical.hpp"
 #include "engine/timing.hpp"
@@ -383,9 +384,40 @@ class Collector {
     }
     lua_pushvalue(L, inst);
     int ref = luaL_ref(L, LUA_REGISTRYINDEX);
-    if (added) graph_.set_handle(n, ref);
-    else s_.alias_refs[node.key].push_back(ref);  // an alias: its outputs are kept current too
+    if (added) {
+      graph_.set_handle(n, ref);
+      if (int l = lifecycle_of(inst + 1, t_idx, n)) graph_.set_lifecycle(n, l);
+    } else {
+      s_.alias_refs[node.key].push_back(ref);  // an alias: its outputs are kept current too
+    }
     node_of_.set(done.ptr, n);
+  }
+
+  // The graph's lifecycle entry of node `n`: its record's (ochre.lifecycle), else its
+  // type's, else 0 (the default). The DSL interns lifecycle tables by their contents, so
+  // one table is one entry, read once however many instances share it.
+  int lifecycle_of(int record, int t_idx, int n) {
+    lua_getfield(L, record, "lifecycle");
+    if (lua_isnil(L, -1)) {
+      lua_pop(L, 1);
+      lua_getfield(L, t_idx, "lifecycle");
+    }
+    if (!lua_istable(L, -1)) {
+      lua_pop(L, 1);
+      return 0;
+    }
+    const void* ptr = lua_topointer(L, -1);
+    auto it = lifecycles_.find(ptr);
+    if (it != lifecycles_.end()) {
+      lua_pop(L, 1);
+      return it->second;
+    }
+    Lifecycle l = read_lifecycle(L, -1);
+    lua_pop(L, 1);
+    if (!l.pool.empty()) graph_.set_pool(l.pool, pool_size(s_, l.pool, graph_.node(n)));
+    int index = graph_.add_lifecycle(std::move(l));
+    lifecycles_.emplace(ptr, index);
+    return index;
   }
 
   // T.cutoff(self) for the instance at `inst`, its type at `t_idx`.
@@ -486,6 +518,7 @@ class Collector {
   int slots_ = 0;
   std::vector<int> free_slots_;
   Graph graph_;
+  std::unordered_map<const void*, int> lifecycles_;  // interned lifecycle table -> entry
   std::vector<Frame> stack_;
   NodeMap node_of_;  // a node, or Visiting
   std::vector<int> refs_;          // nodes met as refs by the conversion under way

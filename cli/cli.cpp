@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <iostream>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -57,6 +58,7 @@ Options engine_options(const Args& a) {
   o.lock_timeout = a.lock_timeout;
   o.targets = a.targets;
   o.replace = a.replace;
+  o.excludes = a.excludes;
   o.notify = webhooks(a);
   o.notify_timeout = a.notify_timeout;
 #ifdef OCHRE_JEMALLOC
@@ -340,7 +342,10 @@ int dispatch(const Args& a) {
   if (a.command == "enter") return cmd_enter(a);
   if (a.command == "watch") {
     if (a.positional.size() != 1) fail(Msg::TakesOneFile, {"watch"});
-    return run_watch(a.positional[0], engine_options(a), a.every.empty() ? 0 : parse_duration(a.every));
+    std::optional<Cron> cron;
+    if (!a.cron.empty()) cron = parse_cron(a.cron);
+    return run_watch(a.positional[0], engine_options(a), a.every.empty() ? 0 : parse_duration(a.every),
+                     cron ? &*cron : nullptr);
   }
   if (a.command == "repl") {
     if (a.positional.size() > 1) fail(Msg::TakesAtMostOneFile, {"repl"});

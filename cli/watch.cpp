@@ -66,7 +66,7 @@ void cycle(const std::string& file, const Options& options, int n,
 struct Watcher {
   uv_loop_t loop;
   uv_signal_t sigint, sigterm;
-  uv_timer_t every, debounce;
+  uv_timer_t every, cron, debounce;
   std::vector<std::unique_ptr<uv_fs_event_t>> events;
   bool changed = false, stop = false, due = false;
 
@@ -126,13 +126,15 @@ double parse_duration(const std::string& text) {
   return v * scale;
 }
 
-int run_watch(const std::string& file, const Options& options, double every_seconds) {
+int run_watch(const std::string& file, const Options& options, double every_seconds, const Cron* cron) {
   Watcher w;
   uv_loop_init(&w.loop);
   uv_timer_init(&w.loop, &w.debounce);
   w.debounce.data = &w;
   uv_timer_init(&w.loop, &w.every);
   w.every.data = &w;
+  uv_timer_init(&w.loop, &w.cron);
+  w.cron.data = &w;
   for (auto [h, sig] : {std::pair{&w.sigint, SIGINT}, std::pair{&w.sigterm, SIGTERM}}) {
     uv_signal_init(&w.loop, h);
     h->data = &w;
@@ -154,8 +156,19 @@ int run_watch(const std::string& file, const Options& options, double every_seco
         uv_stop(&self->loop);
       }, static_cast<uint64_t>(every_seconds * 1000), 0);
     }
+    if (cron) {
+      std::time_t now = std::time(nullptr), next = next_cron(*cron, now);
+      if (next > 0) {
+        uv_timer_start(&w.cron, [](uv_timer_t* t) {
+          auto* self = static_cast<Watcher*>(t->data);
+          self->due = true;
+          uv_stop(&self->loop);
+        }, static_cast<uint64_t>(next - now) * 1000, 0);
+      }
+    }
     while (!w.stop && !w.changed && !w.due) uv_run(&w.loop, UV_RUN_ONCE);
     uv_timer_stop(&w.every);
+    uv_timer_stop(&w.cron);
   }
   w.watch({});
   uv_walk(&w.loop, [](uv_handle_t* h, void*) {

@@ -2,6 +2,7 @@
 #pragma once
 #include <string>
 
+#include "cli/cron.hpp"
 #include "ochre/ochre.hpp"
 
 namespace ochre::cli {
@@ -10,6 +11,7 @@ namespace ochre::cli {
 double parse_duration(const std::string& text);
 // Applies FILE, then again on every change to what it watches (and every `every_seconds`
 // when > 0), until SIGINT or SIGTERM. Returns the exit status.
-int run_watch(const std::string& file, const Options& options, double every_seconds);
+// With `cron`, also at each time the schedule names.
+int run_watch(const std::string& file, const Options& options, double every_seconds, const Cron* cron = nullptr);
 
 }  // namespace ochre::cli

@@ -33,6 +33,7 @@ function Instance:path(name) end
 ---@field fields? table<string, any> Field name -> default; `ochre.required` for none, `ochre.optional` for a field left out (not hashed) until given.
 ---@field cutoff? boolean|fun(self: ochre.Instance): boolean Dependents react to this type's outputs, not its fields: when an update leaves the outputs as stored, what changed only through it does not run (its ids move on, the journal says "cutoff").
 ---@field doc? string
+---@field lifecycle? ochre.Lifecycle Default lifecycle options of its instances (never hashed).
 ---@field create? fun(self: ochre.Instance): (table|ochre.Pending|nil) May return outputs.
 ---@field read? fun(self: ochre.Instance) Runs before hashing on every plan; may set fields.
 ---@field update? fun(self: ochre.Instance, old: ochre.Instance): (table|ochre.Pending|nil) Nothing returned keeps the outputs.
@@ -43,6 +44,19 @@ function Instance:path(name) end
 ---@field [string] function Any other function becomes a method of the instances.
 
 ---A component type: call it with an identifier, then with the fields.
+---How an instance's jobs run; never hashed, so changing it plans nothing (docs/lifecycle.md).
+---Example: `lifecycle = { protect = true, retry = { attempts = 3, delay = 2, backoff = 2 }, pool = "db" }`
+---@class ochre.Lifecycle
+---@field protect? boolean Refuse (exit 2, before any job runs) a plan that deletes or replaces it: destroy, removal from the pipeline, a breaking change, --replace. Kept in the state.
+---@field retry? ochre.Retry A failing hook is tried again in the same run.
+---@field pool? string A pool of `ochre.settings { pools = { NAME = N } }`: at most N of its jobs at once.
+---@field timeout? number Seconds a hook may take (0: the run's default).
+
+---@class ochre.Retry
+---@field attempts? integer In all, the first included (default 1: no retry).
+---@field delay? number Seconds before the second attempt (default 0).
+---@field backoff? number Each later wait is the previous one times this (default 1).
+
 ---@class ochre.Type
 ---@field name string
 ---@overload fun(identifier: string): ochre.Instance
@@ -208,8 +222,18 @@ function ochre.sleep(seconds) end
 ---Where the pipeline's state lives, when no `--state` / `OCHRE_STATE` (and no
 ---`--workspace` / `OCHRE_WORKSPACE`) says otherwise: a SQLite file (relative to the
 ---pipeline) or a PostgreSQL URL, and a workspace within it.
----@param settings { state?: string, workspace?: string, executor?: "local"|"slurm", slurm?: ochre.SlurmOptions }
+---`pools`: at most N jobs of each pool at once (within -j), e.g. `pools = { db = 2 }`.
+---@param settings { state?: string, workspace?: string, executor?: "local"|"slurm", slurm?: ochre.SlurmOptions, pools?: table<string, integer> }
 function ochre.settings(settings) end
+
+---This instance's lifecycle options over its type's; returns the instance.
+---`return ochre.lifecycle(Db "prod" { size = 10 }, { protect = true })`
+---An unknown option or a wrong type is exit 2 at this line, with the closest option suggested.
+---@generic I: ochre.Instance
+---@param instance I
+---@param options ochre.Lifecycle
+---@return I
+function ochre.lifecycle(instance, options) end
 
 ---A check `ochre test FILE` runs after applying the pipeline (and before destroying
 ---it): `ochre.test("name", fn)` or `ochre.test "name" (fn)`. `fn` fails by raising and

@@ -7,6 +7,7 @@
 #include <queue>
 
 #include "engine/group_commit.hpp"
+#include "engine/job_limits.hpp"
 #include "ochre/errors.hpp"
 
 namespace ochre {
@@ -33,6 +34,7 @@ StoredInstance target_of(const Graph& graph, int n) {
   s.fields = node.fields;
   s.breaks = node.breaks;
   s.sensitive = node.sensitive;
+  s.protect = graph.lifecycle(n).protect;
   for (int d : node.deps) s.deps.push_back(graph.node(d).key);
   return s;
 }
@@ -114,7 +116,7 @@ class Scheduler {
       ~Reset() { g.reset(); }
     } reset{group_};
     pump();
-    while (running_ > 0) {
+    while (running_ > 0 || retrying_ > 0) {
       uv_run(loop, UV_RUN_ONCE);
       if (signals_ >= 2 && running_ > 0) abandon();
       pump();
@@ -359,6 +361,7 @@ class Scheduler {
         int j = ready_.top();
         ready_.pop();
         if (started_[j] || report_.outcome[j] >= 0) continue;  // stepped or skipped already
+        if (!take_pool(j)) continue;  // back in ready_ when one of its pool's jobs ends
         start(j);
       }
       if (!has_completions()) break;
@@ -428,7 +431,9 @@ class Scheduler {
 
   void finish(int j, JobOutcome outcome) {
     if (report_.outcome[j] >= 0) return;  // abandoned already
+    if (retry_later(j, outcome)) return;
     --running_;
+    give_back_pool(j);
     last_outcome_ = outcome;
     const Job& job = plan_.jobs[j];
     Batch batch(state_);  // the outcome and its notification commit together
@@ -521,8 +526,67 @@ class Scheduler {
     }
   }
 
+  // ---- lifecycle: pools and retries (engine/job_limits.hpp) ----
+  // True when job `j` may start under its pool's limit; else it is held until a job of
+  // the pool ends.
+  bool take_pool(int j) {
+    int n = plan_.jobs[j].node;
+    if (n < 0 || graph_.lifecycle(n).pool.empty()) return true;
+    const std::string& pool = graph_.lifecycle(n).pool;
+    if (!pools_.take(pool, graph_.pool_size(pool))) {
+      held_.push_back(j);
+      return false;
+    }
+    if (pooled_.empty()) pooled_.assign(plan_.jobs.size(), 0);
+    pooled_[j] = 1;
+    return true;
+  }
+  void give_back_pool(int j) {
+    if (pooled_.empty() || !pooled_[j]) return;
+    pooled_[j] = 0;
+    pools_.give_back(graph_.lifecycle(plan_.jobs[j].node).pool);
+    for (int h : held_) ready_.push(h);
+    held_.clear();
+  }
+
+  // A failed hook with attempts left: this attempt is closed in the journal, and the job
+  // starts again after its wait (the job counts as running meanwhile). False otherwise.
+  bool retry_later(int j, const JobOutcome& outcome) {
+    const Job& job = plan_.jobs[j];
+    // Hooks that failed are tried again; a read of a deferred job that failed is not.
+    if (outcome.kind != JobOutcome::Failed || job.node < 0 || (job.deferred && !decided_[j]) || stopping())
+      return false;
+    const Retry& r = graph_.lifecycle(job.node).retry;
+    if (attempt_.empty()) attempt_.assign(plan_.jobs.size(), 1);
+    if (attempt_[j] >= r.attempts) return false;
+    double wait = retry_wait(r, attempt_[j] + 1);
+    char secs[32];
+    snprintf(secs, sizeof secs, "%g", wait);
+    JobOutcome failed = outcome;
+    failed.error = message(Msg::RetryAttempt, {std::to_string(attempt_[j]), std::to_string(r.attempts), secs,
+                                               outcome.error});
+    if (journal_id_[j]) state_.job_finished(journal_id_[j], job.action, target(j), failed);
+    else state_.job_done(report_.run, j, job.action, target(j), failed);  // it ended at once
+    if (batching_) group_->wrote();
+    ++attempt_[j];
+    --running_;  // its place is free for other jobs while it waits
+    ++retrying_;
+    waits_.wait(wait, [this, j, outcome] {
+      ++running_;
+      --retrying_;
+      if (report_.outcome[j] >= 0) return;  // abandoned meanwhile
+      if (stopping()) return finish(j, outcome);  // no retry once a stop was asked for
+      journal_id_[j] = state_.job_started(report_.run, j, plan_.jobs[j].action, target(j));
+      run_hook(j);
+    });
+    return true;
+  }
+
   // Second Ctrl-C: running jobs are killed and recorded as interrupted.
   void abandon() {
+    waits_.cancel_all();
+    running_ += retrying_;  // the jobs that waited are finished below as interrupted
+    retrying_ = 0;
     runner_.abandon_all();
     for (size_t j = 0; j < plan_.jobs.size(); ++j) {
       if (!started_[j] || report_.outcome[j] >= 0) continue;
@@ -556,6 +620,7 @@ class Scheduler {
   std::vector<char> cut_;        // by node: its outputs are as stored (dependents may be cut off)
   std::vector<char> moved_;      // by node: its ids changed while the run decided it
   int running_ = 0;
+  int retrying_ = 0;  // jobs waiting for their next attempt
   int signals_ = 0;
   RunInfo info_;
   JobOutcome last_outcome_;
@@ -563,6 +628,11 @@ class Scheduler {
   std::optional<GroupCommit> group_;  // while run_rest runs
   int launching_ = -1;              // the job whose hook runner_.start is running
   bool launch_ended_ = false;       // and whether it ended within that call
+  PoolCounts pools_;
+  std::vector<int> held_;     // jobs waiting for room in their pool
+  std::vector<char> pooled_;  // by job: it holds a place in its pool
+  std::vector<int> attempt_;  // by job: the attempt under way (1: the first)
+  RetryWaits waits_{opts_.loop};  // last: cancelled before the rest goes
 };
 
 }  // namespace

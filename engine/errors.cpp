@@ -380,7 +380,49 @@ constexpr MsgEntry messages[] = {
     {Msg::WebhookUserinfo, "webhook-userinfo", Code::Usage,
      "a webhook URL holds no user or password (the signature says the event is from ochre)"},
     {Msg::WebhookFragment, "webhook-fragment", Code::Usage, "a webhook URL has no #fragment"},
-    {Msg::WebhookPort, "webhook-port", Code::Usage, "the webhook URL's port is not a number from 1 to 65535"},
+    {Msg::WebhookPort, "webhook-port", Code::Usage, "the webhook URL's port is not a number from 1 to 65535"},    // lifecycle options and pools (bindings/dsl.lua, graph_builder.cpp)
+    {Msg::SettingsPools, "settings-pools", Code::LuaRuntime,
+     "ochre.settings: pools takes names and sizes, e.g. pools = { db = 2 } (got {})"},
+    {Msg::SettingsPoolSize, "settings-pool-size", Code::LuaRuntime,
+     "ochre.settings: pool '{}' takes a whole number of jobs, 1 or more (got {})"},
+    {Msg::LifecycleTable, "lifecycle-table", Code::LuaRuntime,
+     "{} takes a table of options, e.g. { protect = true, retry = { attempts = 3 } } (got {})"},
+    {Msg::LifecycleUnknown, "lifecycle-unknown", Code::LuaRuntime, "{}: unknown option '{}'{}"},
+    {Msg::LifecycleType, "lifecycle-type", Code::LuaRuntime, "{}: {} takes {} (got {})"},
+    {Msg::LifecycleInteger, "lifecycle-integer", Code::LuaRuntime, "a whole number, {} or more"},
+    {Msg::LifecycleNumber, "lifecycle-number", Code::LuaRuntime, "a number, {} or more"},
+    {Msg::LifecyclePoolName, "lifecycle-pool-name", Code::LuaRuntime,
+     "the name of a pool of ochre.settings { pools = { NAME = N } }"},
+    {Msg::LifecycleInstance, "lifecycle-instance", Code::LuaRuntime,
+     "ochre.lifecycle takes an instance and its options, e.g. ochre.lifecycle(Db \"prod\" { ... }, "
+     "{ protect = true }) (got {})"},
+    {Msg::PoolUnknown, "pool-unknown", Code::BadValue,
+     "{} runs in pool '{}', which ochre.settings { pools = { ... } } does not declare{}"},
+    // protect, retries, exclude (engine/workspace.cpp, lifecycle.cpp, apply.cpp)
+    {Msg::Protected, "protected", Code::NotNow,
+     "refused: the plan would delete or replace protected instances (nothing ran):\n{}\nto allow it, "
+     "declare each with ochre.lifecycle(instance, { protect = false }) (or drop protect from its "
+     "type's lifecycle) and run once, then delete it"},
+    {Msg::ProtectedItem, "protected-item", Code::NotNow, "  {} ({})"},
+    {Msg::RetryAttempt, "retry-attempt", Code::HookFailed, "attempt {} of {} failed, tried again in {}s: {}"},
+    {Msg::ExcludeDeleted, "exclude-deleted", Code::Usage,
+     "--exclude {}: {} must be deleted before {}, which this run deletes; exclude {} too or not at all"},
+    // moved and removed (bindings/dsl.lua, engine/lifecycle.cpp)
+    {Msg::MovedTable, "moved-table", Code::LuaRuntime,
+     "ochre.moved takes { from = \"Type/old\", to = \"Type/new\" } (got {})"},
+    {Msg::MovedTaken, "moved-taken", Code::NotNow,
+     "ochre.moved from {} to {}: the state already holds {}; remove one of them first"},
+    {Msg::RemovedTable, "removed-table", Code::LuaRuntime,
+     "ochre.removed takes { key = \"Type/id\", destroy = false } (got {})"},
+    // import (cli/, engine/workspace.cpp)
+    {Msg::ImportTakes, "import-takes", Code::Usage, "'import' takes a FILE and a KEY" OCHRE_HELP},
+    {Msg::ImportNoRead, "import-no-read", Code::NotNow,
+     "cannot import {}: its type {} has no read hook to see what exists (add read = function(self) ... end)"},
+    {Msg::ImportStored, "import-stored", Code::NotNow, "cannot import {}: the state holds it already"},
+    // watch --cron (cli/cron.cpp)
+    {Msg::CronFields, "cron-fields", Code::Usage,
+     "--cron takes five fields: minute hour day-of-month month day-of-week, e.g. \"0 3 * * *\" (got '{}')" OCHRE_HELP},
+    {Msg::CronField, "cron-field", Code::Usage, "--cron '{}': the {} field '{}' {}" OCHRE_HELP},
 };
 #undef OCHRE_TYPE
 #undef OCHRE_HELP
@@ -398,7 +440,7 @@ constexpr bool in_enum_order() {
 }
 static_assert(in_enum_order(), "messages[] must list every Msg in the enum's order");
 // The last enumerator: keep it the last when adding messages.
-static_assert(sizeof messages / sizeof messages[0] == static_cast<int>(Msg::WebhookPort) + 1);
+static_assert(sizeof messages / sizeof messages[0] == static_cast<int>(Msg::CronField) + 1);
 
 std::string format(const char* t, std::initializer_list<std::string_view> args) {
   std::string out;

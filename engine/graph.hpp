@@ -61,6 +61,12 @@ class Graph {
   void set_lifecycle(int node, int lifecycle) { nodes_[node].lifecycle = lifecycle; }
   const Lifecycle& lifecycle(int node) const { return lifecycles_[nodes_[node].lifecycle]; }
   const std::vector<Lifecycle>& lifecycles() const { return lifecycles_; }
+  // The pools the lifecycles name, with how many of their jobs may run at once.
+  void set_pool(const std::string& name, int size) { pools_[name] = size; }
+  int pool_size(const std::string& name) const {
+    auto it = pools_.find(name);
+    return it == pools_.end() ? 0 : it->second;
+  }
   int find(std::string_view key) const;
   void add_root(int node);
 
@@ -94,6 +100,7 @@ class Graph {
   KeyIndex index_;  // key -> node
   std::vector<int> roots_;
   std::vector<Lifecycle> lifecycles_{Lifecycle{}};
+  std::unordered_map<std::string, int> pools_;
 };
 
 }  // namespace ochre

@@ -29,8 +29,10 @@ class Planner {
     // At most a job a node, as a rule (a destroy: a job a stored instance). Jobs are
     // large and many: growing the vector would hold two copies for a moment.
     plan_.jobs.reserve(o_.destroy ? plan_.stored.size() : g_.size());
+    find_excluded();
     if (o_.destroy) plan_destroy();
     else plan_apply();
+    check_excluded();
     if (!o_.destroy) mark_deferred();
     link();
     order();
@@ -61,6 +63,41 @@ class Planner {
   }
 
   int stored_of(const std::string& key) const { return plan_.stored_of(key); }
+
+  // --exclude: the keys given and everything that depends on them, in the pipeline or
+  // in the state, are left out of the plan.
+  void find_excluded() {
+    if (o_.excludes.empty()) return;
+    std::unordered_map<std::string, std::vector<std::string>> users;
+    for (const Node& node : g_.nodes())
+      for (int d : node.deps) users[g_.node(d).key].push_back(node.key);
+    for (const StoredInstance& st : plan_.stored)
+      for (const auto& d : st.deps) users[d].push_back(st.key);
+    std::vector<std::pair<std::string, std::string>> todo;  // (key, the --exclude it is from)
+    for (const auto& k : o_.excludes) {
+      if (g_.find(k) < 0 && stored_of(k) < 0) fail(Msg::UnknownKeyAnywhere, {k});
+      todo.emplace_back(k, k);
+    }
+    while (!todo.empty()) {
+      auto [key, from] = std::move(todo.back());
+      todo.pop_back();
+      if (!excluded_.emplace(key, from).second) continue;
+      for (const auto& u : users[key]) todo.emplace_back(u, from);
+    }
+  }
+  bool excluded(const std::string& key) const { return !excluded_.empty() && excluded_.count(key); }
+
+  // What is excluded stays as it is: nothing it uses may be deleted under it.
+  void check_excluded() {
+    for (const auto& [key, from] : excluded_) {
+      int s = stored_of(key);
+      if (s < 0) continue;
+      for (const auto& d : plan_.stored[s].deps) {
+        int ds = stored_of(d);
+        if (ds >= 0 && delete_job_[ds] >= 0) fail(Msg::ExcludeDeleted, {from, key, d, d});
+      }
+    }
+  }
 
   // Whether stored instance `s` is held by another pipeline: named in protected_keys, or
   // reached from protecting_roots through stored deps (walked once, when first asked).
@@ -224,7 +261,7 @@ class Planner {
       const Node& node = g_.node(n);
       int s = plan_.stored_of(node.key, cursor);
       if (s >= 0) in_graph[s] = 1;
-      if (!scope[n]) continue;
+      if (!scope[n] || excluded(node.key)) continue;
       if (s < 0) {
         add_node_job(n, Action::Create, -1, Why::New, "new", {});
         continue;
@@ -264,7 +301,7 @@ class Planner {
     if (!o_.targets.empty()) return;  // a targeted plan deletes nothing outside its scope
     if (std::find(in_graph.begin(), in_graph.end(), 0) == in_graph.end()) return;
     for (int s : stored_order()) {
-      if (in_graph[s] || is_protected(s)) continue;
+      if (in_graph[s] || is_protected(s) || excluded(plan_.stored[s].key)) continue;
       add_delete(s, Why::Removed, "removed from the pipeline", false);
     }
   }
@@ -293,7 +330,7 @@ class Planner {
         doomed[s] = !is_protected(s);
     }
     for (int s : stored_order())
-      if (doomed[s]) add_delete(s, Why::Destroy, "destroy", false);
+      if (doomed[s] && !excluded(plan_.stored[s].key)) add_delete(s, Why::Destroy, "destroy", false);
   }
 
   // Stored instances with dependents before their deps (the order deletions run in).
@@ -435,6 +472,7 @@ class Planner {
   std::vector<int> by_key_;
   std::vector<int> node_job_;    // graph node -> its create/update job
   std::vector<int> delete_job_;  // stored instance -> its delete job
+  std::unordered_map<std::string, std::string> excluded_;  // key -> the --exclude it is from
 };
 
 }  // namespace

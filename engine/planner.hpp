@@ -55,6 +55,7 @@ struct PlanOptions {
   std::function<bool(const std::string& type)> type_defined;
   std::vector<std::string> targets;  // plan only these keys and what they depend on
   std::vector<std::string> replace;  // force a replace of these keys
+  std::vector<std::string> excludes;  // leave out these keys and what depends on them
 };
 
 struct Plan {

@@ -30,6 +30,7 @@ struct StoredInstance {
   std::vector<std::string> breaks;  // its type's breaking fields (to recompute its ids)
   bool breaks_known = true;         // false for rows written before schema version 2
   std::vector<std::string> sensitive;  // fields never shown (schema version 3)
+  bool protect = false;  // applied with lifecycle protect = true (schema version 5)
   Status status = Status::Ok;
   Action action = Action::Create;  // the last job attempted on it
   std::string error;               // the last failure or pending reason
@@ -199,6 +200,8 @@ class StateStore {
   // renamed instance and every instance whose ids changed with it).
   virtual void forget(const std::string& key) = 0;
   virtual void set_breaks(const std::string& key, const std::vector<std::string>& breaks) = 0;
+  // The instance's protect flag, as its lifecycle now says (nothing if it is not stored).
+  virtual void set_protect(const std::string& key, bool protect) = 0;
   virtual void move(const std::string& from, const std::string& to,
                     const std::vector<StoredInstance>& rows) = 0;
 

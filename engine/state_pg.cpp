@@ -30,7 +30,7 @@ namespace ochre {
 
 namespace {
 
-constexpr int schema_version = 2;
+constexpr int schema_version = 3;
 
 // Each entry brings the schema from version i to i+1. "{S}" is the schema's quoted name.
 const char* const migrations[] = {
@@ -71,6 +71,11 @@ CREATE TABLE {S}.outbox(
   created text NOT NULL, attempts int NOT NULL DEFAULT 0, next_at bigint NOT NULL,
   error bytea NOT NULL DEFAULT ''::bytea, delivered text);
 CREATE INDEX outbox_undelivered ON {S}.outbox(ws, seq) WHERE delivered IS NULL;
+)sql",
+    // 3: an instance applied with lifecycle protect = true keeps the flag, so a plan
+    // that deletes it is refused even once the pipeline no longer declares it.
+    R"sql(
+ALTER TABLE {S}.instances ADD COLUMN protect int NOT NULL DEFAULT 0;
 )sql",
 };
 static_assert(sizeof migrations / sizeof migrations[0] == schema_version);
@@ -445,8 +450,10 @@ class PgState final : public StateStore {
     std::vector<StoredInstance> out;
     if (!ws_) return out;
     Rows r = conn_->query(
-        "SELECT key, type, identifier, uuid, hash, fields, outputs, deps, status, action, error, "
-        "run, breaks, sensitive FROM {S}.instances WHERE ws = $1::int4 ORDER BY key",
+        version_ >= 3 ? "SELECT key, type, identifier, uuid, hash, fields, outputs, deps, status, action, error, "
+                        "run, breaks, sensitive, protect FROM {S}.instances WHERE ws = $1::int4 ORDER BY key"
+                      : "SELECT key, type, identifier, uuid, hash, fields, outputs, deps, status, action, error, "
+                        "run, breaks, sensitive, 0 FROM {S}.instances WHERE ws = $1::int4 ORDER BY key",
         Params().int4(ws_));
     out.reserve(r.size());
     for (int i = 0; i < r.size(); ++i) {
@@ -462,6 +469,7 @@ class PgState final : public StateStore {
       decode_instance_row(shown_, row, s);
       s.error = r.text(i, 10);
       s.run = r.int8(i, 11);
+      s.protect = r.text(i, 14).find_first_not_of('\0') != std::string::npos;  // a binary int4
       out.push_back(std::move(s));
     }
     return out;
@@ -678,6 +686,13 @@ class PgState final : public StateStore {
     conn_->flush();
   }
 
+  void set_protect(const std::string& key, bool protect) override {
+    writable();
+    conn_->queue("UPDATE {S}.instances SET protect = $1::int4 WHERE ws = $2::int4 AND key = $3::bytea",
+                 Params().int4(protect ? 1 : 0).int4(ws_).text(key));
+    conn_->flush();
+  }
+
   void move(const std::string& from, const std::string& to, const std::vector<StoredInstance>& rows) override {
     writable();
     conn_->queue("DELETE FROM {S}.instances WHERE ws = $1::int4 AND key = $2::bytea", Params().int4(ws_).text(from));
@@ -866,16 +881,16 @@ class PgState final : public StateStore {
         .text(status_name(s.status)).text(action_name(s.action)).text(s.error).int8(s.run).text(state_now());
     if (s.breaks_known) p.text(encode_keys(s.breaks));
     else p.null();
-    p.text(encode_keys(s.sensitive));
+    p.text(encode_keys(s.sensitive)).int4(s.protect ? 1 : 0);
     conn_->queue(
         "INSERT INTO {S}.instances(ws, key, type, identifier, uuid, hash, fields, outputs, deps, status, "
-        "action, error, run, updated, breaks, sensitive) VALUES ($1::int4, $2::bytea, $3::bytea, $4::bytea, "
+        "action, error, run, updated, breaks, sensitive, protect) VALUES ($1::int4, $2::bytea, $3::bytea, $4::bytea, "
         "$5::text, $6::text, $7::bytea, $8::bytea, $9::bytea, $10::text, $11::text, $12::bytea, $13::int8, "
-        "$14::text, $15::bytea, $16::bytea) ON CONFLICT (ws, key) DO UPDATE SET type = EXCLUDED.type, "
+        "$14::text, $15::bytea, $16::bytea, $17::int4) ON CONFLICT (ws, key) DO UPDATE SET type = EXCLUDED.type, "
         "identifier = EXCLUDED.identifier, uuid = EXCLUDED.uuid, hash = EXCLUDED.hash, fields = EXCLUDED.fields, "
         "outputs = EXCLUDED.outputs, deps = EXCLUDED.deps, status = EXCLUDED.status, action = EXCLUDED.action, "
         "error = EXCLUDED.error, run = EXCLUDED.run, updated = EXCLUDED.updated, breaks = EXCLUDED.breaks, "
-        "sensitive = EXCLUDED.sensitive",
+        "sensitive = EXCLUDED.sensitive, protect = EXCLUDED.protect",
         p);
   }
 

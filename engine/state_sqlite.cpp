@@ -75,7 +75,7 @@ const char* outcome_name(JobOutcome::Kind k) {
 
 namespace {
 
-constexpr int schema_version = 4;
+constexpr int schema_version = 5;
 
 // Each entry brings the schema from version i to i+1.
 const char* const migrations[] = {
@@ -120,6 +120,11 @@ CREATE TABLE outbox(
   attempts INTEGER NOT NULL DEFAULT 0, next_at INTEGER NOT NULL, error TEXT NOT NULL DEFAULT '',
   delivered TEXT);
 CREATE INDEX outbox_undelivered ON outbox(seq) WHERE delivered IS NULL;
+)sql",
+    // 5: an instance applied with lifecycle protect = true keeps the flag, so a plan
+    // that deletes it is refused even once the pipeline no longer declares it.
+    R"sql(
+ALTER TABLE instances ADD COLUMN protect INTEGER NOT NULL DEFAULT 0;
 )sql",
 };
 static_assert(sizeof migrations / sizeof migrations[0] == schema_version);
@@ -293,12 +298,14 @@ class SqliteState final : public StateStore {
       if (count.step()) out.reserve(static_cast<size_t>(count.integer(0)));
     }
     Stmt q(*this,
-           version_ >= 3   ? "SELECT key, type, identifier, uuid, hash, fields, outputs, deps, status, "
-                             "action, error, run, breaks, sensitive FROM instances ORDER BY rowid"
+           version_ >= 5   ? "SELECT key, type, identifier, uuid, hash, fields, outputs, deps, status, "
+                             "action, error, run, breaks, sensitive, protect FROM instances ORDER BY rowid"
+           : version_ >= 3 ? "SELECT key, type, identifier, uuid, hash, fields, outputs, deps, status, "
+                             "action, error, run, breaks, sensitive, 0 FROM instances ORDER BY rowid"
            : version_ >= 2 ? "SELECT key, type, identifier, uuid, hash, fields, outputs, deps, status, "
-                             "action, error, run, breaks, NULL FROM instances ORDER BY rowid"
+                             "action, error, run, breaks, NULL, 0 FROM instances ORDER BY rowid"
                            : "SELECT key, type, identifier, uuid, hash, fields, outputs, deps, status, "
-                             "action, error, run, NULL, NULL FROM instances ORDER BY rowid");
+                             "action, error, run, NULL, NULL, 0 FROM instances ORDER BY rowid");
     RowText row;  // its strings keep their room from row to row
     while (q.step()) {
       StoredInstance s;
@@ -317,6 +324,7 @@ class SqliteState final : public StateStore {
       decode_instance_row(path_, row, s);
       s.error = q.view(10);
       s.run = q.integer(11);
+      s.protect = q.integer(14) != 0;
       out.push_back(std::move(s));
     }
     return out;
@@ -624,6 +632,11 @@ class SqliteState final : public StateStore {
     Stmt(*this, "UPDATE instances SET breaks = ? WHERE key = ?").bind(1, encode_keys(breaks)).bind(2, key).run();
   }
 
+  void set_protect(const std::string& key, bool protect) override {
+    writable();
+    Stmt(*this, "UPDATE instances SET protect = ? WHERE key = ?").bind(1, protect ? 1LL : 0LL).bind(2, key).run();
+  }
+
   void move(const std::string& from, const std::string& to,
             const std::vector<StoredInstance>& rows) override {
     writable();
@@ -829,12 +842,13 @@ class SqliteState final : public StateStore {
               long long run, const Value& outputs) {
     Stmt(*this,
          "INSERT OR REPLACE INTO instances(key, type, identifier, uuid, hash, fields, outputs, "
-         "deps, status, action, error, run, updated, breaks, sensitive) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)")
+         "deps, status, action, error, run, updated, breaks, sensitive, protect) "
+         "VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)")
         .bind(1, s.key).bind(2, s.type).bind(3, s.identifier).bind(4, s.uuid).bind(5, s.hash)
         .bind(6, fields_blob(s.fields)).bind(7, encode(outputs))
         .bind(8, encode_keys(s.deps)).bind(9, status_name(status)).bind(10, action_name(action))
         .bind(11, error).bind(12, run).bind(13, state_now()).bind(14, encode_keys(s.breaks))
-        .bind(15, encode_keys(s.sensitive)).run();
+        .bind(15, encode_keys(s.sensitive)).bind(16, s.protect ? 1LL : 0LL).run();
   }
 
   std::string path_;

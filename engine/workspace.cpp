@@ -8,6 +8,7 @@
 
 #include "engine/delivery.hpp"
 #include "engine/inspect.hpp"
+#include "engine/lifecycle_plan.hpp"
 #include "engine/timing.hpp"
 
 namespace ochre {
@@ -291,6 +292,7 @@ void Workspace::plan(bool destroy, const std::vector<std::string>& keys) {
   po.type_defined = [this](const std::string& type) { return source_.type_defined(type); };
   po.targets = options_.targets;
   po.replace = options_.replace;
+  po.excludes = options_.excludes;
   destroying_ = destroy;
   destroy_all_ = destroy && keys.empty();
   destroy_keys_ = keys;
@@ -312,6 +314,19 @@ void Workspace::record_breaks() {
   lock();
   StateStore& store = state(true);
   for (const auto& [key, breaks] : missing) store.set_breaks(key, breaks);
+}
+
+// The state keeps each applied instance's protect flag as its lifecycle now says, so a
+// later plan that no longer declares it still knows (changing it runs no job).
+void Workspace::record_protect() {
+  if (destroying_) return;
+  auto changes = protect_changes(current_plan(), *graph_);
+  if (changes.empty()) return;
+  lock();
+  StateStore& store = state(true);
+  store.begin_batch();
+  for (const auto& [key, protect] : changes) store.set_protect(key, protect);
+  store.commit_batch();
 }
 
 // ---- notifications ------------------------------------------------------------------
@@ -376,6 +391,8 @@ void Workspace::begin_apply(const Callbacks& callbacks) {
     plan(destroying_, destroy_keys_);
   }
   const Plan& p = current_plan();
+  refuse_protected(p, *graph_);
+  record_protect();
   std::vector<Endpoint> hooks = endpoints();
   if (p.empty()) {
     // Nothing to run: no run is opened in the journal, nothing is notified. Old rows may

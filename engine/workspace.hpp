@@ -128,6 +128,7 @@ class Workspace {
   void finish_notifications();
   void deliver_leftovers();
   void record_breaks();
+  void record_protect();
   RunResult nothing_done() const;
 
   const Options& options_;

@@ -101,6 +101,12 @@ enum class Msg {
   HttpNotModule, HttpMissing, MissingKeyParam, ServerStopping, ServerReadOnly, ServerApplying,
   // what is wrong with a webhook URL (engine/notify.cpp)
   WebhookScheme, WebhookSpaces, WebhookNoHost, WebhookUserinfo, WebhookFragment, WebhookPort,
+  // lifecycle options, pools, protect, retries, exclude, moved/removed, import, cron
+  // (bindings/dsl.lua, graph_builder.cpp, engine/workspace.cpp, lifecycle.cpp, apply.cpp, cli/)
+  SettingsPools, SettingsPoolSize, LifecycleTable, LifecycleUnknown, LifecycleType,
+  LifecycleInteger, LifecycleNumber, LifecyclePoolName, LifecycleInstance, PoolUnknown,
+  Protected, ProtectedItem, RetryAttempt, ExcludeDeleted, MovedTable, MovedTaken, RemovedTable,
+  ImportTakes, ImportNoRead, ImportStored, CronFields, CronField,
 };
 
 // Formats the catalog text for `code` with `{}` placeholders filled in order.

@@ -64,6 +64,7 @@ struct Options {
   std::string executor;
   std::vector<std::string> targets;  // plan only these keys and what they depend on
   std::vector<std::string> replace;  // force a replace of these keys
+  std::vector<std::string> excludes;  // leave out these keys and what depends on them (--exclude)
   // Webhooks notified of every apply, on top of those the pipeline declares with
   // ochre.notify. Events are written to the state's outbox with what they report and
   // sent while the apply runs; at its end the apply waits up to `notify_timeout` seconds

@@ -439,7 +439,8 @@ TEST_CASE("postgres: a schema an older ochre made (version 1, no outbox) is read
   REQUIRE(dir.ochre({"run", "pipeline.lua"}).code == 0);
   std::string url = dir.state_env().at("OCHRE_STATE");
   std::string schema = "\"" + url.substr(url.find("schema=") + 7) + "\"";
-  dir.query("DROP TABLE " + schema + ".outbox CASCADE; UPDATE " + schema + ".meta SET version = 1; SELECT 1");
+  dir.query("DROP TABLE " + schema + ".outbox CASCADE; ALTER TABLE " + schema +
+            ".instances DROP COLUMN protect; UPDATE " + schema + ".meta SET version = 1; SELECT 1");
   const std::string before = dir.state_bytes();
 
   auto r = dir.ochre({"plan", "pipeline.lua"});
@@ -452,7 +453,7 @@ TEST_CASE("postgres: a schema an older ochre made (version 1, no outbox) is read
   r = dir.ochre({"run", "pipeline.lua", "--notify", hook.url()}, env);
   INFO(r.out << r.err);
   CHECK(r.code == 0);
-  CHECK(dir.query("SELECT version FROM " + schema + ".meta") == Rows{"2"});
+  CHECK(dir.query("SELECT version FROM " + schema + ".meta") == Rows{"3"});
   CHECK(events_of(hook.requests()) == Rows{"run.started", "component.replaced", "run.finished"});
   CHECK(dir.query("SELECT count(*) FROM outbox WHERE delivered IS NULL") == Rows{"0"});
 }
