@@ -98,6 +98,7 @@ class SlurmWait : public Wait {
     delete this;
   }
   uint64_t cluster_handle() const override { return handle_; }
+  bool elsewhere() const override { return true; }
 
   uint64_t handle_ = 0;
   bool outside_ = false;
@@ -109,6 +110,12 @@ class SlurmWait : public Wait {
 };
 
 }  // namespace
+
+int LuaHookRunner::waiting_elsewhere() const {
+  int n = 0;
+  for (const Wait* w : s_.waits) n += w->job && w->elsewhere();
+  return n;
+}
 
 // Which executor runs an ochre.sh call whose options are at `opts` (or none): true for
 // Slurm, with `spec` filled. [-0, +0, e]

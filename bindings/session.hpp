@@ -57,6 +57,8 @@ class Wait {
   virtual void release() = 0;
   // The SlurmExecutor's handle of the cluster job it waits for, 0 for none.
   virtual uint64_t cluster_handle() const { return 0; }
+  // Whether what it waits for runs elsewhere (on a cluster), not on this machine.
+  virtual bool elsewhere() const { return false; }
 };
 
 // A hook running as a coroutine.
@@ -251,6 +253,7 @@ class LuaHookRunner : public HookRunner {
   void whole_run(bool starting) override { s_.cache_files_root(starting); }
   void reread(int node, const Graph& graph, Reread done) override;
   void cancel_cluster_jobs() override { s_.interrupt_cluster_jobs(); }
+  int waiting_elsewhere() const override;
 
  private:
   void push_stored(const Plan& plan, const std::string& key, std::unordered_map<std::string, int>& cache);

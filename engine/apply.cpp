@@ -357,7 +357,7 @@ class Scheduler {
     for (;;) {
       group_->checkpoint();
       drain();
-      while (!stopping() && running_ < std::max(1, opts_.jobs) && !ready_.empty()) {
+      while (!stopping() && has_room() && !ready_.empty()) {
         int j = ready_.top();
         ready_.pop();
         if (started_[j] || report_.outcome[j] >= 0) continue;  // stepped or skipped already
@@ -368,6 +368,14 @@ class Scheduler {
     }
     batching_ = false;
     group_->close();
+  }
+
+  // Room for one more job: fewer than -j run here (jobs waiting on a cluster's work take
+  // no slot), and no more than `away_max` more wait on a cluster (its queue is finite).
+  bool has_room() const {
+    constexpr int away_max = 1000;
+    int jobs = std::max(1, opts_.jobs);
+    return running_ - runner_.waiting_elsewhere() < jobs && running_ < jobs + away_max;
   }
 
   StoredInstance target(int j) const {

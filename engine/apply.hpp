@@ -38,6 +38,9 @@ class HookRunner {
   // --fail-fast after a failure: jobs that wait on a cluster are cancelled there and end
   // (through their `done`) as interrupted. Local commands are left to finish.
   virtual void cancel_cluster_jobs() {}
+  // How many running jobs wait on work that runs elsewhere (a cluster job): they hold
+  // no slot of -j, since the cluster queues that work itself.
+  virtual int waiting_elsewhere() const { return 0; }
 };
 
 struct ApplyEvents {

@@ -83,6 +83,7 @@ void GroupCommit::committer() {
       continue;
     }
     try {
+      std::lock_guard<std::mutex> store(state_.hook_use());
       commit_locked();
     } catch (...) {
       error_ = std::current_exception();

@@ -237,7 +237,10 @@ struct SlurmExecutor::Impl {
   StateStore* state() { return journal ? journal() : nullptr; }
 
   void journal_put(const Job& j) {
-    if (StateStore* s = state()) s->put_submission(j.sub);
+    if (StateStore* s = state()) {
+      std::lock_guard<std::mutex> use(s->hook_use());
+      s->put_submission(j.sub);
+    }
   }
 
   void ensure_timer() {
@@ -534,7 +537,12 @@ uint64_t SlurmExecutor::start(ClusterCommand cmd, Done done) {
                                   j.cmd.stdin_text + '\0' + spec);
   StateStore* st = im.state();
   if (st) {
-    for (Submission& s : st->submissions(j.cmd.key)) {
+    std::vector<Submission> journaled;
+    {
+      std::lock_guard<std::mutex> use(st->hook_use());
+      journaled = st->submissions(j.cmd.key);
+    }
+    for (Submission& s : journaled) {
       if (s.slot != j.cmd.slot) continue;
       if (s.digest == digest) {
         j.sub = s;
@@ -584,6 +592,7 @@ void SlurmExecutor::hook_ended(const std::string& key) {
   for (auto it = b; it != e; ++it) gone.insert(it->second);
   im.dirs.erase(b, e);
   if (StateStore* s = im.state()) {
+    std::lock_guard<std::mutex> use(s->hook_use());
     for (const Submission& sub : s->submissions(key)) gone.insert(sub.dir);
     s->drop_submissions(key);
   }

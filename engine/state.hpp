@@ -4,6 +4,7 @@
 #pragma once
 #include <memory>
 #include <optional>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -120,6 +121,16 @@ class StateStore {
  public:
   virtual ~StateStore() = default;
   virtual const std::string& location() const = 0;
+
+  // Held around every use of the store from the loop thread while a hook's code runs
+  // (the cluster journal), and by the group committer's thread while it commits
+  // (engine/group_commit.hpp): the two never use the connection at once.
+  std::mutex& hook_use() { return hook_use_; }
+
+ private:
+  std::mutex hook_use_;
+
+ public:
 
   // Everything stored, in one read, in no particular order (SQLite: as written).
   virtual std::vector<StoredInstance> load() = 0;
