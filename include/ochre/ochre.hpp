@@ -55,8 +55,9 @@ struct Options {
   int jobs = 0;              // jobs at once; 0: the default (see default_jobs())
   bool fail_fast = false;    // stop starting jobs after the first failure
   double lock_timeout = 0;   // seconds to wait for another ochre's lock
-  // A program that runs "PROG __spawn CMD PARENT_PID" as `sh -c CMD` and dies with its
-  // parent (the ochre binary does). Empty: commands run under /bin/sh directly.
+  // A program that serves "PROG __spawn-server PARENT_PID": the fork server hook commands
+  // start from, which kills them when its parent dies (the ochre binary and ochre-spawn
+  // do). Empty: commands run under /bin/sh directly.
   std::string spawn_helper;
   std::vector<std::string> targets;  // plan only these keys and what they depend on
   std::vector<std::string> replace;  // force a replace of these keys
