@@ -38,6 +38,8 @@ class Spawner {
   // unless forget(pid) came first.
   int spawn(const Command& command, Exited exited);
   void forget(int pid);
+  // Whether no command is running.
+  bool idle() const { return running_.empty(); }
 
  private:
   bool start();

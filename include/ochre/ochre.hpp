@@ -204,8 +204,9 @@ class Engine {
   // Takes the state's lock, waiting up to Options::lock_timeout; throws Code::Locked
   // naming the holder. apply() takes it too when it is not held yet.
   void lock();
-  // Closes the state (and the delivery of notifications) and releases the lock; a later
-  // call opens the state again. Lets a program exit without the engine's destructor.
+  // Closes the state (and the delivery of notifications) and releases the lock, and
+  // stops the helper that runs hook commands if none runs; a later call opens the state
+  // again. Lets a program exit without the engine's destructor.
   void close_state();
 
   // Runs the read hooks, hashes the graph and plans against the state. Writes nothing.
