@@ -52,7 +52,13 @@ void Engine::load_string(std::string_view code, const std::string& name) {
 void Engine::plan() { impl_->workspace.plan(false); }
 void Engine::plan_destroy(const std::vector<std::string>& keys) { impl_->workspace.plan(true, keys); }
 void Engine::lock() { impl_->workspace.lock(); }
-void Engine::close_state() { impl_->workspace.close_state(); }
+void Engine::close_state() {
+  impl_->workspace.close_state();
+  // The helper that runs hook commands ends too, when none runs: before the program, which
+  // so collects it (and the CPU time of its commands).
+  auto& spawner = impl_->session.spawner;
+  if (spawner && spawner->idle()) spawner.reset();
+}
 const std::string& Engine::state_path() const { return impl_->workspace.state_path(); }
 void Engine::set_state_path(const std::string& path) { impl_->workspace.set_state_path(path); }
 const std::string& Engine::workspace() const { return impl_->workspace.name(); }

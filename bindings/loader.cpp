@@ -35,6 +35,7 @@ Session::~Session() {
     w->cancel();
     w->release();
   }
+  spawner.reset();
   while (uv_run(&loop_, UV_RUN_NOWAIT)) {
   }
   uv_walk(&loop_, [](uv_handle_t* h, void*) {

@@ -16,6 +16,7 @@
 #include "bindings/lua_state.hpp"
 #include "engine/apply.hpp"
 #include "engine/slurm.hpp"
+#include "engine/spawner.hpp"
 #include "engine/workspace.hpp"
 #include "ochre/ochre.hpp"
 
@@ -171,6 +172,7 @@ class Session : public PipelineSource {
   std::unordered_map<std::string, std::vector<int>> alias_refs;
   std::unordered_map<const void*, TypeInfo> types;                   // by type table
   std::unordered_set<Wait*> waits;                                   // alive waits
+  std::unique_ptr<Spawner> spawner;  // runs ochre.sh's commands, from the first (with a helper)
   std::vector<std::unique_ptr<NativeType>> native_types;             // hooks' upvalues point here
   // Where libuv reads a command's output, before it is appended to the wait's text: one
   // per session (each read is consumed before the loop reads again), so engines on other

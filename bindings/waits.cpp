@@ -2,6 +2,7 @@
 // hook they yield to the event loop, so other jobs go on; outside one (while the
 // pipeline loads) they drive the loop until done.
 #include <signal.h>
+#include <sys/socket.h>
 #include <sys/types.h>
 #include <unistd.h>
 
@@ -226,51 +227,9 @@ class ProcessWait : public HandleWait {
     uv_timer_init(loop, &timer_);
     for (uv_handle_t* h : {as_handle(&out_), as_handle(&err_), as_handle(&in_), as_handle(&timer_)}) track(h);
 
-    std::string parent = std::to_string(getpid());
-    std::vector<std::string> args;
-    const std::string& helper = session.options.spawn_helper;
-    if (!helper.empty()) args = {helper, "__spawn", cmd, parent};
-    else args = {"/bin/sh", "-c", cmd};
-    std::vector<char*> argv;
-    for (auto& a : args) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    std::vector<std::string> env_copy = env;
-    std::vector<char*> envp;
-    for (auto& e : env_copy) envp.push_back(e.data());
-    envp.push_back(nullptr);
-
-    uv_stdio_container_t stdio[3];
-    if (stdin_data) {
-      stdio[0].flags = static_cast<uv_stdio_flags>(UV_CREATE_PIPE | UV_READABLE_PIPE);
-      stdio[0].data.stream = reinterpret_cast<uv_stream_t*>(&in_);
-    } else {
-      stdio[0].flags = UV_IGNORE;
-    }
-    stdio[1].flags = static_cast<uv_stdio_flags>(UV_CREATE_PIPE | UV_WRITABLE_PIPE);
-    stdio[1].data.stream = reinterpret_cast<uv_stream_t*>(&out_);
-    stdio[2].flags = static_cast<uv_stdio_flags>(UV_CREATE_PIPE | UV_WRITABLE_PIPE);
-    stdio[2].data.stream = reinterpret_cast<uv_stream_t*>(&err_);
-
-    uv_process_options_t o{};
-    o.file = argv[0];
-    o.args = argv.data();
-    o.env = envp.data();
-    o.cwd = cwd.empty() ? nullptr : cwd.c_str();
-    o.stdio = stdio;
-    o.stdio_count = 3;
-    // Its own process group, so a kill reaches everything it started.
-    o.flags = UV_PROCESS_DETACHED;
-    o.exit_cb = [](uv_process_t* p, int64_t status, int signal) {
-      auto* self = static_cast<ProcessWait*>(p->data);
-      self->exited_ = true;
-      self->code_ = status;
-      self->signal_ = signal;
-      self->check_done();
-    };
-    track(as_handle(&proc_));  // uv_spawn initializes the handle even when it fails
-    int rc = uv_spawn(loop, &proc_, &o);
-    if (rc != 0) return message(Msg::ShCannotStart, {uv_strerror(rc)});
-    pid_ = proc_.pid;
+    std::string err = session.options.spawn_helper.empty() ? spawn_directly(cmd, env, cwd, stdin_data != nullptr)
+                                                           : spawn_by_server(cmd, env, cwd, stdin_data != nullptr);
+    if (!err.empty()) return err;
 
     for (uv_pipe_t* p : {&out_, &err_}) {
       uv_read_start(reinterpret_cast<uv_stream_t*>(p),
@@ -305,6 +264,87 @@ class ProcessWait : public HandleWait {
     return {};
   }
 
+  // Through the session's fork server (engine/spawner.hpp), which leads the command's
+  // session and kills it if ochre dies.
+  std::string spawn_by_server(const std::string& cmd, const std::vector<std::string>& env, const std::string& cwd,
+                              bool with_stdin) {
+    // Socket pairs, as libuv makes for UV_CREATE_PIPE: ours on the loop, theirs to the server.
+    int in[2] = {-1, -1}, out[2] = {-1, -1}, err[2] = {-1, -1};
+    int rc = uv_socketpair(SOCK_STREAM, 0, out, 0, 0);
+    if (rc == 0) rc = uv_socketpair(SOCK_STREAM, 0, err, 0, 0);
+    if (rc == 0 && with_stdin) rc = uv_socketpair(SOCK_STREAM, 0, in, 0, 0);
+    if (rc == 0) {
+      uv_pipe_open(&out_, out[0]);
+      uv_pipe_open(&err_, err[0]);
+      out[0] = err[0] = -1;
+      if (with_stdin) {
+        uv_pipe_open(&in_, in[0]);
+        in[0] = -1;
+      }
+      if (!session.spawner) session.spawner = std::make_unique<Spawner>(session.loop(), session.options.spawn_helper);
+      rc = session.spawner->spawn({cmd, env, cwd, in[1], out[1], err[1]}, [this](int64_t code, int signal) {
+        on_exit(code, signal);
+      });
+    }
+    for (int fd : {in[0], in[1], out[0], out[1], err[0], err[1]})
+      if (fd >= 0) ::close(fd);
+    if (rc < 0) return message(Msg::ShCannotStart, {uv_strerror(rc)});
+    pid_ = rc;
+    by_server_ = true;
+    return {};
+  }
+
+  // With libuv, `sh -c` straight from ochre (an embedder that names no helper).
+  std::string spawn_directly(const std::string& cmd, const std::vector<std::string>& env, const std::string& cwd,
+                             bool with_stdin) {
+    std::vector<std::string> args = {"/bin/sh", "-c", cmd};
+    std::vector<char*> argv;
+    for (auto& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    std::vector<std::string> env_copy = env;
+    std::vector<char*> envp;
+    for (auto& e : env_copy) envp.push_back(e.data());
+    envp.push_back(nullptr);
+
+    uv_stdio_container_t stdio[3];
+    if (with_stdin) {
+      stdio[0].flags = static_cast<uv_stdio_flags>(UV_CREATE_PIPE | UV_READABLE_PIPE);
+      stdio[0].data.stream = reinterpret_cast<uv_stream_t*>(&in_);
+    } else {
+      stdio[0].flags = UV_IGNORE;
+    }
+    stdio[1].flags = static_cast<uv_stdio_flags>(UV_CREATE_PIPE | UV_WRITABLE_PIPE);
+    stdio[1].data.stream = reinterpret_cast<uv_stream_t*>(&out_);
+    stdio[2].flags = static_cast<uv_stdio_flags>(UV_CREATE_PIPE | UV_WRITABLE_PIPE);
+    stdio[2].data.stream = reinterpret_cast<uv_stream_t*>(&err_);
+
+    uv_process_options_t o{};
+    o.file = argv[0];
+    o.args = argv.data();
+    o.env = envp.data();
+    o.cwd = cwd.empty() ? nullptr : cwd.c_str();
+    o.stdio = stdio;
+    o.stdio_count = 3;
+    // Its own process group, so a kill reaches everything it started.
+    o.flags = UV_PROCESS_DETACHED;
+    o.exit_cb = [](uv_process_t* p, int64_t status, int signal) {
+      static_cast<ProcessWait*>(p->data)->on_exit(status, signal);
+    };
+    track(as_handle(&proc_));  // uv_spawn initializes the handle even when it fails
+    has_proc_ = true;
+    int rc = uv_spawn(session.loop(), &proc_, &o);
+    if (rc != 0) return message(Msg::ShCannotStart, {uv_strerror(rc)});
+    pid_ = proc_.pid;
+    return {};
+  }
+
+  void on_exit(int64_t code, int signal) {
+    exited_ = true;
+    code_ = code;
+    signal_ = signal;
+    check_done();
+  }
+
   void on_read(uv_stream_t* st, ssize_t n, const uv_buf_t* buf) {
     bool is_out = st == reinterpret_cast<uv_stream_t*>(&out_);
     if (n > 0) {
@@ -327,7 +367,9 @@ class ProcessWait : public HandleWait {
   }
 
   void kill_group() {
-    if (pid_ > 0 && !exited_) ::kill(-pid_, SIGKILL);
+    if (pid_ <= 0 || exited_) return;
+    ::kill(-pid_, SIGKILL);
+    if (by_server_) ::kill(pid_, SIGKILL);  // it may not lead its group yet
   }
 
   int push_results(lua_State* L) override {
@@ -354,9 +396,9 @@ class ProcessWait : public HandleWait {
   void cancel() override { kill_group(); }
 
   void release() override {
-    for (uv_handle_t* h : {as_handle(&out_), as_handle(&err_), as_handle(&in_), as_handle(&timer_),
-                           as_handle(&proc_)})
-      close(h);
+    if (by_server_ && !exited_ && session.spawner) session.spawner->forget(pid_);
+    for (uv_handle_t* h : {as_handle(&out_), as_handle(&err_), as_handle(&in_), as_handle(&timer_)}) close(h);
+    if (has_proc_) close(as_handle(&proc_));
   }
 
  private:
@@ -367,6 +409,8 @@ class ProcessWait : public HandleWait {
   std::string stdin_, out_text_, err_text_;
   int pipes_open_ = 2;
   bool exited_ = false, timed_out_ = false, quiet_ = false;
+  bool has_proc_ = false;   // proc_ is a libuv process (spawn_directly)
+  bool by_server_ = false;  // started by the fork server, which reports its exit
   int64_t code_ = 0;
   int signal_ = 0;
   pid_t pid_ = 0;

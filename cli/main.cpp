@@ -16,5 +16,6 @@ const char* malloc_conf = "thp:always,metadata_thp:auto";
 
 int main(int argc, char** argv) {
   if (argc > 1 && std::strcmp(argv[1], "__spawn") == 0) return ochre::cli::spawn_child_main(argc, argv);
+  if (argc > 1 && std::strcmp(argv[1], "__spawn-server") == 0) return ochre::cli::spawn_server_main(argc, argv);
   return ochre::cli::main(argc, argv);
 }

@@ -55,8 +55,9 @@ struct Options {
   int jobs = 0;              // jobs at once; 0: the default (see default_jobs())
   bool fail_fast = false;    // stop starting jobs after the first failure
   double lock_timeout = 0;   // seconds to wait for another ochre's lock
-  // A program that runs "PROG __spawn CMD PARENT_PID" as `sh -c CMD` and dies with its
-  // parent (the ochre binary does). Empty: commands run under /bin/sh directly.
+  // A program that serves "PROG __spawn-server PARENT_PID": the fork server hook commands
+  // start from, which kills them when its parent dies (the ochre binary and ochre-spawn
+  // do). Empty: commands run under /bin/sh directly.
   std::string spawn_helper;
   // Where ochre.sh runs commands unless a call says: "local" or "slurm" (a batch job
   // on a Slurm cluster, docs/cluster.md). Empty: the pipeline's ochre.settings
@@ -211,8 +212,9 @@ class Engine {
   // Takes the state's lock, waiting up to Options::lock_timeout; throws Code::Locked
   // naming the holder. apply() takes it too when it is not held yet.
   void lock();
-  // Closes the state (and the delivery of notifications) and releases the lock; a later
-  // call opens the state again. Lets a program exit without the engine's destructor.
+  // Closes the state (and the delivery of notifications) and releases the lock, and
+  // stops the helper that runs hook commands if none runs; a later call opens the state
+  // again. Lets a program exit without the engine's destructor.
   void close_state();
 
   // Runs the read hooks, hashes the graph and plans against the state. Writes nothing.

@@ -158,3 +158,26 @@ return C "c"
   CHECK(r.code == 0);
   CHECK(count(r.out, "[C/c] by-ochre\n") == 1);
 }
+
+TEST_CASE("hook commands start from one helper per ochre, started anew if it dies under a command",
+          "[e2e][commands][spawn]") {
+  TempDir dir;
+  dir.write("pipeline.lua", R"lua(local ochre = require "ochre"
+local function helper() return (ochre.sh("echo $PPID", { quiet = true }).stdout:gsub("\n$", "")) end
+local C = ochre.component "C" {
+  create = function(self)
+    local first = helper()
+    print("one helper: " .. tostring(first == helper()))
+    -- Its commands can no longer be followed: they are killed and reported so.
+    local r = ochre.sh("kill -9 $PPID; exec sleep 30", { quiet = true })
+    print("killed: " .. tostring(r.code) .. " " .. tostring(r.signal))
+    print("a new helper: " .. tostring(helper() ~= first))
+  end,
+}
+return C "c"
+)lua");
+  auto r = dir.ochre({"run", "pipeline.lua"});
+  INFO(r.out << r.err);
+  CHECK(r.code == 0);
+  CHECK(count(r.out, "[C/c] one helper: true\n[C/c] killed: nil 9\n[C/c] a new helper: true\n") == 1);
+}

@@ -1,0 +1,38 @@
+// The fork server's wire format, shared by its client (engine/spawner.cpp) and the
+// server (cli/spawn_server.cpp). Both ends are the same build on the same machine, so
+// integers travel in the machine's order.
+//
+// Requests, ochre -> server, on the request socket (the server's fd 3): a RequestHead
+// carrying as SCM_RIGHTS the command's stdout and stderr, then its stdin when kStdin is
+// set, then its directory (an O_PATH fd) when kDir is set; then `size` bytes: the
+// command, then each NAME=VALUE of its environment, every one ended by a NUL. The server
+// answers on the same socket with one Reply, as soon as it forked, before it reads the
+// next request: ochre checks beforehand what would make the command fail to start.
+//
+// Exits, server -> ochre, on the event socket (the server's fd 4): one Exit per command,
+// always after the Reply that named its pid.
+#pragma once
+#include <cstdint>
+
+namespace ochre::spawn_wire {
+
+constexpr int kRequestFd = 3;
+constexpr int kEventFd = 4;
+constexpr uint32_t kStdin = 1;
+constexpr uint32_t kDir = 2;
+
+struct RequestHead {
+  uint32_t size;   // bytes of strings that follow
+  uint32_t flags;  // kStdin, kDir
+};
+
+struct Reply {
+  int32_t pid;  // the command's pid (its process group and session, once it runs), or -errno
+};
+
+struct Exit {
+  int32_t pid;
+  int32_t status;  // as waitpid reports it
+};
+
+}  // namespace ochre::spawn_wire
