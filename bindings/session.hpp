@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "bindings/lua_state.hpp"
+#include "bindings/watchdog.hpp"
 #include "engine/apply.hpp"
 #include "engine/workspace.hpp"
 #include "ochre/ochre.hpp"
@@ -66,6 +67,9 @@ struct JobContext {
   std::string partial;   // an unfinished line of output
   bool raw = false;      // output goes straight to the terminal (ochre enter)
   Wait* waiting = nullptr;
+  int index = -1;        // the job's index in the plan (-1: not a job of an apply)
+  double timeout = 0;    // seconds it may take (0: no limit), and until when (steady clock)
+  double deadline = 0;
   // Turns the hook's return values (on co, from index 1) into the outcome.
   std::function<JobOutcome(lua_State* co, int nresults)> on_return;
   HookRunner::Done done;
@@ -142,6 +146,10 @@ class Session : public PipelineSource {
                                std::function<JobOutcome(lua_State*, int)> on_return, bool raw = false);
   // Kills every running hook's waits; their coroutines are dropped.
   void abandon_all();
+  // The same for the hook of job `index` (its time is up); false when none runs.
+  bool stop_job(int index);
+  // Watches hooks busy in Lua (timeouts, signals); made on first use.
+  Watchdog& watchdog();
   // Drives the loop until `done()` holds (a waiting call outside a coroutine).
   void run_until(const std::function<bool()>& done);
   // Whether a hook is running (a waiting call then yields rather than blocks).
@@ -196,7 +204,11 @@ class Session : public PipelineSource {
   unsigned long absent_at_ = ~0UL;  // resumes_ when the files root was found absent
   bool files_cached_ = false;
   int resume_depth_ = 0;  // > 0 while a hook runs
+  std::unique_ptr<Watchdog> watchdog_;  // before lua_ is closed: declared after it
 };
+
+// "2", "0.5": seconds as messages show them.
+std::string seconds_text(double seconds);
 
 // Installs the `ochre` module (DSL + natives) into the session's Lua state.
 void install_module(Session& session);
@@ -216,8 +228,19 @@ class LuaHookRunner : public HookRunner {
   bool runs_code(const Job& job) override;
   void whole_run(bool starting) override { s_.cache_files_root(starting); }
   void reread(int node, const Graph& graph, Reread done) override;
+  void limit(int index, double seconds) override { limit_ = {index, seconds, Watchdog::now() + seconds}; }
+  void stop(int index) override { s_.stop_job(index); }
+  void count_signals(bool on) override { s_.watchdog().count_signals(on); }
+  void on_stuck(Stuck stuck) override {
+    limit_ = {};  // a run begins or ends
+    s_.watchdog().on_stuck(std::move(stuck));
+  }
 
  private:
+  struct Limit {
+    int index = -1;
+    double seconds = 0, deadline = 0;
+  } limit_;  // the last job given a timeout (HookRunner::limit)
   void push_stored(const Plan& plan, const std::string& key, std::unordered_map<std::string, int>& cache);
   Session& s_;
 };

@@ -66,6 +66,9 @@ const char* const usage_text =
     "  --fail-fast     after a failure, start no new jobs\n"
     "  --lock-timeout SECONDS\n"
     "                  wait this long for another ochre on the same state (default 0)\n"
+    "  --timeout SECONDS\n"
+    "                  a hook may take this long, unless its lifecycle says otherwise;\n"
+    "                  past it the job fails and its commands are killed (default: none)\n"
     "  --color WHEN    auto (default), always or never; NO_COLOR turns it off\n"
     "  --target KEY    plan only KEY and what it depends on (repeatable)\n"
     "  --replace KEY   replace KEY even if unchanged (repeatable)\n"
@@ -94,6 +97,7 @@ struct Args {
   int jobs = 0;
   bool fail_fast = false;
   double lock_timeout = 0;
+  double timeout = 0;
   std::string color = "auto";
   std::string format = "dot";
   std::string every;
@@ -150,6 +154,7 @@ Args parse(int argc, char** argv) {
       else if (name == "--every") a.every = value(name);
       else if (name == "--limit") a.limit = static_cast<int>(number_arg(name, value(name), 0));
       else if (name == "--lock-timeout") a.lock_timeout = number_arg(name, value(name), 0);
+      else if (name == "--timeout") a.timeout = number_arg(name, value(name), 0);
       else if (name == "--notify") a.notify.push_back(value(name));
       else if (name == "--notify-timeout") a.notify_timeout = number_arg(name, value(name), 0);
       else if (name == "--port") a.port = port_arg(value(name));
@@ -207,6 +212,7 @@ Options engine_options(const Args& a) {
   o.jobs = a.jobs;
   o.fail_fast = a.fail_fast;
   o.lock_timeout = a.lock_timeout;
+  o.timeout = a.timeout;
   o.targets = a.targets;
   o.replace = a.replace;
   o.notify = webhooks(a);

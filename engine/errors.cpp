@@ -187,6 +187,11 @@ constexpr MsgEntry messages[] = {
      "{} failed: the hook yielded without waiting for anything (coroutine.yield is not for hooks; "
      "wait with ochre.sleep, ochre.sh, ...)"},
     {Msg::HookFailed, "hook-failed", Code::HookFailed, "{} failed: {}"},
+    {Msg::HookTimedOut, "hook-timed-out", Code::HookFailed, "{} timed out after {} s"},
+    {Msg::HookStuck, "hook-stuck", Code::HookFailed,
+     "{} timed out or was interrupted, but it is busy in compiled Lua code that cannot be "
+     "stopped: ochre ends here (exit 1); the running jobs are recorded as interrupted, their "
+     "commands are killed, and the next run retries them"},
     {Msg::NativeType, "native-type", Code::BadType, "native type {}: {}"},
     {Msg::BadKey, "bad-key", Code::Internal, "internal error (a bug in ochre): bad key {}"},
     {Msg::WaitingOnNothing, "waiting-on-nothing", Code::Internal, "internal error (a bug in ochre): waiting on nothing"},

@@ -64,7 +64,7 @@ enum class Msg {
   NativeTakes, JsonEncode, JsonDecode, WaitHere, WaitTimeout, SleepSeconds, WaitFileTakes,
   WaitPidTakes, ShEnvTable, ShEnvNames, ShEnvValue, ShTakes, ShOptions, ShCwd, ShStdin, ShFailed,
   ShCannotStart, VerbInHook, VerbTakes, PrintTostring, CannotCreate, StdlibNoModule,
-  HookOutputs, HookReturn, HookYielded, HookFailed, NativeType, BadKey, WaitingOnNothing,
+  HookOutputs, HookReturn, HookYielded, HookFailed, HookTimedOut, HookStuck, NativeType, BadKey, WaitingOnNothing,
   LuaStateMemory, NoEmbedded, BadArgument,
   // the loader and the engine (bindings/loader.cpp, bindings/engine.cpp)
   ReturnedNothing, ReturnedEmptyTable, ReturnedNamedTable, ReturnedBadItem, ReturnedValue,
