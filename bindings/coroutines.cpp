@@ -150,6 +150,8 @@ void Session::emit_lines(JobContext& ctx, bool flush) {
     size_t nl = ctx.partial.find('\n', start);
     if (nl == std::string::npos) break;
     std::string_view line(ctx.partial.data() + start, nl - start);
+    std::string masked;
+    if (redactor) line = masked = redactor->apply(std::string(line));
     if (options.job_output) {
       options.job_output(ctx.key, line);
     } else {

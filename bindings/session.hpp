@@ -174,6 +174,7 @@ class Session : public PipelineSource {
   // threads never share it.
   std::vector<char> read_buffer = std::vector<char>(65536);
   bool borrowed = false;  // the Lua state is the host's
+  const Redactor* redactor = nullptr;  // while an apply runs: masks hooks' output lines
   // Set by the engine that owns this session when Lua may call ochre.apply/plan/destroy
   // for real (a LuaJIT host that did require "ochre"). [-0, +1, e]
   std::function<int(lua_State* L, const char* verb)> lua_verb;
@@ -231,6 +232,7 @@ class LuaHookRunner : public HookRunner {
   void limit(int index, double seconds) override { limit_ = {index, seconds, Watchdog::now() + seconds}; }
   void stop(int index) override { s_.stop_job(index); }
   void count_signals(bool on) override { s_.watchdog().count_signals(on); }
+  void redact_with(const Redactor* r) override { s_.redactor = r; }
   void on_stuck(Stuck stuck) override {
     limit_ = {};  // a run begins or ends
     s_.watchdog().on_stuck(std::move(stuck));

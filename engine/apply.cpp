@@ -103,10 +103,16 @@ class Scheduler {
     for (size_t j = 0; j < plan_.jobs.size(); ++j)
       if (!remaining_[j]) ready_.push(static_cast<int>(j));
     runner_.on_stuck([this](const std::string& why) { stuck(why); });
+    for (const StoredInstance& st : plan_.stored)
+      if (!st.sensitive.empty()) redactor_.add(st.fields, st.sensitive);
+    for (const Node& node : graph_.nodes())
+      if (!node.sensitive.empty()) redactor_.add(node.fields, node.sensitive);
+    runner_.redact_with(redactor_.empty() ? nullptr : &redactor_);
   }
 
   ~Scheduler() {
     runner_.on_stuck({});
+    runner_.redact_with(nullptr);
     for (uv_timer_t*& t : timers_) close_timer(t);
   }
 
@@ -157,6 +163,7 @@ class Scheduler {
 
   ApplyReport end() {
     runner_.on_stuck({});
+    runner_.redact_with(nullptr);
     Batch batch(state_);  // the run's end and its notification commit together
     // Jobs never started (a stop was asked for) are recorded, so the journal is whole.
     for (size_t j = 0; j < plan_.jobs.size(); ++j)
@@ -433,6 +440,10 @@ class Scheduler {
   void finish(int j, JobOutcome outcome) {
     if (report_.outcome[j] >= 0) return;  // abandoned already
     if (!timers_.empty()) close_timer(timers_[j]);
+    if (!redactor_.empty()) {  // a hook's error or output may quote a sensitive value
+      outcome.error = redactor_.apply(std::move(outcome.error));
+      outcome.output = redactor_.apply(std::move(outcome.output));
+    }
     --running_;
     last_outcome_ = outcome;
     const Job& job = plan_.jobs[j];
@@ -643,6 +654,7 @@ class Scheduler {
   std::vector<char> replace_first_;  // by job: decided as a replace, its delete not run yet
   std::vector<char> cut_;        // by node: its outputs are as stored (dependents may be cut off)
   std::vector<char> moved_;      // by node: its ids changed while the run decided it
+  Redactor redactor_;  // the sensitive values of the plan's instances, stored and planned
   std::vector<uv_timer_t*> timers_;  // by job: its timeout's timer while it runs (empty: none yet)
   int running_ = 0;
   int signals_ = 0;

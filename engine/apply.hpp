@@ -9,6 +9,7 @@
 
 #include "engine/notify.hpp"
 #include "engine/planner.hpp"
+#include "engine/sensitive.hpp"
 #include "engine/state.hpp"
 
 struct uv_loop_s;
@@ -56,6 +57,9 @@ class HookRunner {
   // then ends the process (exit 1); commands die with it.
   using Stuck = std::function<void(const std::string& why)>;
   virtual void on_stuck(Stuck stuck) { (void)stuck; }
+  // For the run (null at its end): what replaces sensitive values in the lines of output
+  // a runner shows as jobs run. Outcomes (error, output) are redacted by the scheduler.
+  virtual void redact_with(const Redactor* redactor) { (void)redactor; }
 };
 
 struct ApplyEvents {
