@@ -118,6 +118,13 @@ double number_arg(const std::string& name, const std::string& text, double min) 
   return v;
 }
 
+int int_arg(const std::string& name, const std::string& text, double min) {
+  double v = number_arg(name, text, min);
+  if (v != static_cast<double>(static_cast<int>(v)))
+    fail(Msg::OptionInteger, {name, std::to_string(static_cast<int>(min)), text});
+  return static_cast<int>(v);
+}
+
 int port_arg(const std::string& text) {
   char* end = nullptr;
   long v = std::strtol(text.c_str(), &end, 10);
@@ -140,19 +147,22 @@ Args parse(int argc, char** argv) {
     if (!options_done && arg.size() > 1 && arg[0] == '-') {
       std::string name = arg.substr(0, arg.find('='));
       if (arg == "--") options_done = true;
-      else if (name == "--state") a.state = value(name);
+      else if (name == "--state") {
+        a.state = value(name);
+        if (a.state.empty()) fail(Msg::OptionStateEmpty);
+      }
       else if (name == "--workspace") a.workspace = value(name);
       else if (name == "--from") a.from = value(name);
       else if (name == "--to") a.to = value(name);
       else if (arg == "--dry-run") a.dry_run = true;
-      else if (name == "-j" || name == "--jobs") a.jobs = static_cast<int>(number_arg(name, value(name), 1));
-      else if (arg.rfind("-j", 0) == 0 && arg.size() > 2 && arg[2] != '-') a.jobs = static_cast<int>(number_arg("-j", arg.substr(2), 1));
+      else if (name == "-j" || name == "--jobs") a.jobs = int_arg(name, value(name), 1);
+      else if (arg.rfind("-j", 0) == 0 && arg.size() > 2 && arg[2] != '-') a.jobs = int_arg("-j", arg.substr(2), 1);
       else if (arg == "--fail-fast") a.fail_fast = true;
       else if (name == "--target") a.targets.push_back(value(name));
       else if (name == "--replace") a.replace.push_back(value(name));
       else if (name == "--format") a.format = value(name);
       else if (name == "--every") a.every = value(name);
-      else if (name == "--limit") a.limit = static_cast<int>(number_arg(name, value(name), 0));
+      else if (name == "--limit") a.limit = int_arg(name, value(name), 0);
       else if (name == "--lock-timeout") a.lock_timeout = number_arg(name, value(name), 0);
       else if (name == "--timeout") a.timeout = number_arg(name, value(name), 0);
       else if (name == "--notify") a.notify.push_back(value(name));

@@ -171,6 +171,9 @@ constexpr MsgEntry messages[] = {
     {Msg::ShOptions, "sh-options", Code::LuaRuntime, "ochre.sh: options must be a table"},
     {Msg::ShCwd, "sh-cwd", Code::LuaRuntime, "ochre.sh: cwd must be a path"},
     {Msg::ShStdin, "sh-stdin", Code::LuaRuntime, "ochre.sh: stdin must be a string"},
+    {Msg::ShUnknownOption, "sh-unknown-option", Code::LuaRuntime,
+     "ochre.sh: unknown option '{}' (the options are env, cwd, stdin, quiet, timeout and check)"},
+    {Msg::ShQuiet, "sh-quiet", Code::LuaRuntime, "ochre.sh: {} must be true or false"},
     {Msg::ShFailed, "sh-failed", Code::LuaRuntime, "ochre.sh: {}"},
     {Msg::ShCannotStart, "sh-cannot-start", Code::LuaRuntime, "cannot start the command: {}"},
     {Msg::VerbInHook, "verb-in-hook", Code::LuaRuntime,
@@ -302,6 +305,14 @@ constexpr MsgEntry messages[] = {
     {Msg::NotSentYet, "not-sent-yet", Code::NotNow, "not sent yet"},
     // the command line
     {Msg::OptionNumber, "option-number", Code::Usage, "option {} takes a number >= {} (got '{}')" OCHRE_HELP},
+    {Msg::OptionInteger, "option-integer", Code::Usage,
+     "option {} takes a whole number >= {} (got '{}')" OCHRE_HELP},
+    {Msg::OptionStateEmpty, "option-state-empty", Code::Usage,
+     "option --state needs a SQLite file or a postgres:// URL; leave it out for the default "
+     "(.ochre/state.db beside the pipeline)" OCHRE_HELP},
+    {Msg::StateDanglingLink, "state-dangling-link", Code::State,
+     "state '{}': a symbolic link to '{}', which does not exist: restore its target, or "
+     "remove the link to start a new state there"},
     {Msg::OptionPort, "option-port", Code::Usage,
      "option --port takes a port number from 0 (any free port) to 65535 (got '{}')" OCHRE_HELP},
     {Msg::OptionNeedsValue, "option-needs-value", Code::Usage, "option {} needs a value" OCHRE_HELP},

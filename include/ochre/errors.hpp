@@ -62,7 +62,7 @@ enum class Msg {
   ValueTooDeep, ValueAt, ValueInstanceJson, ValueInstanceOutput, ValueKeySuffix,
   // the natives (bindings/natives.cpp, waits.cpp, module.cpp, hooks.cpp, ...)
   NativeTakes, JsonEncode, JsonDecode, WaitHere, WaitTimeout, SleepSeconds, WaitFileTakes,
-  WaitPidTakes, ShEnvTable, ShEnvNames, ShEnvValue, ShTakes, ShOptions, ShCwd, ShStdin, ShFailed,
+  WaitPidTakes, ShEnvTable, ShEnvNames, ShEnvValue, ShTakes, ShOptions, ShCwd, ShStdin, ShUnknownOption, ShQuiet, ShFailed,
   ShCannotStart, VerbInHook, VerbTakes, PrintTostring, CannotCreate, StdlibNoModule,
   HookOutputs, HookReturn, HookYielded, HookFailed, HookTimedOut, HookStuck, NativeType, BadKey, WaitingOnNothing,
   LuaStateMemory, NoEmbedded, BadArgument,
@@ -87,7 +87,7 @@ enum class Msg {
   JobNotReady, JobNotSkippable, JobsWaitOnNothing, RefUnknown, PlanCycle, Sha256Failed,
   HmacFailed, NoRandomBytes, NotSentYet,
   // the command line (cli/)
-  OptionNumber, OptionPort, OptionNeedsValue, OptionHost, OptionColor, OptionUnknown,
+  OptionNumber, OptionInteger, OptionStateEmpty, StateDanglingLink, OptionPort, OptionNeedsValue, OptionHost, OptionColor, OptionUnknown,
   OptionEvery, NoCommand, UnknownCommand, NotifyUrl, NotifyNoSecretEnv, WorkspaceName,
   NeedsFile, TakesOneFile, TakesAtMostOneFile, ExplainTakes, EnterTakes, LogTakes, HistoryTakes,
   StateUsage, StateUnknownCommand, MigrateUsage, TestStateDir, NoJobFor,
