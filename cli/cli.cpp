@@ -86,7 +86,8 @@ const char* const usage_text =
     "  -h, --help      this help\n"
     "  --version       print the version\n"
     "\n"
-    "Exit codes: 0 done, 1 a job failed, 2 bad pipeline or usage, 3 state locked.\n";
+    "Exit codes: 0 done, 1 a job failed, 2 bad pipeline or usage, 3 state locked, 4 the state\n"
+    "could not be written during the run (what finished before is recorded: run again).\n";
 
 struct Args {
   std::string command;
@@ -306,7 +307,17 @@ int cmd_run(const Args& a, bool destroy) {
   if (a.dry_run) return finish(engine, 0);
   Progress shown(engine.job_count(), tty, use_color(a.color));
   progress = &shown;
-  RunResult r = engine.apply(shown.callbacks());
+  RunResult r;
+  try {
+    r = engine.apply(shown.callbacks());
+  } catch (const Error& e) {
+    if (e.code() != Code::State) throw;
+    // Jobs ran and what finished is recorded: not "bad input, nothing written" (exit 2).
+    shown.clear();
+    std::cout << std::flush;
+    std::cerr << "error: " << message(Msg::StateWriteInRun, {e.display()}) << "\n";
+    return 4;
+  }
   shown.clear();
   progress = nullptr;
   if (r.nothing_to_do) {

@@ -277,6 +277,9 @@ constexpr MsgEntry messages[] = {
      "state '{}': the copy plans differently from the original:\n{}--- against the copy ---\n{}"},
     {Msg::OutOfMemory, "out-of-memory", Code::Internal, "out of memory"},
     {Msg::UnknownError, "unknown-error", Code::Internal, "unknown error"},
+    {Msg::StateWriteInRun, "state-write-in-run", Code::State,
+     "{}\nthe state could not be written during the run: what finished before is recorded; "
+     "run again once the state can be written (exit 4)"},
     // state mv and the other inspections
     {Msg::NotAKey, "not-a-key", Code::Usage, "'{}' is not a Type/identifier key" OCHRE_HELP},
     {Msg::MoveTypes, "move-types", Code::Usage,
