@@ -308,10 +308,16 @@ int cmd_run(const Args& a, bool destroy) {
   Progress shown(engine.job_count(), tty, use_color(a.color));
   progress = &shown;
   RunResult r;
+  bool jobs_started = false;
   try {
-    r = engine.apply(shown.callbacks());
+    Callbacks callbacks = shown.callbacks();
+    callbacks.started = [&jobs_started, started = callbacks.started](const auto& job) {
+      jobs_started = true;
+      if (started) started(job);
+    };
+    r = engine.apply(callbacks);
   } catch (const Error& e) {
-    if (e.code() != Code::State) throw;
+    if (e.code() != Code::State || !jobs_started) throw;  // nothing ran: exit 2 as before
     // Jobs ran and what finished is recorded: not "bad input, nothing written" (exit 2).
     shown.clear();
     std::cout << std::flush;
