@@ -49,8 +49,8 @@ std::string outcome_of(const TempDir& dir, int run, const std::string& key) {
 
 }  // namespace
 
-TEST_CASE("--timeout: a hook waiting on a command or busy in Lua fails, its command killed; "
-          "dependents are skipped, other jobs go on",
+TEST_CASE("the run's timeout stops a hook waiting on a command or busy in Lua: the job fails, its "
+          "command killed, dependents skipped, other jobs go on",
           "[e2e][timeout]") {
   TempDir dir;
   dir.write("pipeline.lua", pipeline(dir, false));
