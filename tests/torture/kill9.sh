@@ -55,7 +55,11 @@ LUA
 export TDIR=$DIR
 run() { OCHRE_STATE="$STATE" "$OCHRE" "$@"; }
 query() {
-  if [[ $STATE == postgres* ]]; then psql -qAt "$STATE" -c "$1"; else sqlite3 "$STATE" "$1"; fi
+  if [[ $STATE == postgres* ]]; then  # schema "ochre", keys as bytea
+    PGOPTIONS=--search_path=ochre psql -qAt "$STATE" -c "${1//key || /convert_from(key, 'UTF8') || }"
+  else
+    sqlite3 "$STATE" "$1"
+  fi
 }
 kills=0
 lost=0 unfinished=0 double=0 integrity=0
