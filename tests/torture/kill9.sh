@@ -56,7 +56,8 @@ export TDIR=$DIR
 run() { OCHRE_STATE="$STATE" "$OCHRE" "$@"; }
 query() {
   if [[ $STATE == postgres* ]]; then  # schema "ochre", keys as bytea
-    PGOPTIONS=--search_path=ochre psql -qAt "$STATE" -c "${1//key || /convert_from(key, 'UTF8') || }"
+    local as_text="convert_from(key, 'UTF8') || "
+    PGOPTIONS=--search_path=ochre psql -qAt "$STATE" -c "${1//key || /$as_text}"
   else
     sqlite3 "$STATE" "$1"
   fi
