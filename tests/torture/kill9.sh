@@ -71,7 +71,8 @@ for phase in 1 2 3 4; do
   cmd=run; [[ $phase == 4 ]] && cmd=destroy  # phase 4 destroys what phase 3 left
   n=0
   while (( n < per_phase )); do
-    run $cmd pipeline.lua --timeout 1 -j 4 >/dev/null 2>&1 &
+    # Not through run(): $! must be ochre itself, not a subshell around it.
+    OCHRE_STATE="$STATE" "$OCHRE" $cmd pipeline.lua --timeout 1 -j 4 >/dev/null 2>&1 &
     pid=$!
     sleep "0.$(printf '%03d' $(( RANDOM % 400 )))"
     if kill -9 "$pid" 2>/dev/null; then n=$((n + 1)); kills=$((kills + 1)); fi
