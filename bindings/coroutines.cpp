@@ -6,6 +6,12 @@
 
 namespace ochre::lua {
 
+std::string seconds_text(double seconds) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%g", seconds);
+  return buf;
+}
+
 JobContext* Session::context_of(lua_State* L) {
   auto it = contexts_.find(L);
   return it == contexts_.end() ? nullptr : it->second.get();
@@ -31,10 +37,17 @@ void Session::start_hook(std::unique_ptr<JobContext> ctx, int nargs) {
 void Session::resume(JobContext& ctx, int nargs) {
   ++resume_depth_;
   ++resumes_;
+  bool watched = watchdog_ != nullptr;
+  if (watched) watchdog_->enter(ctx.label, ctx.timeout, ctx.deadline);
   int rc = lua_resume(ctx.co, nargs);
+  Watchdog::Reason stopped = watched ? watchdog_->leave() : Watchdog::None;
   --resume_depth_;
   JobOutcome out;
-  if (rc == LUA_YIELD) {
+  if (rc != 0 && rc != LUA_YIELD && stopped != Watchdog::None) {
+    out.kind = stopped == Watchdog::TimedOut ? JobOutcome::Failed : JobOutcome::Interrupted;
+    out.error = stopped == Watchdog::TimedOut ? message(Msg::HookTimedOut, {ctx.label, seconds_text(ctx.timeout)})
+                                              : ctx.label + " was interrupted";
+  } else if (rc == LUA_YIELD) {
     if (ctx.waiting) return;
     out.kind = JobOutcome::Failed;
     out.error = message(Msg::HookYielded, {ctx.label});
@@ -66,6 +79,26 @@ void Session::finish(JobContext& ctx, JobOutcome outcome, bool reusable) {
   }
   contexts_.erase(co);  // ctx is gone from here on
   if (done) done(std::move(outcome));
+}
+
+Watchdog& Session::watchdog() {
+  if (!watchdog_) watchdog_ = std::make_unique<Watchdog>(L());
+  return *watchdog_;
+}
+
+bool Session::stop_job(int index) {
+  for (auto& [co, ctx] : contexts_) {
+    if (ctx->index != index) continue;
+    if (Wait* w = ctx->waiting) {
+      w->job = nullptr;
+      w->cancel();
+    }
+    emit_lines(*ctx, true);
+    luaL_unref(L(), LUA_REGISTRYINDEX, ctx->thread_ref);
+    contexts_.erase(co);
+    return true;
+  }
+  return false;
 }
 
 void Session::abandon_all() {
@@ -137,6 +170,8 @@ void Session::emit_lines(JobContext& ctx, bool flush) {
     size_t nl = ctx.partial.find('\n', start);
     if (nl == std::string::npos) break;
     std::string_view line(ctx.partial.data() + start, nl - start);
+    std::string masked;
+    if (redactor) line = masked = redactor->apply(std::string(line));
     if (options.job_output) {
       options.job_output(ctx.key, line);
     } else {

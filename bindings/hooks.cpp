@@ -40,7 +40,7 @@ void LuaHookRunner::push_stored(const Plan& plan, const std::string& key,
   cache[key] = luaL_ref(L, LUA_REGISTRYINDEX);
 }
 
-void LuaHookRunner::start(int, const Job& job, const Plan& plan, const Graph& graph, Done done) {
+void LuaHookRunner::start(int index, const Job& job, const Plan& plan, const Graph& graph, Done done) {
   lua_State* L = s_.L();
   int top = lua_gettop(L);
   const char* hook = action_name(job.action);
@@ -163,6 +163,12 @@ void LuaHookRunner::start(int, const Job& job, const Plan& plan, const Graph& gr
   auto ctx = std::make_unique<JobContext>();
   ctx->key = key;
   ctx->label = label;
+  ctx->index = index;
+  if (limit_.index == index && limit_.seconds > 0) {
+    ctx->timeout = limit_.seconds;
+    ctx->deadline = limit_.deadline;
+    s_.watchdog();  // resumes are watched from here on
+  }
   ctx->on_return = std::move(on_return);
   ctx->done = std::move(finish);
   s_.start_hook(std::move(ctx), nargs);

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "bindings/lua_state.hpp"
+#include "bindings/watchdog.hpp"
 #include "engine/apply.hpp"
 #include "engine/slurm.hpp"
 #include "engine/spawner.hpp"
@@ -73,6 +74,9 @@ struct JobContext {
   bool raw = false;      // output goes straight to the terminal (ochre enter)
   Wait* waiting = nullptr;
   int cluster_calls = 0;  // cluster commands it ran so far (the next one's journal slot)
+  int index = -1;        // the job's index in the plan (-1: not a job of an apply)
+  double timeout = 0;    // seconds it may take (0: no limit), and until when (steady clock)
+  double deadline = 0;
   // Turns the hook's return values (on co, from index 1) into the outcome.
   std::function<JobOutcome(lua_State* co, int nresults)> on_return;
   HookRunner::Done done;
@@ -154,6 +158,10 @@ class Session : public PipelineSource {
                                std::function<JobOutcome(lua_State*, int)> on_return, bool raw = false);
   // Kills every running hook's waits; their coroutines are dropped.
   void abandon_all();
+  // The same for the hook of job `index` (its time is up); false when none runs.
+  bool stop_job(int index);
+  // Watches hooks busy in Lua (timeouts, signals); made on first use.
+  Watchdog& watchdog();
   // Drives the loop until `done()` holds (a waiting call outside a coroutine).
   void run_until(const std::function<bool()>& done);
   // Whether a hook is running (a waiting call then yields rather than blocks).
@@ -188,6 +196,7 @@ class Session : public PipelineSource {
   std::vector<Wait*> cancel_cluster_waits();
   // --fail-fast: cancels them and ends their hooks' jobs as interrupted.
   void interrupt_cluster_jobs();
+  const Redactor* redactor = nullptr;  // while an apply runs: masks hooks' output lines
   // Set by the engine that owns this session when Lua may call ochre.apply/plan/destroy
   // for real (a LuaJIT host that did require "ochre"). [-0, +1, e]
   std::function<int(lua_State* L, const char* verb)> lua_verb;
@@ -227,7 +236,11 @@ class Session : public PipelineSource {
   unsigned long absent_at_ = ~0UL;  // resumes_ when the files root was found absent
   bool files_cached_ = false;
   int resume_depth_ = 0;  // > 0 while a hook runs
+  std::unique_ptr<Watchdog> watchdog_;  // before lua_ is closed: declared after it
 };
+
+// "2", "0.5": seconds as messages show them.
+std::string seconds_text(double seconds);
 
 // Installs the `ochre` module (DSL + natives) into the session's Lua state.
 void install_module(Session& session);
@@ -256,8 +269,20 @@ class LuaHookRunner : public HookRunner {
   void reread(int node, const Graph& graph, Reread done) override;
   void cancel_cluster_jobs() override { s_.interrupt_cluster_jobs(); }
   int waiting_elsewhere() const override;
+  void limit(int index, double seconds) override { limit_ = {index, seconds, Watchdog::now() + seconds}; }
+  void stop(int index) override { s_.stop_job(index); }
+  void count_signals(bool on) override { s_.watchdog().count_signals(on); }
+  void redact_with(const Redactor* r) override { s_.redactor = r; }
+  void on_stuck(Stuck stuck) override {
+    limit_ = {};  // a run begins or ends
+    s_.watchdog().on_stuck(std::move(stuck));
+  }
 
  private:
+  struct Limit {
+    int index = -1;
+    double seconds = 0, deadline = 0;
+  } limit_;  // the last job given a timeout (HookRunner::limit)
   void push_stored(const Plan& plan, const std::string& key, std::unordered_map<std::string, int>& cache);
   Session& s_;
 };

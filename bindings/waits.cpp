@@ -461,6 +461,20 @@ int l_ochre_sh(lua_State* L) {
   bool has_stdin = false, quiet = false;
   double timeout = 0;
   if (lua_istable(L, 2)) {
+    lua_pushnil(L);
+    while (lua_next(L, 2)) {
+      static const char* const known[] = {"env", "cwd", "stdin", "quiet", "timeout", "check"};
+      bool ok = lua_type(L, -2) == LUA_TSTRING;
+      const char* name = ok ? lua_tostring(L, -2) : "?";
+      if (ok) {
+        ok = false;
+        for (const char* k : known) ok = ok || std::strcmp(k, name) == 0;
+      }
+      if (!ok) throw UserError(message(Msg::ShUnknownOption, {lua_type(L, -2) == LUA_TSTRING ? name : luaL_typename(L, -2)}));
+      if ((std::strcmp(name, "quiet") == 0 || std::strcmp(name, "check") == 0) && !lua_isboolean(L, -1))
+        throw UserError(message(Msg::ShQuiet, {name}));
+      lua_pop(L, 1);
+    }
     env = command_env(L, 2);
     lua_getfield(L, 2, "cwd");
     if (!lua_isnil(L, -1)) {

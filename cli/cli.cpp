@@ -56,6 +56,7 @@ Options engine_options(const Args& a) {
   o.fail_fast = a.fail_fast;
   o.executor = a.executor;
   o.lock_timeout = a.lock_timeout;
+  o.timeout = a.timeout;
   o.targets = a.targets;
   o.replace = a.replace;
   o.excludes = a.excludes;
@@ -160,23 +161,41 @@ int cmd_run(const Args& a, bool destroy) {
     std::cerr << message(Msg::DeleteDeclined) << "\n";
     return finish(engine, 1);
   }
-  if (a.json) {
-    RunResult r = engine.apply(events.callbacks());
-    events.run_finished(r);
-    return finish(engine, r.exit_code());
-  }
-  Progress shown(engine.job_count(), live, use_color(a.color, STDOUT_FILENO), use_color(a.color, STDERR_FILENO));
-  progress = &shown;
-  RunResult r = engine.apply(shown.callbacks());
-  shown.finish();
-  progress = nullptr;
-  if (r.nothing_to_do) {
+  // Once jobs ran and what finished is recorded, a state that cannot be written is not
+  // "bad input, nothing written" (exit 2): exit 4.
+  bool jobs_started = false;
+  auto counted = [&jobs_started](Callbacks callbacks) {
+    callbacks.started = [&jobs_started, started = callbacks.started](const auto& job) {
+      jobs_started = true;
+      if (started) started(job);
+    };
+    return callbacks;
+  };
+  try {
+    if (a.json) {
+      RunResult r = engine.apply(counted(events.callbacks()));
+      events.run_finished(r);
+      return finish(engine, r.exit_code());
+    }
+    Progress shown(engine.job_count(), live, use_color(a.color, STDOUT_FILENO), use_color(a.color, STDERR_FILENO));
+    progress = &shown;
+    RunResult r = engine.apply(counted(shown.callbacks()));
+    shown.finish();
+    progress = nullptr;
+    if (r.nothing_to_do) {
+      report_undelivered(r);
+      return finish(engine, 0);
+    }
+    std::cout << shown.bold() << r.summary << shown.reset() << "\n";
     report_undelivered(r);
-    return finish(engine, 0);
+    return finish(engine, r.exit_code());
+  } catch (const Error& e) {
+    progress = nullptr;
+    if (e.code() != Code::State || !jobs_started) throw;  // nothing ran: exit 2 as before
+    std::cout << std::flush;
+    std::cerr << "error: " << message(Msg::StateWriteInRun, {e.display()}) << "\n";
+    return 4;
   }
-  std::cout << shown.bold() << r.summary << shown.reset() << "\n";
-  report_undelivered(r);
-  return finish(engine, r.exit_code());
 }
 
 int cmd_plan(const Args& a) {

@@ -252,6 +252,13 @@ double number_arg(const std::string& name, const std::string& text, double min) 
   return v;
 }
 
+int int_arg(const std::string& name, const std::string& text, double min) {
+  double v = number_arg(name, text, min);
+  if (v != static_cast<double>(static_cast<int>(v)))
+    fail(Msg::OptionInteger, {name, std::to_string(static_cast<int>(min)), text});
+  return static_cast<int>(v);
+}
+
 int port_arg(const std::string& text) {
   char* end = nullptr;
   long v = std::strtol(text.c_str(), &end, 10);
@@ -396,9 +403,10 @@ Args parse(int argc, char** argv) {
     return &text;
   };
   const Spec* jobs = spec_named("--jobs");
-  if (auto t = check(&Raw::jobs, "--jobs")) a.jobs = static_cast<int>(number_arg(typed_name(*jobs, rest), *t, 1));
+  if (auto t = check(&Raw::jobs, "--jobs")) a.jobs = int_arg(typed_name(*jobs, rest), *t, 1);
   if (auto t = check(&Raw::lock_timeout, "--lock-timeout")) a.lock_timeout = number_arg("--lock-timeout", *t, 0);
-  if (auto t = check(&Raw::limit, "--limit")) a.limit = static_cast<int>(number_arg("--limit", *t, 0));
+  if (auto t = check(&Raw::limit, "--limit")) a.limit = int_arg("--limit", *t, 0);
+  if (app.get_option("--state")->count() && a.state.empty()) fail(Msg::OptionStateEmpty);
   if (auto t = check(&Raw::notify_timeout, "--notify-timeout")) a.notify_timeout = number_arg("--notify-timeout", *t, 0);
   if (auto t = check(&Raw::timeout, "--timeout")) a.timeout = number_arg("--timeout", *t, 0);
   if (auto t = check(&Raw::port, "--port")) a.port = port_arg(*t);

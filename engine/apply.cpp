@@ -2,6 +2,8 @@
 
 #include <uv.h>
 
+#include <chrono>
+#include <cstdio>
 #include <deque>
 #include <optional>
 #include <queue>
@@ -104,6 +106,18 @@ class Scheduler {
     report_.outcome.assign(plan_.jobs.size(), -1);
     for (size_t j = 0; j < plan_.jobs.size(); ++j)
       if (!remaining_[j]) ready_.push(static_cast<int>(j));
+    runner_.on_stuck([this](const std::string& why) { stuck(why); });
+    for (const StoredInstance& st : plan_.stored)
+      if (!st.sensitive.empty()) redactor_.add(st.fields, st.sensitive);
+    for (const Node& node : graph_.nodes())
+      if (!node.sensitive.empty()) redactor_.add(node.fields, node.sensitive);
+    runner_.redact_with(redactor_.empty() ? nullptr : &redactor_);
+  }
+
+  ~Scheduler() {
+    runner_.on_stuck({});
+    runner_.redact_with(nullptr);
+    for (uv_timer_t*& t : timers_) close_timer(t);
   }
 
   // Runs every job left, as many at once as allowed.
@@ -157,6 +171,8 @@ class Scheduler {
   }
 
   ApplyReport end() {
+    runner_.on_stuck({});
+    runner_.redact_with(nullptr);
     Batch batch(state_);  // the run's end and its notification commit together
     // Jobs never started (a stop was asked for) are recorded, so the journal is whole.
     for (size_t j = 0; j < plan_.jobs.size(); ++j)
@@ -184,8 +200,10 @@ class Scheduler {
   // The scheduler's own handles (Ctrl-C, the progress tick), closed on every way out.
   class Handles {
    public:
-    Handles(uv_loop_t* loop, Scheduler* s, bool signals, bool tick) : loop_(loop), signals_(signals), tick_(tick) {
+    Handles(uv_loop_t* loop, Scheduler* s, bool signals, bool tick)
+        : loop_(loop), runner_(s->runner_), signals_(signals), tick_(tick) {
       if (signals_) {
+        runner_.count_signals(true);
         for (auto [handle, signum] : {std::pair{&sigint_, SIGINT}, std::pair{&sigterm_, SIGTERM}}) {
           uv_signal_init(loop, handle);
           handle->data = s;
@@ -202,6 +220,7 @@ class Scheduler {
     }
     ~Handles() {
       if (signals_) {
+        runner_.count_signals(false);
         uv_close(reinterpret_cast<uv_handle_t*>(&sigint_), nullptr);
         uv_close(reinterpret_cast<uv_handle_t*>(&sigterm_), nullptr);
       }
@@ -211,6 +230,7 @@ class Scheduler {
 
    private:
     uv_loop_t* loop_;
+    HookRunner& runner_;
     bool signals_, tick_;
     uv_signal_t sigint_, sigterm_;
     uv_timer_t ticker_;
@@ -399,6 +419,7 @@ class Scheduler {
     journal_id_[j] = batching_ ? 0 : state_.job_started(report_.run, j, job.action, target(j));
     started_[j] = 1;
     ++running_;
+    arm_timeout(j);
     if (replace_first_[j]) {
       replace_first_[j] = 0;
       Job old = job;  // the stored version's delete, then (drain) the create
@@ -439,6 +460,11 @@ class Scheduler {
 
   void finish(int j, JobOutcome outcome) {
     if (report_.outcome[j] >= 0) return;  // abandoned already
+    if (!timers_.empty()) close_timer(timers_[j]);
+    if (!redactor_.empty()) {  // a hook's error or output may quote a sensitive value
+      outcome.error = redactor_.apply(std::move(outcome.error));
+      outcome.output = redactor_.apply(std::move(outcome.output));
+    }
     if (retry_later(j, outcome)) return;
     --running_;
     give_back_pool(j);
@@ -475,6 +501,95 @@ class Scheduler {
     std::string why = job.key + (pending ? " is pending" : outcome.kind == JobOutcome::Interrupted
                                                                ? " was interrupted" : " failed");
     skip_users(j, why, pending);
+  }
+
+  // ---- timeouts ----
+  // A job's hook may take its node's lifecycle timeout, else the run's. While it waits on
+  // the loop its timer sees it; busy in code, the runner does (HookRunner::limit).
+
+  double timeout_of(int j) const {
+    const Job& job = plan_.jobs[j];
+    double t = job.node >= 0 ? graph_.lifecycle(job.node).timeout : 0;
+    return t > 0 ? t : opts_.timeout;
+  }
+
+  void arm_timeout(int j) {
+    double t = timeout_of(j);
+    if (!(t > 0)) return;
+    runner_.limit(j, t);
+    if (timers_.empty()) timers_.assign(plan_.jobs.size(), nullptr);
+    auto* timer = new uv_timer_t;
+    uv_timer_init(opts_.loop, timer);
+    timer->data = this;
+    uv_timer_start(timer, on_timeout, static_cast<uint64_t>(t * 1000 + 0.5), 0);
+    timers_[j] = timer;
+  }
+
+  static void close_timer(uv_timer_t*& timer) {
+    if (!timer) return;
+    uv_timer_stop(timer);
+    uv_close(reinterpret_cast<uv_handle_t*>(timer),
+             [](uv_handle_t* h) { delete reinterpret_cast<uv_timer_t*>(h); });
+    timer = nullptr;
+  }
+
+  static void on_timeout(uv_timer_t* timer) {
+    auto* self = static_cast<Scheduler*>(timer->data);
+    for (size_t j = 0; j < self->timers_.size(); ++j)
+      if (self->timers_[j] == timer) return self->timed_out(static_cast<int>(j));
+  }
+
+  void timed_out(int j) {
+    if (report_.outcome[j] >= 0) return;
+    for (const auto& c : completed_)
+      if (c.first == j) return;  // it ended before its time was up
+    runner_.stop(j);
+    for (auto it = deleted_.begin(); it != deleted_.end();)  // a replace between its halves
+      it = *it == j ? deleted_.erase(it) : it + 1;
+    JobOutcome o;
+    o.kind = JobOutcome::Failed;
+    o.error = message(Msg::HookTimedOut, {plan_.jobs[j].key + ": " + action_name(plan_.jobs[j].action),
+                                          seconds_text(timeout_of(j))});
+    completed_.emplace_back(j, std::move(o));
+  }
+
+  static std::string seconds_text(double s) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%g", s);
+    return buf;
+  }
+
+  // Called by the runner from another thread: a hook is stuck where nothing can stop
+  // it, and this thread never comes back. Records the running jobs as interrupted and
+  // the run's end, then commits; the runner ends the process.
+  void stuck(const std::string& why) {
+    // The group committer's thread must not commit meanwhile, nor after: the process
+    // ends once this returns, so the lock is never given back.
+    state_.hook_use().lock();
+    try {
+      timers_.clear();  // closed with the process
+      while (!completed_.empty()) {  // hooks that ended: their outcomes stand
+        auto [j, outcome] = std::move(completed_.front());
+        completed_.pop_front();
+        finish(j, std::move(outcome));
+      }
+      std::vector<int> running;
+      for (size_t j = 0; j < plan_.jobs.size(); ++j)
+        if (started_[j] && report_.outcome[j] < 0) running.push_back(static_cast<int>(j));
+      for (int j : running) {
+        JobOutcome o;
+        o.kind = JobOutcome::Interrupted;
+        o.error = why.rfind(plan_.jobs[j].key + ":", 0) == 0
+                      ? why
+                      : plan_.jobs[j].key + ": " + action_name(plan_.jobs[j].action) + " was interrupted";
+        finish(j, std::move(o));
+      }
+      signals_ = std::max(signals_, 1);  // the run's outcome: interrupted
+      end();
+      if (batching_) state_.commit_batch();
+    } catch (const std::exception&) {
+      // The next run finds them unfinished and records them as interrupted.
+    }
   }
 
   // Writes `event` of this run to the outbox, for each webhook that wants it.
@@ -585,6 +700,7 @@ class Scheduler {
       if (report_.outcome[j] >= 0) return;  // abandoned meanwhile
       if (stopping()) return finish(j, outcome);  // no retry once a stop was asked for
       journal_id_[j] = state_.job_started(report_.run, j, plan_.jobs[j].action, target(j));
+      arm_timeout(j);
       run_hook(j);
     });
     return true;
@@ -627,6 +743,8 @@ class Scheduler {
   std::vector<char> replace_first_;  // by job: decided as a replace, its delete not run yet
   std::vector<char> cut_;        // by node: its outputs are as stored (dependents may be cut off)
   std::vector<char> moved_;      // by node: its ids changed while the run decided it
+  Redactor redactor_;  // the sensitive values of the plan's instances, stored and planned
+  std::vector<uv_timer_t*> timers_;  // by job: its timeout's timer while it runs (empty: none yet)
   int running_ = 0;
   int retrying_ = 0;  // jobs waiting for their next attempt
   int signals_ = 0;

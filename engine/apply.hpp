@@ -9,6 +9,7 @@
 
 #include "engine/notify.hpp"
 #include "engine/planner.hpp"
+#include "engine/sensitive.hpp"
 #include "engine/state.hpp"
 
 struct uv_loop_s;
@@ -41,6 +42,27 @@ class HookRunner {
   // How many running jobs wait on work that runs elsewhere (a cluster job): they hold
   // no slot of -j, since the cluster queues that work itself.
   virtual int waiting_elsewhere() const { return 0; }
+
+  // Timeouts and signals. `limit` comes right before `start` when the job's hook may
+  // take `seconds` at most: a runner that can tell its code is busy past that (not
+  // waiting on the loop, where the scheduler's timer sees it) ends the job itself,
+  // Failed with Msg::HookTimedOut's text.
+  virtual void limit(int index, double seconds) { (void)index, (void)seconds; }
+  // The job's time is up while it waits on the loop: kill its commands and drop it;
+  // its `done` is never called afterwards.
+  virtual void stop(int index) { (void)index; }
+  // Between on and off the run handles Ctrl-C and SIGTERM: a runner may end code busy in
+  // a hook (the loop not running) when the second arrives, as Interrupted.
+  virtual void count_signals(bool on) { (void)on; }
+  // Set for the run (cleared at its end): what a runner calls, from another thread,
+  // when a hook could be neither stopped nor interrupted (its thread never returns): it
+  // records the running jobs as interrupted and ends the run in the state. The runner
+  // then ends the process (exit 1); commands die with it.
+  using Stuck = std::function<void(const std::string& why)>;
+  virtual void on_stuck(Stuck stuck) { (void)stuck; }
+  // For the run (null at its end): what replaces sensitive values in the lines of output
+  // a runner shows as jobs run. Outcomes (error, output) are redacted by the scheduler.
+  virtual void redact_with(const Redactor* redactor) { (void)redactor; }
 };
 
 struct ApplyEvents {
@@ -52,6 +74,7 @@ struct ApplyEvents {
 
 struct ApplyOptions {
   int jobs = 1;             // how many jobs may run at once
+  double timeout = 0;       // seconds any hook may take; a node's lifecycle says otherwise
   bool fail_fast = false;   // stop starting jobs after the first failure
   bool handle_signals = true;
   uv_loop_s* loop = nullptr;

@@ -171,6 +171,9 @@ constexpr MsgEntry messages[] = {
     {Msg::ShOptions, "sh-options", Code::LuaRuntime, "ochre.sh: options must be a table"},
     {Msg::ShCwd, "sh-cwd", Code::LuaRuntime, "ochre.sh: cwd must be a path"},
     {Msg::ShStdin, "sh-stdin", Code::LuaRuntime, "ochre.sh: stdin must be a string"},
+    {Msg::ShUnknownOption, "sh-unknown-option", Code::LuaRuntime,
+     "ochre.sh: unknown option '{}' (the options are env, cwd, stdin, quiet, timeout and check)"},
+    {Msg::ShQuiet, "sh-quiet", Code::LuaRuntime, "ochre.sh: {} must be true or false"},
     {Msg::ShFailed, "sh-failed", Code::LuaRuntime, "ochre.sh: {}"},
     {Msg::ShCannotStart, "sh-cannot-start", Code::LuaRuntime, "cannot start the command: {}"},
     {Msg::VerbInHook, "verb-in-hook", Code::LuaRuntime,
@@ -187,6 +190,11 @@ constexpr MsgEntry messages[] = {
      "{} failed: the hook yielded without waiting for anything (coroutine.yield is not for hooks; "
      "wait with ochre.sleep, ochre.sh, ...)"},
     {Msg::HookFailed, "hook-failed", Code::HookFailed, "{} failed: {}"},
+    {Msg::HookTimedOut, "hook-timed-out", Code::HookFailed, "{} timed out after {} s"},
+    {Msg::HookStuck, "hook-stuck", Code::HookFailed,
+     "{} timed out or was interrupted, but it is busy in compiled Lua code that cannot be "
+     "stopped: ochre ends here (exit 1); the running jobs are recorded as interrupted, their "
+     "commands are killed, and the next run retries them"},
     {Msg::NativeType, "native-type", Code::BadType, "native type {}: {}"},
     {Msg::BadKey, "bad-key", Code::Internal, "internal error (a bug in ochre): bad key {}"},
     {Msg::WaitingOnNothing, "waiting-on-nothing", Code::Internal, "internal error (a bug in ochre): waiting on nothing"},
@@ -284,6 +292,9 @@ constexpr MsgEntry messages[] = {
      "state '{}': the copy plans differently from the original:\n{}--- against the copy ---\n{}"},
     {Msg::OutOfMemory, "out-of-memory", Code::Internal, "out of memory"},
     {Msg::UnknownError, "unknown-error", Code::Internal, "unknown error"},
+    {Msg::StateWriteInRun, "state-write-in-run", Code::State,
+     "{}\nthe state could not be written during the run: what finished before is recorded; "
+     "run again once the state can be written (exit 4)"},
     // state mv and the other inspections
     {Msg::NotAKey, "not-a-key", Code::Usage, "'{}' is not a Type/identifier key" OCHRE_HELP},
     {Msg::MoveTypes, "move-types", Code::Usage,
@@ -312,6 +323,14 @@ constexpr MsgEntry messages[] = {
     {Msg::NotSentYet, "not-sent-yet", Code::NotNow, "not sent yet"},
     // the command line
     {Msg::OptionNumber, "option-number", Code::Usage, "option {} takes a number >= {} (got '{}')" OCHRE_HELP},
+    {Msg::OptionInteger, "option-integer", Code::Usage,
+     "option {} takes a whole number >= {} (got '{}')" OCHRE_HELP},
+    {Msg::OptionStateEmpty, "option-state-empty", Code::Usage,
+     "option --state needs a SQLite file or a postgres:// URL; leave it out for the default "
+     "(.ochre/state.db beside the pipeline)" OCHRE_HELP},
+    {Msg::StateDanglingLink, "state-dangling-link", Code::State,
+     "state '{}': a symbolic link to '{}', which does not exist: restore its target, or "
+     "remove the link to start a new state there"},
     {Msg::OptionPort, "option-port", Code::Usage,
      "option --port takes a port number from 0 (any free port) to 65535 (got '{}')" OCHRE_HELP},
     {Msg::OptionNeedsValue, "option-needs-value", Code::Usage, "option {} needs a value" OCHRE_HELP},

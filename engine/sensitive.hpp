@@ -22,4 +22,22 @@ bool is_sensitive(const Sensitive& sensitive, std::string_view type, std::string
 // `fields` of an instance of `type` with every sensitive value replaced by sensitive_text.
 Fields mask_fields(const Fields& fields, const Sensitive& sensitive, std::string_view type);
 
+// Replaces every value of a sensitive field, wherever it appears in a text (a hook's
+// error, its output, a command line), with sensitive_text. Strings (and the strings
+// inside lists and maps) of at least `min_length` bytes count: a shorter one would mask
+// ordinary text, and guessing it needs no trace anyway.
+class Redactor {
+ public:
+  static constexpr size_t min_length = 4;
+  // Adds the sensitive fields' values of one instance of `sensitive_fields`.
+  void add(const Fields& fields, const std::vector<std::string>& sensitive_fields);
+  bool empty() const { return secrets_.empty(); }
+  std::string apply(std::string text) const;
+
+ private:
+  void add_value(const Value& v);
+  std::vector<std::string> secrets_;  // longest first once applied
+  mutable bool sorted_ = true;
+};
+
 }  // namespace ochre

@@ -200,6 +200,8 @@ class SqliteState final : public StateStore {
     }
     std::error_code ec;
     bool exists = std::filesystem::exists(path_, ec);
+    if (!exists && std::filesystem::is_symlink(std::filesystem::symlink_status(path_, ec)))
+      fail(Msg::StateDanglingLink, {path_, std::filesystem::read_symlink(path_, ec).string()});
     if (mode == OpenMode::ReadOnly && !exists) return;  // empty, writes nothing
     if (exists && std::filesystem::is_directory(path_, ec))
       fail(Msg::StateIsDirectory, {path_});

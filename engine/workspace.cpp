@@ -420,6 +420,7 @@ void Workspace::begin_apply(const Callbacks& callbacks) {
   ApplyOptions opts;
   opts.jobs = options_.jobs > 0 ? options_.jobs : default_jobs();
   opts.fail_fast = options_.fail_fast;
+  opts.timeout = options_.timeout;
   opts.loop = loop_;
   opts.roots = destroying_ ? nullptr : &roots_;
   opts.clear_roots = destroy_all_;

@@ -62,9 +62,9 @@ enum class Msg {
   ValueTooDeep, ValueAt, ValueInstanceJson, ValueInstanceOutput, ValueKeySuffix,
   // the natives (bindings/natives.cpp, waits.cpp, module.cpp, hooks.cpp, ...)
   NativeTakes, JsonEncode, JsonDecode, WaitHere, WaitTimeout, SleepSeconds, WaitFileTakes,
-  WaitPidTakes, ShEnvTable, ShEnvNames, ShEnvValue, ShTakes, ShOptions, ShCwd, ShStdin, ShFailed,
+  WaitPidTakes, ShEnvTable, ShEnvNames, ShEnvValue, ShTakes, ShOptions, ShCwd, ShStdin, ShUnknownOption, ShQuiet, ShFailed,
   ShCannotStart, VerbInHook, VerbTakes, PrintTostring, CannotCreate, StdlibNoModule,
-  HookOutputs, HookReturn, HookYielded, HookFailed, NativeType, BadKey, WaitingOnNothing,
+  HookOutputs, HookReturn, HookYielded, HookFailed, HookTimedOut, HookStuck, NativeType, BadKey, WaitingOnNothing,
   LuaStateMemory, NoEmbedded, BadArgument,
   // the cluster executor (engine/slurm.cpp, bindings/cluster.cpp)
   ShExecutor, ShSlurmTable, ShSlurmOption, SlurmNoSbatch, SlurmRejected, SlurmUnreachable, SlurmEnded,
@@ -82,7 +82,7 @@ enum class Msg {
   PgCannotConnect, PgConnectionLost, PgCommitFailed, PqCannotLoad, PqNotFound, PqMissingFunction,
   LockFileOpen, LockFailed, LockedNoTimeout, DamagedEncoding, DamagedVersion, DamagedRow,
   DamagedRowForget, MigrateSame, MigrateNothing, MigrateDiffers, MigratePlansDiffer,
-  OutOfMemory, UnknownError,
+  OutOfMemory, UnknownError, StateWriteInRun,
   // state mv and the other inspections (engine/inspect.cpp, plan_format.cpp, planner.cpp, ...)
   NotAKey, MoveTypes, MoveTaken, MoveOlder, MoveDangling, UnknownKeyInPipeline,
   UnknownKeyNotStored, UnknownKeyAnywhere, GraphFormat,
@@ -90,8 +90,8 @@ enum class Msg {
   JobNotReady, JobNotSkippable, JobsWaitOnNothing, RefUnknown, PlanCycle, Sha256Failed,
   HmacFailed, NoRandomBytes, NotSentYet,
   // the command line (cli/)
-  OptionNumber, OptionPort, OptionNeedsValue, OptionHost, OptionColor, OptionUnknown,
-  OptionOfOtherCommand, OptionMisspelt, OptionExecutor, DeleteDeclined,
+  OptionNumber, OptionInteger, OptionStateEmpty, StateDanglingLink, OptionPort, OptionNeedsValue, OptionHost,
+  OptionColor, OptionUnknown, OptionOfOtherCommand, OptionMisspelt, OptionExecutor, DeleteDeclined,
   OptionEvery, NoCommand, UnknownCommand, NotifyUrl, NotifyNoSecretEnv, WorkspaceName,
   NeedsFile, TakesOneFile, TakesAtMostOneFile, ExplainTakes, EnterTakes, LogTakes, HistoryTakes,
   StateUsage, StateUnknownCommand, MigrateUsage, TestStateDir, NoJobFor, EvalInterrupted,

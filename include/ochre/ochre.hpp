@@ -55,6 +55,9 @@ struct Options {
   int jobs = 0;              // jobs at once; 0: the default (see default_jobs())
   bool fail_fast = false;    // stop starting jobs after the first failure
   double lock_timeout = 0;   // seconds to wait for another ochre's lock
+  // Seconds any hook may take (0: no limit); an instance's lifecycle timeout overrides
+  // it. A hook past it is stopped (its commands killed) and its job fails.
+  double timeout = 0;
   // A program that serves "PROG __spawn-server PARENT_PID": the fork server hook commands
   // start from, which kills them when its parent dies (the ochre binary and ochre-spawn
   // do). Empty: commands run under /bin/sh directly.

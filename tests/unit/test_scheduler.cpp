@@ -112,6 +112,16 @@ class FakeRunner : public HookRunner {
     uv_idle_stop(&idle_);
   }
 
+  std::set<std::string> never_end;  // keys of jobs that end only when stopped
+  std::vector<std::string> stopped;  // keys, in order
+  std::map<int, double> limits;      // by index: what HookRunner::limit said
+  void limit(int index, double seconds) override { limits[index] = seconds; }
+  void stop(int index) override {
+    stopped.push_back(plan_->jobs[index].key);
+    running.erase(std::find(running.begin(), running.end(), index));
+    done_.erase(index);
+  }
+
   // Ends running job `index` with its outcome.
   void end(int index) {
     const Job& job = plan_->jobs[index];
@@ -144,9 +154,14 @@ class FakeRunner : public HookRunner {
       self->hold = false;
     }
     if (self->on_turn) self->on_turn();
-    if (!self->hold && !self->running.empty())
-      self->end(self->ends == Ends::Last ? self->running.back() : self->running.front());
-    if (self->running.empty()) uv_idle_stop(h);
+    std::vector<int> can_end;
+    for (int j : self->running)
+      if (!self->never_end.count(self->plan_->jobs[j].key)) can_end.push_back(j);
+    if (!self->hold && !can_end.empty())
+      self->end(self->ends == Ends::Last ? can_end.back() : can_end.front());
+    bool left = false;  // a job that may still end by itself
+    for (int j : self->running) left = left || !self->never_end.count(self->plan_->jobs[j].key);
+    if (!left) uv_idle_stop(h);
   }
 
   uv_loop_t* loop_;
@@ -529,4 +544,54 @@ TEST_CASE("while a hook runs without waiting, what ended before it is committed 
     CHECK(!j.started.empty());
     CHECK(!j.ended.empty());
   }
+}
+
+TEST_CASE("a job past its timeout is stopped and fails, its dependents are skipped, the rest go on",
+          "[scheduler][timeout]") {
+  Fixture f;
+  f.options.jobs = 4;
+  Graph g = graph(diamond);
+  // T/a never ends by itself: its lifecycle's timeout (or the run's) stops it. T/e's own
+  // timeout is longer than the run's.
+  f.runner.never_end = {"T/a"};
+  Lifecycle quick;
+  quick.timeout = 0.05;
+  Lifecycle slower;
+  slower.timeout = 0.2;
+  std::string expect_a = "T/a: create timed out after 0.05 s";
+  SECTION("the instance's lifecycle says") { g.set_lifecycle(g.find("T/a"), g.add_lifecycle(quick)); }
+  SECTION("the run's default says, an instance's own timeout overrides it") {
+    f.options.timeout = 0.05;
+    g.set_lifecycle(g.find("T/e"), g.add_lifecycle(slower));
+  }
+  Plan plan = make_plan(g, {}, {});
+  ApplyReport r = f.apply(plan, g);
+  CHECK(f.runner.stopped == std::vector<std::string>{"T/a"});
+  CHECK(r.failed == 1);
+  CHECK(r.skipped == 3);
+  CHECK(r.done == 2);
+  auto journal = f.journal(r.run);
+  CHECK(journal["T/a"] == "failed: " + expect_a);
+  CHECK(journal["T/b"] == "skipped: T/a failed");
+  CHECK(journal["T/e"] == "done");
+  CHECK(journal["T/f"] == "done");
+  for (const Job& j : plan.jobs) {
+    CAPTURE(j.key);
+    double expect = j.key == "T/a" ? 0.05 : j.key == "T/e" && f.options.timeout > 0 ? 0.2
+                    : f.options.timeout;
+    if (expect > 0 && at(f.runner.log, "start " + j.key) >= 0)
+      CHECK(f.runner.limits[&j - &plan.jobs[0]] == expect);
+  }
+  CHECK(f.state->runs(1).at(0).outcome == "failed");
+}
+
+TEST_CASE("a job that ends before its timeout is done, its timer gone", "[scheduler][timeout]") {
+  Fixture f;
+  f.options.timeout = 30;
+  Graph g = graph(diamond);
+  ApplyReport r = f.apply(make_plan(g, {}, {}), g);
+  CHECK(r.done == 6);
+  CHECK(f.runner.stopped.empty());
+  CHECK(f.runner.limits.size() == 6);
+  CHECK_FALSE(uv_loop_alive(&f.loop.loop));  // no timer left behind
 }

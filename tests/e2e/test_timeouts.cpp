@@ -1,0 +1,130 @@
+// Hooks that run too long (issue 22, finding 1): --timeout and a lifecycle's timeout stop
+// a hook waiting on a command or busy in Lua; Ctrl-C twice and SIGTERM stop a busy hook;
+// compiled Lua that nothing can interrupt ends the run cleanly. The tests wait on what
+// they can observe (files hooks write, the process's end), never on fixed sleeps.
+#include <catch2/catch.hpp>
+
+#include <signal.h>
+
+#include <string>
+
+#include "e2e/harness.hpp"
+#include "e2e/helpers.hpp"
+#include "e2e/scheduler.hpp"
+
+using e2e::count;
+using e2e::sched_prelude;
+using e2e::TempDir;
+
+namespace {
+
+// W "cmd" waits on a command forever, W "lua" loops in Lua (interpreted, or compiled when
+// the pipeline says JIT = true), W "after" depends on W "cmd"; W "free" is independent.
+std::string pipeline(const TempDir& dir, bool jit) {
+  return sched_prelude(dir) + "local JIT = " + (jit ? "true" : "false") + R"(
+local W = ochre.component "W" {
+  fields = { after = false },
+  create = function(self)
+    append("ran", self.identifier)
+    local id = self.identifier
+    if id == "cmd" and not exists("cmd-ok") then
+      ochre.sh_ok("echo $$ > " .. path("cmd-pid") .. "; exec sleep 300")
+    elseif id == "lua" and not exists("lua-ok") then
+      if not JIT then jit.off() end
+      touch("busy")
+      local x = 0
+      while true do x = x + 1 end
+    end
+  end,
+}
+return { W "after" { after = W "cmd" {} }, W "free" {}, W "lua" {} }
+)";
+}
+
+std::string outcome_of(const TempDir& dir, int run, const std::string& key) {
+  auto rows = dir.query("SELECT outcome || ': ' || coalesce(error, '') FROM jobs WHERE run = " +
+                        std::to_string(run) + " AND key = '" + key + "'");
+  return rows.empty() ? "?" : rows[0];
+}
+
+}  // namespace
+
+TEST_CASE("the run's timeout stops a hook waiting on a command or busy in Lua: the job fails, its "
+          "command killed, dependents skipped, other jobs go on",
+          "[e2e][timeout]") {
+  TempDir dir;
+  dir.write("pipeline.lua", pipeline(dir, false));
+  auto r = dir.ochre({"run", "pipeline.lua", "--timeout", "0.5", "-j", "4"});
+  INFO(r.out << r.err);
+  CHECK(r.code == 1);
+  CHECK(count(r.err, "W/cmd: create timed out after 0.5 s") == 1);
+  CHECK(count(r.err, "W/lua: create timed out after 0.5 s") == 1);
+  CHECK(outcome_of(dir, 1, "W/cmd") == "failed: W/cmd: create timed out after 0.5 s");
+  CHECK(outcome_of(dir, 1, "W/lua") == "failed: W/lua: create timed out after 0.5 s");
+  CHECK(outcome_of(dir, 1, "W/after") == "skipped: W/cmd failed");
+  CHECK(outcome_of(dir, 1, "W/free") == "done: ");
+  auto pid = dir.lines("cmd-pid");
+  REQUIRE(pid.size() == 1);
+  CHECK(e2e::process_gone(std::stoi(pid[0])));
+  // The next run retries what timed out.
+  dir.write("cmd-ok", "");
+  dir.write("lua-ok", "");
+  auto again = dir.ochre({"run", "pipeline.lua", "--timeout", "5"});
+  INFO(again.out << again.err);
+  CHECK(again.code == 0);
+  CHECK(count(again.out, "3 done") == 1);
+}
+
+TEST_CASE("a negative or non-numeric --timeout is a usage error", "[e2e][timeout]") {
+  TempDir dir;
+  dir.write("pipeline.lua", pipeline(dir, false));
+  for (std::string bad : {"-1", "soon", ""}) {
+    auto r = dir.ochre({"run", "pipeline.lua", "--timeout", bad});
+    CAPTURE(bad, r.err);
+    CHECK(r.code == 2);
+    CHECK_FALSE(dir.exists("ran"));
+  }
+}
+
+TEST_CASE("a hook busy in compiled Lua past its timeout ends the run cleanly: exit 1, running "
+          "jobs interrupted, commands killed, the next run retries them",
+          "[e2e][timeout]") {
+  TempDir dir;
+  dir.write("pipeline.lua", pipeline(dir, true));
+  auto r = dir.ochre({"run", "pipeline.lua", "--timeout", "0.5", "-j", "4"});
+  INFO(r.out << r.err);
+  CHECK(r.code == 1);
+  CHECK(count(r.err, "W/lua: create timed out or was interrupted, but it is busy in compiled Lua") == 1);
+  CHECK(outcome_of(dir, 1, "W/lua") == "interrupted: W/lua: create timed out after 0.5 s");
+  CHECK(outcome_of(dir, 1, "W/cmd") == "interrupted: W/cmd: create was interrupted");
+  CHECK(dir.query("SELECT outcome FROM runs WHERE id = 1") == std::vector<std::string>{"interrupted"});
+  auto pid = dir.lines("cmd-pid");
+  if (pid.size() == 1) CHECK(e2e::wait_until([&] { return e2e::process_gone(std::stoi(pid[0])); }, 5));
+  dir.write("cmd-ok", "");
+  dir.write("lua-ok", "");
+  auto again = dir.ochre({"run", "pipeline.lua"});
+  INFO(again.out << again.err);
+  CHECK(again.code == 0);
+  CHECK(outcome_of(dir, 2, "W/lua") == "done: ");
+  CHECK(outcome_of(dir, 2, "W/after") == "done: ");
+}
+
+TEST_CASE("Ctrl-C then SIGTERM stop a hook busy in Lua, as two Ctrl-C stop a waiting one",
+          "[e2e][timeout][interrupt]") {
+  bool jit = GENERATE(false, true);
+  CAPTURE(jit);
+  TempDir dir;
+  dir.write("pipeline.lua", pipeline(dir, jit));
+  auto p = dir.start({"run", "pipeline.lua", "-j", "4"});
+  REQUIRE(dir.wait_for_file("busy"));
+  REQUIRE(p->signal_group(SIGINT));
+  REQUIRE(p->signal(SIGTERM));  // a different signal: never merged with the first
+  REQUIRE(e2e::wait_until([&] { return !p->running(); }, 20));
+  auto r = p->wait();
+  INFO(r.out << r.err);
+  CHECK(r.code == 1);
+  CHECK(outcome_of(dir, 1, "W/lua") == "interrupted: W/lua: create was interrupted");
+  CHECK(dir.query("SELECT outcome FROM runs WHERE id = 1") == std::vector<std::string>{"interrupted"});
+  // Compiled code is stopped when it next returns to the interpreter, or else the run
+  // ends from the watchdog ("busy in compiled Lua code"): the journal says the same.
+}
