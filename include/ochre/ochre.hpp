@@ -306,6 +306,11 @@ class Engine {
   // Renames FROM to TO (same type) without re-creating it; ids are recomputed so that a
   // pipeline renamed the same way plans nothing.
   void state_mv(const std::string& from, const std::string& to);
+  // `ochre import`: after load_file, adopts KEY, declared in the pipeline and not in the
+  // state, as it exists: its read hook runs and it is stored as applied with its fields
+  // as read and what read returned as its outputs; no create runs. A type without read,
+  // a KEY not declared or already stored is a user error, and nothing is written.
+  void import_instance(const std::string& key);
 
  private:
   struct Impl;
