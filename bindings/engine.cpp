@@ -69,6 +69,7 @@ std::vector<NodeInfo> Engine::nodes() const {
   return node_infos(impl_->workspace.current_plan(), impl_->graph());
 }
 
+bool Engine::plan_edits_state() const { return !impl_->workspace.current_plan().edits.empty(); }
 int Engine::job_count() const { return static_cast<int>(impl_->workspace.current_plan().jobs.size()); }
 
 JobInfo Engine::job(int index) const {

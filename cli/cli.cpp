@@ -188,8 +188,9 @@ int cmd_plan(const Args& a) {
   engine.plan();
   if (a.json) std::cout << engine.plan_json();
   else print_plan(engine);
-  // --exit-code: 1 when there are changes (2 and 3 keep their meanings).
-  return finish(engine, a.exit_code && engine.job_count() > 0 ? 1 : 0);
+  // --exit-code: 1 when there are changes, moves and removals included (2 and 3 keep
+  // their meanings).
+  return finish(engine, a.exit_code && (engine.job_count() > 0 || engine.plan_edits_state()) ? 1 : 0);
 }
 
 int cmd_explain(const Args& a) {

@@ -225,6 +225,9 @@ class Engine {
   // Every instance of the planned graph, sub-components before what uses them.
   std::vector<NodeInfo> nodes() const;
   int job_count() const;           // jobs().size(), without making them
+  // The plan's ochre.moved and ochre.removed change the state (a run writes them, even
+  // with no job to run).
+  bool plan_edits_state() const;
   JobInfo job(int index) const;    // jobs()[index], alone
   std::string plan_table() const;  // the original's table, or "No changes needed – ..."
   // The same table given to `write` in pieces: a long plan is never held as one string.

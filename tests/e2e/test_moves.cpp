@@ -61,6 +61,7 @@ return { db, App "a" { db = db } })"));
   CHECK(plan.out == "moved: Db/old -> Db/new (in the state only, no job)\n" + no_changes);
   auto json = dir.ochre({"plan", "p.lua", "--json"});
   CHECK(has(json.out, R"("moved":[{"from":"Db/old","to":"Db/new"}])"));
+  CHECK(dir.ochre({"plan", "p.lua", "--exit-code"}).code == 1);  // a change, though no job
   CHECK(dir.state_bytes() == before);  // plan writes nothing
 
   auto run = dir.ochre({"run", "p.lua"});
@@ -77,6 +78,7 @@ return { db, App "a" { db = db } })"));
   CHECK(has(dir.ochre({"history", "Db/new"}).out, "create"));
   // Done once: the `moved` is now ignored, and so it stays.
   CHECK(dir.ochre({"plan", "p.lua"}).out == no_changes);
+  CHECK(dir.ochre({"plan", "p.lua", "--exit-code"}).code == 0);
   CHECK(dir.ochre({"run", "p.lua"}).out == no_changes);
   CHECK(dir.ochre({"plan", "p.lua"}).out == no_changes);
 }
