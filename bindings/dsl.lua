@@ -479,6 +479,46 @@ function M.lifecycle(inst, opts)
   return inst
 end
 
+-- ochre.moved { from = "Type/old", to = "Type/new" } and ochre.removed { key = "Type/id",
+-- destroy = false }: read by the bindings (Session::moved, Session::removed) and applied
+-- by the engine (engine/moves.hpp). What is wrong is raised at the user's line.
+internal.moved, internal.removed = {}, {}
+local moved_from = {}
+
+-- Checks `t` has only the entries of `shape` (name -> checker); returns nil or what
+-- to show after "(got ...)".
+local function bad_entries(t, shape)
+  if type(t) ~= "table" or getmetatable(t) ~= nil or is_instance(t) then return describe(t) end
+  for k in pairs(t) do
+    if not shape[k] then return "an entry " .. describe(k) end
+  end
+  for name, ok in pairs(shape) do
+    if not ok(t[name]) then return name .. " = " .. describe(t[name]) end
+  end
+end
+local function is_key(v)
+  return type(v) == "string" and v:match("^[^/]+/.") ~= nil
+end
+local function type_of(key) return key:match("^([^/]+)/") end
+
+function M.moved(t)
+  local bad = bad_entries(t, { from = is_key, to = is_key })
+  if bad then error(msg("moved-table", bad), 2) end
+  if t.from == t.to then error(msg("moved-table", "from and to both " .. describe(t.to)), 2) end
+  if type_of(t.from) ~= type_of(t.to) then error(msg("moved-types", t.from, t.to), 2) end
+  local where = site(2)
+  local earlier = moved_from[t.from]
+  if earlier and earlier.load == internal.load then error(msg("moved-twice", t.from, earlier.site), 2) end
+  moved_from[t.from] = { site = where, load = internal.load }
+  internal.moved[#internal.moved + 1] = { from = t.from, to = t.to, site = where }
+end
+
+function M.removed(t)
+  local bad = bad_entries(t, { key = is_key, destroy = function(v) return v == nil or type(v) == "boolean" end })
+  if bad then error(msg("removed-table", bad), 2) end
+  internal.removed[#internal.removed + 1] = { key = t.key, destroy = t.destroy == true, site = site(2) }
+end
+
 local base_methods = {}
 
 -- self:path "name": a file in this instance's own area of the state directory (the

@@ -75,6 +75,7 @@ std::vector<NodeInfo> Engine::nodes() const {
   return node_infos(impl_->workspace.current_plan(), impl_->graph());
 }
 
+bool Engine::plan_edits_state() const { return !impl_->workspace.current_plan().edits.empty(); }
 int Engine::job_count() const { return static_cast<int>(impl_->workspace.current_plan().jobs.size()); }
 
 JobInfo Engine::job(int index) const {
@@ -132,6 +133,7 @@ std::string Engine::log(int limit, bool json) { return impl_->workspace.log(limi
 std::string Engine::history(const std::string& key, bool json) { return impl_->workspace.history(key, json); }
 void Engine::state_rm(const std::string& key) { impl_->workspace.state_rm(key); }
 void Engine::state_mv(const std::string& from, const std::string& to) { impl_->workspace.state_mv(from, to); }
+void Engine::import_instance(const std::string& key) { impl_->workspace.import_instance(key); }
 
 std::string webhook_url_problem(std::string_view url) { return check_webhook_url(url); }
 

@@ -321,8 +321,18 @@ class Collector {
         lua_getfield(L, -1, "read");
         lua_remove(L, -2);
         lua_pushvalue(L, inst);
-        JobOutcome out = s_.run_hook_blocking(fkey, fkey + ": read", 1, [](lua_State*, int) {
-          return JobOutcome{};
+        // ochre import keeps what the read hook of its key returns: the outputs.
+        bool keep = fkey == s_.keep_read_of;
+        JobOutcome out = s_.run_hook_blocking(fkey, fkey + ": read", 1, [this, keep, &fkey](lua_State* co, int nres) {
+          JobOutcome o;
+          if (!keep || nres == 0 || !lua_istable(co, 1) || is_instance(co, 1)) return o;
+          try {
+            s_.kept_read = to_value(co, 1, [&](int) -> std::string { fail(Msg::ValueInstanceOutput); }, "outputs");
+          } catch (const Error& e) {
+            o.kind = JobOutcome::Failed;
+            o.error = message(Msg::HookOutputs, {fkey + ": read", e.what()});
+          }
+          return o;
         });
         if (out.kind != JobOutcome::Done) fail(Code::HookFailed, {out.error});
       }

@@ -372,4 +372,39 @@ std::vector<Endpoint> Session::webhooks() {
   return out;
 }
 
+// ochre.moved and ochre.removed, as dsl.lua checked and recorded them.
+std::vector<Moved> Session::moved() {
+  std::vector<Moved> out;
+  lua_State* L = this->L();
+  int top = lua_gettop(L);
+  push_internal("moved");
+  for (int i = 1, n = lua_istable(L, -1) ? static_cast<int>(lua_objlen(L, -1)) : 0; i <= n; ++i) {
+    lua_rawgeti(L, top + 1, i);
+    lua_getfield(L, -1, "from");
+    lua_getfield(L, -2, "to");
+    lua_getfield(L, -3, "site");
+    out.push_back({lua_tostring(L, -3), lua_tostring(L, -2), lua_tostring(L, -1)});
+    lua_settop(L, top + 1);
+  }
+  lua_settop(L, top);
+  return out;
+}
+
+std::vector<Removed> Session::removed() {
+  std::vector<Removed> out;
+  lua_State* L = this->L();
+  int top = lua_gettop(L);
+  push_internal("removed");
+  for (int i = 1, n = lua_istable(L, -1) ? static_cast<int>(lua_objlen(L, -1)) : 0; i <= n; ++i) {
+    lua_rawgeti(L, top + 1, i);
+    lua_getfield(L, -1, "key");
+    lua_getfield(L, -2, "site");
+    lua_getfield(L, -3, "destroy");
+    out.push_back({lua_tostring(L, -3), lua_tostring(L, -2), static_cast<bool>(lua_toboolean(L, -1))});
+    lua_settop(L, top + 1);
+  }
+  lua_settop(L, top);
+  return out;
+}
+
 }  // namespace ochre::lua

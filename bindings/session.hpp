@@ -112,6 +112,16 @@ class Session : public PipelineSource {
   bool type_defined(const std::string& type) override;
   Sensitive sensitive() override;
   std::vector<Endpoint> webhooks() override;
+  std::vector<Moved> moved() override;
+  std::vector<Removed> removed() override;
+  void keep_read_outputs(const std::string& key) override {
+    keep_read_of = key;
+    kept_read = Value::map();
+  }
+  Value read_outputs() override { return kept_read; }
+  // ochre import: the key whose read hook's returned table is kept (in kept_read).
+  std::string keep_read_of;
+  Value kept_read = Value::map();
   void set_source(std::string source) { source_ = std::move(source); }
   // Starts a new load of the pipeline (internal.load): a type declared again in it
   // replaces the earlier one (dsl.lua, M.component). A host's verb ends a load.

@@ -207,8 +207,9 @@ int cmd_plan(const Args& a) {
   engine.plan();
   if (a.json) std::cout << engine.plan_json();
   else print_plan(engine);
-  // --exit-code: 1 when there are changes (2 and 3 keep their meanings).
-  return finish(engine, a.exit_code && engine.job_count() > 0 ? 1 : 0);
+  // --exit-code: 1 when there are changes, moves and removals included (2 and 3 keep
+  // their meanings).
+  return finish(engine, a.exit_code && (engine.job_count() > 0 || engine.plan_edits_state()) ? 1 : 0);
 }
 
 int cmd_explain(const Args& a) {
@@ -343,6 +344,16 @@ int cmd_enter(const Args& a) {
   return 0;
 }
 
+// ochre import FILE KEY
+int cmd_import(const Args& a) {
+  if (a.positional.size() != 2) fail(Msg::ImportTakes);
+  Engine engine(engine_options(a));
+  engine.load_file(a.positional[0]);
+  engine.import_instance(a.positional[1]);
+  std::cout << message(Msg::Imported, {a.positional[1]}) << "\n";
+  return finish(engine, 0);
+}
+
 int dispatch(const Args& a) {
   if (a.command == "help") {
     std::cout << (a.help_for.empty() ? std::string(usage_text) : command_help(a.help_for));
@@ -359,6 +370,7 @@ int dispatch(const Args& a) {
   if (a.command == "graph") return cmd_graph(a);
   if (a.command == "test") return cmd_test(a);
   if (a.command == "enter") return cmd_enter(a);
+  if (a.command == "import") return cmd_import(a);
   if (a.command == "watch") {
     if (a.positional.size() != 1) fail(Msg::TakesOneFile, {"watch"});
     std::optional<Cron> cron;

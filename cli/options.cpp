@@ -34,8 +34,9 @@ const char* const usage_text =
     "  state migrate --from STATE --to STATE [FILE]\n"
     "                  copy a whole state between SQLite and PostgreSQL into an empty\n"
     "                  one, then check the copy (and, with FILE, that both plan alike)\n"
-    "  import FILE KEY adopt something that exists as KEY of FILE: its read hook runs,\n"
-    "                  no create\n"
+    "  import FILE KEY adopt something that exists as KEY of FILE: its read hook runs\n"
+    "                  and it is stored as read (what read returns: its outputs), no\n"
+    "                  create\n"
     "  log [--limit N] the runs, newest first, with their jobs\n"
     "  repl [FILE]     explore a pipeline: Lua, :plan, :explain, :step through the jobs\n"
     "  watch FILE [--every DURATION | --cron EXPR]\n"
@@ -117,7 +118,8 @@ const Command commands[] = {
      "re-creating it; migrate copies a whole state into an empty one and checks the copy."},
     {"import", "import FILE KEY [OPTIONS]",
      "Adopt something that exists as KEY of FILE: its read hook runs and it is stored as\n"
-     "applied, without a create."},
+     "applied with its fields as read and what read returns as its outputs, without a\n"
+     "create. The pipeline's ochre.moved and ochre.removed are left to the next run."},
     {"log", "log [OPTIONS]", "The runs, newest first, with their jobs."},
     {"repl", "repl [FILE] [OPTIONS]", "Explore a pipeline: Lua, :plan, :explain, :step through the jobs."},
     {"watch", "watch FILE [OPTIONS]",

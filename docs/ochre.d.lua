@@ -35,7 +35,7 @@ function Instance:path(name) end
 ---@field doc? string
 ---@field lifecycle? ochre.Lifecycle Default lifecycle options of its instances (never hashed).
 ---@field create? fun(self: ochre.Instance): (table|ochre.Pending|nil) May return outputs.
----@field read? fun(self: ochre.Instance) Runs before hashing on every plan; may set fields.
+---@field read? fun(self: ochre.Instance): table|nil Runs before hashing on every plan; may set fields. What it returns is ignored, but by `ochre import`, which stores a returned table as the instance's outputs.
 ---@field update? fun(self: ochre.Instance, old: ochre.Instance): (table|ochre.Pending|nil) Nothing returned keeps the outputs.
 ---@field delete? fun(self: ochre.Instance) `self` is the stored version.
 ---@field validate? fun(self: ochre.Instance) Checks an instance's fields once they are given, where it is declared: raise to reject it (the error points at the declaring line). Not called for instances read from the state.
@@ -234,6 +234,23 @@ function ochre.settings(settings) end
 ---@param options ochre.Lifecycle
 ---@return I
 function ochre.lifecycle(instance, options) end
+
+---The stored instance `from` is renamed `to` (the same type) before the plan, as `ochre
+---state mv` does: ids recomputed, history and references follow, no delete and no
+---create. `plan` shows it; `run` writes it (`plan` writes nothing). Ignored once `from`
+---is no longer in the state; exit 2 when `to` already is.
+---`ochre.moved { from = "Db/old", to = "Db/new" }`
+---@param move { from: string, to: string }
+function ochre.moved(move) end
+
+---An instance the pipeline no longer declares: with `destroy = false` (the default) it
+---leaves the state without its delete hook, as `ochre state rm` does, but reviewed in
+---code, shown by `plan` and written by `run`; with `destroy = true` it is deleted as any
+---instance removed from the pipeline. Ignored once the state no longer holds it; exit 2
+---while the pipeline still declares it.
+---`ochre.removed { key = "Db/old", destroy = false }`
+---@param removal { key: string, destroy?: boolean }
+function ochre.removed(removal) end
 
 ---A check `ochre test FILE` runs after applying the pipeline (and before destroying
 ---it): `ochre.test("name", fn)` or `ochre.test "name" (fn)`. `fn` fails by raising and

@@ -94,7 +94,16 @@ std::vector<int> node_jobs(const Plan& plan, const Graph& graph) {
 }
 
 
+// What the plan's ochre.moved and ochre.removed change in the state, a line each.
+static std::string edits_text(const StateEdits& edits) {
+  std::string out;
+  for (const PlannedMove& m : edits.moves) out += message(Msg::PlanMoved, {m.from, m.to}) + "\n";
+  for (const std::string& key : edits.forgets) out += message(Msg::PlanForgotten, {key}) + "\n";
+  return out;
+}
+
 void format_table(const Plan& plan, const std::function<void(std::string_view)>& write) {
+  if (!plan.edits.empty()) write(edits_text(plan.edits));
   if (plan.empty()) {
     write(std::string(no_changes_text) + "\n");
     return;
@@ -212,6 +221,18 @@ std::string format_json(const Plan& plan, const Graph& graph, const Sensitive& s
   for (int r : graph.roots()) w.value(graph.node(r).key);
   w.end_array();
   w.member("inputs", inputs);  // the files the pipeline read while it loaded
+  if (!plan.edits.moves.empty()) {  // ochre.moved that the state needs
+    w.key("moved");
+    w.begin_array();
+    for (const PlannedMove& m : plan.edits.moves) {
+      w.begin_object();
+      w.member("from", m.from);
+      w.member("to", m.to);
+      w.end_object();
+    }
+    w.end_array();
+  }
+  if (!plan.edits.forgets.empty()) w.member("removed", plan.edits.forgets);  // ochre.removed, destroy = false
   w.end_object();
   out += '\n';
   return out;

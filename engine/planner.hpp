@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "engine/graph.hpp"
+#include "engine/moves.hpp"
 #include "engine/sensitive.hpp"
 #include "engine/state.hpp"
 
@@ -62,6 +63,9 @@ struct Plan {
   std::vector<StoredInstance> stored;
   KeyIndex stored_index;  // key -> index in `stored`
   std::vector<Job> jobs;  // in execution order: every dep has a smaller index
+  // The pipeline's ochre.moved and ochre.removed that change the state (`stored` shows
+  // it so changed): written by a run before its jobs, even when it has none.
+  StateEdits edits;
   bool empty() const { return jobs.empty(); }
   // The index in `stored` of the instance with this key, or -1.
   int stored_of(std::string_view key) const {

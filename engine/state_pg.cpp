@@ -676,7 +676,7 @@ class PgState final : public StateStore {
     writable();
     conn_->queue("DELETE FROM {S}.instances WHERE ws = $1::int4 AND key = $2::bytea", Params().int4(ws_).text(key));
     conn_->queue("DELETE FROM {S}.roots WHERE ws = $1::int4 AND key = $2::bytea", Params().int4(ws_).text(key));
-    conn_->flush();
+    done();  // with the batch, if one is open (ochre.removed with the moves of a run)
   }
 
   void set_breaks(const std::string& key, const std::vector<std::string>& breaks) override {
@@ -705,7 +705,7 @@ class PgState final : public StateStore {
                  Params().text(to).int4(ws_).text(from));
     conn_->queue("UPDATE {S}.versions SET key = $1::bytea WHERE ws = $2::int4 AND key = $3::bytea",
                  Params().text(to).int4(ws_).text(from));
-    conn_->flush();
+    done();  // with the batch, if one is open (the ochre.moved of a run)
   }
 
   void outbox_add(const std::vector<OutboxEvent>& events) override {

@@ -259,6 +259,9 @@ void Workspace::plan(bool destroy, const std::vector<std::string>& keys) {
   // A read of the state under way on its thread is waited for only once the walk of
   // the instances needs it (see PipelineSource::build_graph).
   std::unique_ptr<ReadAhead> ahead = take_read_ahead();
+  const std::vector<Moved> moved = source_.moved();
+  const std::vector<Removed> removed = source_.removed();
+  StateEdits edits;
   auto read_state = [&] {
     if (ahead && ahead->usable()) {
       stored = std::move(ahead->stored);
@@ -273,6 +276,9 @@ void Workspace::plan(bool destroy, const std::vector<std::string>& keys) {
       stored_index = index_stored(stored);
     }
     ahead.reset();
+    // The pipeline's moves and removals, as the state will be once a run wrote them.
+    edits = edit_stored(moved, removed, stored, roots);
+    if (!edits.empty()) stored_index = index_stored(stored);
   };
   drop_graph();
   plan_.reset();
@@ -296,7 +302,11 @@ void Workspace::plan(bool destroy, const std::vector<std::string>& keys) {
   destroying_ = destroy;
   destroy_all_ = destroy && keys.empty();
   destroy_keys_ = keys;
+  // A removal names an instance the pipeline no longer declares.
+  for (const Removed& r : removed)
+    if (graph_->find(r.key) >= 0) fail(Msg::RemovedDeclared, {r.key, graph_->node(graph_->find(r.key)).site}, r.site);
   plan_ = make_plan(*graph_, std::move(stored), po, std::move(stored_index));
+  plan_->edits = std::move(edits);
   timer.mark("plan");
   planned_locked_ = lock_ != nullptr;
 }
@@ -392,6 +402,12 @@ void Workspace::begin_apply(const Callbacks& callbacks) {
   }
   const Plan& p = current_plan();
   refuse_protected(p, *graph_);
+  if (!p.edits.empty()) {
+    // The moves and removals first, in a transaction of their own: the rows the jobs
+    // and record_protect write are those under the new names.
+    lock();
+    write_edits(state(true), p.edits);
+  }
   record_protect();
   std::vector<Endpoint> hooks = endpoints();
   if (p.empty()) {
@@ -541,6 +557,33 @@ void Workspace::state_rm(const std::string& key) {
   find_stored(st, key);
   st.forget(key);
   if (!held) unlock();
+}
+
+void Workspace::import_instance(const std::string& key) {
+  std::string type, identifier;
+  if (!split_key(key, type, identifier)) fail(Msg::NotAKey, {key});
+  lock();  // nobody else writes between what read saw and what is stored
+  source_.keep_read_outputs(key);
+  plan(false);
+  int n = graph_->find(key);
+  if (n < 0) fail(Msg::UnknownKeyInPipeline, {key});
+  if (current_plan().find_stored(key)) fail(Msg::ImportStored, {key});
+  const Node& node = graph_->node(n);
+  if (!node.has_read) fail(Msg::ImportNoRead, {key, node.type}, node.site);
+  JobOutcome outcome;
+  outcome.outputs = source_.read_outputs();
+  StoredInstance target = target_of(*graph_, n);
+  // One run of one job, recorded as a create that needed no hook: the instance, its
+  // version and the journal commit together (nothing half-imported).
+  StateStore& st = state(true);
+  st.begin_batch();
+  long long run = st.begin_run({"import", source_.source()});
+  st.job_done(run, 0, Action::Create, target, outcome);
+  st.end_run(run, "done", message(Msg::ImportDone, {key}));
+  st.commit_batch();
+  unlock();
+  drop_graph();
+  plan_.reset();
 }
 
 void Workspace::state_mv(const std::string& from, const std::string& to) {

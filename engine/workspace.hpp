@@ -12,6 +12,7 @@
 
 #include "engine/apply.hpp"
 #include "engine/graph.hpp"
+#include "engine/moves.hpp"
 #include "engine/notify.hpp"
 #include "engine/planner.hpp"
 #include "engine/sensitive.hpp"
@@ -49,6 +50,13 @@ class PipelineSource {
   virtual Sensitive sensitive() = 0;
   // The webhooks the pipeline declared (checked where they were declared).
   virtual std::vector<Endpoint> webhooks() = 0;
+  // Its ochre.moved and ochre.removed, in the order declared.
+  virtual std::vector<Moved> moved() { return {}; }
+  virtual std::vector<Removed> removed() { return {}; }
+  // `ochre import`: while the graph is built next, what the read hook of `key` returns
+  // (a table) is kept, and read_outputs() gives it (an empty map when it returned none).
+  virtual void keep_read_outputs(const std::string& key) { (void)key; }
+  virtual Value read_outputs() { return Value::map(); }
 };
 
 // What a job's start and end look like to a host: typed, indexed in the plan.
@@ -114,6 +122,10 @@ class Workspace {
   std::string history(const std::string& key, bool json);
   void state_rm(const std::string& key);
   void state_mv(const std::string& from, const std::string& to);
+  // `ochre import`: `key`, declared in the pipeline and not in the state, stored as
+  // applied with what its read hook saw (its fields as read, what read returned as its
+  // outputs), in a run of its own; no create runs. Plans first (read hooks run).
+  void import_instance(const std::string& key);
   // The sensitive fields of the pipeline's types and of what the state recorded.
   Sensitive sensitive();
 

@@ -106,7 +106,8 @@ enum class Msg {
   SettingsPools, SettingsPoolSize, LifecycleTable, LifecycleUnknown, LifecycleType,
   LifecycleInteger, LifecycleNumber, LifecyclePoolName, LifecycleInstance, PoolUnknown,
   Protected, ProtectedItem, RetryAttempt, ExcludeDeleted, MovedTable, MovedTaken, RemovedTable,
-  ImportTakes, ImportNoRead, ImportStored, CronFields, CronField,
+  MovedTypes, MovedTwice, RemovedDeclared, PlanMoved, PlanForgotten, ImportTakes, ImportNoRead,
+  ImportStored, ImportDone, Imported, CronFields, CronField,
 };
 
 // Formats the catalog text for `code` with `{}` placeholders filled in order.

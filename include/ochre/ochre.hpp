@@ -230,6 +230,9 @@ class Engine {
   // Every instance of the planned graph, sub-components before what uses them.
   std::vector<NodeInfo> nodes() const;
   int job_count() const;           // jobs().size(), without making them
+  // The plan's ochre.moved and ochre.removed change the state (a run writes them, even
+  // with no job to run).
+  bool plan_edits_state() const;
   JobInfo job(int index) const;    // jobs()[index], alone
   std::string plan_table() const;  // the original's table, or "No changes needed – ..."
   // The same table given to `write` in pieces: a long plan is never held as one string.
@@ -311,6 +314,11 @@ class Engine {
   // Renames FROM to TO (same type) without re-creating it; ids are recomputed so that a
   // pipeline renamed the same way plans nothing.
   void state_mv(const std::string& from, const std::string& to);
+  // `ochre import`: after load_file, adopts KEY, declared in the pipeline and not in the
+  // state, as it exists: its read hook runs and it is stored as applied with its fields
+  // as read and what read returned as its outputs; no create runs. A type without read,
+  // a KEY not declared or already stored is a user error, and nothing is written.
+  void import_instance(const std::string& key);
 
  private:
   struct Impl;
