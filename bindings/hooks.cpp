@@ -9,35 +9,53 @@
 namespace ochre::lua {
 
 // Pushes the stored version of `key` as an instance of its type (refs resolved the same
-// way), or the key as a string when it is not stored. A Lua error is thrown as
-// Error(HookFailed) with its traceback. [-0, +1, -]
+// way), or the key as a string when it is not stored. Every stored instance it refers to
+// is built first, deepest first and without recursion (a chain can be long), and kept in
+// `cache`. A Lua error is thrown as Error(HookFailed) with its traceback. [-0, +1, -]
 void LuaHookRunner::push_stored(const Plan& plan, const std::string& key,
                                 std::unordered_map<std::string, int>& cache) {
   lua_State* L = s_.L();
+  std::vector<std::pair<const std::string*, bool>> todo{{&key, false}};  // (key, its refs are built)
+  while (!todo.empty()) {
+    auto [k, refs_built] = todo.back();
+    todo.pop_back();
+    if (cache.count(*k)) continue;
+    const StoredInstance* st = plan.find_stored(*k);
+    if (!st) continue;  // pushed as its key
+    if (!refs_built) {
+      todo.emplace_back(k, true);
+      for (const std::string& d : st->deps)
+        if (!cache.count(d)) todo.emplace_back(&d, false);
+      continue;
+    }
+    s_.push_internal("stored_instance");
+    s_.push_type(st->type);
+    if (lua_isnil(L, -1)) {  // its type is gone: pushed as its key
+      lua_pop(L, 2);
+      continue;
+    }
+    auto push_ref = [&](const std::string& r) {
+      auto hit = cache.find(r);
+      if (hit != cache.end()) lua_rawgeti(L, LUA_REGISTRYINDEX, hit->second);
+      else lua_pushlstring(L, r.data(), r.size());
+    };
+    push_value(L, fields_to_value(st->fields), push_ref);
+    push_value(L, st->outputs, push_ref);
+    std::string err;
+    if (!pcall(L, 3, 1, &err)) throw Error(Code::HookFailed, err);
+    cache[*k] = luaL_ref(L, LUA_REGISTRYINDEX);
+  }
   auto hit = cache.find(key);
-  if (hit != cache.end()) {
-    lua_rawgeti(L, LUA_REGISTRYINDEX, hit->second);
-    return;
-  }
-  const StoredInstance* st = plan.find_stored(key);
-  if (!st) {
-    lua_pushlstring(L, key.data(), key.size());
-    return;
-  }
-  s_.push_internal("stored_instance");
-  s_.push_type(st->type);
-  if (lua_isnil(L, -1)) {
-    lua_pop(L, 2);
-    lua_pushlstring(L, key.data(), key.size());
-    return;
-  }
-  auto push_ref = [&](const std::string& k) { push_stored(plan, k, cache); };
-  push_value(L, fields_to_value(st->fields), push_ref);
-  push_value(L, st->outputs, push_ref);
-  std::string err;
-  if (!pcall(L, 3, 1, &err)) throw Error(Code::HookFailed, err);
-  lua_pushvalue(L, -1);
-  cache[key] = luaL_ref(L, LUA_REGISTRYINDEX);
+  if (hit != cache.end()) lua_rawgeti(L, LUA_REGISTRYINDEX, hit->second);
+  else lua_pushlstring(L, key.data(), key.size());
+}
+
+void LuaHookRunner::whole_run(bool starting) {
+  s_.cache_files_root(starting);
+  // Within a whole run the stored versions do not change: built once, shared by hooks.
+  for (auto& [k, r] : run_cache_) luaL_unref(s_.L(), LUA_REGISTRYINDEX, r);
+  run_cache_.clear();
+  whole_ = starting;
 }
 
 void LuaHookRunner::start(int index, const Job& job, const Plan& plan, const Graph& graph, Done done) {
@@ -134,7 +152,8 @@ void LuaHookRunner::start(int index, const Job& job, const Plan& plan, const Gra
     finish(std::move(out));
     return;
   }
-  std::unordered_map<std::string, int> cache;
+  std::unordered_map<std::string, int> job_cache;
+  auto& cache = whole_ ? run_cache_ : job_cache;
   int nargs = 1;
   std::string failure;
   try {
@@ -150,7 +169,7 @@ void LuaHookRunner::start(int index, const Job& job, const Plan& plan, const Gra
   } catch (const Error& e) {
     failure = e.what();
   }
-  for (auto& [k, r] : cache) luaL_unref(L, LUA_REGISTRYINDEX, r);
+  for (auto& [k, r] : job_cache) luaL_unref(L, LUA_REGISTRYINDEX, r);
   if (!failure.empty()) {  // the hook failure path, as if the hook had raised
     lua_settop(L, top);
     JobOutcome out;

@@ -275,7 +275,7 @@ class LuaHookRunner : public HookRunner {
   explicit LuaHookRunner(Session& s) : s_(s) {}
   void start(int index, const Job& job, const Plan& plan, const Graph& graph, Done done) override;
   void abandon_all() override { s_.abandon_all(); }
-  void whole_run(bool starting) override { s_.cache_files_root(starting); }
+  void whole_run(bool starting) override;
   void reread(int node, const Graph& graph, Reread done) override;
   void cancel_cluster_jobs() override { s_.interrupt_cluster_jobs(); }
   int waiting_elsewhere() const override;
@@ -295,6 +295,8 @@ class LuaHookRunner : public HookRunner {
   } limit_;  // the last job given a timeout (HookRunner::limit)
   void push_stored(const Plan& plan, const std::string& key, std::unordered_map<std::string, int>& cache);
   Session& s_;
+  bool whole_ = false;                             // between whole_run(true) and (false)
+  std::unordered_map<std::string, int> run_cache_;  // the stored versions built, by key
 };
 
 }  // namespace ochre::lua

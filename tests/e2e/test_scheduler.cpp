@@ -535,3 +535,47 @@ return C "c" {}
                                       std::to_string(e2e::line_of(text, "-- RAISES")) +
                                       ": command exited with 6: echo because >&2; exit 6");
 }
+
+TEST_CASE("a chain of 10,000 with Lua hooks: one change updates every link, each update and "
+          "delete hook sees the stored version whole",
+          "[e2e][scheduler][deep]") {
+  TempDir dir;
+  // Each hook checks the stored version it gets reaches the chain's first link through
+  // its stored sub-components (one in a hundred, to keep it linear).
+  auto pipeline = [&](int first) {
+    return sched_prelude(dir) + subst(R"(
+local function depth(link)
+  local n = 0
+  while link do n, link = n + 1, link.prev end
+  return n
+end
+local function check(self, old)
+  local i = tonumber(self.identifier:sub(2))
+  if i % 100 == 0 and depth(old) ~= i then error("stored chain cut short at " .. depth(old)) end
+end
+local L = ochre.component "L" {
+  fields = { prev = false, v = 0 },
+  create = function(self) end,
+  update = function(self, old) check(self, old) end,
+  delete = function(self) check(self, self) end,
+}
+local prev = false
+for i = 1, 10000 do prev = L("l" .. i) { prev = prev, v = i == 1 and {{FIRST}} or 0 } end
+return prev
+)", "FIRST", std::to_string(first));
+  };
+  dir.write("pipeline.lua", pipeline(0));
+  auto r = dir.ochre({"run", "pipeline.lua"});
+  INFO(r.out << r.err);
+  REQUIRE(r.code == 0);
+  dir.write("pipeline.lua", pipeline(1));
+  r = dir.ochre({"run", "pipeline.lua"});
+  INFO(r.out << r.err);
+  CHECK(r.code == 0);
+  CHECK(count(r.out, "10000 done\n") == 1);
+  r = dir.ochre({"destroy", "pipeline.lua"});
+  INFO(r.out << r.err);
+  CHECK(r.code == 0);
+  CHECK(count(r.out, "10000 done\n") == 1);
+  CHECK(dir.query("SELECT count(*) FROM instances") == Rows{"0"});
+}
