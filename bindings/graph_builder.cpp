@@ -73,8 +73,9 @@ class Collector {
   // which the walk does before the first read hook and at its end: until then instances
   // are walked without their stored outputs, given to them all at once then.
   Collector(Session& s, const std::vector<StoredInstance>& stored, const KeyIndex& stored_index,
-            std::function<void()> read_state)
-      : s_(s), L(s.L()), stored_(stored), stored_index_(stored_index), read_state_(std::move(read_state)),
+            const std::string& hash_key, std::function<void()> read_state)
+      : s_(s), L(s.L()), stored_(stored), stored_index_(stored_index), hash_key_(hash_key),
+        read_state_(std::move(read_state)),
         have_stored_(!read_state_) {
     // The graph is about what the pipeline declared, or what was applied last.
     s_.push_internal("declared");
@@ -102,6 +103,7 @@ class Collector {
     timer.mark("state wait");
     lua_settop(L, keys_ - 1);
     size_t cursor = 0;  // nodes come in about the order the state's rows were written
+    graph_.set_hash_key(hash_key_);
     graph_.finalize([&](const std::string& key) { return find_stored(key, cursor); });
     timer.mark("hash");
     return std::move(graph_);
@@ -521,6 +523,7 @@ class Collector {
   lua_State* L;
   const std::vector<StoredInstance>& stored_;
   const KeyIndex& stored_index_;
+  const std::string& hash_key_;  // filled with the stored rows
   std::function<void()> read_state_;
   bool have_stored_ = false;
   size_t enter_cursor_ = 0;
@@ -547,12 +550,12 @@ void Session::release_graph(const Graph& graph) {
 }
 
 Graph Session::build_graph(const std::vector<StoredInstance>& stored, const KeyIndex& stored_index,
-                           const std::function<void()>& read_state) {
+                           const std::string& hash_key, const std::function<void()>& read_state) {
   PhaseTimer timer;
   uuids_published_ = false;  // published when the REPL prints an instance
   int top = lua_gettop(L());
   try {
-    Collector collector(*this, stored, stored_index, read_state);
+    Collector collector(*this, stored, stored_index, hash_key, read_state);
     return collector.run(timer);
   } catch (const std::exception&) {
     lua_settop(L(), top);

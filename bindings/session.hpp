@@ -107,7 +107,7 @@ class Session : public PipelineSource {
   bool has_roots() const override { return has_roots_; }
   const std::vector<int>& roots() const { return root_refs_; }  // Lua references
   Graph build_graph(const std::vector<StoredInstance>& stored, const KeyIndex& index,
-                    const std::function<void()>& read_state) override;
+                    const std::string& hash_key, const std::function<void()>& read_state) override;
   void release_graph(const Graph& graph) override;
   bool type_defined(const std::string& type) override;
   Sensitive sensitive() override;

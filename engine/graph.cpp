@@ -159,7 +159,7 @@ void Graph::finalize(const StoredLookup& stored) {
       continue;
     }
     hashing = &node;
-    Ids ids = compute_ids(node.type, node.identifier, node.breaks, node.fields, lookup);
+    Ids ids = compute_ids(node.type, node.identifier, node.breaks, node.fields, lookup, node.sensitive, hash_key_);
     node.uuid = std::move(ids.uuid);
     node.hash = std::move(ids.hash);
     node.fields.drop_decoded();  // hashed: the encoding is all a first apply needs
@@ -175,7 +175,8 @@ Ids Graph::ids(int n, const IdLookup& lookup) const {
     if (!d) d = &nodes_[find(key)];
     return tree == Tree::Full ? d->hash : d->uuid;
   };
-  return compute_ids(node.type, node.identifier, node.breaks, node.fields, lookup ? lookup : current);
+  return compute_ids(node.type, node.identifier, node.breaks, node.fields, lookup ? lookup : current,
+                     node.sensitive, hash_key_);
 }
 
 void Graph::set_ids(int n, Ids ids) {

@@ -69,6 +69,9 @@ class Graph {
   }
   int find(std::string_view key) const;
   void add_root(int node);
+  // The state's key for the values of sensitive fields (see compute_ids): set before
+  // finalize; empty hashes them as the scheme does.
+  void set_hash_key(std::string key) { hash_key_ = std::move(key); }
 
   // What the state holds for a key, or nullptr.
   using StoredLookup = std::function<const StoredInstance*(const std::string& key)>;
@@ -101,6 +104,7 @@ class Graph {
   std::vector<int> roots_;
   std::vector<Lifecycle> lifecycles_{Lifecycle{}};
   std::unordered_map<std::string, int> pools_;
+  std::string hash_key_;
 };
 
 }  // namespace ochre

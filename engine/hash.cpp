@@ -2,6 +2,7 @@
 
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
+#include <openssl/rand.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -68,6 +69,14 @@ std::string hmac_sha256_hex(std::string_view key, std::string_view bytes) {
     fail(Msg::HmacFailed);
   std::string out(64, '0');
   to_hex(md, len, out.data());
+  return out;
+}
+
+std::string new_hash_key() {
+  unsigned char bytes[32];
+  if (RAND_bytes(bytes, sizeof bytes) != 1) fail(Msg::NoRandomBytes);
+  std::string out(64, '0');
+  to_hex(bytes, sizeof bytes, out.data());
   return out;
 }
 
@@ -174,8 +183,11 @@ Hex digest_hex(const Value& v, Tree tree, const IdLookup& lookup) {
 
 // A field's entry in a Merkle tree: a sub-component's id, or the digest of the value.
 // Appends digest(entry) to `out`.
-void append_entry_digest(const Value& v, Tree tree, const IdLookup& lookup, std::string& out) {
+// With a `key` (a sensitive field's value), the digest is keyed: HMAC(key, digest(v)).
+void append_entry_digest(const Value& v, Tree tree, const IdLookup& lookup, std::string& out,
+                         std::string_view key = {}) {
   if (v.kind == Value::Kind::Ref) out.append(sha256(lookup(v.text, tree)).view());
+  else if (!key.empty()) out.append(sha256(hmac_sha256_hex(key, digest_hex(v, tree, lookup).view())).view());
   else out.append(sha256(digest_hex(v, tree, lookup).view()).view());
 }
 
@@ -197,8 +209,13 @@ std::string digest(const Value& v, Tree tree, const IdLookup& lookup) {
 
 Ids compute_ids(std::string_view type, std::string_view identifier,
                 const std::vector<std::string>& breaks, const Fields& fields,
-                const IdLookup& lookup) {
+                const IdLookup& lookup, const std::vector<std::string>& sensitive,
+                std::string_view key) {
   static const Value nil;
+  auto key_of = [&](std::string_view name) -> std::string_view {
+    if (key.empty() || std::find(sensitive.begin(), sensitive.end(), name) == sensitive.end()) return {};
+    return key;
+  };
   auto field = [&](std::string_view name) -> const Value& {
     const Value* v = find_field(fields, name);
     return v ? *v : nil;
@@ -210,14 +227,14 @@ Ids compute_ids(std::string_view type, std::string_view identifier,
   std::string breaking_cat;
   for (const std::string& name : breaks) {
     const Value& v = field(name);
-    append_entry_digest(v, Tree::Breaking, lookup, uuid_text);
-    append_entry_digest(v, Tree::Full, lookup, breaking_cat);
+    append_entry_digest(v, Tree::Breaking, lookup, uuid_text, key_of(name));
+    append_entry_digest(v, Tree::Full, lookup, breaking_cat, key_of(name));
   }
   std::string other_cat;
   other_cat.reserve(64 * fields.size());
   for (const auto& [name, v] : fields) {
     if (std::find(breaks.begin(), breaks.end(), name) != breaks.end()) continue;
-    append_entry_digest(v, Tree::Full, lookup, other_cat);
+    append_entry_digest(v, Tree::Full, lookup, other_cat, key_of(name));
   }
   Ids ids;
   ids.uuid.assign(sha256(uuid_text).c, 16);

@@ -45,9 +45,16 @@ struct Ids {
 };
 
 // The uuid and hash of one instance. `fields` is sorted by name and includes
-// "identifier"; `breaks` is in declaration order.
+// "identifier"; `breaks` is in declaration order. With a `key` (the state's, random,
+// never shown), the value of each field named in `sensitive` enters both trees as an
+// HMAC under the key rather than a plain digest, so ids reveal nothing a guess could
+// confirm; an instance without sensitive fields gets the ids of the scheme either way.
 Ids compute_ids(std::string_view type, std::string_view identifier,
                 const std::vector<std::string>& breaks, const Fields& fields,
-                const IdLookup& lookup);
+                const IdLookup& lookup, const std::vector<std::string>& sensitive = {},
+                std::string_view key = {});
+
+// A new random key for compute_ids: 64 hex characters.
+std::string new_hash_key();
 
 }  // namespace ochre

@@ -251,7 +251,8 @@ Value rename_refs(const Value& v, const std::string& from, const std::string& to
 }  // namespace
 
 std::vector<StoredInstance> plan_move(const std::vector<StoredInstance>& stored,
-                                      const std::string& from, const std::string& to) {
+                                      const std::string& from, const std::string& to,
+                                      const std::string& hash_key) {
   std::string from_type, from_id, to_type, to_id;
   if (!split_key(from, from_type, from_id)) fail(Msg::NotAKey, {from});
   if (!split_key(to, to_type, to_id)) fail(Msg::NotAKey, {to});
@@ -297,7 +298,7 @@ std::vector<StoredInstance> plan_move(const std::vector<StoredInstance>& stored,
   for (const auto& k : order) {
     StoredInstance& s = rows.at(k);
     if (!s.breaks_known) fail(Msg::MoveOlder, {k == to ? from : k});
-    Ids ids = compute_ids(s.type, s.identifier, s.breaks, s.fields, lookup);
+    Ids ids = compute_ids(s.type, s.identifier, s.breaks, s.fields, lookup, s.sensitive, hash_key);
     s.uuid = ids.uuid;
     s.hash = ids.hash;
     changed.push_back(s);

@@ -23,8 +23,10 @@ std::string format_graph(const Plan& plan, const Graph& graph, const std::string
 
 // The rows `state mv FROM TO` writes: FROM renamed to TO (same type), references to it
 // rewritten, and the ids of it and of every instance above it recomputed from the
-// stored fields. Throws a user error when the move is not possible.
+// stored fields, sensitive values hashed under the state's `hash_key`. Throws a user
+// error when the move is not possible.
 std::vector<StoredInstance> plan_move(const std::vector<StoredInstance>& stored,
-                                      const std::string& from, const std::string& to);
+                                      const std::string& from, const std::string& to,
+                                      const std::string& hash_key = {});
 
 }  // namespace ochre

@@ -81,7 +81,9 @@ MigrateReport migrate_state(const std::string& from, const std::string& to, cons
     target->restore(original);
   }
   auto check = open_state(to, workspace, OpenMode::ReadOnly);
-  std::string diff = difference(original, check->snapshot());
+  Snapshot copied = check->snapshot();
+  std::string diff = difference(original, copied);
+  if (diff.empty() && !original.hash_key.empty() && copied.hash_key != original.hash_key) diff = "the state's key";
   if (!diff.empty()) fail(Msg::MigrateDiffers, {redact_location(to), diff});
   MigrateReport r;
   r.instances = original.instances.size();

@@ -11,7 +11,8 @@ namespace ochre {
 
 StateEdits edit_stored(const std::vector<Moved>& moved, const std::vector<Removed>& removed,
                        std::vector<StoredInstance>& stored,
-                       std::vector<std::pair<std::string, std::string>>& roots) {
+                       std::vector<std::pair<std::string, std::string>>& roots,
+                       const std::string& hash_key) {
   StateEdits edits;
   if (moved.empty() && removed.empty()) return edits;
   auto position = [&stored](const std::string& key) -> long {
@@ -30,7 +31,7 @@ StateEdits edit_stored(const std::vector<Moved>& moved, const std::vector<Remove
     if (position(m.to) >= 0) fail(Msg::MovedTaken, {m.from, m.to, m.to}, m.site);
     std::vector<StoredInstance> rows;
     try {
-      rows = plan_move(stored, m.from, m.to);
+      rows = plan_move(stored, m.from, m.to, hash_key);
     } catch (const Error& e) {
       throw Error(e.code(), e.what(), m.site);
     }

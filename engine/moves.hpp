@@ -39,10 +39,12 @@ struct StateEdits {
 // Applies `moved` then `removed` to `stored` and `roots` (source, key) in place, as the
 // state will be once they are written, and returns what to write. A move whose `from`
 // is not stored, or a removal whose key is not, is left out. A move whose `to` is stored
-// already is a user error at its site (Msg::MovedTaken), the rows untouched.
+// already is a user error at its site (Msg::MovedTaken), the rows untouched. Ids are
+// recomputed as `state mv` does, sensitive values under the state's `hash_key`.
 StateEdits edit_stored(const std::vector<Moved>& moved, const std::vector<Removed>& removed,
                        std::vector<StoredInstance>& stored,
-                       std::vector<std::pair<std::string, std::string>>& roots);
+                       std::vector<std::pair<std::string, std::string>>& roots,
+                       const std::string& hash_key);
 
 // Writes `edits` in one transaction (on PostgreSQL: each move and removal whole).
 void write_edits(StateStore& store, const StateEdits& edits);

@@ -90,6 +90,7 @@ struct Snapshot {
   std::vector<RunRecord> runs;                              // oldest first
   std::vector<JobRecord> jobs;                              // oldest first
   std::vector<VersionRecord> versions;                      // oldest first
+  std::string hash_key;  // the key of sensitive values' hashes (empty: none yet)
 };
 
 // One delivery of a notification to one webhook (engine/notify.hpp): written to the
@@ -215,6 +216,12 @@ class StateStore {
   virtual void set_protect(const std::string& key, bool protect) = 0;
   virtual void move(const std::string& from, const std::string& to,
                     const std::vector<StoredInstance>& rows) = 0;
+
+  // The state's own random key, with which the values of sensitive fields are hashed
+  // into ids (compute_ids); never printed. Empty for a state without one (new, or from
+  // before keys) until a writer adopts one: `key` is kept if the state has none.
+  virtual std::string hash_key() { return {}; }
+  virtual void adopt_hash_key(const std::string& key) { (void)key; }
 
   // Copying a whole state (ochre state migrate): everything, in one read; and into an
   // empty store, in one transaction, the journal's ids renumbered in the same order.

@@ -20,6 +20,7 @@
 #include <unordered_set>
 
 #include "engine/canonical.hpp"
+#include "engine/hash.hpp"
 #include "engine/lock.hpp"
 #include "engine/pq.hpp"
 #include "engine/state.hpp"
@@ -30,7 +31,7 @@ namespace ochre {
 
 namespace {
 
-constexpr int schema_version = 3;
+constexpr int schema_version = 4;
 
 // Each entry brings the schema from version i to i+1. "{S}" is the schema's quoted name.
 const char* const migrations[] = {
@@ -76,6 +77,11 @@ CREATE INDEX outbox_undelivered ON {S}.outbox(ws, seq) WHERE delivered IS NULL;
     // that deletes it is refused even once the pipeline no longer declares it.
     R"sql(
 ALTER TABLE {S}.instances ADD COLUMN protect int NOT NULL DEFAULT 0;
+)sql",
+    // 4: each workspace's random key for sensitive values' hashes, set by workspace_id
+    // when it is opened to write.
+    R"sql(
+ALTER TABLE {S}.workspaces ADD COLUMN hash_key text;
 )sql",
 };
 static_assert(sizeof migrations / sizeof migrations[0] == schema_version);
@@ -760,9 +766,22 @@ class PgState final : public StateStore {
     done();
   }
 
+  std::string hash_key() override {
+    if (!ws_ || version_ < 4) return {};
+    Rows r = conn_->query("SELECT coalesce(hash_key, '') FROM {S}.workspaces WHERE id = $1::int4", Params().int4(ws_));
+    return r.size() ? r.text(0, 0) : std::string();
+  }
+
+  void adopt_hash_key(const std::string& key) override {
+    writable();
+    conn_->query("UPDATE {S}.workspaces SET hash_key = $2::text WHERE id = $1::int4 AND hash_key IS NULL",
+                 Params().int4(ws_).text(key));
+  }
+
   Snapshot snapshot() override {
     Snapshot s;
     if (!ws_) return s;
+    s.hash_key = hash_key();
     s.instances = load();
     s.roots = roots();
     s.runs = runs(0);
@@ -787,6 +806,9 @@ class PgState final : public StateStore {
                              Params().int4(ws_));
     if (used.int8(0, 0) != 0)
       fail(Msg::StateNotEmptyWorkspace, {shown_});
+    if (!s.hash_key.empty())
+      conn_->query("UPDATE {S}.workspaces SET hash_key = $2::text WHERE id = $1::int4",
+                   Params().int4(ws_).text(s.hash_key));
     // New ids, in the same order, from the sequences.
     std::unordered_map<long long, long long> run_ids, job_ids;
     for (const RunRecord& r : s.runs) {

@@ -19,6 +19,7 @@
 #include <unordered_map>
 
 #include "engine/canonical.hpp"
+#include "engine/hash.hpp"
 #include "ochre/errors.hpp"
 #include "engine/state.hpp"
 #include "engine/state_rows.hpp"
@@ -75,7 +76,7 @@ const char* outcome_name(JobOutcome::Kind k) {
 
 namespace {
 
-constexpr int schema_version = 5;
+constexpr int schema_version = 6;
 
 // Each entry brings the schema from version i to i+1.
 const char* const migrations[] = {
@@ -125,6 +126,11 @@ CREATE INDEX outbox_undelivered ON outbox(seq) WHERE delivered IS NULL;
     // that deletes it is refused even once the pipeline no longer declares it.
     R"sql(
 ALTER TABLE instances ADD COLUMN protect INTEGER NOT NULL DEFAULT 0;
+)sql",
+    // 6: facts about the state itself: its random key for sensitive values' hashes
+    // ("hash_key", see adopt_hash_key).
+    R"sql(
+CREATE TABLE IF NOT EXISTS meta(name TEXT PRIMARY KEY, value TEXT NOT NULL);
 )sql",
 };
 static_assert(sizeof migrations / sizeof migrations[0] == schema_version);
@@ -651,9 +657,21 @@ class SqliteState final : public StateStore {
     t.commit();
   }
 
+  std::string hash_key() override {
+    if (!db_ || version_ < 6) return {};
+    Stmt q(*this, "SELECT value FROM meta WHERE name = 'hash_key'");
+    return q.step() ? q.text(0) : std::string();
+  }
+
+  void adopt_hash_key(const std::string& key) override {
+    writable();
+    Stmt(*this, "INSERT OR IGNORE INTO meta(name, value) VALUES('hash_key', ?)").bind(1, key).run();
+  }
+
   Snapshot snapshot() override {
     Snapshot s;
     if (!db_) return s;
+    s.hash_key = hash_key();
     s.instances = load();
     s.roots = roots();
     s.runs = runs(0);
@@ -677,6 +695,8 @@ class SqliteState final : public StateStore {
         fail(Msg::StateNotEmptyFile, {path_});
     }
     Transaction t(*this);
+    if (!s.hash_key.empty())
+      Stmt(*this, "INSERT OR REPLACE INTO meta(name, value) VALUES('hash_key', ?)").bind(1, s.hash_key).run();
     // New ids, in the same order.
     std::unordered_map<long long, long long> run_ids, job_ids;
     for (const RunRecord& r : s.runs) {
@@ -830,12 +850,11 @@ class SqliteState final : public StateStore {
     if (path_ != ":memory:") exec("PRAGMA journal_mode = WAL");
     exec("PRAGMA synchronous = NORMAL");
     exec("PRAGMA foreign_keys = ON");
-    for (int v = version; v < schema_version; ++v) {
-      Transaction t(*this);
-      exec(migrations[v]);
-      exec(("PRAGMA user_version = " + std::to_string(v + 1)).c_str());
-      t.commit();
-    }
+    // All steps in one transaction: a reader sees no schema or the whole of it.
+    Transaction t(*this);
+    for (int v = version; v < schema_version; ++v) exec(migrations[v]);
+    if (version < schema_version) exec(("PRAGMA user_version = " + std::to_string(schema_version)).c_str());
+    t.commit();
   }
 
   void upsert(const StoredInstance& s) { upsert(s, s.status, s.action, s.error, s.run, s.outputs); }

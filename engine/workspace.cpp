@@ -7,6 +7,7 @@
 #include <thread>
 
 #include "engine/delivery.hpp"
+#include "engine/hash.hpp"
 #include "engine/inspect.hpp"
 #include "engine/lifecycle_plan.hpp"
 #include "engine/timing.hpp"
@@ -23,6 +24,7 @@ struct Workspace::ReadAhead {
   std::vector<std::pair<std::string, std::string>> roots;
   KeyIndex index;
   bool undelivered = false;
+  std::string hash_key;
   bool complete = false;  // everything read (an error leaves the reading to plan())
   std::thread thread;
 
@@ -35,6 +37,7 @@ struct Workspace::ReadAhead {
         stored = store->load();
         roots = store->roots();
         undelivered = !store->outbox_due(LLONG_MAX, 1).empty();
+        hash_key = store->hash_key();
         index = index_stored(stored);
         complete = true;
       } catch (const std::exception&) {
@@ -191,10 +194,18 @@ std::unique_ptr<Workspace::ReadAhead> Workspace::take_read_ahead() {
   return std::move(ahead_);
 }
 
+const std::string& Workspace::own_hash_key() {
+  if (own_key_.empty()) own_key_ = new_hash_key();
+  return own_key_;
+}
+
 StateStore& Workspace::state(bool write) {
   if (state_path_.empty()) state_path_ = ".ochre/state.db";
   if (state_path_ == ":memory:") {  // one store for the engine's whole life
-    if (!state_) state_ = open_state(state_path_, workspace_, OpenMode::ReadWrite);
+    if (!state_) {
+      state_ = open_state(state_path_, workspace_, OpenMode::ReadWrite);
+      state_->adopt_hash_key(own_hash_key());
+    }
     state_writable_ = true;
     return *state_;
   }
@@ -203,6 +214,9 @@ StateStore& Workspace::state(bool write) {
     state_.reset();
     state_ = open_state(state_path_, workspace_, write ? OpenMode::ReadWrite : OpenMode::ReadOnly);
     state_writable_ = write;
+    // The key this process planned with, if the state had none (under the lock: nobody
+    // else gave it one since).
+    if (write) state_->adopt_hash_key(own_hash_key());
   }
   return *state_;
 }
@@ -256,6 +270,7 @@ void Workspace::plan(bool destroy, const std::vector<std::string>& keys) {
   std::vector<StoredInstance> stored;
   std::vector<std::pair<std::string, std::string>> roots;
   KeyIndex stored_index;
+  std::string hash_key;
   // A read of the state under way on its thread is waited for only once the walk of
   // the instances needs it (see PipelineSource::build_graph).
   std::unique_ptr<ReadAhead> ahead = take_read_ahead();
@@ -268,26 +283,31 @@ void Workspace::plan(bool destroy, const std::vector<std::string>& keys) {
       roots = std::move(ahead->roots);
       undelivered_ = ahead->undelivered;
       stored_index = std::move(ahead->index);
+      hash_key = std::move(ahead->hash_key);
     } else {
       StateStore& st = state(false);
       stored = st.load();
       roots = st.roots();
       undelivered_ = !st.outbox_due(LLONG_MAX, 1).empty();
       stored_index = index_stored(stored);
+      hash_key = st.hash_key();
     }
     ahead.reset();
+    // A state without a key yet (new, or from before keys) gets this process's own, the
+    // one state(true) gives it when it first writes.
+    if (hash_key.empty()) hash_key = own_hash_key();
     // The pipeline's moves and removals, as the state will be once a run wrote them.
-    edits = edit_stored(moved, removed, stored, roots);
+    edits = edit_stored(moved, removed, stored, roots, hash_key);
     if (!edits.empty()) stored_index = index_stored(stored);
   };
   drop_graph();
   plan_.reset();
   if (ahead) {
-    graph_ = source_.build_graph(stored, stored_index, read_state);
+    graph_ = source_.build_graph(stored, stored_index, hash_key, read_state);
   } else {
     read_state();
     timer.mark("state load");
-    graph_ = source_.build_graph(stored, stored_index, nullptr);
+    graph_ = source_.build_graph(stored, stored_index, hash_key, nullptr);
   }
   timer.mark("graph+hash");
   PlanOptions po;
@@ -591,7 +611,7 @@ void Workspace::state_mv(const std::string& from, const std::string& to) {
   bool held = lock_ != nullptr;
   lock();
   StateStore& st = state(true);
-  st.move(from, to, plan_move(st.load(), from, to));
+  st.move(from, to, plan_move(st.load(), from, to, st.hash_key()));
   if (!held) unlock();
 }
 

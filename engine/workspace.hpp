@@ -40,9 +40,10 @@ class PipelineSource {
   virtual bool has_roots() const = 0;
   // Builds the graph of the roots: read hooks, conversion, hashing (Graph::finalize with
   // the stored rows). `stored` and `index` are filled once `read_state` was called, which
-  // the source does before anything needs the state (a read hook) and at its end.
+  // the source does before anything needs the state (a read hook) and at its end, as is
+  // `hash_key`, given to the graph (Graph::set_hash_key) before it is finalized.
   virtual Graph build_graph(const std::vector<StoredInstance>& stored, const KeyIndex& index,
-                            const std::function<void()>& read_state) = 0;
+                            const std::string& hash_key, const std::function<void()>& read_state) = 0;
   // The graph built last is dropped: handles its nodes hold can be released.
   virtual void release_graph(const Graph& graph) = 0;
   virtual bool type_defined(const std::string& type) = 0;
@@ -160,7 +161,10 @@ class Workspace {
   bool destroying_ = false;
   bool destroy_all_ = false;  // a destroy of the whole pipeline (no keys)
   std::vector<std::string> destroy_keys_;
-  bool undelivered_ = false;  // the outbox held notifications when the state was planned against
+  bool undelivered_ = false;
+  // Hashes sensitive values in plans of a state without a key; given to it when written.
+  std::string own_key_;
+  const std::string& own_hash_key();  // the outbox held notifications when the state was planned against
 
   // The apply under way. The delivery is declared after the run so it stops first (what
   // it did not send stays in the outbox for the next apply).

@@ -182,7 +182,7 @@ TEST_CASE("an older schema (version 1) is read as it is by plan and migrated in 
   const Rows stored = a.dir.query("SELECT key, uuid, hash, hex(fields), status FROM instances");
 
   // What version 1 wrote: no breaks column.
-  exec_sql(a.dir, "DROP TABLE outbox; ALTER TABLE instances DROP COLUMN protect; ALTER TABLE instances DROP COLUMN breaks; ALTER TABLE instances DROP COLUMN sensitive; PRAGMA user_version = 1");
+  exec_sql(a.dir, "DROP TABLE meta; DROP TABLE outbox; ALTER TABLE instances DROP COLUMN protect; ALTER TABLE instances DROP COLUMN breaks; ALTER TABLE instances DROP COLUMN sensitive; PRAGMA user_version = 1");
   const std::string v1 = a.dir.bytes(".ochre/state.db");
 
   // The read-only views read it as it is and change nothing.

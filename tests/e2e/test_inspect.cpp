@@ -785,7 +785,7 @@ TEST_CASE("state mv on a state an older ochre wrote works once the pipeline was 
   REQUIRE(dir.ochre({"run", "pipeline.lua"}).code == 0);
   // What schema version 1 looked like: no breaks column.
   exec_sql(dir, ".ochre/state.db",
-           "PRAGMA journal_mode = DELETE; DROP TABLE outbox; ALTER TABLE instances DROP COLUMN protect; ALTER TABLE instances DROP COLUMN breaks; ALTER TABLE instances DROP COLUMN sensitive; PRAGMA user_version = 1;");
+           "PRAGMA journal_mode = DELETE; DROP TABLE meta; DROP TABLE outbox; ALTER TABLE instances DROP COLUMN protect; ALTER TABLE instances DROP COLUMN breaks; ALTER TABLE instances DROP COLUMN sensitive; PRAGMA user_version = 1;");
   auto snap = snapshot(dir);
 
   // Read as it is, without migrating it.
@@ -810,7 +810,7 @@ TEST_CASE("state mv on a state an older ochre wrote works once the pipeline was 
   r = dir.ochre({"run", "pipeline.lua"});
   REQUIRE(r.code == 0);
   CHECK(r.out == no_changes);
-  CHECK(dir.query("PRAGMA user_version") == Rows{"5"});
+  CHECK(dir.query("PRAGMA user_version") == Rows{"6"});
   r = dir.ochre({"state", "mv", "Download/img", "Download/pic"});
   INFO(r.out << r.err);
   CHECK(r.code == 0);

@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "engine/hash.hpp"
 #include "ochre/ochre.hpp"
 
 namespace {
@@ -51,4 +52,26 @@ TEST_CASE("the repository's copy of the vectors matches too", "[hash][golden]") 
   std::ifstream in(OCHRE_REPO_VECTORS);
   REQUIRE(in);
   check_vectors(nlohmann::json::parse(in));
+}
+
+TEST_CASE("a state's key changes the ids of sensitive values only", "[hash][hash-key]") {
+  ochre::IdLookup none = [](const std::string&, ochre::Tree) -> const std::string& {
+    static const std::string empty;
+    return empty;
+  };
+  ochre::Fields fields{{"identifier", ochre::Value::of_string("a")}, {"password", ochre::Value::of_string("hunter2")},
+                       {"user", ochre::Value::of_string("admin")}};
+  const std::vector<std::string> breaks{"password"}, sensitive{"password"};
+  auto plain = ochre::compute_ids("Db", "a", breaks, fields, none);
+  // No key, or no sensitive field: the scheme's ids.
+  CHECK(ochre::compute_ids("Db", "a", breaks, fields, none, sensitive, "").hash == plain.hash);
+  CHECK(ochre::compute_ids("Db", "a", breaks, fields, none, {}, "k1").hash == plain.hash);
+  auto k1 = ochre::compute_ids("Db", "a", breaks, fields, none, sensitive, "k1");
+  auto k2 = ochre::compute_ids("Db", "a", breaks, fields, none, sensitive, "k2");
+  CHECK(k1.uuid != plain.uuid);
+  CHECK(k1.uuid != k2.uuid);
+  CHECK(k1.hash.substr(0, 32) != plain.hash.substr(0, 32));
+  CHECK(k1.hash.substr(32) == plain.hash.substr(32));  // "user" is not sensitive
+  CHECK(ochre::new_hash_key().size() == 64);
+  CHECK(ochre::new_hash_key() != ochre::new_hash_key());
 }

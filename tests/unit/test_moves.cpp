@@ -52,7 +52,7 @@ TEST_CASE("moved: the stored rows are renamed with the ids a pipeline renamed th
   Graph before = pipeline("old"), after = pipeline("new");
   auto stored = applied(before);
   Roots roots = {{"p.lua", "App/app"}, {"other.lua", "Db/old"}};
-  StateEdits edits = edit_stored({{"Db/old", "Db/new", "p.lua:1"}}, {}, stored, roots);
+  StateEdits edits = edit_stored({{"Db/old", "Db/new", "p.lua:1"}}, {}, stored, roots, "");
   REQUIRE(edits.moves.size() == 1);
   CHECK(edits.forgets.empty());
   CHECK(keys(stored) == std::vector<std::string>{"Db/new", "App/app"});
@@ -67,7 +67,7 @@ TEST_CASE("moved: chained moves apply in order, an absent from is ignored", "[mo
   auto stored = applied(pipeline("a"));
   Roots roots;
   StateEdits edits = edit_stored({{"Db/a", "Db/b", "p:1"}, {"Db/b", "Db/c", "p:2"}, {"Db/zz", "Db/y", "p:3"}}, {},
-                                 stored, roots);
+                                 stored, roots, "");
   CHECK(edits.moves.size() == 2);
   CHECK(keys(stored) == std::vector<std::string>{"Db/c", "App/app"});
 }
@@ -79,7 +79,7 @@ TEST_CASE("moved: a to that is stored already is refused at the declaration, the
   auto copy = keys(stored);
   Roots roots;
   try {
-    edit_stored({{"Db/a", "Db/b", "p.lua:7"}}, {}, stored, roots);
+    edit_stored({{"Db/a", "Db/b", "p.lua:7"}}, {}, stored, roots, "");
     FAIL("no error");
   } catch (const Error& e) {
     CHECK(e.where() == "p.lua:7");
@@ -94,7 +94,7 @@ TEST_CASE("removed: destroy = false drops the row and its roots, destroy = true 
   auto stored = applied(pipeline("a"));
   Roots roots = {{"p.lua", "App/app"}, {"p.lua", "Db/a"}};
   StateEdits edits = edit_stored({}, {{"Db/a", "p:1", false}, {"App/app", "p:2", true}, {"Db/none", "p:3", false}},
-                                 stored, roots);
+                                 stored, roots, "");
   CHECK(edits.forgets == std::vector<std::string>{"Db/a"});
   CHECK(keys(stored) == std::vector<std::string>{"App/app"});
   CHECK(roots == Roots{{"p.lua", "App/app"}});

@@ -253,7 +253,7 @@ TEST_CASE("a version 3 state gets its outbox when opened for writing, and is rea
     st->job_finished(st->job_started(run, 0, Action::Create, a), Action::Create, a, JobOutcome{});
   }
   // What version 3 wrote: no outbox.
-  exec(t.path(), "DROP TABLE outbox; ALTER TABLE instances DROP COLUMN protect; PRAGMA user_version = 3");
+  exec(t.path(), "DROP TABLE meta; DROP TABLE outbox; ALTER TABLE instances DROP COLUMN protect; PRAGMA user_version = 3");
   {
     auto ro = open_sqlite_state(t.path(), OpenMode::ReadOnly);
     CHECK(ro->outbox_due(LLONG_MAX, 10).empty());
@@ -263,7 +263,7 @@ TEST_CASE("a version 3 state gets its outbox when opened for writing, and is rea
   CHECK(scalar(t.path(), "SELECT count(*) FROM sqlite_master WHERE name = 'outbox'") == 0);
 
   auto st = open_sqlite_state(t.path(), OpenMode::ReadWrite);
-  CHECK(scalar(t.path(), "PRAGMA user_version") == 5);
+  CHECK(scalar(t.path(), "PRAGMA user_version") == 6);
   CHECK(st->load().size() == 1);
   CHECK(st->runs(0).size() == 1);
   st->outbox_add({event("a")});

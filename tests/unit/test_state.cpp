@@ -194,7 +194,7 @@ TEST_CASE("a version 1 state is migrated in place", "[state][migration]") {
     st->job_finished(st->job_started(run, 0, Action::Create, a), Action::Create, a, JobOutcome{});
   }
   // What version 1 wrote: no breaks column.
-  exec(t.path(), "DROP TABLE outbox; ALTER TABLE instances DROP COLUMN protect; ALTER TABLE instances DROP COLUMN breaks; ALTER TABLE instances DROP COLUMN sensitive; PRAGMA user_version = 1");
+  exec(t.path(), "DROP TABLE meta; DROP TABLE outbox; ALTER TABLE instances DROP COLUMN protect; ALTER TABLE instances DROP COLUMN breaks; ALTER TABLE instances DROP COLUMN sensitive; PRAGMA user_version = 1");
   {
     // Read-only (ochre plan) reads it as it is, without migrating.
     auto ro = open_sqlite_state(t.path(), OpenMode::ReadOnly);
@@ -211,7 +211,7 @@ TEST_CASE("a version 1 state is migrated in place", "[state][migration]") {
   sqlite3_stmt* q = nullptr;
   sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &q, nullptr);
   REQUIRE(sqlite3_step(q) == SQLITE_ROW);
-  CHECK(sqlite3_column_int(q, 0) == 5);
+  CHECK(sqlite3_column_int(q, 0) == 6);
   sqlite3_finalize(q);
   sqlite3_close(db);
 }

@@ -68,7 +68,7 @@ class FakeSource : public PipelineSource {
   const std::string& name() const override { return name_; }
   bool has_roots() const override { return !decls.empty(); }
 
-  Graph build_graph(const std::vector<StoredInstance>& stored, const KeyIndex& index,
+  Graph build_graph(const std::vector<StoredInstance>& stored, const KeyIndex& index, const std::string&,
                     const std::function<void()>& read_state) override {
     ++builds;
     Graph g;
