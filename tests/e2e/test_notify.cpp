@@ -440,7 +440,8 @@ TEST_CASE("postgres: a schema an older ochre made (version 1, no outbox) is read
   std::string url = dir.state_env().at("OCHRE_STATE");
   std::string schema = "\"" + url.substr(url.find("schema=") + 7) + "\"";
   dir.query("DROP TABLE " + schema + ".outbox CASCADE; ALTER TABLE " + schema +
-            ".instances DROP COLUMN protect; UPDATE " + schema + ".meta SET version = 1; SELECT 1");
+            ".instances DROP COLUMN protect; ALTER TABLE " + schema + ".workspaces DROP COLUMN hash_key; UPDATE " +
+            schema + ".meta SET version = 1; SELECT 1");
   const std::string before = dir.state_bytes();
 
   auto r = dir.ochre({"plan", "pipeline.lua"});
@@ -453,7 +454,7 @@ TEST_CASE("postgres: a schema an older ochre made (version 1, no outbox) is read
   r = dir.ochre({"run", "pipeline.lua", "--notify", hook.url()}, env);
   INFO(r.out << r.err);
   CHECK(r.code == 0);
-  CHECK(dir.query("SELECT version FROM " + schema + ".meta") == Rows{"3"});
+  CHECK(dir.query("SELECT version FROM " + schema + ".meta") == Rows{"4"});
   CHECK(events_of(hook.requests()) == Rows{"run.started", "component.replaced", "run.finished"});
   CHECK(dir.query("SELECT count(*) FROM outbox WHERE delivered IS NULL") == Rows{"0"});
 }
