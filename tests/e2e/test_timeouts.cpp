@@ -128,3 +128,33 @@ TEST_CASE("Ctrl-C then SIGTERM stop a hook busy in Lua, as two Ctrl-C stop a wai
   // Compiled code is stopped when it next returns to the interpreter, or else the run
   // ends from the watchdog ("busy in compiled Lua code"): the journal says the same.
 }
+
+TEST_CASE("a lifecycle timeout, of the type or of one instance, stops its hook and wins over "
+          "--timeout",
+          "[e2e][timeout][lifecycle]") {
+  TempDir dir;
+  dir.write("pipeline.lua", sched_prelude(dir) + R"(
+local Slow = ochre.component "Slow" {
+  lifecycle = { timeout = 0.5 },
+  create = function(self)
+    append("ran", self.identifier)
+    if not exists("ok") then ochre.sh_ok("exec sleep 300") end
+  end,
+}
+return {
+  Slow "by-type" {},
+  ochre.lifecycle(Slow "by-instance" {}, { timeout = 0.3 }),
+}
+)");
+  // The run's own default is far longer: each instance's lifecycle decides.
+  auto r = dir.ochre({"run", "pipeline.lua", "--timeout", "300"});
+  INFO(r.out << r.err);
+  CHECK(r.code == 1);
+  CHECK(outcome_of(dir, 1, "Slow/by-type") == "failed: Slow/by-type: create timed out after 0.5 s");
+  CHECK(outcome_of(dir, 1, "Slow/by-instance") == "failed: Slow/by-instance: create timed out after 0.3 s");
+  dir.write("ok", "");
+  r = dir.ochre({"run", "pipeline.lua"});
+  INFO(r.out << r.err);
+  CHECK(r.code == 0);
+  CHECK(count(r.out, "2 done") == 1);
+}
