@@ -463,7 +463,7 @@ int l_ochre_sh(lua_State* L) {
   if (lua_istable(L, 2)) {
     lua_pushnil(L);
     while (lua_next(L, 2)) {
-      static const char* const known[] = {"env", "cwd", "stdin", "quiet", "timeout", "check"};
+      static const char* const known[] = {"env", "cwd", "stdin", "quiet", "timeout", "check", "executor", "slurm"};
       bool ok = lua_type(L, -2) == LUA_TSTRING;
       const char* name = ok ? lua_tostring(L, -2) : "?";
       if (ok) {

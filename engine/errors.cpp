@@ -172,7 +172,7 @@ constexpr MsgEntry messages[] = {
     {Msg::ShCwd, "sh-cwd", Code::LuaRuntime, "ochre.sh: cwd must be a path"},
     {Msg::ShStdin, "sh-stdin", Code::LuaRuntime, "ochre.sh: stdin must be a string"},
     {Msg::ShUnknownOption, "sh-unknown-option", Code::LuaRuntime,
-     "ochre.sh: unknown option '{}' (the options are env, cwd, stdin, quiet, timeout and check)"},
+     "ochre.sh: unknown option '{}' (the options are env, cwd, stdin, quiet, timeout, check, executor and slurm)"},
     {Msg::ShQuiet, "sh-quiet", Code::LuaRuntime, "ochre.sh: {} must be true or false"},
     {Msg::ShFailed, "sh-failed", Code::LuaRuntime, "ochre.sh: {}"},
     {Msg::ShCannotStart, "sh-cannot-start", Code::LuaRuntime, "cannot start the command: {}"},
