@@ -50,7 +50,12 @@ void Session::resume(JobContext& ctx, int nargs) {
   } else if (rc == LUA_YIELD) {
     if (ctx.waiting) return;
     out.kind = JobOutcome::Failed;
-    out.error = message(Msg::HookYielded, {ctx.label});
+    std::string where;  // the line that yielded
+    lua_Debug ar;
+    for (int level = 0; where.empty() && lua_getstack(ctx.co, level, &ar); ++level)
+      if (lua_getinfo(ctx.co, "Sl", &ar) && ar.currentline > 0)
+        where = std::string(ar.short_src) + ":" + std::to_string(ar.currentline);
+    out.error = message(Msg::HookYielded, {where.empty() ? ctx.label : ctx.label + " (" + where + ")"});
   } else if (rc == 0) {
     out = ctx.on_return(ctx.co, lua_gettop(ctx.co));
     return finish(ctx, std::move(out), true);

@@ -78,13 +78,21 @@ void LuaHookRunner::start(int index, const Job& job, const Plan& plan, const Gra
   lua_replace(L, top + 1);
   lua_settop(L, top + 1);
   bool has_hook = lua_isfunction(L, -1);
+  // Where the hook is defined, for what it returns wrong.
+  std::string hook_site;
+  if (has_hook) {
+    lua_Debug ar;
+    lua_pushvalue(L, -1);
+    if (lua_getinfo(L, ">S", &ar) && ar.linedefined > 0)
+      hook_site = std::string(ar.short_src) + ":" + std::to_string(ar.linedefined);
+  }
 
   // Outputs: the table the hook returns, or what was stored (update), or none.
   Value kept = old && job.action == Action::Update ? old->outputs : Value::map();
   std::string key = job.key;
   std::string label = job.key + ": " + hook;
   Session& s = s_;
-  auto on_return = [&s, key, label, kept, action = job.action](lua_State* co, int nres) {
+  auto on_return = [&s, key, label, kept, action = job.action, hook_site](lua_State* co, int nres) {
     JobOutcome out;
     out.outputs = kept;
     if (action == Action::Delete || nres == 0 || lua_isnil(co, 1)) return out;
@@ -117,7 +125,8 @@ void LuaHookRunner::start(int index, const Job& job, const Plan& plan, const Gra
       return out;
     }
     out.kind = JobOutcome::Failed;
-    out.error = message(Msg::HookReturn, {label, luaL_typename(co, 1)});
+    out.error = message(Msg::HookReturn, {hook_site.empty() ? label : label + " (" + hook_site + ")",
+                                          luaL_typename(co, 1)});
     return out;
   };
 

@@ -1,6 +1,6 @@
 -- A hook that yields outside the scheduler.
 -- exit: 1
--- error: Bad/b: create failed: the hook yielded without waiting for anything (coroutine.yield is not for hooks; wait with ochre.sleep, ochre.sh, ...)
+-- error: Bad/b: create (pipeline.lua:10) failed: the hook yielded without waiting for anything (coroutine.yield is not for hooks; wait with ochre.sleep, ochre.sh, ...)
 -- state: failed Bad/b
 local ochre = require "ochre"
 local Model = ochre.component "Model" { fields = { model = "base", source = ochre.required, size = 1 } }
