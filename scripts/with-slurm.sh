@@ -18,9 +18,17 @@ chmod 755 "$dir/munge"
 pids=()
 
 stop() {
-  local p
+  local p e
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
   for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
+  # Jobs still running when the daemons went (a run stopped mid-way): their steps and
+  # scripts carry this cluster's SLURM_CONF in their environment.
+  for e in /proc/[0-9]*/environ; do
+    p=${e#/proc/}
+    p=${p%/environ}
+    [ "$p" = "$$" ] && continue
+    if grep -qsaF "SLURM_CONF=$dir/slurm.conf" "$e"; then kill -9 "$p" 2>/dev/null || true; fi
+  done
   rm -rf "$dir"
 }
 trap stop EXIT
