@@ -1,3 +1,8 @@
+// The Scheduler: one apply's jobs started in dependency order within -j, their outcomes
+// recorded (group commit, engine/group_commit.hpp), retries, pools, timeouts and the
+// stuck-hook path. One class over 600 lines: these all act on the same per-job
+// bookkeeping (started_, running_, journal_id_, the ready queue), and splitting it would
+// scatter that state; the timeout block is the first candidate to move out.
 #include "engine/apply.hpp"
 
 #include <uv.h>

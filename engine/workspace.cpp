@@ -1,4 +1,6 @@
-// The workspace: one state, its lock, planning and applying (see workspace.hpp).
+// The workspace: one state, its lock, planning and applying (see workspace.hpp). Just
+// over 600 lines: moves, protect and import joined planning and applying here because
+// they happen under the same lock and in the same transactions.
 #include "engine/workspace.hpp"
 
 #include <algorithm>
