@@ -406,9 +406,11 @@ struct SlurmExecutor::Impl {
   void poll() {
     std::vector<std::string> ids;
     bool finding = false;
+    asked_.clear();
     for (auto& [h, j] : jobs) {
       if (j.phase == Phase::Waiting) ids.push_back(j.sub.job_id);
       if (j.phase == Phase::Finding) finding = true;
+      if (j.phase == Phase::Waiting || j.phase == Phase::Finding) asked_.insert(h);
     }
     if (ids.empty() && !finding) return;
     std::vector<std::string> a = {"squeue", "-h", "-t", "all", "-o", "%i %T %k"};
@@ -450,11 +452,13 @@ struct SlurmExecutor::Impl {
 
   // What the last squeue said: each job's state by id, and job ids by token.
   std::pair<std::map<std::string, std::string>, std::map<std::string, std::string>> seen_;
+  // The jobs that squeue was asked about. One submitted or re-attached while it ran is
+  // absent from its answer without being lost, so only these are judged by it.
+  std::set<uint64_t> asked_;
 
   void seen() {
     const auto& [state, by_token] = seen_;
-    std::vector<uint64_t> hs;
-    for (auto& [h, j] : jobs) hs.push_back(h);
+    std::vector<uint64_t> hs(asked_.begin(), asked_.end());
     for (uint64_t h : hs) {
       auto it = jobs.find(h);
       if (it == jobs.end()) continue;

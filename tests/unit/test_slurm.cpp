@@ -1,0 +1,110 @@
+// The Slurm executor against stand-in sbatch and squeue programs, for orderings a real
+// cluster does not produce on demand.
+#include <catch2/catch.hpp>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "engine/slurm.hpp"
+#include "engine/state.hpp"
+#include "unit/temp_state.hpp"
+#include "unit/uv_loop.hpp"
+
+using namespace ochre;
+namespace fs = std::filesystem;
+
+namespace {
+
+std::string slurp(const fs::path& p) {
+  std::ifstream f(p);
+  std::stringstream s;
+  s << f.rdbuf();
+  return s.str();
+}
+
+size_t lines(const fs::path& p) {
+  std::string s = slurp(p);
+  return static_cast<size_t>(std::count(s.begin(), s.end(), '\n'));
+}
+
+void script(const fs::path& p, const std::string& body) {
+  std::ofstream(p) << "#!/bin/sh\n" << body;
+  fs::permissions(p, fs::perms::owner_all);
+}
+
+// PATH with the stand-ins first, restored at the end.
+struct FakePath {
+  std::string saved = getenv("PATH") ? getenv("PATH") : "";
+  explicit FakePath(const fs::path& bin) { setenv("PATH", (bin.string() + ":" + saved).c_str(), 1); }
+  ~FakePath() { setenv("PATH", saved.c_str(), 1); }
+};
+
+ClusterCommand command(const std::string& key, const fs::path& jobs) {
+  ClusterCommand c;
+  c.key = key;
+  c.command = "true";
+  c.dir = jobs.string();
+  c.env = {std::string("PATH=") + getenv("PATH")};  // the submitting environment sbatch runs in
+  return c;
+}
+
+}  // namespace
+
+TEST_CASE("slurm: a job submitted while squeue runs is not judged by its answer (never submitted twice)",
+          "[slurm]") {
+  TempState t;
+  fs::path bin = t.dir / "bin", jobs = t.dir / "jobs";
+  fs::create_directories(bin);
+  fs::create_directories(jobs);
+  std::string d = t.dir.string();
+  // sbatch: numbers its submissions 1, 2, ... in a log.
+  script(bin / "sbatch", "echo x >> " + d + "/sbatch.log\nwc -l < " + d + "/sbatch.log | tr -d ' '\n");
+  // squeue: the first answer waits for the test (a FIFO) and knows job 1 only;
+  // later ones know both jobs, running.
+  REQUIRE(mkfifo((d + "/release").c_str(), 0600) == 0);
+  script(bin / "squeue", "echo x >> " + d + "/squeue.log\n"
+                         "if [ \"$(wc -l < " + d + "/squeue.log)\" -eq 1 ]; then cat " + d +
+                             "/release > /dev/null; echo '1 RUNNING (null)'; exit 0; fi\n"
+                             "echo '1 RUNNING (null)'; echo '2 RUNNING (null)'\n");
+  FakePath path(bin);
+
+  auto st = open_sqlite_state(t.path(), OpenMode::ReadWrite);
+  Loop l;
+  SlurmTiming timing;
+  timing.files = 0.01;
+  timing.poll = 0.01;
+  SlurmExecutor ex(&l.loop, [&] { return st.get(); }, timing);
+  int done = 0;
+  auto count = [&](ClusterResult r) {
+    CHECK(r.error == "");
+    ++done;
+  };
+  auto job_id = [&](const std::string& key) {
+    auto s = st->submissions(key);
+    return s.empty() ? std::string() : s[0].job_id;
+  };
+
+  ex.start(command("T/a", jobs), count);
+  while (!fs::exists(d + "/squeue.log")) uv_run(&l.loop, UV_RUN_ONCE);  // job 1 submitted, squeue asked
+  CHECK(job_id("T/a") == "1");
+  ex.start(command("T/b", jobs), count);
+  while (job_id("T/b").empty()) uv_run(&l.loop, UV_RUN_ONCE);  // job 2 accepted while squeue still runs
+  CHECK(job_id("T/b") == "2");
+
+  int fd = open((d + "/release").c_str(), O_WRONLY);  // squeue answers, without job 2
+  REQUIRE(fd >= 0);
+  close(fd);
+  while (lines(d + "/squeue.log") < 2) uv_run(&l.loop, UV_RUN_ONCE);  // that answer was taken
+  CHECK(lines(d + "/sbatch.log") == 2);
+
+  // Both jobs end; each is collected once.
+  for (const char* key : {"T/a", "T/b"}) std::ofstream(st->submissions(key)[0].dir + "/exit") << "0\n";
+  while (done < 2) uv_run(&l.loop, UV_RUN_ONCE);
+  CHECK(lines(d + "/sbatch.log") == 2);
+  ex.close();
+}
