@@ -306,3 +306,32 @@ return T "t" {}
   CHECK(dir.lines("result") == std::vector<std::string>{"124 true"});
   CHECK(e2e::wait_until([&] { return count(states(u), "CANCELLED") == 1; }));
 }
+
+TEST_CASE("slurm: a hook's timeout (--timeout and lifecycle.timeout) cancels its cluster job and fails the job",
+          "[e2e][slurm]") {
+  TempDir dir;
+  std::string u = unique(dir);
+  dir.write("pipeline.lua", e2e::subst(pipeline(dir, R"(
+local function waits(self)
+  ochre.sh_ok("touch " .. path("started-" .. self.identifier) .. "; sleep 300", { slurm = { name = "{{U}}-" .. self.identifier } })
+end
+local T = ochre.component "T" { create = waits }
+local L = ochre.component "L" { lifecycle = { timeout = 1 }, create = waits }
+local After = ochre.component "After" { fields = { dep = false }, create = function(self) append("after", "ran") end }
+local t = T "cli" {}
+return { t, L "life" {}, After "after" { dep = t } }
+)"), "U", u));
+  auto r = dir.ochre({"run", "pipeline.lua", "-j", "4", "--timeout", "2"}, env(dir));
+  INFO(r.out << r.err);
+  CHECK(r.code == 1);
+  CHECK(count(r.err, "T/cli: create timed out after 2 s") == 1);
+  CHECK(count(r.err, "L/life: create timed out after 1 s") == 1);
+  CHECK(dir.lines("after").empty());  // its dependency failed: skipped
+  // The cluster's record: each job was cancelled, not left running.
+  CHECK(e2e::wait_until([&] { return count(states(u + "-cli"), "CANCELLED") == 1; }));
+  CHECK(e2e::wait_until([&] { return count(states(u + "-life"), "CANCELLED") == 1; }));
+  auto jobs = e2e::jobs_of_run(dir, 1);
+  CHECK(jobs["T/cli"].outcome == "failed");
+  CHECK(jobs["L/life"].outcome == "failed");
+  CHECK(jobs["After/after"].outcome == "skipped");
+}
