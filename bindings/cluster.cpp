@@ -54,11 +54,7 @@ class SlurmWait : public Wait {
 
   void done(ClusterResult r) {
     handle_ = 0;
-    result_ = std::move(r);
-    if (job && !quiet_) {
-      if (!result_.out.empty()) session.write_output(job->co, result_.out);
-      if (!result_.err.empty()) session.write_output(job->co, result_.err);
-    }
+    result_ = std::move(r);  // its output was shown as it came (show)
     complete();
     if (!blocking) release();
   }
@@ -99,6 +95,14 @@ class SlurmWait : public Wait {
   }
   uint64_t cluster_handle() const override { return handle_; }
   bool elsewhere() const override { return true; }
+
+  // The job's output as it comes, as a local command's (none when quiet).
+  SlurmExecutor::Output show() {
+    if (quiet_) return nullptr;
+    return [this](std::string_view text) {
+      if (job) session.write_output(job->co, text);
+    };
+  }
 
   uint64_t handle_ = 0;
   bool outside_ = false;
@@ -166,7 +170,7 @@ int start_cluster_command(Session& s, lua_State* L, ClusterCommand cmd, bool qui
   auto* w = new SlurmWait(s, quiet);
   w->outside_ = ctx == nullptr;
   try {
-    w->handle_ = s.slurm->start(std::move(cmd), [w](ClusterResult r) { w->done(std::move(r)); });
+    w->handle_ = s.slurm->start(std::move(cmd), [w](ClusterResult r) { w->done(std::move(r)); }, w->show());
   } catch (...) {
     delete w;
     throw;

@@ -215,6 +215,8 @@ struct SlurmExecutor::Impl {
   struct Job {
     ClusterCommand cmd;
     Done done;
+    Output output;
+    uint64_t shown[2] = {0, 0};  // bytes of out and err already given to `output`
     Submission sub;
     Phase phase = Phase::Queued;
     uint64_t deadline = 0;  // uv_now, 0: none
@@ -261,6 +263,7 @@ struct SlurmExecutor::Impl {
     j.sub.token = new_delivery_id();
     j.sub.dir = j.cmd.dir + "/" + j.sub.token;
     j.sub.job_id.clear();
+    j.shown[0] = j.shown[1] = 0;
     std::error_code ec;
     fs::create_directories(j.sub.dir, ec);
     if (ec) fail(Msg::SlurmDirectory, {j.sub.dir + ": " + ec.message()});
@@ -339,8 +342,34 @@ struct SlurmExecutor::Impl {
     r.code = std::atoll(code.c_str());
     read_file(j.sub.dir + "/out", r.out);
     read_file(j.sub.dir + "/err", r.err);
+    show(j, r.out, r.err);
     end(h, std::move(r));
     return true;
+  }
+
+  // Gives `output` what the job's files hold past what it was given. With `out` and
+  // `err` empty, reads only what grew since the last look.
+  void show(Job& j, const std::string& out = {}, const std::string& err = {}) {
+    if (!j.output) return;
+    const std::string* whole[2] = {&out, &err};
+    const char* names[2] = {"/out", "/err"};
+    for (int i = 0; i < 2; ++i) {
+      std::string more;
+      if (!whole[i]->empty()) {
+        if (whole[i]->size() > j.shown[i]) more = whole[i]->substr(j.shown[i]);
+      } else {
+        std::error_code ec;
+        auto size = fs::file_size(j.sub.dir + names[i], ec);
+        if (ec || size <= j.shown[i]) continue;
+        std::ifstream f(j.sub.dir + names[i], std::ios::binary);
+        f.seekg(static_cast<std::streamoff>(j.shown[i]));
+        more.resize(size - j.shown[i]);
+        f.read(more.data(), static_cast<std::streamsize>(more.size()));
+        more.resize(static_cast<size_t>(f.gcount()));
+      }
+      j.shown[i] += more.size();
+      if (!more.empty()) j.output(more);
+    }
   }
 
   void resubmit(uint64_t h) {
@@ -393,10 +422,11 @@ struct SlurmExecutor::Impl {
         r.timed_out = true;
         read_file(j.sub.dir + "/out", r.out);
         read_file(j.sub.dir + "/err", r.err);
+        show(j, r.out, r.err);
         end(h, std::move(r));
         continue;
       }
-      if (j.phase == Phase::Waiting && (j.asked || !j.reattached)) collect(h);
+      if (j.phase == Phase::Waiting && (j.asked || !j.reattached) && !collect(h)) show(jobs.at(h));
     }
     if (!polling && !jobs.empty() && now - last_poll >= static_cast<uint64_t>(timing.poll * 1000)) poll();
   }
@@ -527,12 +557,13 @@ void SlurmExecutor::close() {
     if (!uv_is_closing(reinterpret_cast<uv_handle_t*>(t))) uv_close(reinterpret_cast<uv_handle_t*>(t), nullptr);
 }
 
-uint64_t SlurmExecutor::start(ClusterCommand cmd, Done done) {
+uint64_t SlurmExecutor::start(ClusterCommand cmd, Done done, Output output) {
   Impl& im = *impl_;
   uint64_t h = im.next++;
   Impl::Job j;
   j.cmd = std::move(cmd);
   j.done = std::move(done);
+  j.output = std::move(output);
   if (j.cmd.timeout > 0) j.deadline = uv_now(im.loop) + static_cast<uint64_t>(j.cmd.timeout * 1000);
   std::string spec = j.cmd.spec.partition + "\n" + j.cmd.spec.mem + "\n" + j.cmd.spec.time + "\n" + j.cmd.spec.name +
                      "\n" + std::to_string(j.cmd.spec.cpus) + "\n" + std::to_string(j.cmd.spec.gpus);

@@ -9,6 +9,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 struct uv_loop_s;
@@ -55,6 +56,9 @@ SlurmTiming slurm_timing_from_env();
 class SlurmExecutor {
  public:
   using Done = std::function<void(ClusterResult)>;
+  // What the job wrote to its stdout and stderr since the last call, as it runs (read
+  // from its files on the shared filesystem at each check).
+  using Output = std::function<void(std::string_view)>;
   // `journal` gives the state to journal in, or null (nothing is journaled then).
   SlurmExecutor(uv_loop_s* loop, std::function<StateStore*()> journal, SlurmTiming timing = slurm_timing_from_env());
   ~SlurmExecutor();
@@ -62,8 +66,9 @@ class SlurmExecutor {
   SlurmExecutor& operator=(const SlurmExecutor&) = delete;
 
   // Runs `cmd` on the cluster, or re-attaches to the job the journal holds for it (same
-  // key, slot and command). `done` is called once, from the loop. Returns a handle.
-  uint64_t start(ClusterCommand cmd, Done done);
+  // key, slot and command). `done` is called once, from the loop, with the job's whole
+  // output; `output` (if any) gets it piece by piece before that. Returns a handle.
+  uint64_t start(ClusterCommand cmd, Done done, Output output = nullptr);
   // The one way cluster jobs are stopped (Ctrl-C twice, --fail-fast, timeouts): one
   // scancel for all of them, waited for; their journal rows are dropped and their
   // `done` is never called.

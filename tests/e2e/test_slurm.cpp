@@ -335,3 +335,31 @@ return { t, L "life" {}, After "after" { dep = t } }
   CHECK(jobs["L/life"].outcome == "failed");
   CHECK(jobs["After/after"].outcome == "skipped");
 }
+
+TEST_CASE("slurm: a cluster job's output reaches ochre's output while the job runs", "[e2e][slurm]") {
+  TempDir dir;
+  std::string u = unique(dir);
+  dir.write("pipeline.lua", e2e::subst(pipeline(dir, R"(
+local T = ochre.component "T" { create = function(self)
+  local r = ochre.sh_ok("echo first; echo warn >&2; while [ ! -f " .. path("go") .. " ]; do sleep 0.1; done; echo last",
+                        { slurm = { name = "{{U}}" } })
+  append("result", (r.stdout:gsub("\n", "|")) .. " " .. (r.stderr:gsub("\n", "|")))
+end }
+return T "t" {}
+)"), "U", u));
+  auto p = dir.start({"run", "pipeline.lua"}, env(dir));
+  bool live = e2e::wait_until([&] {
+    std::string so_far = p->out_so_far();
+    return so_far.find("[T/t] first\n") != std::string::npos && so_far.find("[T/t] warn\n") != std::string::npos;
+  }, 60);
+  CHECK(p->out_so_far().find("last") == std::string::npos);
+  dir.write("go", "");
+  auto r = p->wait();
+  INFO(r.out << r.err);
+  REQUIRE(live);
+  CHECK(r.code == 0);
+  CHECK(count(r.out, "[T/t] first\n") == 1);
+  CHECK(count(r.out, "[T/t] warn\n") == 1);
+  CHECK(count(r.out, "[T/t] last\n") == 1);
+  CHECK(dir.lines("result") == std::vector<std::string>{"first|last| warn|"});
+}
