@@ -282,6 +282,12 @@ struct SlurmExecutor::Impl {
     j.phase = Phase::Queued;
   }
 
+  // sbatch processes at once: more only queue at the controller and compete for CPU.
+  static constexpr int kSubmitting = 4;
+  void kick_flush() {
+    uv_timer_start(&kick, [](uv_timer_t* t) { static_cast<Impl*>(t->data)->guarded(&Impl::flush); }, 0, 0);
+  }
+
   void submit(uint64_t h) {
     Job& j = jobs.at(h);
     j.phase = Phase::Submitting;
@@ -300,6 +306,7 @@ struct SlurmExecutor::Impl {
       auto it = jobs.find(h);
       if (it == jobs.end()) return;  // cancelled meanwhile
       Job& j = it->second;
+      kick_flush();  // the next queued submission
       std::string id = trim(out.substr(0, out.find(';')));
       if (code != 0 || id.empty()) {
         err = trim(err);
@@ -313,8 +320,10 @@ struct SlurmExecutor::Impl {
         return end(h, failure(e.what()));
       }
     });
-    if (rc != 0)
+    if (rc != 0) {
+      kick_flush();
       end(h, failure(rc == UV_ENOENT ? message(Msg::SlurmNoSbatch) : message(Msg::SlurmRejected, {uv_strerror(rc)})));
+    }
   }
 
   static ClusterResult failure(std::string why) {
@@ -384,7 +393,7 @@ struct SlurmExecutor::Impl {
     Job& j = jobs.at(h);
     prepare(j);
     journal_put(j);
-    uv_timer_start(&kick, [](uv_timer_t* t) { static_cast<Impl*>(t->data)->guarded(&Impl::flush); }, 0, 0);
+    kick_flush();
   }
 
   // Runs a step of the loop's callbacks; an error (the state failing) ends every job
@@ -402,9 +411,13 @@ struct SlurmExecutor::Impl {
   // Submits what was queued (the turn after start: its journal row has committed).
   void flush() {
     std::vector<uint64_t> queued;
-    for (auto& [h, j] : jobs)
+    int submitting = 0;
+    for (auto& [h, j] : jobs) {
       if (j.phase == Phase::Queued) queued.push_back(h);
-    for (uint64_t h : queued) submit(h);
+      submitting += j.phase == Phase::Submitting;
+    }
+    for (uint64_t h : queued)
+      if (submitting++ < kSubmitting) submit(h);
   }
 
   void tick() {
@@ -596,7 +609,7 @@ uint64_t SlurmExecutor::start(ClusterCommand cmd, Done done, Output output) {
   auto& stored = im.jobs.emplace(h, std::move(j)).first->second;
   if (fresh) {
     im.journal_put(stored);
-    uv_timer_start(&im.kick, [](uv_timer_t* t) { static_cast<Impl*>(t->data)->guarded(&Impl::flush); }, 0, 0);
+    im.kick_flush();
   } else {
     im.last_poll = 0;  // ask the scheduler at the next tick
   }

@@ -108,3 +108,21 @@ TEST_CASE("slurm: a job submitted while squeue runs is not judged by its answer 
   CHECK(lines(d + "/sbatch.log") == 2);
   ex.close();
 }
+
+TEST_CASE("slurm: with no sbatch every job fails with the reason, the ones queued behind the first too",
+          "[slurm]") {
+  TempState t;
+  Loop l;
+  SlurmExecutor ex(&l.loop, [] { return nullptr; });
+  std::vector<std::string> errors;
+  for (int i = 0; i < 10; ++i) {
+    ClusterCommand c = command("T/" + std::to_string(i), t.dir);
+    c.env = {"PATH=" + (t.dir / "nothing").string()};
+    ex.start(std::move(c), [&](ClusterResult r) { errors.push_back(r.error); });
+  }
+  uint64_t give_up = uv_now(&l.loop) + 10000;  // a job left queued would wait forever
+  while (errors.size() < 10 && uv_now(&l.loop) < give_up) uv_run(&l.loop, UV_RUN_ONCE);
+  REQUIRE(errors.size() == 10);
+  for (const std::string& e : errors) CHECK(e.find("sbatch") != std::string::npos);
+  ex.close();
+}
