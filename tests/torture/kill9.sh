@@ -132,7 +132,7 @@ declare -A kills_by_phase kills_by_pos
 kills=0 landed_mid=0 round=0 finishing=0
 lost=0 unfinished=0 double=0 integrity=0
 declare -A lost_p unfinished_p double_p rerun_p
-rerun=0 max_gap=0 timed_out=0
+rerun=0 late=0 max_gap=0 timed_out=0
 [[ $PG ]] || rm -f "$STATE"
 while (( kills < POINTS )); do
   round=$((round + 1))
@@ -181,15 +181,15 @@ while (( kills < POINTS )); do
       integrity=$((integrity + 1)); echo "phase $PHASE: PRAGMA integrity_check failed"
     fi
     # The phase's journal: pid outcome action key, and the attempts that timed out.
-    query "SELECT r.pid, j.outcome, j.action, $(text j.key) FROM jobs j JOIN runs r ON r.id = j.run WHERE j.run >= $first_run" > journal
+    query "SELECT r.pid, j.outcome, j.action, $(text j.key) FROM jobs j JOIN runs r ON r.id = j.run WHERE j.run >= $first_run ORDER BY j.id" > journal
     t=$(query "SELECT count(*) FROM jobs j WHERE j.run >= $first_run AND $(text j.error) LIKE '%timed out after%'")
     timed_out=$((timed_out + t))
     # Counting, from the launches, the kills, the phase's ledger lines and its journal.
-    read -r l u d r g < <(awk -v phase="$PHASE" -v name="$name" -v first_seq="$first_seq" '
+    read -r l u d r g lt < <(awk -v phase="$PHASE" -v name="$name" -v first_seq="$first_seq" '
       FILENAME == "launches" { seqof[$2] = $1; next }
       FILENAME == "killed" { killat[$2] = $3; next }
       FILENAME == "journal" {
-        if ($2 == "done") { donen[$4 " " $3]++; donepid[$4 " " $3] = $1 }
+        if ($2 == "done") { if (!(($4 " " $3) in donepid)) donepid[$4 " " $3] = $1; donen[$4 " " $3]++ }
         next
       }
       $5 == phase && seqof[$2] >= first_seq {
@@ -198,7 +198,7 @@ while (( kills < POINTS )); do
         else { ends[k] = ends[k] " " $2; endt[k " " $2] = $6 }
       }
       END {
-        lost = unfinished = dbl = rerun = 0; gap = 0
+        lost = unfinished = dbl = rerun = late = 0; gap = 0
         actions = name == "replace" ? "delete create" : name == "destroy" ? "delete" : name
         na = split(actions, as, " ")
         for (i = 1; i <= 40; i++) for (a = 1; a <= na; a++) {
@@ -223,9 +223,9 @@ while (( kills < POINTS )); do
             }
           }
         }
-        printf "%d %d %d %d %.6f\n", lost, unfinished, dbl, rerun, gap
+        printf "%d %d %d %d %.6f %d\n", lost, unfinished, dbl, rerun, gap, late
       }' launches killed journal ledger)
-    lost=$((lost + l)) unfinished=$((unfinished + u)) double=$((double + d)) rerun=$((rerun + r))
+    lost=$((lost + l)) unfinished=$((unfinished + u)) double=$((double + d)) rerun=$((rerun + r)) late=$((late + lt))
     lost_p[$name]=$(( ${lost_p[$name]:-0} + l )); unfinished_p[$name]=$(( ${unfinished_p[$name]:-0} + u ))
     double_p[$name]=$(( ${double_p[$name]:-0} + d )); rerun_p[$name]=$(( ${rerun_p[$name]:-0} + r ))
     max_gap=$(awk -v a="$max_gap" -v b="$g" 'BEGIN { print (b > a ? b : a) }')
@@ -240,7 +240,7 @@ kind=SQLite; [[ $PG ]] && kind=PostgreSQL
 echo "seed $SEED, state $kind, $round rounds, $seq ochre runs ($finishing finishing ones)"
 echo "kills: $kills (before a hook's first line ${kills_by_pos[before]:-0}, mid-hook ${kills_by_pos[mid]:-0}, after a hook's end ${kills_by_pos[after]:-0}); with hooks in flight: $landed_mid"
 echo "hooks: $started started, $ended ended, $cut cut short by a kill; $timed_out attempts timed out"
-echo "finished hooks not committed before their kill (ran again, allowed): $rerun, the longest $(awk -v g="$max_gap" 'BEGIN { printf "%.1f ms", g * 1000 }') between their end and the kill"
+echo "finished hooks not committed before their kill (ran again, allowed): $rerun, the longest $(awk -v g="$max_gap" 'BEGIN { printf "%.1f ms", g * 1000 }') between their end and the kill, $late of them more than the 10 ms window (the load average: $(cut -d' ' -f1 /proc/loadavg))"
 for name in create update replace destroy; do
   echo "  $name: ${kills_by_phase[$name]:-0} kills; lost ${lost_p[$name]:-0}, unfinished recorded done ${unfinished_p[$name]:-0}, double runs ${double_p[$name]:-0}, ran again uncommitted ${rerun_p[$name]:-0}"
 done
