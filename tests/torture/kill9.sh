@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
 # kill -9 torture (issue 22). Rounds of four phases on 40 instances — create, update,
-# replace (a breaking field), destroy — run with --timeout 1 and -j 4; some hooks time out
-# on their first attempt (4 of 40 each phase), half of those with a lifecycle retry (tried
-# again in the same run), the others tried again by the next run. Each ochre run is
-# killed with SIGKILL while hooks are in flight: before it starts, the script picks the
-# K-th hook the run will call (K in 1..6) and where in it to kill —
+# replace (a breaking field: a delete job, then a create), destroy — run with --timeout 1
+# and -j 4. Some hooks time out on their first attempt in a phase (w10 w20 w30 w40): w20
+# and w40 have a lifecycle retry (attempts = 3, delay = 0: tried again in the same run),
+# the others are tried again by the next run. Each ochre run is killed with SIGKILL while
+# hooks are in flight: before it starts, the script picks the K-th hook the run will
+# call (K in 1..6) and where in it to kill —
 #   before  the hook was called but wrote nothing yet (it waits on the loop),
 #   mid     between the hook's start and end lines (it waits on the loop),
-#   after   the hook wrote its end line and returned (racing the commit of its outcome);
+#   after   the hook wrote its end line and returned (racing the commit of its outcome),
+#   retry   (half of the phases' first runs) mid-hook in the second attempt of a hook
+#           whose first attempt timed out;
 # that hook signals it reached the point (a file), and the script kills at once. A run
 # that ends before its K-th hook is not counted as a kill. After POINTS/8 kills, or once a
 # run ended by itself, one uninterrupted run (or up to three, for timeouts without a
@@ -57,7 +60,7 @@ local PID = tostring(ffi.C.getpid())
 local PHASE, DIR = os.getenv("PHASE"), os.getenv("TDIR")
 local K, POS = io.open(DIR .. "/killat"):read("*n", "*l")
 POS = POS and POS:match("%a+")
-local called = 0
+local called, attempts = 0, {}
 local function append(line)
   local f = assert(io.open(DIR .. "/ledger", "a")) f:write(line .. "\n") f:close()
 end
@@ -68,11 +71,13 @@ end
 local function hook(action)
   return function(self)
     called = called + 1
-    local fire = called == K
+    local attempt = tostring(self) .. " " .. action
+    attempts[attempt] = (attempts[attempt] or 0) + 1
+    local fire = (POS == "retry" and attempts[attempt] == 2) or (POS ~= "retry" and called == K)
     local id = PID .. " " .. tostring(self) .. " " .. action .. " " .. PHASE
     if fire and POS == "before" then signal() ochre.sleep(0.5) end
     append("start " .. id)
-    if fire and POS == "mid" then signal() ochre.sleep(0.5) end
+    if fire and (POS == "mid" or POS == "retry") then signal() ochre.sleep(0.5) end
     local marker = DIR .. "/slow-" .. self.identifier .. "-" .. action .. "-" .. PHASE
     if self.slow and not io.open(marker) then
       io.open(marker, "w"):close()
@@ -92,7 +97,7 @@ local V, B = tonumber(os.getenv("V")), tonumber(os.getenv("B"))
 local all = {}
 for i = 1, 40 do
   all[i] = W("w" .. i) { v = V, b = B, slow = i % 10 == 0 }
-  if i % 5 == 0 then all[i] = ochre.lifecycle(all[i], { retry = { attempts = 3, delay = 0 } }) end
+  if i % 4 == 0 then all[i] = ochre.lifecycle(all[i], { retry = { attempts = 3, delay = 0 } }) end
 end
 return all
 LUA
@@ -145,6 +150,9 @@ while (( kills < POINTS )); do
     phase_kills=0
     while (( kills < POINTS && phase_kills < per_phase )); do
       pos=${POSITIONS[RANDOM % 3]}
+      # A phase's first run, every other time: killed inside the second attempt of a hook
+      # that timed out (w20 or w40, which have a lifecycle retry).
+      (( phase_kills == 0 && RANDOM % 2 == 0 )) && pos=retry
       echo "$(( RANDOM % 6 + 1 )) $pos" > killat
       rm -f fired
       launch "$cmd" pipeline.lua --timeout 1 -j 4
@@ -219,6 +227,7 @@ while (( kills < POINTS )); do
             if (es[e] in killat) {
               d = killat[es[e]] - endt[job " " es[e]] / 1e6
               if (d > gap) gap = d
+              if (d > 0.01) late++
               if (d > 1) { dbl++; print "double run: " job " ended " d " s before the kill of pid " es[e] " and was not committed (" phase ")" > "/dev/stderr" }
             }
           }
@@ -238,7 +247,7 @@ cut=$(awk 'FILENAME == "killed" { k[$2] = 1; next } $2 in k { n[$2 " " $3 " " $4
            END { c = 0; for (x in n) if (n[x] > 0) c += n[x]; print c }' killed ledger)
 kind=SQLite; [[ $PG ]] && kind=PostgreSQL
 echo "seed $SEED, state $kind, $round rounds, $seq ochre runs ($finishing finishing ones)"
-echo "kills: $kills (before a hook's first line ${kills_by_pos[before]:-0}, mid-hook ${kills_by_pos[mid]:-0}, after a hook's end ${kills_by_pos[after]:-0}); with hooks in flight: $landed_mid"
+echo "kills: $kills (before a hook's first line ${kills_by_pos[before]:-0}, mid-hook ${kills_by_pos[mid]:-0}, after a hook's end ${kills_by_pos[after]:-0}, mid-hook in a retry after a timeout ${kills_by_pos[retry]:-0}); with hooks in flight: $landed_mid"
 echo "hooks: $started started, $ended ended, $cut cut short by a kill; $timed_out attempts timed out"
 echo "finished hooks not committed before their kill (ran again, allowed): $rerun, the longest $(awk -v g="$max_gap" 'BEGIN { printf "%.1f ms", g * 1000 }') between their end and the kill, $late of them more than the 10 ms window (the load average: $(cut -d' ' -f1 /proc/loadavg))"
 for name in create update replace destroy; do
