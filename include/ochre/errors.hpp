@@ -71,7 +71,7 @@ enum class Msg {
   SlurmLost, SlurmDirectory, SettingsExecutor,
   // the loader and the engine (bindings/loader.cpp, bindings/engine.cpp)
   ReturnedNothing, ReturnedEmptyTable, ReturnedNamedTable, ReturnedBadItem, ReturnedValue,
-  LoadDirectory, LoadBytecode, UvLoopInit, NoPlanYet, WebhookBad, WebhookNoSecret,
+  LoadDirectory, LoadNotFile, WatchFifo, LoadBytecode, UvLoopInit, NoPlanYet, WebhookBad, WebhookNoSecret,
   WebhookUnknownEvent, UnknownKeyInState, NoJob, ApplyUnderWay, ApplyAlreadyUnderWay, PlanEmpty,
   NotApplied, NoMethod,
   // deferred decisions (engine/apply.cpp, bindings/graph_builder.cpp)
