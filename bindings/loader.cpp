@@ -313,6 +313,8 @@ void Session::run_chunk(const std::string& display_name, std::string_view text) 
   if (options.keep_locals) keep_locals(0);
   set_loading(false);
   lua_gc(L, LUA_GCSETPAUSE, pause);
+  // LuaJIT's out-of-memory error carries no position: the phase and the file say where.
+  if (!ok && err == lua_memory_error) fail(Msg::OutOfMemoryIn, {"while loading the pipeline"}, display_name);
   if (!ok) lua_user_error(Code::LuaRuntime, err);
   timer.mark("load file");
   int nres = lua_gettop(L) - (base - 1);

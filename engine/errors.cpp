@@ -295,6 +295,7 @@ constexpr MsgEntry messages[] = {
     {Msg::MigratePlansDiffer, "migrate-plans-differ", Code::State,
      "state '{}': the copy plans differently from the original:\n{}--- against the copy ---\n{}"},
     {Msg::OutOfMemory, "out-of-memory", Code::Internal, "out of memory"},
+    {Msg::OutOfMemoryIn, "out-of-memory-in", Code::LuaRuntime, "out of memory {}"},
     {Msg::UnknownError, "unknown-error", Code::Internal, "unknown error"},
     {Msg::StateWriteInRun, "state-write-in-run", Code::State,
      "{}\nthe state could not be written during the run: what finished before is recorded; "

@@ -82,7 +82,7 @@ enum class Msg {
   PgCannotConnect, PgConnectionLost, PgCommitFailed, PqCannotLoad, PqNotFound, PqMissingFunction,
   LockFileOpen, LockFailed, LockedNoTimeout, DamagedEncoding, DamagedVersion, DamagedRow,
   DamagedRowForget, MigrateSame, MigrateNothing, MigrateDiffers, MigratePlansDiffer,
-  OutOfMemory, UnknownError, StateWriteInRun,
+  OutOfMemory, OutOfMemoryIn, UnknownError, StateWriteInRun,
   // state mv and the other inspections (engine/inspect.cpp, plan_format.cpp, planner.cpp, ...)
   NotAKey, MoveTypes, MoveTaken, MoveOlder, MoveDangling, UnknownKeyInPipeline,
   UnknownKeyNotStored, UnknownKeyAnywhere, GraphFormat,
