@@ -60,7 +60,7 @@ void Session::resume(JobContext& ctx, int nargs) {
     out = ctx.on_return(ctx.co, lua_gettop(ctx.co));
     return finish(ctx, std::move(out), true);
   } else {
-    std::string msg = error_text(ctx.co, -1);
+    std::string msg = rc == LUA_ERRMEM ? message(Msg::OutOfMemoryIn, {"in the hook"}) : error_text(ctx.co, -1);
     luaL_traceback(L(), ctx.co, msg.c_str(), 0);
     out.kind = JobOutcome::Failed;
     out.error = message(Msg::HookFailed, {ctx.label, lua_tostring(L(), -1)});

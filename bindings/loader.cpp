@@ -1,6 +1,10 @@
 // The Lua host's life and loading: the session's Lua state and loop, running a pipeline
 // file or text, its roots and settings, what its types declare (the REPL's eval:
 // repl_eval.cpp).
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <cctype>
 #include <climits>
@@ -129,12 +133,114 @@ namespace {
 
 }  // namespace
 
+namespace {
+
+// The pipeline's text, read once: a FIFO gives its text a single time, and a file being
+// rewritten is seen as one version. A directory, a device or a socket is refused.
+std::string read_pipeline(const std::string& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) fail(Code::NoFile, {path, std::strerror(errno)});
+  if (S_ISDIR(st.st_mode)) fail(Msg::LoadDirectory, {path});
+  if (!S_ISREG(st.st_mode) && !S_ISFIFO(st.st_mode)) fail(Msg::LoadNotFile, {path});
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) fail(Code::NoFile, {path, std::strerror(errno)});
+  std::string text;
+  char buf[1 << 16];
+  for (;;) {
+    ssize_t n = ::read(fd, buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      int e = errno;
+      ::close(fd);
+      fail(Code::NoFile, {path, std::strerror(e)});
+    }
+    if (n == 0) break;
+    text.append(buf, static_cast<size_t>(n));
+  }
+  ::close(fd);
+  return text;
+}
+
+// The line of the main chunk's `return` that gave a wrong value, read from its bytecode
+// only on that error path, so loading costs nothing more. The opcodes are learnt from tiny
+// chunks compiled by this same VM, not assumed. Of several returns, the last one whose
+// value is a literal of the returned kind, else the last whose kind cannot be told.
+const char* const return_line_lua = R"lua(
+local chunk, kind = ...
+local ok, util = pcall(require, "jit.util")
+if not ok or type(chunk) ~= "function" then return nil end
+local function op(src, pc) return bit.band(util.funcbc(loadstring(src), pc), 255) end
+local returns = {
+  [op("return 1", 2)] = true,                       -- RET1
+  [op("local a, b = 1, 2 return a, b", 5)] = true,  -- RET
+  [op("return ...", 2)] = true,                     -- RETM
+  [op("return f()", 2)] = true,                     -- CALLT: return M "a" { ... }
+  [op("return f(...)", 3)] = true,                  -- CALLMT
+}
+local literal = {
+  [op("return 'x'", 1)] = "string", [op("return 1", 1)] = "number", [op("return 1.5", 1)] = "number",
+  [op("return {}", 1)] = "table", [op("return {1}", 1)] = "table", [op("return nil", 1)] = "nil",
+  [op("return function() end", 1)] = "function",
+}
+local same, unknown, last
+local prev
+for pc = 1, math.huge do
+  local ins = util.funcbc(chunk, pc)
+  if not ins then break end
+  local o = bit.band(ins, 255)
+  if returns[o] then
+    local line = util.funcinfo(chunk, pc).currentline
+    local k = prev and literal[prev]
+    if k == kind then same = line elseif not k then unknown = line end
+    last = line
+  end
+  prev = o
+end
+return same or unknown or last
+)lua";
+
+// `display_name`:LINE of the chunk's `return` (the chunk at registry `ref`, its value of
+// Lua type `kind`), or the name alone when that cannot be told. The bytecode knows the
+// line where the returned expression ends: the `return` is the nearest line up to it
+// that has the word (a line inside the statement at worst).
+std::string return_place(lua_State* L, int ref, const char* kind, std::string_view text,
+                         const std::string& display_name) {
+  int top = lua_gettop(L);
+  long line = 0;
+  if (luaL_loadbuffer(L, return_line_lua, std::strlen(return_line_lua), "=[ochre return line]") == 0) {
+    lua_rawgeti(L, LUA_REGISTRYINDEX, ref);
+    lua_pushstring(L, kind);
+    if (lua_pcall(L, 2, 1, 0) == 0 && lua_isnumber(L, -1)) line = static_cast<long>(lua_tointeger(L, -1));
+  }
+  lua_settop(L, top);
+  if (line <= 0) return display_name;
+  std::vector<std::string_view> lines;
+  for (size_t p = 0; p <= text.size();) {
+    size_t nl = text.find('\n', p);
+    if (nl == std::string_view::npos) nl = text.size();
+    lines.push_back(text.substr(p, nl - p));
+    p = nl + 1;
+  }
+  auto has_return = [](std::string_view s) {
+    for (size_t p = s.find("return"); p != std::string_view::npos; p = s.find("return", p + 1)) {
+      auto word = [&](size_t i) { return i < s.size() && (std::isalnum(static_cast<unsigned char>(s[i])) || s[i] == '_'); };
+      if ((p == 0 || !word(p - 1)) && !word(p + 6)) return true;
+    }
+    return false;
+  };
+  for (long l = std::min<long>(line, static_cast<long>(lines.size())); l >= 1; --l)
+    if (has_return(lines[l - 1])) {
+      line = l;
+      break;
+    }
+  return display_name + ":" + std::to_string(line);
+}
+
+}  // namespace
+
 void Session::load_file(const std::string& path, const std::function<void(const std::string&)>& before_run) {
   std::error_code ec;
-  if (std::filesystem::is_directory(path, ec)) fail(Msg::LoadDirectory, {path});
-  FILE* f = std::fopen(path.c_str(), "rb");
-  if (!f) fail(Code::NoFile, {path, std::strerror(errno)});
-  std::fclose(f);
+  std::string text = read_pipeline(path);
   source_ = std::filesystem::absolute(path, ec).lexically_normal().string();
   // Modules beside the pipeline can be required.
   {
@@ -153,15 +259,17 @@ void Session::load_file(const std::string& path, const std::function<void(const 
     lua_pop(L(), 1);
   }
   if (before_run) before_run(source_);
-  // Text only: a file of LuaJIT bytecode could crash the VM; pipelines are source.
-  if (luaL_loadfilex(L(), path.c_str(), "t") != 0) {
+  // Text only: a file of LuaJIT bytecode could crash the VM; pipelines are source. The
+  // chunk is named "@path", as luaL_loadfile names it, so messages say path:line.
+  std::string chunk = "@" + path;
+  if (luaL_loadbufferx(L(), text.data(), text.size(), chunk.c_str(), "t") != 0) {
     std::string err = error_text(L());
     lua_pop(L(), 1);
     if (err.find("wrong mode") != std::string::npos)
       fail(Msg::LoadBytecode, {}, path);
     lua_user_error(Code::LuaSyntax, err);
   }
-  run_chunk(path);
+  run_chunk(path, text);
 }
 
 void Session::load_string(std::string_view code, const std::string& name) {
@@ -172,14 +280,22 @@ void Session::load_string(std::string_view code, const std::string& name) {
     lua_pop(L(), 1);
     lua_user_error(Code::LuaSyntax, err);
   }
-  run_chunk(name);
+  run_chunk(name, code);
 }
 
-void Session::run_chunk(const std::string& display_name) {
+void Session::run_chunk(const std::string& display_name, std::string_view text) {
   pipeline_name_ = display_name;
   lua_State* L = this->L();
   int base = lua_gettop(L);  // the chunk sits at base
   std::string err;
+  // Kept for a wrong return value's place (return_place).
+  lua_pushvalue(L, base);
+  int chunk_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+  struct Unref {
+    lua_State* L;
+    int ref;
+    ~Unref() { luaL_unref(L, LUA_REGISTRYINDEX, ref); }
+  } unref{L, chunk_ref};
   lua_rawgeti(L, LUA_REGISTRYINDEX, internal_ref);
   lua_pushlstring(L, display_name.data(), display_name.size());
   lua_setfield(L, -2, "pipeline");
@@ -197,6 +313,8 @@ void Session::run_chunk(const std::string& display_name) {
   if (options.keep_locals) keep_locals(0);
   set_loading(false);
   lua_gc(L, LUA_GCSETPAUSE, pause);
+  // LuaJIT's out-of-memory error carries no position: the phase and the file say where.
+  if (!ok && err == lua_memory_error) fail(Msg::OutOfMemoryIn, {"while loading the pipeline"}, display_name);
   if (!ok) lua_user_error(Code::LuaRuntime, err);
   timer.mark("load file");
   int nres = lua_gettop(L) - (base - 1);
@@ -204,8 +322,10 @@ void Session::run_chunk(const std::string& display_name) {
     try {
       set_roots(base);
     } catch (Error& e) {
+      const char* kind = is_instance(L, base) ? "instance" : luaL_typename(L, base);
+      std::string where = return_place(L, chunk_ref, kind, text, display_name);
       lua_settop(L, base - 1);
-      throw Error(e.code(), e.what(), display_name);
+      throw Error(e.code(), e.what(), where);
     }
   }
   lua_settop(L, base - 1);

@@ -16,6 +16,9 @@ extern "C" {
 
 namespace ochre::lua {
 
+// The text of LuaJIT's out-of-memory error (LUA_ERRMEM), which has no position.
+inline constexpr const char* lua_memory_error = "not enough memory";
+
 // Closes the state it created (not a borrowed one) on destruction.
 class LuaState {
  public:

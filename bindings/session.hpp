@@ -219,7 +219,7 @@ class Session : public PipelineSource {
   void push_type(const std::string& type);
 
  private:
-  void run_chunk(const std::string& display_name);
+  void run_chunk(const std::string& display_name, std::string_view text);
   // With the chunk at `idx`: a return hook keeps its top-level locals in internal.locals
   // as it returns; 0: the hook is removed. [-0, +0, -]
   void keep_locals(int idx);

@@ -265,6 +265,7 @@ int cmd_state_migrate(const Args& a) {
   Options base = engine_options(a);
   std::string workspace = base.workspace.empty() ? default_workspace : base.workspace;
   std::string file = a.positional.size() == 2 ? a.positional[1] : "";
+  refuse_fifo(file, "compare plans of", "state migrate");
   // The plan before, against the original; after, the same against the copy.
   auto plan_against = [&](const std::string& state) {
     Options o = base;
@@ -388,6 +389,7 @@ int dispatch(const Args& a) {
     if (a.positional.size() > 1) fail(Msg::TakesAtMostOneFile, {"serve"});
     ServeOptions serve;
     serve.file = a.positional.empty() ? "" : a.positional[0];
+    refuse_fifo(serve.file, "serve", "serve");
     serve.host = a.host;
     serve.port = a.port;
     serve.allow_apply = a.allow_apply;

@@ -3,6 +3,7 @@
 // the schedule, and do it again; one line per cycle, until Ctrl-C.
 #include "cli/watch.hpp"
 
+#include <sys/stat.h>
 #include <uv.h>
 
 #include <chrono>
@@ -126,7 +127,20 @@ double parse_duration(const std::string& text) {
   return v * scale;
 }
 
+void refuse_fifo(const std::string& file, const char* verb, const char* command) {
+  struct stat st {};
+  if (::stat(file.c_str(), &st) == 0 && S_ISFIFO(st.st_mode)) fail(Msg::WatchFifo, {verb, file, command});
+}
+
 int run_watch(const std::string& file, const Options& options, double every_seconds, const Cron* cron) {
+  // Only a file can change and be read again: a FIFO gives its text once, a directory or
+  // a device none. (A file that does not exist yet is waited for.)
+  refuse_fifo(file, "watch", "watch");
+  struct stat st {};
+  if (::stat(file.c_str(), &st) == 0) {
+    if (S_ISDIR(st.st_mode)) fail(Msg::LoadDirectory, {file});
+    if (!S_ISREG(st.st_mode)) fail(Msg::LoadNotFile, {file});
+  }
   Watcher w;
   uv_loop_init(&w.loop);
   uv_timer_init(&w.loop, &w.debounce);

@@ -226,6 +226,10 @@ constexpr MsgEntry messages[] = {
      OCHRE_RETURNED "a list whose item {} is not an instance)"},
     {Msg::ReturnedValue, "returned-value", Code::BadReturn, OCHRE_RETURNED "a {} value)"},
     {Msg::LoadDirectory, "load-directory", Code::NoFile, "cannot read pipeline '{}': it is a directory"},
+    {Msg::LoadNotFile, "load-not-file", Code::NoFile,
+     "cannot read pipeline '{}': it is not a file (a device or a socket); give a Lua file"},
+    {Msg::WatchFifo, "watch-fifo", Code::NoFile,
+     "cannot {} a FIFO ('{}'): 'ochre {}' reads the pipeline more than once; give a Lua file"},
     {Msg::LoadBytecode, "load-bytecode", Code::LuaSyntax,
      "syntax error: a precompiled (bytecode) chunk; ochre loads Lua source only"},
     {Msg::UvLoopInit, "uv-loop-init", Code::Internal, "internal error (a bug in ochre): uv_loop_init: {}"},
@@ -291,6 +295,7 @@ constexpr MsgEntry messages[] = {
     {Msg::MigratePlansDiffer, "migrate-plans-differ", Code::State,
      "state '{}': the copy plans differently from the original:\n{}--- against the copy ---\n{}"},
     {Msg::OutOfMemory, "out-of-memory", Code::Internal, "out of memory"},
+    {Msg::OutOfMemoryIn, "out-of-memory-in", Code::LuaRuntime, "out of memory {}"},
     {Msg::UnknownError, "unknown-error", Code::Internal, "unknown error"},
     {Msg::StateWriteInRun, "state-write-in-run", Code::State,
      "{}\nthe state could not be written during the run: what finished before is recorded; "

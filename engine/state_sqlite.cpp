@@ -819,27 +819,40 @@ class SqliteState final : public StateStore {
     if (fd >= 0) ::close(fd);
   }
 
-  void check_and_migrate() {
+  // The file's schema version, whether it has the instances table, and whether it holds
+  // any table: one statement, so one snapshot (a writer creating the schema commits
+  // between two statements, and a reader would see a version 0 file with tables).
+  struct Found {
     int version = 0;
-    {
-      Stmt q(*this, "PRAGMA user_version");
-      if (q.step()) version = static_cast<int>(q.integer(0));
+    bool instances = false, tables = false;
+  };
+  Found found() {
+    Stmt q(*this,
+           "SELECT (SELECT user_version FROM pragma_user_version), "
+           "(SELECT count(*) FROM sqlite_master WHERE name = 'instances'), (SELECT count(*) FROM sqlite_master)");
+    Found f;
+    if (q.step()) {
+      f.version = static_cast<int>(q.integer(0));
+      f.instances = q.integer(1) == 1;
+      f.tables = q.integer(2) != 0;
     }
+    return f;
+  }
+
+  void check_and_migrate() {
+    Found f = found();
+    int version = f.version;
     if (version > schema_version)
       fail(Code::StateVersion, {path_, std::to_string(version), std::to_string(schema_version)});
     if (version > 0) {
-      Stmt q(*this, "SELECT count(*) FROM sqlite_master WHERE name = 'instances'");
-      if (!q.step() || q.integer(0) != 1)
-        fail(Msg::StateNoInstancesTable, {path_});
-    } else {
-      Stmt q(*this, "SELECT count(*) FROM sqlite_master");
-      if (q.step() && q.integer(0) != 0)
-        fail(Msg::StateForeignSqlite, {path_});
+      if (!f.instances) fail(Msg::StateNoInstancesTable, {path_});
+    } else if (f.tables) {
+      fail(Msg::StateForeignSqlite, {path_});
     }
     version_ = version;
     if (mode_ == OpenMode::ReadOnly && version == 0) {
-      // No schema yet (an ochre killed while it created the file): read as an empty
-      // state, as a missing file is; the next writer creates the schema.
+      // No schema yet (a first run creating it, or an ochre killed while it did): read as
+      // an empty state, as a missing file is; the next writer creates the schema.
       for (auto& [sql, stmt] : cache_.map) sqlite3_finalize(stmt);
       cache_.map.clear();
       db_.reset();
@@ -850,8 +863,11 @@ class SqliteState final : public StateStore {
     if (path_ != ":memory:") exec("PRAGMA journal_mode = WAL");
     exec("PRAGMA synchronous = NORMAL");
     exec("PRAGMA foreign_keys = ON");
-    // All steps in one transaction: a reader sees no schema or the whole of it.
+    // All steps in one transaction: a reader sees no schema or the whole of it. Another
+    // writer may have made it since it was read: read again under the write lock.
     Transaction t(*this);
+    Found now = found();
+    if (now.version > version && now.version <= schema_version) version = now.version;
     for (int v = version; v < schema_version; ++v) exec(migrations[v]);
     if (version < schema_version) exec(("PRAGMA user_version = " + std::to_string(schema_version)).c_str());
     t.commit();

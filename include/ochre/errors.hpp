@@ -71,7 +71,7 @@ enum class Msg {
   SlurmLost, SlurmDirectory, SettingsExecutor,
   // the loader and the engine (bindings/loader.cpp, bindings/engine.cpp)
   ReturnedNothing, ReturnedEmptyTable, ReturnedNamedTable, ReturnedBadItem, ReturnedValue,
-  LoadDirectory, LoadBytecode, UvLoopInit, NoPlanYet, WebhookBad, WebhookNoSecret,
+  LoadDirectory, LoadNotFile, WatchFifo, LoadBytecode, UvLoopInit, NoPlanYet, WebhookBad, WebhookNoSecret,
   WebhookUnknownEvent, UnknownKeyInState, NoJob, ApplyUnderWay, ApplyAlreadyUnderWay, PlanEmpty,
   NotApplied, NoMethod,
   // deferred decisions (engine/apply.cpp, bindings/graph_builder.cpp)
@@ -82,7 +82,7 @@ enum class Msg {
   PgCannotConnect, PgConnectionLost, PgCommitFailed, PqCannotLoad, PqNotFound, PqMissingFunction,
   LockFileOpen, LockFailed, LockedNoTimeout, DamagedEncoding, DamagedVersion, DamagedRow,
   DamagedRowForget, MigrateSame, MigrateNothing, MigrateDiffers, MigratePlansDiffer,
-  OutOfMemory, UnknownError, StateWriteInRun,
+  OutOfMemory, OutOfMemoryIn, UnknownError, StateWriteInRun,
   // state mv and the other inspections (engine/inspect.cpp, plan_format.cpp, planner.cpp, ...)
   NotAKey, MoveTypes, MoveTaken, MoveOlder, MoveDangling, UnknownKeyInPipeline,
   UnknownKeyNotStored, UnknownKeyAnywhere, GraphFormat,

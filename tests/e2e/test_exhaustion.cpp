@@ -253,3 +253,27 @@ return Loud "l" {}
   CHECK(r.code == 0);
   CHECK(r.out.find("No changes needed") != std::string::npos);
 }
+
+TEST_CASE("out of memory says in which phase: loading the pipeline (its file), or a hook (its key)",
+          "[e2e][exhaustion][memory]") {
+  if (sanitized || !have_prlimit()) {
+    WARN("an address-space limit needs prlimit and the normal build");
+    return;
+  }
+  TempDir dir;
+  // Strings of a megabyte each, kept, under a 600 MB address space: LuaJIT fails first.
+  const std::string grow = "local t = {}\nfor i = 1, 1e9 do t[i] = string.rep(\"x\", 1e6) .. i end\n";
+  dir.write("load.lua", grow);
+  auto r = ochre_limited(dir, "--as=600000000", {"run", "load.lua"});
+  CHECK(r.code == 2);
+  CHECK(r.err == "error: load.lua: out of memory while loading the pipeline\n");
+  CHECK_FALSE(dir.has_state());
+
+  dir.write("hook.lua", std::string(e2e::printing_prelude) + "return T('Grow', { fields = {}, create = function(self)\n" +
+                            grow + "end }) 'g' {}\n");
+  r = ochre_limited(dir, "--as=600000000", {"run", "hook.lua"});
+  INFO(r.out << r.err);
+  CHECK(r.code == 1);
+  CHECK(e2e::first_line(r.err) == "error: Grow/g: create failed: out of memory in the hook");
+  CHECK(dir.query("SELECT status FROM instances WHERE key = 'Grow/g'") == Rows{"failed"});
+}

@@ -1,6 +1,6 @@
 -- A pipeline returning a number.
 -- exit: 2
--- error: pipeline.lua: the pipeline must return a component instance or a list of them, or pass them to ochre.apply (it returned a number value)
+-- error: pipeline.lua:@HERE: the pipeline must return a component instance or a list of them, or pass them to ochre.apply (it returned a number value)
 local ochre = require "ochre"
 local Model = ochre.component "Model" { fields = { model = "base", source = ochre.required, size = 1 } }
-return 42
+return 42 -- HERE

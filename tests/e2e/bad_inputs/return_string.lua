@@ -1,6 +1,6 @@
 -- A pipeline returning a string.
 -- exit: 2
--- error: pipeline.lua: the pipeline must return a component instance or a list of them, or pass them to ochre.apply (it returned a string value)
+-- error: pipeline.lua:@HERE: the pipeline must return a component instance or a list of them, or pass them to ochre.apply (it returned a string value)
 local ochre = require "ochre"
 local Model = ochre.component "Model" { fields = { model = "base", source = ochre.required, size = 1 } }
-return "m"
+return "m" -- HERE
