@@ -303,6 +303,7 @@ void Session::run_chunk(const std::string& display_name, std::string_view text) 
   lua_setfield(L, -2, "declared");
   lua_pop(L, 1);
   next_load();
+  enter_phase("loading the pipeline");
   PhaseTimer timer;
   // A pipeline builds a graph that lives on: the collector runs less often while it
   // loads (a cycle when memory has grown 4x, not 2x), then as usual.

@@ -424,6 +424,11 @@ int main(int argc, char** argv) {
     std::cout << std::flush;
     std::cerr << "error: " << e.display() << "\n";
     return exit_status(e.kind());
+  } catch (const std::bad_alloc&) {
+    // Out of memory outside Lua (whose own errors say where): the phase says when.
+    std::cout << std::flush;
+    std::cerr << "error: " << message(Msg::OutOfMemoryIn, {std::string("while ") + current_phase()}) << "\n";
+    return 1;
   } catch (const std::exception& e) {
     std::cout << std::flush;
     std::cerr << "error: " << message(Code::Internal, {e.what()}) << "\n";

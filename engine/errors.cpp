@@ -3,6 +3,8 @@
 
 #include <vector>
 
+#include "engine/timing.hpp"
+
 namespace ochre {
 namespace {
 
@@ -508,6 +510,8 @@ std::string message(Msg msg, std::initializer_list<std::string_view> args) {
 }
 
 const char* msg_name(Msg msg) { return entry(msg).name; }
+
+const char* current_phase() { return phase_now().load(std::memory_order_relaxed); }
 Code msg_code(Msg msg) { return entry(msg).code; }
 
 const MessageText* message_texts(std::size_t* count) {

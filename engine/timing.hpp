@@ -1,10 +1,19 @@
 // OCHRE_TIMING=1 prints where a plan's time goes, phase by phase, on stderr.
 #pragma once
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 
 namespace ochre {
+
+// What this process is doing, in words ("planning"), for a message that has no better
+// place to point at (running out of memory in C++). Set by the thread driving the run.
+inline std::atomic<const char*>& phase_now() {
+  static std::atomic<const char*> phase{"starting"};
+  return phase;
+}
+inline void enter_phase(const char* phase) { phase_now().store(phase, std::memory_order_relaxed); }
 
 class PhaseTimer {
  public:

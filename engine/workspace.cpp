@@ -268,6 +268,7 @@ const Plan& Workspace::current_plan() const {
 
 void Workspace::plan(bool destroy, const std::vector<std::string>& keys) {
   if (!source_.has_roots()) fail(Msg::ReturnedNothing, {}, source_.name());
+  enter_phase("reading the state and hashing the pipeline");
   PhaseTimer timer;
   std::vector<StoredInstance> stored;
   std::vector<std::pair<std::string, std::string>> roots;
@@ -327,9 +328,11 @@ void Workspace::plan(bool destroy, const std::vector<std::string>& keys) {
   // A removal names an instance the pipeline no longer declares.
   for (const Removed& r : removed)
     if (graph_->find(r.key) >= 0) fail(Msg::RemovedDeclared, {r.key, graph_->node(graph_->find(r.key)).site}, r.site);
+  enter_phase("planning");
   plan_ = make_plan(*graph_, std::move(stored), po, std::move(stored_index));
   plan_->edits = std::move(edits);
   timer.mark("plan");
+  enter_phase("after planning");
   planned_locked_ = lock_ != nullptr;
 }
 
@@ -423,6 +426,7 @@ void Workspace::begin_apply(const Callbacks& callbacks) {
     plan(destroying_, destroy_keys_);
   }
   const Plan& p = current_plan();
+  enter_phase("applying the plan");
   refuse_protected(p, *graph_);
   if (!p.edits.empty()) {
     // The moves and removals first, in a transaction of their own: the rows the jobs

@@ -114,6 +114,9 @@ enum class Msg {
 std::string message(Code code, std::initializer_list<std::string_view> args = {});
 // Formats the text of `msg`, like message(Code, ...).
 std::string message(Msg msg, std::initializer_list<std::string_view> args = {});
+// What the process was doing ("planning", "applying the plan"), for an error with no
+// better place to point at, such as running out of memory outside Lua.
+const char* current_phase();
 // The stable name of a message ("settings-unknown") and the code it is raised with.
 const char* msg_name(Msg msg);
 Code msg_code(Msg msg);

@@ -609,3 +609,12 @@ TEST_CASE("a plan made under a lock that was let go since is made again before t
   CHECK(f.runner.log == Lines{"create T/a"});
   CHECK(f.jobs() == Lines{"create T/a"});
 }
+
+TEST_CASE("the phase a run is in is known, for errors with no other place (out of memory in C++)", "[workspace]") {
+  Fixture f;
+  f.source.decls = {{"a", {}}};
+  f.plan();
+  CHECK(std::string(current_phase()) == "after planning");
+  f.apply();
+  CHECK(std::string(current_phase()) == "applying the plan");
+}
