@@ -90,7 +90,9 @@ void Engine::plan_table(const std::function<void(std::string_view)>& write) cons
   format_table(impl_->workspace.current_plan(), write);
 }
 void Engine::plan_changes(const std::function<void(std::string_view)>& write) const {
-  format_changes(impl_->workspace.current_plan(), impl_->workspace.sensitive(), write);
+  const Plan& plan = impl_->workspace.current_plan();
+  // An empty plan shows no fields: the state is not read again for what it masks.
+  format_changes(plan, plan.empty() ? Sensitive() : impl_->workspace.sensitive(), write);
 }
 std::string Engine::plan_json() const {
   return format_json(impl_->workspace.current_plan(), impl_->graph(), impl_->workspace.sensitive(),

@@ -58,6 +58,13 @@ std::unique_ptr<StateStore> open_state(const std::string& location, const std::s
   return open_sqlite_state(sqlite_workspace_path(location, workspace), mode);
 }
 
+std::vector<std::pair<std::string, std::vector<std::string>>> StateStore::recorded_sensitive() {
+  std::vector<std::pair<std::string, std::vector<std::string>>> out;
+  for (StoredInstance& s : load())
+    if (!s.sensitive.empty()) out.emplace_back(std::move(s.type), std::move(s.sensitive));
+  return out;
+}
+
 std::string state_now() {
   using namespace std::chrono;
   auto t = system_clock::now();

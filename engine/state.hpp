@@ -137,6 +137,10 @@ class StateStore {
   virtual std::vector<StoredInstance> load() = 0;
   // (source, root key) of every applied root.
   virtual std::vector<std::pair<std::string, std::string>> roots() = 0;
+  // Each distinct (type, sensitive fields) of the stored instances that have any, read
+  // without the rest of their rows (views mask what the state recorded). A damaged row
+  // fails as load() does.
+  virtual std::vector<std::pair<std::string, std::vector<std::string>>> recorded_sensitive();
   // Something that differs whenever another connection has committed to this state (or
   // the state is another file) since it was last taken: a read made while it stays equal
   // is current. Empty where the store cannot tell, and for a state that does not exist.

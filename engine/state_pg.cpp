@@ -481,6 +481,20 @@ class PgState final : public StateStore {
     return out;
   }
 
+  std::vector<std::pair<std::string, std::vector<std::string>>> recorded_sensitive() override {
+    std::vector<std::pair<std::string, std::vector<std::string>>> out;
+    if (!ws_) return out;
+    Rows r = conn_->query("SELECT DISTINCT type, sensitive FROM {S}.instances WHERE ws = $1::int4 "
+                          "AND length(sensitive) > 2",
+                          Params().int4(ws_));
+    try {
+      for (int i = 0; i < r.size(); ++i) out.emplace_back(r.text(i, 0), decode_keys(r.text(i, 1)));
+    } catch (const Error&) {
+      return StateStore::recorded_sensitive();  // the damaged row, named as load() names it
+    }
+    return out;
+  }
+
   std::vector<std::pair<std::string, std::string>> roots() override {
     std::vector<std::pair<std::string, std::string>> out;
     if (!ws_) return out;

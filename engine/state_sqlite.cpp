@@ -338,6 +338,19 @@ class SqliteState final : public StateStore {
     return out;
   }
 
+  std::vector<std::pair<std::string, std::vector<std::string>>> recorded_sensitive() override {
+    std::vector<std::pair<std::string, std::vector<std::string>>> out;
+    if (!db_ || version_ < 3) return out;
+    // length() > 2: not NULL and not the empty list "le", whether stored as text or blob.
+    Stmt q(*this, "SELECT DISTINCT type, sensitive FROM instances WHERE length(sensitive) > 2");
+    try {
+      while (q.step()) out.emplace_back(q.text(0), decode_keys(q.view(1)));
+    } catch (const Error&) {
+      return StateStore::recorded_sensitive();  // the damaged row, named as load() names it
+    }
+    return out;
+  }
+
   // The file's identity and SQLite's data_version, which changes when another
   // connection commits (a read transaction of its own each time it is asked).
   std::optional<std::string> change_token() override {

@@ -553,9 +553,9 @@ std::vector<StoredInstance> Workspace::stored() { return state(false).load(); }
 Sensitive Workspace::sensitive() {
   Sensitive out = source_.sensitive();
   // What the state recorded: masks views made without the pipeline (state show).
-  for (const StoredInstance& st : state(false).load())
-    for (const auto& f : st.sensitive) {
-      auto& names = out[st.type];
+  for (const auto& [type, fields] : state(false).recorded_sensitive())
+    for (const auto& f : fields) {
+      auto& names = out[type];
       if (std::find(names.begin(), names.end(), f) == names.end()) names.push_back(f);
     }
   return out;

@@ -4,6 +4,7 @@
 #include <sqlite3.h>
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 
@@ -280,4 +281,37 @@ TEST_CASE("cluster submissions: none before the first, kept per key and slot, re
   st->drop_submissions("T/a");
   CHECK(st->submissions("T/a").empty());
   CHECK(st->submissions("T/b").size() == 1);
+}
+
+TEST_CASE("the sensitive fields recorded are read per type without whole rows; a damaged one fails as load does",
+          "[state]") {
+  SubState t;
+  {
+    auto st = open_sqlite_state(t.path(), OpenMode::ReadWrite);
+    CHECK(st->recorded_sensitive().empty());
+    long long run = st->begin_run({"apply", "x"});
+    int seq = 0;
+    for (const char* key : {"T/a", "T/b", "T/c"}) {
+      StoredInstance s = instance(key);
+      if (std::string(key) != "T/c") s.sensitive = {"n", "identifier"};
+      st->job_finished(st->job_started(run, seq++, Action::Create, s), Action::Create, s, JobOutcome{});
+    }
+    StoredInstance u = instance("T/u");
+    u.type = "U";
+    u.sensitive = {"secret"};
+    st->job_finished(st->job_started(run, seq++, Action::Create, u), Action::Create, u, JobOutcome{});
+  }
+  auto got = open_sqlite_state(t.path(), OpenMode::ReadOnly)->recorded_sensitive();
+  std::sort(got.begin(), got.end());
+  using Recorded = std::vector<std::pair<std::string, std::vector<std::string>>>;
+  CHECK(got == Recorded{{"T", {"n", "identifier"}}, {"U", {"secret"}}});
+
+  exec(t.path(), "UPDATE instances SET sensitive = 'x' WHERE key = 'T/b'");
+  try {
+    open_sqlite_state(t.path(), OpenMode::ReadOnly)->recorded_sensitive();
+    FAIL("expected an error");
+  } catch (const Error& e) {
+    CHECK(e.code() == Code::State);
+    CHECK(std::string(e.what()).find("damaged row for T/b") != std::string::npos);
+  }
 }
