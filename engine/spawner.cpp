@@ -202,6 +202,22 @@ int Spawner::spawn(const Command& command, Exited exited) {
   return reply.pid;
 }
 
+void Spawner::kill(int pid) {
+  if (request_fd_ >= 0 && running_.count(pid)) {
+    RequestHead head{static_cast<uint32_t>(pid), kKill};
+    Reply reply{};
+    ssize_t n;
+    while ((n = send(request_fd_, &head, sizeof head, MSG_NOSIGNAL)) < 0 && errno == EINTR) {
+    }
+    if (n == static_cast<ssize_t>(sizeof head)) {
+      while ((n = recv(request_fd_, &reply, sizeof reply, MSG_WAITALL)) < 0 && errno == EINTR) {
+      }
+    }
+  }
+  ::kill(-pid, SIGKILL);
+  ::kill(pid, SIGKILL);  // it may not lead its group yet
+}
+
 void Spawner::forget(int pid) {
   if (running_.erase(pid)) watching_changed();
 }
@@ -245,7 +261,7 @@ void Spawner::server_gone() {
   auto running = std::move(running_);
   running_.clear();
   for (auto& [pid, done] : running) {
-    kill(-pid, SIGKILL);
+    ::kill(-pid, SIGKILL);
     done(0, SIGKILL);
   }
 }

@@ -38,6 +38,9 @@ class Spawner {
   // unless forget(pid) came first.
   int spawn(const Command& command, Exited exited);
   void forget(int pid);
+  // Kills a command's group (SIGKILL), telling the server first: a command it runs
+  // without the shell then reports the signal, as the shell killed with it would.
+  void kill(int pid);
   // Whether no command is running.
   bool idle() const { return running_.empty(); }
 
