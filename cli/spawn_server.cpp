@@ -85,8 +85,9 @@ bool read_all(int fd, char* to, size_t len) {
   return true;
 }
 
-// What a command's child needs, all made before the vfork: the child only makes system
-// calls, on its own stack, until it execs.
+// What a command's child needs, all made before the fork: the child only makes system
+// calls until it execs. (A vfork spends less CPU, but ochre then waits for each exec:
+// under load, 10,000 commands took 22 s instead of 8.)
 struct Launch {
   char* cmd;
   int in, out, err, dir;
@@ -151,11 +152,11 @@ struct Launch {
   _exit(127);
 }
 
-// Starts a command (see run_child); returns its pid or -errno. The server is small and
-// the child shares its memory until it execs, so the start is cheap; ochre checked the
-// directory and the sizes beforehand.
+// Starts a command (see run_child); returns its pid or -errno. The server is small, so
+// the fork is cheap; it returns without waiting for the exec (ochre checked the
+// directory and the sizes), so ochre and the new command go on at once.
 pid_t start_command(Launch& l) {
-  pid_t pid = vfork();
+  pid_t pid = fork();
   if (pid == 0) run_child(l);
   return pid > 0 ? pid : -errno;
 }
