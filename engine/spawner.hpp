@@ -6,6 +6,7 @@
 // SIGTERM when ochre dies (even by kill -9) and then kills every group still alive, so
 // commands never outlive ochre.
 #pragma once
+#include <sys/stat.h>
 #include <uv.h>
 
 #include <functional>
@@ -58,6 +59,7 @@ class Spawner {
   int request_fd_ = -1;
   int event_fd_ = -1;
   unsigned generation_ = 0;    // servers started so far
+  struct stat server_dir_ {};  // the directory the server runs in (ochre's when it started)
   uv_poll_t* poll_ = nullptr;  // on event_fd_; freed when closed
   std::string events_;         // bytes of an Exit not whole yet
   std::unordered_map<int, Exited> running_;
