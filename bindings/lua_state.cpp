@@ -11,6 +11,8 @@ struct EmbeddedFile {
   const char* name;
   const char* text;
   std::size_t size;
+  const char* code;  // its bytecode (scripts/embed.cmake), or null
+  std::size_t code_size;
 };
 extern const EmbeddedFile embedded_files[];
 
@@ -100,11 +102,23 @@ void push_exception(lua_State* L, const std::exception& e) {
   lua_pushlstring(L, text.data(), text.size());
 }
 
+namespace {
+
+// Loads an embedded file: its bytecode, or its source when there is none or this LuaJIT
+// cannot load it (another version or build). [-0, +1, -]
+int load_file(lua_State* L, const EmbeddedFile* f, const char* chunk) {
+  if (f->code && luaL_loadbuffer(L, f->code, f->code_size, chunk) == 0) return 0;
+  if (f->code) lua_pop(L, 1);
+  return luaL_loadbuffer(L, f->text, f->size, chunk);
+}
+
+}  // namespace
+
 bool load_embedded(lua_State* L, const char* name) {
   for (const EmbeddedFile* f = embedded_files; f->name; ++f) {
     if (std::strcmp(f->name, name) != 0) continue;
     std::string chunk = std::string("=[ochre ") + name + "]";
-    if (luaL_loadbuffer(L, f->text, f->size, chunk.c_str()) != 0) {
+    if (load_file(L, f, chunk.c_str()) != 0) {
       std::string err = error_text(L);
       lua_pop(L, 1);
       fail(Code::Internal, {err});
@@ -118,7 +132,7 @@ void run_embedded(lua_State* L, const char* name, int nresults) {
   for (const EmbeddedFile* f = embedded_files; f->name; ++f) {
     if (std::strcmp(f->name, name) != 0) continue;
     std::string chunk = std::string("=[ochre ") + name + "]";
-    if (luaL_loadbuffer(L, f->text, f->size, chunk.c_str()) != 0) {
+    if (load_file(L, f, chunk.c_str()) != 0) {
       std::string err = error_text(L);
       lua_pop(L, 1);
       fail(Code::Internal, {err});

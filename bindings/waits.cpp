@@ -368,8 +368,8 @@ class ProcessWait : public HandleWait {
 
   void kill_group() {
     if (pid_ <= 0 || exited_) return;
-    ::kill(-pid_, SIGKILL);
-    if (by_server_) ::kill(pid_, SIGKILL);  // it may not lead its group yet
+    if (by_server_ && session.spawner) session.spawner->kill(pid_);
+    else ::kill(-pid_, SIGKILL);
   }
 
   int push_results(lua_State* L) override {

@@ -6,11 +6,13 @@
 // (it is their parent: no pid it kills can have been reused). It does the same when ochre
 // closes its socket.
 #include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -18,9 +20,10 @@
 #include <cstdlib>
 #include <cstring>
 #include <string>
-#include <unordered_set>
+#include <unordered_map>
 #include <vector>
 
+#include "cli/direct_command.hpp"
 #include "cli/spawn.hpp"
 #include "engine/spawn_wire.hpp"
 
@@ -41,15 +44,34 @@ class Server {
   bool flushing() const { return !outbox_.empty(); }
   // A command killed before its setsid is not a group yet: both kills, then.
   void kill_all() {
-    for (pid_t pid : live_) {
+    for (auto& [pid, c] : live_) {
       kill(-pid, SIGKILL);
       kill(pid, SIGKILL);
     }
   }
+  // The fds of the notes still to write, to poll for POLLOUT; then writes what they can.
+  void add_notes(std::vector<pollfd>& p) const {
+    for (const Note& n : notes_) p.push_back({n.fd, POLLOUT, 0});
+  }
+  void write_notes();
 
  private:
-  std::unordered_set<pid_t> live_;
+  bool kill_request(uint32_t size);
+
+  struct Command {
+    int err = -1;  // a direct command's stderr, kept for what the shell would have said
+    bool killed = false;  // by ochre: then as the shell, killed with it, it says nothing
+  };
+  std::unordered_map<pid_t, Command> live_;
+  // What the shell would have written to the stderr of a direct command that a signal
+  // ended, not sent yet (ochre was not reading); the fd closes once it is.
+  struct Note {
+    int fd;
+    std::string text;
+  };
+  std::vector<Note> notes_;
   std::string outbox_;
+  bool dash_ = sh_is_dash();
 };
 
 bool read_all(int fd, char* to, size_t len) {
@@ -63,24 +85,80 @@ bool read_all(int fd, char* to, size_t len) {
   return true;
 }
 
-// Forks `/bin/sh -c cmd`, leading a session of its own; returns its pid or -errno. The
-// server is small, so the fork is cheap; it returns without waiting for the exec (ochre
-// checked the directory and the sizes), so ochre and the new command go on at once.
-pid_t start_command(char* cmd, int in, int out, int err, int dir, char** envp) {
-  pid_t pid = fork();
-  if (pid != 0) return pid > 0 ? pid : -errno;
+// What a command's child needs, all made before the fork: the child only makes system
+// calls until it execs. (A vfork spends less CPU, but ochre then waits for each exec:
+// under load, 10,000 commands took 22 s instead of 8.)
+struct Launch {
+  char* cmd;
+  int in, out, err, dir;
+  char** envp;               // as ochre gave it, for /bin/sh
+  char** argv = nullptr;     // the program's words, when it runs without the shell
+  char** direct_envp = nullptr;
+  size_t pwd_slot = 0;       // PWD's entry in direct_envp, filled by the child
+  const char* env_pwd = nullptr;
+  const char* path = nullptr;  // where to look for argv[0]
+};
+
+// The child: the command leads a session of its own, on the fds and in the directory it
+// was given, and runs; a program that does not start (missing, not executable, a script
+// without #!, ...) runs through `/bin/sh -c` instead, which then fails or runs it as it
+// would have from the start.
+[[noreturn]] void run_child(Launch& l) {
   sigset_t none;
   sigemptyset(&none);
-  sigprocmask(SIG_SETMASK, &none, nullptr);
   for (int sig : {SIGTERM, SIGHUP, SIGINT, SIGPIPE, SIGCHLD}) signal(sig, SIG_DFL);
+  sigprocmask(SIG_SETMASK, &none, nullptr);
   setsid();
   // The server's fd 0 is /dev/null already; the received fds close on exec.
-  if ((in >= 0 && dup2(in, 0) < 0) || dup2(out, 1) < 0 || dup2(err, 2) < 0) _exit(127);
-  if (dir >= 0 && fchdir(dir) != 0) _exit(127);
+  if ((l.in >= 0 && dup2(l.in, 0) < 0) || dup2(l.out, 1) < 0 || dup2(l.err, 2) < 0) _exit(127);
+  if (l.dir >= 0 && fchdir(l.dir) != 0) _exit(127);
+  char pwd[PATH_MAX + 8];
+  if (l.argv) {
+    // dash keeps the environment's PWD when it names this directory, else asks getcwd.
+    struct stat a, b;
+    bool keep = l.env_pwd && l.env_pwd[0] == '/' && stat(l.env_pwd, &a) == 0 && stat(".", &b) == 0 &&
+                a.st_dev == b.st_dev && a.st_ino == b.st_ino;
+    std::memcpy(pwd, "PWD=", 4);
+    if (keep) l.direct_envp[l.pwd_slot] = const_cast<char*>(l.env_pwd) - 4;
+    else if (getcwd(pwd + 4, PATH_MAX)) l.direct_envp[l.pwd_slot] = pwd;
+    else l.argv = nullptr;
+  }
+  if (l.argv && std::strchr(l.argv[0], '/')) {
+    execve(l.argv[0], l.argv, l.direct_envp);
+  } else if (l.argv) {
+    char file[PATH_MAX + 8];
+    size_t name = std::strlen(l.argv[0]);
+    for (const char* at = l.path;; ++at) {
+      const char* end = std::strchr(at, ':');
+      size_t len = end ? static_cast<size_t>(end - at) : std::strlen(at);
+      if (len + name + 2 <= sizeof file) {  // as dash: "" is the directory itself
+        size_t k = 0;
+        if (len) {
+          std::memcpy(file, at, len);
+          file[len] = '/';
+          k = len + 1;
+        }
+        std::memcpy(file + k, l.argv[0], name + 1);
+        execve(file, l.argv, l.direct_envp);
+        if (errno == ENOEXEC) break;  // dash runs it as a script: the shell below does
+      }
+      if (!end) break;
+      at = end;
+    }
+  }
   char sh[] = "sh", dash_c[] = "-c";
-  char* argv[] = {sh, dash_c, cmd, nullptr};
-  execve("/bin/sh", argv, envp);
+  char* argv[] = {sh, dash_c, l.cmd, nullptr};
+  execve("/bin/sh", argv, l.envp);
   _exit(127);
+}
+
+// Starts a command (see run_child); returns its pid or -errno. The server is small, so
+// the fork is cheap; it returns without waiting for the exec (ochre checked the
+// directory and the sizes), so ochre and the new command go on at once.
+pid_t start_command(Launch& l) {
+  pid_t pid = fork();
+  if (pid == 0) run_child(l);
+  return pid > 0 ? pid : -errno;
 }
 
 bool Server::serve_request() {
@@ -111,13 +189,13 @@ bool Server::serve_request() {
   std::string strings;
   bool ok = static_cast<size_t>(n) == sizeof head ||
             read_all(kRequestFd, reinterpret_cast<char*>(&head) + n, sizeof head - static_cast<size_t>(n));
-  if (ok) {
+  if (ok && !(head.flags & kKill)) {
     strings.resize(head.size);
     ok = read_all(kRequestFd, strings.data(), strings.size());
   }
-  if (!ok) {
+  if (!ok || (head.flags & kKill)) {
     for (size_t i = 0; i < nfds; ++i) close(fds[i]);
-    return false;
+    return ok && kill_request(head.size);
   }
 
   // The command, then its environment: each ended by a NUL.
@@ -126,14 +204,30 @@ bool Server::serve_request() {
     parts.push_back(strings.data() + at);
   bool has_stdin = head.flags & kStdin, has_dir = head.flags & kDir;
   Reply reply{-EINVAL};
+  Command command;
   if (!parts.empty() && nfds == 2u + has_stdin + has_dir) {
     std::vector<char*> envp(parts.begin() + 1, parts.end());
+    Launch l{parts[0], has_stdin ? fds[2] : -1, fds[0], fds[1], has_dir ? fds[nfds - 1] : -1, nullptr};
+    std::vector<std::string> words;
+    std::vector<char*> argv, direct_envp;
+    std::string path;
+    if (dash_ && split_simple_command(parts[0], words) &&
+        dash_environment(envp, direct_envp, l.pwd_slot, l.env_pwd, path)) {
+      for (auto& w : words) argv.push_back(w.data());
+      argv.push_back(nullptr);
+      l.argv = argv.data();
+      l.direct_envp = direct_envp.data();
+      l.path = path.c_str();
+    }
     envp.push_back(nullptr);
-    reply.pid = start_command(parts[0], has_stdin ? fds[2] : -1, fds[0], fds[1], has_dir ? fds[nfds - 1] : -1,
-                              envp.data());
+    l.envp = envp.data();
+    reply.pid = start_command(l);
+    if (reply.pid > 0 && l.argv) command.err = fds[1], fds[1] = -1;
   }
-  for (size_t i = 0; i < nfds; ++i) close(fds[i]);
-  if (reply.pid > 0) live_.insert(reply.pid);
+  for (size_t i = 0; i < nfds; ++i)
+    if (fds[i] >= 0) close(fds[i]);
+  if (reply.pid > 0) live_[reply.pid] = command;
+  else if (command.err >= 0) close(command.err);
   const char* p = reinterpret_cast<const char*>(&reply);
   size_t left = sizeof reply;
   while (left > 0) {
@@ -146,15 +240,66 @@ bool Server::serve_request() {
   return true;
 }
 
+// `size` is the pid of a command ochre is about to kill (and kills here too): it then
+// ends as the shell would, silently by a signal.
+bool Server::kill_request(uint32_t size) {
+  pid_t pid = static_cast<pid_t>(size);
+  auto it = live_.find(pid);
+  if (it != live_.end()) {
+    it->second.killed = true;
+    kill(-pid, SIGKILL);
+    kill(pid, SIGKILL);
+  }
+  Reply reply{0};
+  ssize_t n;
+  while ((n = send(kRequestFd, &reply, sizeof reply, MSG_NOSIGNAL)) < 0 && errno == EINTR) {
+  }
+  return n == static_cast<ssize_t>(sizeof reply);
+}
+
 void Server::reap() {
   int status = 0;
   pid_t pid;
   while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
-    if (!live_.erase(pid)) continue;
+    auto it = live_.find(pid);
+    if (it == live_.end()) continue;
+    Command c = it->second;
+    live_.erase(it);
+    if (c.err >= 0 && WIFSIGNALED(status) && !c.killed) {
+      // The shell, its child ended by a signal, says which (unless SIGINT or SIGPIPE) and
+      // exits with 128 + its number (dash: jobs.c, sprint_status).
+      int sig = WTERMSIG(status);
+      if (sig != SIGINT && sig != SIGPIPE) {
+        std::string text = strsignal(sig);
+        if (WCOREDUMP(status)) text += " (core dumped)";
+        notes_.push_back({c.err, text + "\n"});
+        c.err = -1;
+      }
+      status = (128 + sig) << 8;
+    }
+    if (c.err >= 0) close(c.err);
     Exit e{pid, status};
     outbox_.append(reinterpret_cast<const char*>(&e), sizeof e);
   }
   flush();
+}
+
+void Server::write_notes() {
+  for (size_t i = 0; i < notes_.size();) {
+    Note& n = notes_[i];
+    ssize_t k = send(n.fd, n.text.data(), n.text.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+    if (k < 0 && (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK)) {
+      ++i;
+      continue;
+    }
+    if (k > 0 && static_cast<size_t>(k) < n.text.size()) {
+      n.text.erase(0, static_cast<size_t>(k));
+      ++i;
+      continue;
+    }
+    close(n.fd);  // written, or ochre no longer reads it
+    notes_.erase(notes_.begin() + static_cast<std::ptrdiff_t>(i));
+  }
 }
 
 void Server::flush() {
@@ -190,9 +335,10 @@ int spawn_server_main(int argc, char** argv) {
 
   Server server;
   for (;;) {
-    pollfd p[3] = {{kRequestFd, POLLIN, 0}, {sfd, POLLIN, 0},
-                   {kEventFd, static_cast<short>(server.flushing() ? POLLOUT : 0), 0}};
-    if (poll(p, 3, -1) < 0) {
+    std::vector<pollfd> p = {{kRequestFd, POLLIN, 0}, {sfd, POLLIN, 0},
+                             {kEventFd, static_cast<short>(server.flushing() ? POLLOUT : 0), 0}};
+    server.add_notes(p);
+    if (poll(p.data(), p.size(), -1) < 0) {
       if (errno == EINTR) continue;
       server.kill_all();
       return 127;
@@ -207,13 +353,17 @@ int spawn_server_main(int argc, char** argv) {
         }
         children = true;
       }
-      if (children) server.reap();
+      if (children) {
+        server.reap();
+        server.write_notes();
+      }
     }
     if (p[2].revents & (POLLERR | POLLHUP)) {  // ochre closed its end
       server.kill_all();
       return 0;
     }
     if (p[2].revents) server.flush();
+    if (p.size() > 3) server.write_notes();
     if (p[0].revents && !server.serve_request()) {
       server.kill_all();
       return 0;

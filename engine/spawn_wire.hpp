@@ -9,6 +9,10 @@
 // answers on the same socket with one Reply, as soon as it forked, before it reads the
 // next request: ochre checks beforehand what would make the command fail to start.
 //
+// A kill, ochre -> server: a RequestHead with kKill whose `size` is the pid of a command
+// ochre kills now; the server kills its group too, notes that it was ochre's doing, and
+// answers with a Reply.
+//
 // Exits, server -> ochre, on the event socket (the server's fd 4): one Exit per command,
 // always after the Reply that named its pid.
 #pragma once
@@ -20,6 +24,7 @@ constexpr int kRequestFd = 3;
 constexpr int kEventFd = 4;
 constexpr uint32_t kStdin = 1;
 constexpr uint32_t kDir = 2;
+constexpr uint32_t kKill = 4;  // no fds, no strings: `size` is the pid of a command ochre kills
 
 struct RequestHead {
   uint32_t size;   // bytes of strings that follow

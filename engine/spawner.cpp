@@ -6,6 +6,7 @@
 #include <signal.h>
 #include <spawn.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -72,6 +73,7 @@ bool Spawner::start() {
     errno = rc;
     return false;
   }
+  if (stat(".", &server_dir_) != 0) server_dir_ = {};  // (then never taken for ours)
   server_pid_ = pid;
   request_fd_ = req[0];
   event_fd_ = ev[0];
@@ -104,8 +106,12 @@ namespace {
 // ochre.sh fails as it did when commands started from ochre: a directory that is not
 // there, or a command line over execve's limits. Opens the command's directory (ochre's
 // own when `cwd` is empty) into `dir`; returns 0 or -errno.
-int preflight(const Spawner::Command& c, int& dir) {
-  dir = open(c.cwd.empty() ? "." : c.cwd.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
+int preflight(const Spawner::Command& c, const struct stat* server_dir, int& dir) {
+  // In ochre's own directory, still the one the server started in: the server's own.
+  struct stat here;
+  bool servers = c.cwd.empty() && server_dir && stat(".", &here) == 0 && here.st_dev == server_dir->st_dev &&
+                 here.st_ino == server_dir->st_ino;
+  dir = servers ? -1 : open(c.cwd.empty() ? "." : c.cwd.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
   if (dir < 0 && !c.cwd.empty()) return -errno;  // (ochre's own, deleted: the server's then)
   if (!c.cwd.empty() && access(c.cwd.c_str(), X_OK) != 0) {
     int e = errno;
@@ -178,7 +184,7 @@ int Spawner::send_request(const Command& c, int dir) {
 
 int Spawner::spawn(const Command& command, Exited exited) {
   int dir = -1;
-  int rc = preflight(command, dir);
+  int rc = preflight(command, server_pid_ >= 0 ? &server_dir_ : nullptr, dir);
   if (rc == 0 && server_pid_ < 0 && !start()) rc = -errno;
   if (rc == 0) rc = send_request(command, dir);
   if (rc == -EPIPE || rc == -ECONNRESET) {  // the server died since the last command: anew
@@ -200,6 +206,22 @@ int Spawner::spawn(const Command& command, Exited exited) {
     watching_changed();
   }
   return reply.pid;
+}
+
+void Spawner::kill(int pid) {
+  if (request_fd_ >= 0 && running_.count(pid)) {
+    RequestHead head{static_cast<uint32_t>(pid), kKill};
+    Reply reply{};
+    ssize_t n;
+    while ((n = send(request_fd_, &head, sizeof head, MSG_NOSIGNAL)) < 0 && errno == EINTR) {
+    }
+    if (n == static_cast<ssize_t>(sizeof head)) {
+      while ((n = recv(request_fd_, &reply, sizeof reply, MSG_WAITALL)) < 0 && errno == EINTR) {
+      }
+    }
+  }
+  ::kill(-pid, SIGKILL);
+  ::kill(pid, SIGKILL);  // it may not lead its group yet
 }
 
 void Spawner::forget(int pid) {
@@ -245,7 +267,7 @@ void Spawner::server_gone() {
   auto running = std::move(running_);
   running_.clear();
   for (auto& [pid, done] : running) {
-    kill(-pid, SIGKILL);
+    ::kill(-pid, SIGKILL);
     done(0, SIGKILL);
   }
 }

@@ -6,6 +6,7 @@
 // SIGTERM when ochre dies (even by kill -9) and then kills every group still alive, so
 // commands never outlive ochre.
 #pragma once
+#include <sys/stat.h>
 #include <uv.h>
 
 #include <functional>
@@ -38,6 +39,9 @@ class Spawner {
   // unless forget(pid) came first.
   int spawn(const Command& command, Exited exited);
   void forget(int pid);
+  // Kills a command's group (SIGKILL), telling the server first: a command it runs
+  // without the shell then reports the signal, as the shell killed with it would.
+  void kill(int pid);
   // Whether no command is running.
   bool idle() const { return running_.empty(); }
 
@@ -55,6 +59,7 @@ class Spawner {
   int request_fd_ = -1;
   int event_fd_ = -1;
   unsigned generation_ = 0;    // servers started so far
+  struct stat server_dir_ {};  // the directory the server runs in (ochre's when it started)
   uv_poll_t* poll_ = nullptr;  // on event_fd_; freed when closed
   std::string events_;         // bytes of an Exit not whole yet
   std::unordered_map<int, Exited> running_;

@@ -51,6 +51,23 @@ TEST_CASE("read-only open of a missing state writes nothing", "[state]") {
   CHECK_FALSE(fs::exists(t.path()));
 }
 
+TEST_CASE("a new state file appears whole, in WAL mode, with nothing left beside it", "[state]") {
+  SubState t;
+  open_sqlite_state(t.path(), OpenMode::ReadWrite)->load();
+  std::vector<std::string> names;
+  for (const auto& e : fs::directory_iterator(fs::path(t.path()).parent_path())) names.push_back(e.path().filename());
+  CHECK(names == std::vector<std::string>{"state.db"});
+  sqlite3* db = nullptr;
+  REQUIRE(sqlite3_open_v2(t.path().c_str(), &db, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK);
+  sqlite3_stmt* q = nullptr;
+  REQUIRE(sqlite3_prepare_v2(db, "PRAGMA journal_mode", -1, &q, nullptr) == SQLITE_OK);
+  REQUIRE(sqlite3_step(q) == SQLITE_ROW);
+  CHECK(std::string(reinterpret_cast<const char*>(sqlite3_column_text(q, 0))) == "wal");
+  sqlite3_finalize(q);
+  sqlite3_close(db);
+  CHECK((fs::status(t.path()).permissions() & fs::perms::all) == (fs::perms::owner_read | fs::perms::owner_write));
+}
+
 TEST_CASE("regression: a state file a killed ochre left without its schema reads as empty, then is created",
           "[state]") {
   SubState t;
