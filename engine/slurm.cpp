@@ -236,6 +236,10 @@ struct SlurmExecutor::Impl {
   bool polling = false;
   uint64_t last_poll = 0, unreachable_since = 0;
 
+  // False once the executor is destroyed: an sbatch or squeue still running then ends
+  // on a loop that outlives it, and its callback must not touch it.
+  std::shared_ptr<bool> alive = std::make_shared<bool>(true);
+
   StateStore* state() { return journal ? journal() : nullptr; }
 
   void journal_put(const Job& j) {
@@ -302,7 +306,9 @@ struct SlurmExecutor::Impl {
     if (s.gpus > 0) a.push_back("--gpus=" + std::to_string(s.gpus));
     a.insert(a.end(), s.extra.begin(), s.extra.end());
     a.push_back(j.sub.dir + "/job.sh");
-    int rc = run_program(loop, a, &j.cmd.env, j.cmd.cwd, [this, h](long long code, std::string out, std::string err) {
+    int rc = run_program(loop, a, &j.cmd.env, j.cmd.cwd,
+                         [this, h, alive = alive](long long code, std::string out, std::string err) {
+      if (!*alive) return;  // the executor is gone; the loop ran on
       auto it = jobs.find(h);
       if (it == jobs.end()) return;  // cancelled meanwhile
       Job& j = it->second;
@@ -468,7 +474,8 @@ struct SlurmExecutor::Impl {
     }
     polling = true;
     last_poll = uv_now(loop);
-    int rc = run_program(loop, a, nullptr, "", [this](long long code, std::string out, std::string err) {
+    int rc = run_program(loop, a, nullptr, "", [this, alive = alive](long long code, std::string out, std::string err) {
+      if (!*alive) return;  // the executor is gone; the loop ran on
       polling = false;
       last_poll = uv_now(loop);
       if (closed) return;
@@ -558,7 +565,7 @@ SlurmExecutor::SlurmExecutor(uv_loop_s* loop, std::function<StateStore*()> journ
   impl_->timer.data = impl_->kick.data = impl_.get();
 }
 
-SlurmExecutor::~SlurmExecutor() = default;
+SlurmExecutor::~SlurmExecutor() { *impl_->alive = false; }
 
 void SlurmExecutor::close() {
   Impl& im = *impl_;
