@@ -27,8 +27,8 @@ struct Node {
   // Set by a builder that gives `deps` itself, in the order finalize would resolve the
   // refs (fields by name, depth first, each node once): finalize then reads no fields.
   bool deps_known = false;
-  std::string uuid;
-  std::string hash;
+  Uuid uuid;
+  Digest hash;
   std::string site;  // file:line of the declaration
   int handle = -1;   // the embedder's handle for this instance (e.g. a Lua reference)
   bool has_read = false;  // its type has a read hook: it is read again before its job runs

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "engine/canonical.hpp"
+#include "engine/hash.hpp"
 #include "ochre/state.hpp"
 #include "ochre/value.hpp"
 
@@ -24,7 +25,9 @@ const char* status_name(Status s);  // "ok", "failed", "running", "pending"
 bool parse_status(std::string_view text, Status& out);
 
 struct StoredInstance {
-  std::string key, type, identifier, uuid, hash;
+  std::string key, type, identifier;
+  Uuid uuid;
+  Digest hash;
   PackedFields fields;  // the last applied fields (for a create never finished: the attempted)
   Value outputs = Value::map();
   std::vector<std::string> deps;  // keys of the sub-components it references
