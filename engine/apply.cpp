@@ -347,7 +347,7 @@ void Scheduler::notify_outcome(const Job& job, const JobOutcome& outcome) {
                              .add("outcome", outcome_name(outcome.kind))
                              .add("error", clip(outcome.error)));
   } else if (outcome.kind == JobOutcome::Done && job.replace && job.action == Action::Create) {
-    const std::string& old_uuid = job.stored >= 0 ? plan_.stored[job.stored].uuid : std::string();
+    std::string old_uuid = job.stored >= 0 ? plan_.stored[job.stored].uuid.str() : std::string();
     notify("component.replaced", JsonMembers()
                                      .add("key", job.key)
                                      .add("uuid", job.uuid)
@@ -373,7 +373,7 @@ void Scheduler::skip_users(int j, const std::string& why, bool pending) {
 void Scheduler::skip(int j, const std::string& why, int kind) {
   const Job& job = plan_.jobs[j];
   std::string text = kind == Waiting ? "waiting: " + why : why;
-  state_.job_skipped(report_.run, j, job.action, job.key, job.uuid, text);
+  state_.job_skipped(report_.run, j, job.action, job.key, job.uuid.str(), text);
   if (batching_) group_->wrote();
   report_.outcome[j] = JobOutcome::Skipped;
   if (kind == Waiting) ++report_.waiting;

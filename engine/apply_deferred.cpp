@@ -57,11 +57,11 @@ void Scheduler::decide(int j, bool read_changed) {
   if (job.action != Action::Update || !st || st->status != Status::Ok) return;
   if (node.hash == st->hash) return cut_off(j, "unchanged once its sub-components ran");
   if (cut_dep) {
-    IdLookup as_stored = [&](const std::string& key, Tree tree) -> const std::string& {
+    IdLookup as_stored = [&](const std::string& key, Tree tree) -> std::string_view {
       int d = graph_.find(key);
       const StoredInstance* ds = cut_[d] ? plan_.find_stored(key) : nullptr;
-      const std::string& id = ds ? (tree == Tree::Full ? ds->hash : ds->uuid)
-                                 : (tree == Tree::Full ? graph_.node(d).hash : graph_.node(d).uuid);
+      std::string_view id = ds ? (tree == Tree::Full ? ds->hash.view() : ds->uuid.view())
+                                 : (tree == Tree::Full ? graph_.node(d).hash.view() : graph_.node(d).uuid.view());
       return id;
     };
     Ids before = graph_.ids(n, as_stored);

@@ -122,13 +122,13 @@ void Graph::finalize(const StoredLookup& stored) {
 
   // A node's refs are among its deps: a few are looked through before the index.
   const Node* hashing = nullptr;
-  IdLookup lookup = [&](const std::string& key, Tree tree) -> const std::string& {
+  IdLookup lookup = [&](const std::string& key, Tree tree) -> std::string_view {
     const Node* d = nullptr;
     if (hashing->deps.size() <= 8)
       for (int i : hashing->deps)
         if (nodes_[i].key == key) d = &nodes_[i];
     if (!d) d = &nodes_[find(key)];
-    return tree == Tree::Full ? d->hash : d->uuid;
+    return tree == Tree::Full ? d->hash.view() : d->uuid.view();
   };
   // Whether a node may keep the ids stored with it (`st`) without hashing. Ids are a
   // function of the key, the type's breaking fields, the fields and the hashes of the
@@ -168,12 +168,12 @@ void Graph::finalize(const StoredLookup& stored) {
 
 Ids Graph::ids(int n, const IdLookup& lookup) const {
   const Node& node = nodes_[n];
-  IdLookup current = [&](const std::string& key, Tree tree) -> const std::string& {
+  IdLookup current = [&](const std::string& key, Tree tree) -> std::string_view {
     const Node* d = nullptr;
     for (int i : node.deps)
       if (nodes_[i].key == key) d = &nodes_[i];
     if (!d) d = &nodes_[find(key)];
-    return tree == Tree::Full ? d->hash : d->uuid;
+    return tree == Tree::Full ? d->hash.view() : d->uuid.view();
   };
   return compute_ids(node.type, node.identifier, node.breaks, node.fields, lookup ? lookup : current,
                      node.sensitive, hash_key_);

@@ -27,13 +27,13 @@ struct Node {
   // Set by a builder that gives `deps` itself, in the order finalize would resolve the
   // refs (fields by name, depth first, each node once): finalize then reads no fields.
   bool deps_known = false;
-  std::string uuid;
-  std::string hash;
-  std::string site;  // file:line of the declaration
-  int handle = -1;   // the embedder's handle for this instance (e.g. a Lua reference)
+  Uuid uuid;
+  Digest hash;
   bool has_read = false;  // its type has a read hook: it is read again before its job runs
   bool cutoff = false;    // its dependents react to its outputs, not its fields
+  int handle = -1;        // the embedder's handle for this instance (e.g. a Lua reference)
   int lifecycle = 0;      // index in Graph::lifecycles(); 0 is the default one
+  std::string site;       // file:line of the declaration
 };
 
 std::string make_key(std::string_view type, std::string_view identifier);

@@ -237,10 +237,11 @@ Ids compute_ids(std::string_view type, std::string_view identifier,
     append_entry_digest(v, Tree::Full, lookup, other_cat, key_of(name));
   }
   Ids ids;
-  ids.uuid.assign(sha256(uuid_text).c, 16);
-  ids.hash.reserve(64);
-  ids.hash.append(sha256(breaking_cat).c, 32);
-  ids.hash.append(sha256(other_cat).c, 32);
+  ids.uuid = std::string_view(sha256(uuid_text).c, 16);
+  char hash[64];
+  std::memcpy(hash, sha256(breaking_cat).c, 32);
+  std::memcpy(hash + 32, sha256(other_cat).c, 32);
+  ids.hash = std::string_view(hash, 64);
   return ids;
 }
 

@@ -7,6 +7,7 @@
 #include <string_view>
 #include <vector>
 
+#include "engine/short_text.hpp"
 #include "ochre/value.hpp"
 
 namespace ochre {
@@ -34,14 +35,18 @@ std::string python_float_repr(double x);
 enum class Tree { Full, Breaking };
 
 // Gives the hash (Full) or uuid (Breaking) of the instance with this key.
-using IdLookup = std::function<const std::string&(const std::string& key, Tree tree)>;
+using IdLookup = std::function<std::string_view(const std::string& key, Tree tree)>;
+
+// An instance's ids, inline (see short_text.hpp).
+using Uuid = ShortText<16>;    // 16 hex
+using Digest = ShortText<64>;  // 64 hex
 
 // digest(v) of the scheme; Refs are replaced by the looked-up id string.
 std::string digest(const Value& v, Tree tree, const IdLookup& lookup);
 
 struct Ids {
-  std::string uuid;  // 16 hex
-  std::string hash;  // 64 hex: 32 of the breaking tree, 32 of the rest
+  Uuid uuid;
+  Digest hash;  // 32 hex of the breaking tree, 32 of the rest
 };
 
 // The uuid and hash of one instance. `fields` is sorted by name and includes

@@ -289,10 +289,10 @@ std::vector<StoredInstance> plan_move(const std::vector<StoredInstance>& stored,
   };
   up(to);
   std::reverse(order.begin(), order.end());
-  IdLookup lookup = [&](const std::string& key, Tree tree) -> const std::string& {
+  IdLookup lookup = [&](const std::string& key, Tree tree) -> std::string_view {
     auto it = rows.find(key);
     if (it == rows.end()) fail(Msg::MoveDangling, {key});
-    return tree == Tree::Full ? it->second.hash : it->second.uuid;
+    return tree == Tree::Full ? it->second.hash.view() : it->second.uuid.view();
   };
   std::vector<StoredInstance> changed;
   for (const auto& k : order) {

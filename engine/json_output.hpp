@@ -18,6 +18,7 @@
 #include <type_traits>
 #include <vector>
 
+#include "engine/short_text.hpp"
 #include "ochre/value.hpp"
 
 namespace ochre {
@@ -63,6 +64,8 @@ class JsonWriter {
   void value(std::string_view s);
   void value(const std::string& s) { value(std::string_view(s)); }
   void value(const char* s) { value(std::string_view(s)); }
+  template <size_t N>
+  void value(const ShortText<N>& s) { value(s.view()); }
   void value(const Value& v);     // as json_of(v)
   void value(const Fields& fields);  // as a map of string keys
   void value(const Json& j);

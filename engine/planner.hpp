@@ -29,7 +29,7 @@ enum class Why { New, Changed, Breaking, Forced, Retry, Pending, Removed, Destro
 struct Job {
   Action action = Action::Create;
   std::string key, type, identifier;
-  std::string uuid;        // the new uuid (create/update) or the stored one (delete)
+  Uuid uuid;               // the new uuid (create/update) or the stored one (delete)
   int node = -1;           // graph node of a create/update, -1 otherwise
   int stored = -1;         // index in Plan::stored: the old version (update, delete)
   bool replace = false;    // one half of a replace (delete + create)

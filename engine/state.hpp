@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "engine/canonical.hpp"
+#include "engine/hash.hpp"
 #include "ochre/state.hpp"
 #include "ochre/value.hpp"
 
@@ -24,16 +25,19 @@ const char* status_name(Status s);  // "ok", "failed", "running", "pending"
 bool parse_status(std::string_view text, Status& out);
 
 struct StoredInstance {
-  std::string key, type, identifier, uuid, hash;
+  std::string key, type, identifier;
+  Uuid uuid;
+  Digest hash;
+  // (The small members next to the ids, in their padding: a million of these are loaded.)
+  bool breaks_known = true;  // false for rows written before schema version 2
+  bool protect = false;      // applied with lifecycle protect = true (schema version 5)
+  Status status = Status::Ok;
+  Action action = Action::Create;  // the last job attempted on it
   PackedFields fields;  // the last applied fields (for a create never finished: the attempted)
   Value outputs = Value::map();
   std::vector<std::string> deps;  // keys of the sub-components it references
   std::vector<std::string> breaks;  // its type's breaking fields (to recompute its ids)
-  bool breaks_known = true;         // false for rows written before schema version 2
   std::vector<std::string> sensitive;  // fields never shown (schema version 3)
-  bool protect = false;  // applied with lifecycle protect = true (schema version 5)
-  Status status = Status::Ok;
-  Action action = Action::Create;  // the last job attempted on it
   std::string error;               // the last failure or pending reason
   long long run = 0;               // the run that wrote it last
 };

@@ -206,8 +206,9 @@ class Rows {
   Rows& operator=(const Rows&) = delete;
   int size() const { return pq::PQntuples(r_); }
   bool null(int row, int col) const { return pq::PQgetisnull(r_, row, col); }
-  std::string text(int row, int col) const {
-    return std::string(pq::PQgetvalue(r_, row, col), pq::PQgetlength(r_, row, col));
+  std::string text(int row, int col) const { return std::string(view(row, col)); }
+  std::string_view view(int row, int col) const {
+    return {pq::PQgetvalue(r_, row, col), static_cast<size_t>(pq::PQgetlength(r_, row, col))};
   }
   long long int8(int row, int col) const {
     uint64_t be;
@@ -467,8 +468,8 @@ class PgState final : public StateStore {
       s.key = r.text(i, 0);
       s.type = r.text(i, 1);
       s.identifier = r.text(i, 2);
-      s.uuid = r.text(i, 3);
-      s.hash = r.text(i, 4);
+      s.uuid = r.view(i, 3);
+      s.hash = r.view(i, 4);
       RowText row{r.text(i, 5), r.text(i, 6), r.text(i, 7), r.text(i, 8), r.text(i, 9),
                   r.null(i, 12) ? std::string() : r.text(i, 12),
                   r.null(i, 13) ? std::string() : r.text(i, 13)};
@@ -930,7 +931,7 @@ class PgState final : public StateStore {
         p);
   }
 
-  void add_version(const std::string& key, const std::string& uuid, const std::string& hash,
+  void add_version(const std::string& key, std::string_view uuid, std::string_view hash,
                    const std::string& fields, const std::string& outputs, const std::string& action,
                    long long run, long long job, const std::string& at) {
     conn_->queue(

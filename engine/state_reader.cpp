@@ -44,7 +44,7 @@ std::vector<StoredInfo> StateReader::stored() {
   std::vector<StoredInfo> out;
   out.reserve(impl_->stored.size());
   for (const StoredInstance& s : impl_->stored)
-    out.push_back({s.key, s.type, s.identifier, s.uuid, s.hash, status_name(s.status), s.deps});
+    out.push_back({s.key, s.type, s.identifier, s.uuid.str(), s.hash.str(), status_name(s.status), s.deps});
   return out;
 }
 

@@ -187,6 +187,8 @@ class Stmt {
   }
   Stmt& bind(int i, const std::string& text) { return bind_static(i, text); }
   Stmt& bind(int i, const char* text) { return bind_static(i, text); }
+  template <size_t N>
+  Stmt& bind(int i, const ShortText<N>& text) { return bind_static(i, text.view()); }
   Stmt& bind(int i, long long n) {
     sqlite3_bind_int64(s_, i, n);
     return *this;
@@ -352,8 +354,8 @@ class SqliteState final : public StateStore {
       s.key = q.text(0);
       s.type = q.text(1);
       s.identifier = q.text(2);
-      s.uuid = q.text(3);
-      s.hash = q.text(4);
+      s.uuid = q.view(3);
+      s.hash = q.view(4);
       row.fields = q.view(5);
       row.outputs = q.view(6);
       row.deps = q.view(7);

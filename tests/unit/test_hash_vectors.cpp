@@ -70,8 +70,8 @@ TEST_CASE("a state's key changes the ids of sensitive values only", "[hash][hash
   auto k2 = ochre::compute_ids("Db", "a", breaks, fields, none, sensitive, "k2");
   CHECK(k1.uuid != plain.uuid);
   CHECK(k1.uuid != k2.uuid);
-  CHECK(k1.hash.substr(0, 32) != plain.hash.substr(0, 32));
-  CHECK(k1.hash.substr(32) == plain.hash.substr(32));  // "user" is not sensitive
+  CHECK(k1.hash.view().substr(0, 32) != plain.hash.view().substr(0, 32));
+  CHECK(k1.hash.view().substr(32) == plain.hash.view().substr(32));  // "user" is not sensitive
   CHECK(ochre::new_hash_key().size() == 64);
   CHECK(ochre::new_hash_key() != ochre::new_hash_key());
 }

@@ -283,7 +283,7 @@ TEST_CASE("plan, apply, plan again: nothing, then changes plan updates, replaces
   CHECK(f.plan().empty());
 
   // A breaking field changed: the old version is deleted, then the new one created.
-  std::string old_uuid = f.stored()["T/a"].uuid;
+  std::string old_uuid = f.stored()["T/a"].uuid.str();
   f.source.decl("a").fields = {{"v", num(2)}, {"name", str("y")}};
   CHECK(f.plan() == Lines{"delete T/a replace", "create T/a replace", "update T/b"});
   CHECK(f.ws->current_plan().jobs[0].reason == "replace: breaking field name changed");
@@ -391,7 +391,7 @@ TEST_CASE("state rm and state mv through the workspace, and an unknown key write
   CHECK(watch->change_token() == token);
   CHECK(f.stored().size() == 2);
 
-  std::string old_b = f.stored()["T/b"].hash;
+  std::string old_b = f.stored()["T/b"].hash.str();
   f.ws->state_mv("T/a", "T/z");
   CHECK(watch->change_token() != token);
   auto rows = f.stored();
@@ -431,7 +431,7 @@ TEST_CASE("deferred: a read that changes a node's fields stores its new ids", "[
   f.source.decl("c").fields = {{"v", num(2)}};
   f.runner.reads["T/p"] = fields_of("p", {{"c", ref("c")}, {"x", num(2)}});
   CHECK(f.plan() == Lines{"update T/c", "update T/p deferred"});
-  std::string planned_hash = f.ws->graph()->node(f.ws->graph()->find("T/p")).hash;
+  std::string planned_hash = f.ws->graph()->node(f.ws->graph()->find("T/p")).hash.str();
   RunResult r = f.apply();
   CHECK(r.done == 2);
   CHECK(r.cutoff == 0);
@@ -487,7 +487,7 @@ TEST_CASE("deferred: a cutoff node whose outputs come out the same cuts off its 
   f.source.decl("c").fields = {{"v", num(2)}};
   CHECK(f.plan() == Lines{"update T/c", "update T/p deferred", "update T/q deferred"});
   const Graph* g = f.ws->graph();
-  std::string p_hash = g->node(g->find("T/p")).hash, q_hash = g->node(g->find("T/q")).hash;
+  std::string p_hash = g->node(g->find("T/p")).hash.str(), q_hash = g->node(g->find("T/q")).hash.str();
   bool same = GENERATE(true, false);
   CAPTURE(same);
   f.runner.outputs["T/c"] = outputs(same ? "o1" : "o2");
@@ -529,7 +529,7 @@ TEST_CASE("deferred: a read that changes a breaking field replaces within the jo
   f.source.decls = {{"c", {{"v", num(1)}}}, {"p", {{"c", ref("c")}, {"name", str("n1")}}, {"name"}, true}};
   f.ws->plan(false);
   REQUIRE(f.apply().done == 2);
-  std::string old_uuid = f.stored()["T/p"].uuid;
+  std::string old_uuid = f.stored()["T/p"].uuid.str();
 
   f.source.decl("c").fields = {{"v", num(2)}};
   f.runner.reads["T/p"] = fields_of("p", {{"c", ref("c")}, {"name", str("n2")}});
