@@ -551,8 +551,12 @@ struct SlurmExecutor::Impl {
     std::vector<uint64_t> hs;
     for (auto& [h, j] : jobs)
       if (j.phase == Phase::Waiting || j.phase == Phase::Finding) hs.push_back(h);
+    // Their jobs may still run and finish: the journal keeps them for the next run to
+    // re-attach to, rather than submit them a second time.
+    for (uint64_t h : hs) keep.insert(jobs.at(h).cmd.key);
     for (uint64_t h : hs) end(h, failure(message(Msg::SlurmUnreachable, {why})));
   }
+  std::set<std::string> keep;  // keys whose submissions outlive their hook
 };
 
 SlurmExecutor::SlurmExecutor(uv_loop_s* loop, std::function<StateStore*()> journal, SlurmTiming timing)
@@ -646,6 +650,7 @@ void SlurmExecutor::hook_ended(const std::string& key) {
   auto [b, e] = im.dirs.equal_range(key);
   for (auto it = b; it != e; ++it) gone.insert(it->second);
   im.dirs.erase(b, e);
+  if (im.keep.erase(key)) return;  // the scheduler could not say how its jobs ended
   if (StateStore* s = im.state()) {
     std::lock_guard<std::mutex> use(s->hook_use());
     for (const Submission& sub : s->submissions(key)) gone.insert(sub.dir);

@@ -126,3 +126,48 @@ TEST_CASE("slurm: with no sbatch every job fails with the reason, the ones queue
   for (const std::string& e : errors) CHECK(e.find("sbatch") != std::string::npos);
   ex.close();
 }
+
+TEST_CASE("slurm: a job given up on because squeue fails stays journaled, and the next run re-attaches to it",
+          "[slurm]") {
+  TempState t;
+  fs::path bin = t.dir / "bin", jobs = t.dir / "jobs";
+  fs::create_directories(bin);
+  fs::create_directories(jobs);
+  std::string d = t.dir.string();
+  script(bin / "sbatch", "echo x >> " + d + "/sbatch.log\nwc -l < " + d + "/sbatch.log | tr -d ' '\n");
+  script(bin / "squeue", "echo 'squeue: error: Unable to contact slurm controller' >&2\nexit 1\n");
+  FakePath path(bin);
+  auto st = open_sqlite_state(t.path(), OpenMode::ReadWrite);
+  SlurmTiming timing;
+  timing.files = 0.01;
+  timing.poll = 0.01;
+  timing.give_up = 0.05;
+  {
+    Loop l;
+    SlurmExecutor ex(&l.loop, [&] { return st.get(); }, timing);
+    std::string error;
+    ex.start(command("T/a", jobs), [&](ClusterResult r) { error = r.error; });
+    while (error.empty()) uv_run(&l.loop, UV_RUN_ONCE);
+    CHECK(error.find("Unable to contact slurm controller") != std::string::npos);
+    ex.hook_ended("T/a");  // the hook failed with it
+    REQUIRE(st->submissions("T/a").size() == 1);
+    CHECK(st->submissions("T/a")[0].job_id == "1");
+    ex.close();
+  }
+  // The controller is back; the job ran meanwhile. The next run takes it, submitting nothing.
+  script(bin / "squeue", "echo '1 COMPLETED (null)'\n");
+  std::ofstream(st->submissions("T/a")[0].dir + "/exit") << "0\n";
+  Loop l;
+  SlurmExecutor ex(&l.loop, [&] { return st.get(); }, timing);
+  bool done = false;
+  ex.start(command("T/a", jobs), [&](ClusterResult r) {
+    CHECK(r.error == "");
+    CHECK(r.job_id == "1");
+    done = true;
+  });
+  while (!done) uv_run(&l.loop, UV_RUN_ONCE);
+  CHECK(lines(d + "/sbatch.log") == 1);
+  ex.hook_ended("T/a");
+  CHECK(st->submissions("T/a").empty());
+  ex.close();
+}
