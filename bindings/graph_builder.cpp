@@ -2,6 +2,8 @@
 // sub-components first, that gives the stored outputs to the instances, runs read hooks,
 // converts fields straight into their canonical encoding, and catches duplicates and
 // cycles with the user's lines.
+// Over 600 lines because the walk, the read hooks it runs and the conversion share one
+// traversal and its error places; split, each part would need the others' state.
 #include <algorithm>
 #include <unordered_set>
 

@@ -53,17 +53,25 @@ ClusterCommand command(const std::string& key, const fs::path& jobs) {
   return c;
 }
 
+// A state, a folder of stand-in programs first on PATH, with an sbatch that numbers
+// its submissions 1, 2, ... in sbatch.log, and a folder for job directories.
+struct Stand {
+  TempState t;
+  fs::path bin = t.dir / "bin", jobs = t.dir / "jobs";
+  std::string d = t.dir.string();
+  Stand() {
+    fs::create_directories(bin);
+    fs::create_directories(jobs);
+    script(bin / "sbatch", "echo x >> " + d + "/sbatch.log\nwc -l < " + d + "/sbatch.log | tr -d ' '\n");
+  }
+};
+
 }  // namespace
 
 TEST_CASE("slurm: a job submitted while squeue runs is not judged by its answer (never submitted twice)",
           "[slurm]") {
-  TempState t;
-  fs::path bin = t.dir / "bin", jobs = t.dir / "jobs";
-  fs::create_directories(bin);
-  fs::create_directories(jobs);
-  std::string d = t.dir.string();
-  // sbatch: numbers its submissions 1, 2, ... in a log.
-  script(bin / "sbatch", "echo x >> " + d + "/sbatch.log\nwc -l < " + d + "/sbatch.log | tr -d ' '\n");
+  Stand stand;
+  auto& [t, bin, jobs, d] = stand;
   // squeue: the first answer waits for the test (a FIFO) and knows job 1 only;
   // later ones know both jobs, running.
   REQUIRE(mkfifo((d + "/release").c_str(), 0600) == 0);
@@ -129,12 +137,8 @@ TEST_CASE("slurm: with no sbatch every job fails with the reason, the ones queue
 
 TEST_CASE("slurm: a job given up on because squeue fails stays journaled, and the next run re-attaches to it",
           "[slurm]") {
-  TempState t;
-  fs::path bin = t.dir / "bin", jobs = t.dir / "jobs";
-  fs::create_directories(bin);
-  fs::create_directories(jobs);
-  std::string d = t.dir.string();
-  script(bin / "sbatch", "echo x >> " + d + "/sbatch.log\nwc -l < " + d + "/sbatch.log | tr -d ' '\n");
+  Stand stand;
+  auto& [t, bin, jobs, d] = stand;
   script(bin / "squeue", "echo 'squeue: error: Unable to contact slurm controller' >&2\nexit 1\n");
   FakePath path(bin);
   auto st = open_sqlite_state(t.path(), OpenMode::ReadWrite);
