@@ -58,7 +58,20 @@ void LuaHookRunner::whole_run(bool starting) {
   whole_ = starting;
 }
 
+// Commands held (HookRunner::hold_commands) go to the Spawner, made now if the session
+// runs commands through a helper, so that it stays the same until the hold ends.
+void LuaHookRunner::hold_commands(bool on) {
+  s_.holding_commands = on;
+  if (on && !s_.spawner && !s_.options.spawn_helper.empty())
+    s_.spawner = std::make_unique<Spawner>(s_.loop(), s_.options.spawn_helper);
+  spawner_ = on ? s_.spawner.get() : nullptr;
+  if (s_.spawner) s_.spawner->hold(on);
+}
+
 void LuaHookRunner::start(int index, const Job& job, const Plan& plan, const Graph& graph, Done done) {
+  // The commands held so far belong to jobs whose starts are written: they may go at
+  // the next commit, while this hook runs.
+  if (spawner_) spawner_->seal();
   lua_State* L = s_.L();
   int top = lua_gettop(L);
   const char* hook = action_name(job.action);

@@ -191,6 +191,7 @@ class Session : public PipelineSource {
   std::unordered_map<const void*, TypeInfo> types;                   // by type table
   std::unordered_set<Wait*> waits;                                   // alive waits
   std::unique_ptr<Spawner> spawner;  // runs ochre.sh's commands, from the first (with a helper)
+  bool holding_commands = false;     // HookRunner::hold_commands
   std::vector<std::unique_ptr<NativeType>> native_types;             // hooks' upvalues point here
   // Where libuv reads a command's output, before it is appended to the wait's text: one
   // per session (each read is consumed before the loop reads again), so engines on other
@@ -283,6 +284,12 @@ class LuaHookRunner : public HookRunner {
   void stop(int index) override { s_.stop_job(index); }
   void count_signals(bool on) override { s_.watchdog().count_signals(on); }
   void redact_with(const Redactor* r) override { s_.redactor = r; }
+  void hold_commands(bool on) override;
+  void commands_durable(bool hook_running) override {
+    if (!spawner_) return;  // (not s_.spawner: another thread may call)
+    if (!hook_running) spawner_->seal();
+    spawner_->send_sealed();
+  }
   void on_stuck(Stuck stuck) override {
     limit_ = {};  // a run begins or ends
     s_.watchdog().on_stuck(std::move(stuck));
@@ -296,6 +303,7 @@ class LuaHookRunner : public HookRunner {
   void push_stored(const Plan& plan, const std::string& key, std::unordered_map<std::string, int>& cache);
   Session& s_;
   bool whole_ = false;                             // between whole_run(true) and (false)
+  Spawner* spawner_ = nullptr;                     // s_.spawner while commands are held
   std::unordered_map<std::string, int> run_cache_;  // the stored versions built, by key
 };
 

@@ -281,17 +281,33 @@ class ProcessWait : public HandleWait {
         uv_pipe_open(&in_, in[0]);
         in[0] = -1;
       }
-      if (!session.spawner) session.spawner = std::make_unique<Spawner>(session.loop(), session.options.spawn_helper);
-      rc = session.spawner->spawn({cmd, env, cwd, in[1], out[1], err[1]}, [this](int64_t code, int signal) {
-        on_exit(code, signal);
-      });
+      if (!session.spawner) {
+        session.spawner = std::make_unique<Spawner>(session.loop(), session.options.spawn_helper);
+        session.spawner->hold(session.holding_commands);
+      }
+      // The Spawner takes the command's ends.
+      int64_t ticket = session.spawner->spawn(
+          {cmd, env, cwd, in[1], out[1], err[1]}, [this](int pid) { on_started(pid); },
+          [this](int64_t code, int signal) { on_exit(code, signal); });
+      in[1] = out[1] = err[1] = -1;
+      rc = ticket < 0 ? static_cast<int>(ticket) : 0;
+      ticket_ = ticket;
     }
     for (int fd : {in[0], in[1], out[0], out[1], err[0], err[1]})
       if (fd >= 0) ::close(fd);
     if (rc < 0) return message(Msg::ShCannotStart, {uv_strerror(rc)});
-    pid_ = rc;
     by_server_ = true;
     return {};
+  }
+
+  // The server forked the command, or could not (-errno): it then failed to start.
+  void on_started(int pid) {
+    if (pid > 0) {
+      pid_ = pid;
+      return;
+    }
+    start_error_ = message(Msg::ShFailed, {message(Msg::ShCannotStart, {uv_strerror(pid)})});
+    on_exit(0, 0);
   }
 
   // With libuv, `sh -c` straight from ochre (an embedder that names no helper).
@@ -367,13 +383,21 @@ class ProcessWait : public HandleWait {
   }
 
   void kill_group() {
-    if (pid_ <= 0 || exited_) return;
-    if (by_server_ && session.spawner) session.spawner->kill(pid_);
-    else ::kill(-pid_, SIGKILL);
+    if (exited_) return;
+    if (by_server_) {
+      if (session.spawner) session.spawner->kill(ticket_);
+    } else if (pid_ > 0) {
+      ::kill(-pid_, SIGKILL);
+    }
   }
 
   int push_results(lua_State* L) override {
     lua_createtable(L, 0, 5);
+    if (!start_error_.empty()) {
+      lua_pushlstring(L, start_error_.data(), start_error_.size());
+      lua_setfield(L, -2, "error");
+      return 1;
+    }
     if (signal_ && !timed_out_) {
       lua_pushnil(L);
     } else {
@@ -396,7 +420,7 @@ class ProcessWait : public HandleWait {
   void cancel() override { kill_group(); }
 
   void release() override {
-    if (by_server_ && !exited_ && session.spawner) session.spawner->forget(pid_);
+    if (by_server_ && !exited_ && session.spawner) session.spawner->forget(ticket_);
     for (uv_handle_t* h : {as_handle(&out_), as_handle(&err_), as_handle(&in_), as_handle(&timer_)}) close(h);
     if (has_proc_) close(as_handle(&proc_));
   }
@@ -407,6 +431,8 @@ class ProcessWait : public HandleWait {
   uv_timer_t timer_;
   uv_write_t write_;
   std::string stdin_, out_text_, err_text_;
+  std::string start_error_;  // the command could not start (found by the server)
+  int64_t ticket_ = 0;       // the Spawner's, for a command it runs
   int pipes_open_ = 2;
   bool exited_ = false, timed_out_ = false, quiet_ = false;
   bool has_proc_ = false;   // proc_ is a libuv process (spawn_directly)

@@ -99,7 +99,7 @@ Scheduler::~Scheduler() {
 void Scheduler::run_rest() {
   uv_loop_t* loop = opts_.loop;
   Handles handles(loop, this, opts_.handle_signals, static_cast<bool>(events_.tick));
-  group_.emplace(state_);
+  group_.emplace(state_, [this](bool hook_running) { runner_.commands_durable(hook_running); });
   struct Reset {
     std::optional<GroupCommit>& g;
     ~Reset() { g.reset(); }
@@ -196,10 +196,16 @@ void Scheduler::drain() {
 
 // Starts what can start and takes in what ended until nothing is left to do without
 // waiting. Outcomes share commits (group_); everything is committed before the loop
-// waits, so a job that waits on something is durable as running meanwhile.
+// waits, so a job that waits on something is durable as running meanwhile. Commands the
+// hooks start meanwhile are held until that commit.
 void Scheduler::pump() {
   group_->open();
   batching_ = true;
+  runner_.hold_commands(true);
+  struct Release {  // after the commit, or when it failed (the run then ends)
+    HookRunner& r;
+    ~Release() { r.hold_commands(false); }
+  } release{runner_};
   for (;;) {
     group_->checkpoint();
     drain();

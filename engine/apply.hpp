@@ -63,6 +63,15 @@ class HookRunner {
   // For the run (null at its end): what replaces sensitive values in the lines of output
   // a runner shows as jobs run. Outcomes (error, output) are redacted by the scheduler.
   virtual void redact_with(const Redactor* redactor) { (void)redactor; }
+  // While on, the commands hooks start are not started yet: at `false` they all start.
+  // The scheduler holds them until the starts of the jobs they belong to are committed,
+  // so that a command never runs with no record of its job (a kill -9 meanwhile would
+  // lose that the job was under way).
+  virtual void hold_commands(bool on) { (void)on; }
+  // While they are held: the starts of the jobs launched so far are committed (but the
+  // one whose hook runs now, when `hook_running`), so the commands those jobs started
+  // may start. Called on the loop thread, or on another while a hook runs.
+  virtual void commands_durable(bool hook_running) { (void)hook_running; }
 };
 
 struct ApplyEvents {

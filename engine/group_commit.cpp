@@ -48,6 +48,7 @@ void GroupCommit::commit_locked() {
   dirty_ = false;
   state_.commit_batch();
   state_.begin_batch();
+  if (committed_) committed_(in_hook_);
 }
 
 void GroupCommit::hook_begins() {

@@ -8,6 +8,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <exception>
+#include <functional>
 #include <mutex>
 #include <thread>
 
@@ -19,8 +20,11 @@ class GroupCommit {
  public:
   static constexpr std::chrono::milliseconds default_window{10};
 
-  GroupCommit(StateStore& state, std::chrono::milliseconds window = default_window)
-      : state_(state), window_(window) {}
+  // `committed(hook_running)` is called after each commit between open() and close(),
+  // on the thread that made it (the committer's, while a hook runs).
+  GroupCommit(StateStore& state, std::function<void(bool)> committed = {},
+              std::chrono::milliseconds window = default_window)
+      : state_(state), committed_(std::move(committed)), window_(window) {}
   ~GroupCommit();
   GroupCommit(const GroupCommit&) = delete;
   GroupCommit& operator=(const GroupCommit&) = delete;
@@ -65,6 +69,7 @@ class GroupCommit {
   void committer();
 
   StateStore& state_;
+  std::function<void(bool)> committed_;
   std::chrono::milliseconds window_;
   std::mutex mu_;
   std::condition_variable cv_;

@@ -5,16 +5,16 @@
 // Requests, ochre -> server, on the request socket (the server's fd 3): a RequestHead
 // carrying as SCM_RIGHTS the command's stdout and stderr, then its stdin when kStdin is
 // set, then its directory (an O_PATH fd) when kDir is set; then `size` bytes: the
-// command, then each NAME=VALUE of its environment, every one ended by a NUL. The server
-// answers on the same socket with one Reply, as soon as it forked, before it reads the
-// next request: ochre checks beforehand what would make the command fail to start.
+// command, then each NAME=VALUE of its environment, every one ended by a NUL. ochre
+// checks beforehand what would make the command fail to start, and never waits for an
+// answer: the requests it sends in a row go out together.
 //
 // A kill, ochre -> server: a RequestHead with kKill whose `size` is the pid of a command
-// ochre kills now; the server kills its group too, notes that it was ochre's doing, and
-// answers with a Reply.
+// ochre kills; the server kills its group, and notes that it was ochre's doing.
 //
-// Exits, server -> ochre, on the event socket (the server's fd 4): one Exit per command,
-// always after the Reply that named its pid.
+// Events, server -> ochre, on the event socket (the server's fd 4): one kStarted per
+// request, in the order of the requests, as soon as it forked (its pid, or -errno); one
+// kExited per command, always after its kStarted.
 #pragma once
 #include <cstdint>
 
@@ -31,13 +31,13 @@ struct RequestHead {
   uint32_t flags;  // kStdin, kDir
 };
 
-struct Reply {
-  int32_t pid;  // the command's pid (its process group and session, once it runs), or -errno
-};
+constexpr int32_t kStarted = 1;
+constexpr int32_t kExited = 2;
 
-struct Exit {
-  int32_t pid;
-  int32_t status;  // as waitpid reports it
+struct Event {
+  int32_t kind;    // kStarted, kExited
+  int32_t pid;     // the command's pid (its process group and session, once it runs), or -errno
+  int32_t status;  // kExited: as waitpid reports it
 };
 
 }  // namespace ochre::spawn_wire

@@ -9,7 +9,10 @@
 #include <sys/stat.h>
 #include <uv.h>
 
+#include <deque>
 #include <functional>
+#include <memory>
+#include <mutex>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -18,7 +21,7 @@ namespace ochre {
 
 class Spawner {
  public:
-  // `helper` is the program run as the server; exits are reported on `loop`.
+  // `helper` is the program run as the server; starts and exits are reported on `loop`.
   Spawner(uv_loop_t* loop, std::string helper);
   ~Spawner();  // closes the server's sockets (it then kills what is left) and reaps it
   Spawner(const Spawner&) = delete;
@@ -28,31 +31,52 @@ class Spawner {
     const std::string& cmd;
     const std::vector<std::string>& env;  // NAME=VALUE
     const std::string& cwd;               // "" for ochre's own
-    int in, out, err;                     // the command's ends; `in` -1 for /dev/null
+    int in, out, err;                     // the command's ends, which the Spawner closes; `in` -1 for /dev/null
   };
+  // The command's pid (also its process group once it runs), or -errno when it could not start.
+  using Started = std::function<void(int pid)>;
   // (exit code, signal) as libuv's exit callback gives them.
   using Exited = std::function<void(int64_t code, int signal)>;
 
-  // Starts `/bin/sh -c cmd` and returns its pid, which is also its process group once it
-  // runs (kill both); or a negative errno when it could not start (e.g. no such
-  // directory). The caller still owns (and closes) the fds. `exited` is called from the loop once the command ended,
-  // unless forget(pid) came first.
-  int spawn(const Command& command, Exited exited);
-  void forget(int pid);
-  // Kills a command's group (SIGKILL), telling the server first: a command it runs
-  // without the shell then reports the signal, as the shell killed with it would.
-  void kill(int pid);
-  // Whether no command is running.
-  bool idle() const { return running_.empty(); }
+  // Starts `/bin/sh -c cmd` (or its words straight away, as the shell would run them).
+  // Returns a ticket (> 0) for kill and forget, or a negative errno when the command
+  // cannot start (no such directory, too long, no server). Nothing is waited for: from
+  // the loop, `started` comes once the server forked it and, unless it did not start,
+  // `exited` once it ended; neither after forget(ticket).
+  int64_t spawn(const Command& command, Started started, Exited exited);
+  void forget(int64_t ticket);
+  // Kills the command's group (SIGKILL), by the server: a command it runs without the
+  // shell then reports the signal as the shell killed with it would. One whose pid is
+  // not known yet is killed as soon as it is.
+  void kill(int64_t ticket);
+  // While held, commands are not sent: hold(false) sends them all, in order. (The
+  // scheduler holds them until the starts of the jobs they belong to are durable.)
+  void hold(bool on);
+  // The commands held so far may go once the next commit lands (their jobs' starts are
+  // written); send_sealed(), which may be called from another thread, sends them.
+  void seal();
+  void send_sealed();
+  // Whether no command is running or on its way.
+  bool idle() const { return entries_.empty(); }
 
  private:
+  struct Request;
   bool start();
   void stop();
-  int send_request(const Command& command, int dir);
+  int send(Request& r);
+  int send_or_restart(Request& r);
   void on_events();
+  void event(int32_t kind, int pid, int status);
   void server_gone();
+  void failed_later(int64_t ticket, int error);
   void watching_changed();
 
+  struct Entry {
+    int pid = 0;  // 0 until started
+    bool kill_asked = false;
+    Started started;
+    Exited exited;
+  };
   uv_loop_t* loop_;
   std::string helper_;
   int server_pid_ = -1;
@@ -61,8 +85,19 @@ class Spawner {
   unsigned generation_ = 0;    // servers started so far
   struct stat server_dir_ {};  // the directory the server runs in (ochre's when it started)
   uv_poll_t* poll_ = nullptr;  // on event_fd_; freed when closed
-  std::string events_;         // bytes of an Exit not whole yet
-  std::unordered_map<int, Exited> running_;
+  uv_timer_t* later_ = nullptr;  // reports starts that failed after spawn() returned
+  std::string events_;         // bytes of an Event not whole yet
+  int64_t next_ticket_ = 1;
+  std::unordered_map<int64_t, Entry> entries_;
+  std::unordered_map<int, int64_t> by_pid_;
+  std::deque<int64_t> unanswered_;                  // sent, not started yet, in order
+  // The request socket's writes, held_, sealed_ and unanswered_ are shared with the thread
+  // that calls send_sealed(); everything else is the loop thread's.
+  std::mutex mu_;
+  std::vector<std::unique_ptr<Request>> held_;      // not sent yet (hold)
+  size_t sealed_ = 0;                               // how many of held_ may go
+  std::vector<std::pair<int64_t, int>> failures_;  // (ticket, -errno) for later_
+  bool holding_ = false;
 };
 
 }  // namespace ochre

@@ -7,6 +7,7 @@
 #include <chrono>
 #include <csignal>
 #include <map>
+#include <mutex>
 #include <set>
 #include <thread>
 
@@ -98,6 +99,7 @@ class FakeRunner : public HookRunner {
       if (!ended_.count(d) || ended_[d] != JobOutcome::Done)
         errors.push_back(job.key + " started before " + plan.jobs[d].key + " was done");
     running.push_back(index);
+    if (commands) start_command(index);
     done_[index] = std::move(done);
     most_running = std::max(most_running, static_cast<int>(running.size()));
     if (on_start) on_start(index);
@@ -139,6 +141,34 @@ class FakeRunner : public HookRunner {
 
   bool has_ended(int index) const { return ended_.count(index) > 0; }
 
+  // Commands, as the Lua runner starts them: when `commands` is set, each hook starts one
+  // as it begins, held while the scheduler holds them. `on_release` sees each command go
+  // (on the thread that lets it go: the committer's while a hook runs).
+  bool commands = false;
+  std::function<void(int index)> on_release;
+  std::mutex command_mu;
+  std::vector<int> released;  // in order
+
+  void hold_commands(bool on) override {
+    std::lock_guard<std::mutex> lock(command_mu);
+    holding_ = on;
+    if (on) return;
+    for (int j : held_) release(j);
+    held_.clear();
+    sealed_ = 0;
+  }
+  void commands_durable(bool hook_running) override {
+    std::lock_guard<std::mutex> lock(command_mu);
+    if (!hook_running) sealed_ = held_.size();
+    for (size_t i = 0; i < sealed_; ++i) release(held_[i]);
+    held_.erase(held_.begin(), held_.begin() + static_cast<std::ptrdiff_t>(sealed_));
+    sealed_ = 0;
+  }
+  bool was_released(int index) {
+    std::lock_guard<std::mutex> lock(command_mu);
+    return std::count(released.begin(), released.end(), index) > 0;
+  }
+
   // Forgets the jobs of the run before (indices start again).
   void new_run() {
     log.clear();
@@ -147,6 +177,20 @@ class FakeRunner : public HookRunner {
   }
 
  private:
+  void start_command(int index) {
+    std::lock_guard<std::mutex> lock(command_mu);
+    sealed_ = held_.size();  // those of the hooks before this one
+    if (holding_) held_.push_back(index);
+    else release(index);
+  }
+  void release(int index) {
+    released.push_back(index);
+    if (on_release) on_release(index);
+  }
+  bool holding_ = false;
+  std::vector<int> held_;
+  size_t sealed_ = 0;
+
   static void on_idle(uv_idle_t* h) {
     auto* self = static_cast<FakeRunner*>(h->data);
     if (++self->turns > 10000) {  // a test that never ends its jobs
@@ -544,6 +588,59 @@ TEST_CASE("while a hook runs without waiting, what ended before it is committed 
     CHECK(!j.started.empty());
     CHECK(!j.ended.empty());
   }
+}
+
+TEST_CASE("a command a hook starts goes only once its job's start is committed", "[scheduler]") {
+  Fixture f;
+  f.options.jobs = 4;
+  f.runner.commands = true;
+  Graph g = graph(leaves(12));
+  Plan plan = make_plan(g, {}, {});
+  auto reader = open_sqlite_state(f.dir.path(), OpenMode::ReadOnly);
+  std::vector<std::string> seen;  // each command's job as committed when it went
+  f.runner.on_release = [&](int j) {
+    std::string outcome = "none";
+    for (const JobRecord& r : reader->jobs_of_run(reader->runs(1).at(0).id))
+      if (r.key == plan.jobs[j].key) outcome = r.outcome;
+    seen.push_back(plan.jobs[j].key + " " + outcome);
+  };
+  ApplyReport r = f.apply(plan, g);
+  CHECK(r.done == 13);
+  REQUIRE(seen.size() == 13);
+  for (const auto& s : seen) {
+    CAPTURE(s);
+    CHECK(s.substr(s.find(' ')) == " running");
+  }
+}
+
+TEST_CASE("a hook busy without waiting does not hold back the commands of the hooks before it",
+          "[scheduler]") {
+  Fixture f;
+  f.options.jobs = 2;
+  f.runner.commands = true;
+  Graph g = graph({{"a", {}}, {"b", {}}});
+  Plan plan = make_plan(g, {}, {});
+  int a = plan.jobs[0].key == "T/a" ? 0 : 1;
+  auto reader = open_sqlite_state(f.dir.path(), OpenMode::ReadOnly);
+  std::string a_when_released;
+  f.runner.on_release = [&](int j) {
+    if (j != a) return;
+    for (const JobRecord& r : reader->jobs_of_run(reader->runs(1).at(0).id))
+      if (r.key == "T/a") a_when_released = r.outcome;
+  };
+  // b's hook begins after a's, in the same turn, and keeps the loop thread until a's
+  // command went (the committer lets it go once a's start is durable).
+  bool went_during_b = false;
+  f.runner.on_start = [&](int j) {
+    if (j == a) return;
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (!(went_during_b = f.runner.was_released(a)) && std::chrono::steady_clock::now() < deadline)
+      std::this_thread::yield();
+  };
+  ApplyReport r = f.apply(plan, g);
+  CHECK(r.done == 2);
+  CHECK(went_during_b);
+  CHECK(a_when_released == "running");
 }
 
 TEST_CASE("a job past its timeout is stopped and fails, its dependents are skipped, the rest go on",
