@@ -268,11 +268,12 @@ class ProcessWait : public HandleWait {
   // session and kills it if ochre dies.
   std::string spawn_by_server(const std::string& cmd, const std::vector<std::string>& env, const std::string& cwd,
                               bool with_stdin) {
-    // Socket pairs, as libuv makes for UV_CREATE_PIPE: ours on the loop, theirs to the server.
+    // Pipes (cheaper to make and close than socket pairs): ours on the loop, theirs to
+    // the server. [0] is ochre's end and [1] the command's, whichever way they go.
     int in[2] = {-1, -1}, out[2] = {-1, -1}, err[2] = {-1, -1};
-    int rc = uv_socketpair(SOCK_STREAM, 0, out, 0, 0);
-    if (rc == 0) rc = uv_socketpair(SOCK_STREAM, 0, err, 0, 0);
-    if (rc == 0 && with_stdin) rc = uv_socketpair(SOCK_STREAM, 0, in, 0, 0);
+    int rc = uv_pipe(out, 0, 0);
+    if (rc == 0) rc = uv_pipe(err, 0, 0);
+    if (rc == 0 && with_stdin && (rc = uv_pipe(in, 0, 0)) == 0) std::swap(in[0], in[1]);
     if (rc == 0) {
       uv_pipe_open(&out_, out[0]);
       uv_pipe_open(&err_, err[0]);

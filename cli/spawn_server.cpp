@@ -40,11 +40,8 @@ class Server {
   bool serve_request();
   // Collects the commands that ended and tells ochre.
   void reap();
-  // Queues an event for ochre and sends what it can.
-  void tell(const Event& e) {
-    outbox_.append(reinterpret_cast<const char*>(&e), sizeof e);
-    flush();
-  }
+  // Queues an event for ochre (flush() sends it).
+  void tell(const Event& e) { outbox_.append(reinterpret_cast<const char*>(&e), sizeof e); }
   // Sends what ochre has not taken yet; never blocks, so ochre never waits on us.
   void flush();
   bool flushing() const { return !outbox_.empty(); }
@@ -274,13 +271,21 @@ void Server::reap() {
     if (c.err >= 0) close(c.err);
     tell({kExited, pid, status});
   }
+  flush();
 }
 
+// Notes go to the command's stderr, a pipe, when it has room: a write of a few bytes to
+// a pipe that polls writable does not block.
 void Server::write_notes() {
   for (size_t i = 0; i < notes_.size();) {
     Note& n = notes_[i];
-    ssize_t k = send(n.fd, n.text.data(), n.text.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
-    if (k < 0 && (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK)) {
+    pollfd room{n.fd, POLLOUT, 0};
+    if (poll(&room, 1, 0) == 0) {
+      ++i;
+      continue;
+    }
+    ssize_t k = (room.revents & POLLOUT) ? write(n.fd, n.text.data(), n.text.size()) : -1;
+    if (k < 0 && (room.revents & POLLOUT) && (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK)) {
       ++i;
       continue;
     }
@@ -319,6 +324,7 @@ int spawn_server_main(int argc, char** argv) {
   sigprocmask(SIG_BLOCK, &sigs, nullptr);
   int sfd = signalfd(-1, &sigs, SFD_CLOEXEC | SFD_NONBLOCK);
   if (sfd < 0) return 127;
+  signal(SIGPIPE, SIG_IGN);  // a note to a command's stderr that ochre no longer reads
   prctl(PR_SET_PDEATHSIG, SIGTERM);
   // ochre may have died before the line above: then nobody is left to wait for us.
   if (getppid() != static_cast<pid_t>(std::atol(argv[2]))) return 137;
@@ -356,10 +362,16 @@ int spawn_server_main(int argc, char** argv) {
     }
     if (p[2].revents) server.flush();
     if (p.size() > 3) server.write_notes();
-    if (p[0].revents && !server.serve_request()) {
-      server.kill_all();
-      return 0;
+    // The requests ochre sent together are served together, and their starts told at once.
+    for (bool more = p[0].revents != 0; more;) {
+      if (!server.serve_request()) {
+        server.kill_all();
+        return 0;
+      }
+      pollfd again{kRequestFd, POLLIN, 0};
+      more = poll(&again, 1, 0) > 0 && (again.revents & POLLIN);
     }
+    server.flush();
   }
 }
 
