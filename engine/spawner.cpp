@@ -126,8 +126,11 @@ int preflight(const Spawner::Command& c, const struct stat* server_dir, int& dir
     return -e;
   }
   // Each string at most 32 pages; all of them, with their pointers, within ARG_MAX.
-  size_t most = 32 * static_cast<size_t>(sysconf(_SC_PAGESIZE)), total = 0;
-  size_t limit = std::min<size_t>(6 << 20, static_cast<size_t>(sysconf(_SC_ARG_MAX)));
+  // (ARG_MAX follows the stack limit; the one that counts is the server's, ochre's when
+  // the server started: read once, not with a system call a command.)
+  static const size_t most = 32 * static_cast<size_t>(sysconf(_SC_PAGESIZE));
+  static const size_t limit = std::min<size_t>(6 << 20, static_cast<size_t>(sysconf(_SC_ARG_MAX)));
+  size_t total = 0;
   bool too_long = false;
   auto add = [&](const char* s) {
     size_t n = std::strlen(s) + 1;
