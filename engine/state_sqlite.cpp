@@ -910,6 +910,10 @@ class SqliteState final : public StateStore {
     version_ = schema_version;
     if (path_ != ":memory:") exec("PRAGMA journal_mode = WAL");
     exec("PRAGMA synchronous = NORMAL");
+    // A checkpoint waits for the disk twice, on the thread that commits. At SQLite's 1,000
+    // pages a first apply of 10,000 jobs made four, a fifth of its time; at 10,000 pages
+    // (a WAL of up to 40 MB, reset after each) such a run makes none before its end.
+    exec("PRAGMA wal_autocheckpoint = 10000");
     exec("PRAGMA foreign_keys = ON");
     // All steps in one transaction: a reader sees no schema or the whole of it. Another
     // writer may have made it since it was read: read again under the write lock.
