@@ -8,7 +8,6 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
-#include <sched.h>
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
@@ -154,13 +153,12 @@ struct Launch {
   _exit(127);
 }
 
-// Starts a command (see run_child); returns its pid or -errno. The child shares the
-// server's memory until it execs (no page tables copied, as posix_spawn does), and the
-// server waits for that exec: ochre does not, it never waits for an answer.
+// Starts a command (see run_child); returns its pid or -errno. vfork: the child shares
+// the server's memory until it execs (no page tables copied, as posix_spawn does), and
+// the server waits for that exec: ochre does not, it never waits for an answer.
 pid_t start_command(Launch& l) {
-  alignas(16) static char stack[64 * 1024];  // the child's, used by one child at a time
-  pid_t pid = clone([](void* arg) -> int { run_child(*static_cast<Launch*>(arg)); }, stack + sizeof stack,
-                    CLONE_VM | CLONE_VFORK | SIGCHLD, &l);
+  pid_t pid = vfork();
+  if (pid == 0) run_child(l);
   return pid > 0 ? pid : -errno;
 }
 
