@@ -1,7 +1,8 @@
 // `ochre-spawn __spawn-server PARENT_PID` (or `ochre __spawn-server`): the fork server
 // through which ochre runs hook commands (engine/spawner.hpp; wire format in
-// engine/spawn_wire.hpp). It is small, so forking it is cheap; each command runs as
-// `/bin/sh -c CMD` leading a session of its own. It asks the kernel for SIGTERM when
+// engine/spawn_wire.hpp). It starts each command with vfork, as `/bin/sh -c CMD` or as
+// its words when the shell would only run them, leading a session of its own; ochre
+// never waits for it: starts and exits go back as events. It asks the kernel for SIGTERM when
 // ochre dies, even by kill -9, and then kills the group of every command still running
 // (it is their parent: no pid it kills can have been reused). It does the same when ochre
 // closes its socket.

@@ -1,7 +1,9 @@
 // Starts hook commands through a fork server: a small helper process (`HELPER
 // __spawn-server PARENT_PID`, cli/spawn_server.cpp) that ochre starts at its first
 // command. Forking ochre itself copies its page tables, which grow with the pipeline;
-// the helper is tiny, so a command costs one cheap spawn. Each command leads a session
+// the helper is tiny, so a command costs one cheap spawn, and ochre sends requests
+// without waiting for an answer (a run sends those of a turn together, once the starts
+// of their jobs are committed: hold()). Each command leads a session
 // (and process group) of its own; the helper is their parent, asks the kernel for
 // SIGTERM when ochre dies (even by kill -9) and then kills every group still alive, so
 // commands never outlive ochre.
