@@ -916,10 +916,6 @@ class SqliteState final : public StateStore {
     if (path_ != ":memory:") exec("PRAGMA journal_mode = WAL");
     exec("PRAGMA synchronous = NORMAL");
     exec("PRAGMA foreign_keys = ON");
-    // A first apply of a large pipeline inserts into the indexes of instances, jobs and
-    // versions at keys all over them: with SQLite's 2 MB page cache every insert reads
-    // its page again (a million components: indexes of tens of megabytes each).
-    exec("PRAGMA cache_size = -65536");
     // All steps in one transaction: a reader sees no schema or the whole of it. Another
     // writer may have made it since it was read: read again under the write lock.
     Transaction t(*this);
