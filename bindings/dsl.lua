@@ -244,19 +244,28 @@ internal.load = 0      -- loads of a pipeline so far (Session::run_chunk, a host
 internal.replaced = {} -- types declared again (see M.component)
 internal.declared = 0  -- instances declared by the pipeline: the size of its graph, about
 
--- An instance is a proxy table whose one entry, under this private key, is its record
--- { type, site, bare, values }: its fields live in the record, so every assignment
--- passes through __newindex and is checked at the assigning line. (A side table keyed
--- by instance would be a weak table of every instance, rehashed as it grows and swept
--- by every collection.)
-local RECORD = setmetatable({}, { __tostring = function() return "ochre.record" end,
-                                  __metatable = "ochre.record" })
-internal.RECORD = RECORD  -- the bindings read records with rawget
+-- An instance is a proxy table that holds its record under private keys: its type
+-- (under RECORD, which so tells an instance), site, bare (no fields given yet), values
+-- and lifecycle (given by ochre.lifecycle). No field name is one of those keys: every
+-- field lives in `values`, so every assignment passes through __newindex and is checked
+-- at the assigning line. (A side table keyed by instance would be a weak table of every
+-- instance, rehashed as it grows and swept by every collection; a record table of its
+-- own would be a second table per instance, a million of them in a large pipeline.)
+-- The record's entries are read with rawget (or, for those always there, indexing):
+-- anything else is looked for among the fields.
+local function private_key(name)
+  return setmetatable({}, { __tostring = function() return name end, __metatable = name })
+end
+local RECORD = private_key("ochre.record")
+local SITE, BARE, VALUES, LIFECYCLE = private_key("ochre.site"), private_key("ochre.bare"),
+                                      private_key("ochre.values"), private_key("ochre.lifecycle")
+-- The bindings read records with rawget
+internal.RECORD, internal.SITE, internal.VALUES, internal.LIFECYCLE = RECORD, SITE, VALUES, LIFECYCLE
 
--- The record of `v` when it is an instance, else nil.
+-- `v` when it is an instance (the table that holds its record), else nil.
 local function record_of(v)
-  if type(v) ~= "table" then return nil end
-  return rawget(v, RECORD)
+  if type(v) ~= "table" or rawget(v, RECORD) == nil then return nil end
+  return v
 end
 internal.REQUIRED = REQUIRED
 internal.OPTIONAL = OPTIONAL
@@ -468,14 +477,14 @@ end
 -- ochre.lifecycle(instance, { protect = true, ... }): this instance's lifecycle options
 -- over its type's; returns the instance. Calling it again adds to what was given.
 function M.lifecycle(inst, opts)
-  local i = rawget(type(inst) == "table" and inst or {}, RECORD)
+  local i = record_of(inst)
   if not i then error(msg("lifecycle-instance", describe(inst)), 2) end
   -- `return ochre.lifecycle(T "x" {...}, {...})` is a tail call: no frame names the
   -- user's line, but the instance's declaration is on it.
   local where = site(2)
-  if where == internal.pipeline then where = i.site end
-  local base = i.lifecycle or i.type.lifecycle or DEFAULT_LIFECYCLE
-  i.lifecycle = merge_lifecycle(base, opts, "ochre.lifecycle(" .. tostring(inst) .. ")", where)
+  if where == internal.pipeline then where = i[SITE] end
+  local base = rawget(i, LIFECYCLE) or i[RECORD].lifecycle or DEFAULT_LIFECYCLE
+  rawset(i, LIFECYCLE, merge_lifecycle(base, opts, "ochre.lifecycle(" .. tostring(inst) .. ")", where))
   return inst
 end
 
@@ -545,7 +554,7 @@ end
 local function make_instance_mt(T)
   local mt = { __ochre_type = T }
   function mt.__index(self, k)
-    local values = rawget(self, RECORD).values
+    local values = rawget(self, VALUES)
     local v = values[k]
     if v ~= nil then return v end
     if k == "outputs" then  -- made on first use: most instances never have any
@@ -561,7 +570,7 @@ local function make_instance_mt(T)
     error(unknown_field(T, k), 2)
   end
   function mt.__newindex(self, k, v)
-    local values = rawget(self, RECORD).values
+    local values = rawget(self, VALUES)
     if k == "outputs" then values.outputs = v return end
     if k == "identifier" then error(msg("identifier-fixed", self), 2) end
     if T.fields[k] == nil then error(unknown_field(T, k), 2) end
@@ -570,11 +579,11 @@ local function make_instance_mt(T)
     values[k] = v
   end
   -- Raised at the declaration's line: the call is often a tail call with no frame.
-  local function fail(i, text) error(i.site .. ": " .. text, 0) end
+  local function fail(i, text) error(i[SITE] .. ": " .. text, 0) end
   function mt.__call(self, values)
-    local i = rawget(self, RECORD)
-    if not i.bare then
-      fail(i, msg("fields-given", self, T.name, i.values.identifier))
+    local i = self
+    if not i[BARE] then
+      fail(i, msg("fields-given", self, T.name, i[VALUES].identifier))
     end
     if type(values) ~= "table" or getmetatable(values) ~= nil then
       fail(i, msg("fields-table", self, describe(values)))
@@ -587,9 +596,9 @@ local function make_instance_mt(T)
       if T.fields[k] == nil then fail(i, unknown_field(T, k)) end
       local err = check_value(v, k)
       if err then fail(i, tostring(self) .. ": " .. err) end
-      i.values[k] = v
+      i[VALUES][k] = v
     end
-    i.bare = false
+    i[BARE] = false
     local missing = internal.check_required(self)
     if missing then fail(i, missing) end
     -- A type's validate(self) checks the fields where they are declared.
@@ -602,16 +611,16 @@ local function make_instance_mt(T)
     return self
   end
   function mt.__tostring(self)
-    return T.name .. "/" .. tostring(rawget(self, RECORD).values.identifier)
+    return T.name .. "/" .. tostring(rawget(self, VALUES).identifier)
   end
   return mt
 end
 
 function internal.check_required(inst, level)
-  local i = rawget(inst, RECORD)
-  local T = i.type
+  local T = rawget(inst, RECORD)
+  local values = rawget(inst, VALUES)
   for _, f in ipairs(T.field_names) do
-    if T.fields[f] == REQUIRED and i.values[f] == nil then
+    if T.fields[f] == REQUIRED and values[f] == nil then
       local text = msg("missing-field", inst, f)
       if level then error(text, level + 1) end
       return text
@@ -631,7 +640,7 @@ function type_mt.__call(T, identifier)
     local d = T.fields[f]
     if d ~= REQUIRED and d ~= OPTIONAL then values[f] = deep_copy(d) end
   end
-  return setmetatable({ [RECORD] = { type = T, site = site(2), bare = true, values = values } }, T.mt)
+  return setmetatable({ [RECORD] = T, [SITE] = site(2), [BARE] = true, [VALUES] = values }, T.mt)
 end
 function type_mt.__tostring(T) return "ochre.component \"" .. T.name .. "\"" end
 
@@ -754,13 +763,13 @@ end
 -- The instance of type `T` as stored: no validation, its site is the state.
 function internal.stored_instance(T, fields, outputs)
   fields.outputs = outputs or {}
-  return setmetatable({ [RECORD] = { type = T, site = "(state)", bare = false, values = fields } }, T.mt)
+  return setmetatable({ [RECORD] = T, [SITE] = "(state)", [BARE] = false, [VALUES] = fields }, T.mt)
 end
 
 function internal.info(inst)
   local i = record_of(inst)
   if not i then return nil end
-  return i.type, i.site, i.values
+  return i[RECORD], i[SITE], i[VALUES]
 end
 
 -- Readable text of any value, for the REPL: tables pretty-printed with sorted keys,

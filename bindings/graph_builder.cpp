@@ -93,7 +93,9 @@ class Collector {
   template <class Timer>
   Graph run(Timer& timer) {
     keys_ = lua_gettop(L) + 1;
-    for (const char* k : {"type", "values", "site", "identifier"}) lua_pushstring(L, k);
+    for (int ref : {s_.record_key_ref, s_.values_key_ref, s_.site_key_ref}) lua_rawgeti(L, LUA_REGISTRYINDEX, ref);
+    lua_pushstring(L, "identifier");
+    lua_rawgeti(L, LUA_REGISTRYINDEX, s_.lifecycle_key_ref);
     for (int ref : s_.roots()) {
       lua_rawgeti(L, LUA_REGISTRYINDEX, ref);
       int n = walk(lua_gettop(L));
@@ -194,9 +196,9 @@ class Collector {
   // The node of an instance, or Unseen, or Visiting (entered, not finished).
   int node_of(const void* ptr) const { return node_of_.find(ptr); }
 
-  // The keys of records and values, interned once below the walk's part of the stack:
-  // lua_getfield would intern its key again at every call.
-  enum Key { Type, Values, Site, Identifier };
+  // The keys of records (dsl.lua's private ones) and values, once below the walk's part
+  // of the stack: lua_getfield would intern its key again at every call.
+  enum Key { Type, Values, Site, Identifier, OwnLifecycle };
   int keys_ = 0;  // the stack index of the first
   // Pushes t[key], t a plain table at `t` (an absolute index). [-0, +1, -]
   void get(int t, Key key) {
@@ -204,10 +206,10 @@ class Collector {
     lua_rawget(L, t);
   }
 
-  // Reads the DSL's record of the instance on the top: the record, T, values. [-0, +3, e]
+  // Reads the DSL's record of the instance on the top: the instance again (it holds its
+  // record), T, values. [-0, +3, e]
   void push_record() {
-    lua_rawgeti(L, LUA_REGISTRYINDEX, s_.record_key_ref);
-    lua_rawget(L, -2);
+    lua_pushvalue(L, -1);
     int record = lua_gettop(L);
     get(record, Type);
     get(record, Values);
@@ -411,7 +413,7 @@ class Collector {
   // type's, else 0 (the default). The DSL interns lifecycle tables by their contents, so
   // one table is one entry, read once however many instances share it.
   int lifecycle_of(int record, int t_idx, int n) {
-    lua_getfield(L, record, "lifecycle");
+    get(record, OwnLifecycle);
     if (lua_isnil(L, -1)) {
       lua_pop(L, 1);
       lua_getfield(L, t_idx, "lifecycle");
@@ -542,6 +544,13 @@ class Collector {
   std::unordered_set<const void*> scanning_;
 };
 
+// Pushes the entry of the table at `idx` (absolute) under the key kept at registry
+// reference `key_ref` (one of an instance's record keys). [-0, +1, -]
+void push_entry(lua_State* L, int idx, int key_ref) {
+  lua_rawgeti(L, LUA_REGISTRYINDEX, key_ref);
+  lua_rawget(L, idx);
+}
+
 }  // namespace
 
 void Session::release_graph(const Graph& graph) {
@@ -570,22 +579,19 @@ std::string Session::encode_fields(const Graph& graph, int n) {
   const Node& node = graph.node(n);
   int top = lua_gettop(L);
   lua_rawgeti(L, LUA_REGISTRYINDEX, node.handle);
-  lua_rawgeti(L, LUA_REGISTRYINDEX, record_key_ref);
-  lua_rawget(L, top + 1);
-  lua_getfield(L, -1, "type");
-  lua_getfield(L, -2, "values");
-  const int t_idx = top + 3, values = top + 4;
+  const int inst = top + 1, t_idx = top + 2, values = top + 3;
+  push_entry(L, inst, record_key_ref);
+  push_entry(L, inst, values_key_ref);
   const TypeInfo& type = type_info(t_idx);
   // A sub-component's key, from its record; it must be one of the node's own.
   auto ref_key = [&](int idx) -> std::string_view {
-    lua_rawgeti(L, LUA_REGISTRYINDEX, record_key_ref);
-    lua_rawget(L, idx < 0 ? idx - 1 : idx);
-    lua_getfield(L, -1, "type");
+    int sub = idx < 0 ? lua_gettop(L) + idx + 1 : idx;
+    push_entry(L, sub, record_key_ref);
     lua_getfield(L, -1, "name");
-    lua_getfield(L, -3, "values");
+    push_entry(L, sub, values_key_ref);
     lua_getfield(L, -1, "identifier");
     std::string key = make_key(lua_tostring(L, -3), lua_tostring(L, -1));
-    lua_pop(L, 5);
+    lua_pop(L, 4);
     for (int d : node.deps)
       if (graph.node(d).key == key) return graph.node(d).key;
     fail(Msg::RereadRef, {node.key, key});

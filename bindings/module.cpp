@@ -169,6 +169,12 @@ void install_module(Session& s) {
   install_natives(s, L);  // json, sha256, fs (wrapped by dsl.lua)
   lua_getfield(L, -1, "RECORD");
   s.record_key_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+  lua_getfield(L, -1, "SITE");
+  s.site_key_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+  lua_getfield(L, -1, "VALUES");
+  s.values_key_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+  lua_getfield(L, -1, "LIFECYCLE");
+  s.lifecycle_key_ref = luaL_ref(L, LUA_REGISTRYINDEX);
   s.internal_ref = luaL_ref(L, LUA_REGISTRYINDEX);
   lua_pushvalue(L, -1);
   s.module_ref = luaL_ref(L, LUA_REGISTRYINDEX);

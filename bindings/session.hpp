@@ -182,7 +182,10 @@ class Session : public PipelineSource {
 
   int module_ref = LUA_NOREF;
   int internal_ref = LUA_NOREF;
-  int record_key_ref = LUA_NOREF;  // the key of an instance's record { type, site, values }
+  // The private keys under which an instance keeps its record (see dsl.lua), read with
+  // rawget: its type (internal.RECORD, which tells an instance), site, values, lifecycle.
+  int record_key_ref = LUA_NOREF, site_key_ref = LUA_NOREF, values_key_ref = LUA_NOREF,
+      lifecycle_key_ref = LUA_NOREF;
 
   Options& options;
   // Lua references to the instances of the graph: each node's handle, and here the other

@@ -248,24 +248,20 @@ void check_fields(std::string_view bytes) {
 PackedFields PackedFields::packed(std::string bytes) {
   PackedFields f;
   f.encoded_ = std::move(bytes);
-  f.decoded_ = false;
   f.packed_ = true;
   return f;
 }
 
 const Fields& PackedFields::get() const {
-  if (!decoded_) {
-    fields_ = value_to_fields(decode(encoded_));
-    decoded_ = true;
-  }
-  return fields_;
+  if (!fields_) fields_ = std::make_unique<Fields>(packed_ ? value_to_fields(decode(encoded_)) : Fields());
+  return *fields_;
 }
 
 Fields& PackedFields::edit() {
   get();
   packed_ = false;
   encoded_.clear();
-  return fields_;
+  return *fields_;
 }
 
 Value fields_to_value(const Fields& fields) {

@@ -9,8 +9,10 @@
 // Deterministic: the same value always encodes to the same bytes.
 #pragma once
 #include <initializer_list>
+#include <memory>
 #include <string>
 #include <string_view>
+#include <utility>
 
 #include "engine/json_output.hpp"  // to_json, for the callers that know it from here
 #include "ochre/value.hpp"
@@ -42,8 +44,25 @@ void check_fields(std::string_view bytes);
 class PackedFields {
  public:
   PackedFields() = default;
-  PackedFields(Fields fields) : fields_(std::move(fields)) {}
-  PackedFields(std::initializer_list<std::pair<std::string, Value>> fields) : fields_(fields) {}
+  PackedFields(Fields fields) : fields_(std::make_unique<Fields>(std::move(fields))) {}
+  PackedFields(std::initializer_list<std::pair<std::string, Value>> fields)
+      : fields_(std::make_unique<Fields>(fields)) {}
+  PackedFields(const PackedFields& o)
+      : encoded_(o.encoded_), fields_(o.fields_ ? std::make_unique<Fields>(*o.fields_) : nullptr),
+        packed_(o.packed_) {}
+  // A moved-from one is empty, as a default one is.
+  PackedFields(PackedFields&& o) noexcept
+      : encoded_(std::move(o.encoded_)), fields_(std::move(o.fields_)), packed_(std::exchange(o.packed_, false)) {}
+  PackedFields& operator=(const PackedFields& o) {
+    if (this != &o) *this = PackedFields(o);
+    return *this;
+  }
+  PackedFields& operator=(PackedFields&& o) noexcept {
+    encoded_ = std::move(o.encoded_);
+    fields_ = std::move(o.fields_);
+    packed_ = std::exchange(o.packed_, false);
+    return *this;
+  }
   // Fields given by their canonical encoding, known to be whole (check_fields).
   static PackedFields packed(std::string bytes);
 
@@ -60,9 +79,7 @@ class PackedFields {
   // Frees the decoded copy while the encoding stays (read again, they decode again):
   // logically const, as the decoding is.
   void drop_decoded() const {
-    if (!packed_) return;
-    Fields().swap(fields_);
-    decoded_ = false;
+    if (packed_) fields_.reset();
   }
   // The canonical encoding, unless they were given decoded or changed since.
   const std::string* encoding() const { return packed_ ? &encoded_ : nullptr; }
@@ -74,10 +91,11 @@ class PackedFields {
   friend bool operator!=(const PackedFields& a, const PackedFields& b) { return !(a == b); }
 
  private:
-  mutable Fields fields_;
-  mutable bool decoded_ = true;
-  bool packed_ = false;
+  // Held by every stored instance and every graph node: the decoded fields, which few
+  // of them ever need, are kept behind a pointer (null until decoded) to keep it small.
   std::string encoded_;
+  mutable std::unique_ptr<Fields> fields_;
+  bool packed_ = false;
 };
 
 // Fields as a map value (string keys) and back.

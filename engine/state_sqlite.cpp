@@ -189,6 +189,11 @@ class Stmt {
   Stmt& bind(int i, const char* text) { return bind_static(i, text); }
   template <size_t N>
   Stmt& bind(int i, const ShortText<N>& text) { return bind_static(i, text.view()); }
+  // Fields as their canonical encoding: the one they keep (no copy), else made anew.
+  Stmt& bind(int i, const PackedFields& fields) {
+    if (const std::string* e = fields.encoding()) return bind_static(i, *e);
+    return bind(i, encode_fields(fields));
+  }
   Stmt& bind(int i, long long n) {
     sqlite3_bind_int64(s_, i, n);
     return *this;
@@ -481,7 +486,7 @@ class SqliteState final : public StateStore {
            "INSERT INTO versions(key, uuid, hash, fields, outputs, action, run, job, at) "
            "VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?)")
           .bind(1, target.key).bind(2, target.uuid).bind(3, target.hash)
-          .bind(4, fields_blob(target.fields))
+          .bind(4, target.fields)
           .bind(5, encode(action == Action::Delete ? target.outputs : outcome.outputs))
           .bind(6, version_action(action, outcome)).bind(7, run).bind(8, job).bind(9, now).run();
       return;
@@ -766,7 +771,7 @@ class SqliteState final : public StateStore {
       Stmt(*this,
            "INSERT INTO versions(key, uuid, hash, fields, outputs, action, run, job, at) "
            "VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?)")
-          .bind(1, v.key).bind(2, v.uuid).bind(3, v.hash).bind(4, fields_blob(v.fields))
+          .bind(1, v.key).bind(2, v.uuid).bind(3, v.hash).bind(4, v.fields)
           .bind(5, encode(v.outputs)).bind(6, v.action).bind(7, run_ids[v.run]).bind(8, job_ids[v.job])
           .bind(9, v.at).run();
     for (StoredInstance i : s.instances) {
@@ -934,7 +939,7 @@ class SqliteState final : public StateStore {
          "deps, status, action, error, run, updated, breaks, sensitive, protect) "
          "VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)")
         .bind(1, s.key).bind(2, s.type).bind(3, s.identifier).bind(4, s.uuid).bind(5, s.hash)
-        .bind(6, fields_blob(s.fields)).bind(7, encode(outputs))
+        .bind(6, s.fields).bind(7, encode(outputs))
         .bind(8, encode_keys(s.deps)).bind(9, status_name(status)).bind(10, action_name(action))
         .bind(11, error).bind(12, run).bind(13, state_now()).bind(14, encode_keys(s.breaks))
         .bind(15, encode_keys(s.sensitive)).bind(16, s.protect ? 1LL : 0LL).run();
