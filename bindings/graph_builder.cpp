@@ -390,8 +390,8 @@ class Collector {
     node.breaks = type.breaks;
     node.sensitive = type.sensitive;
     node.has_read = type.has_read;
-    node.cutoff = type.cutoff || (type.cutoff_fn && cutoff_of(t_idx, inst, node.key, node.site));
     node.site = std::move(done.site);
+    node.cutoff = type.cutoff || (type.cutoff_fn && cutoff_of(t_idx, inst, node.key, node.site));
     bool added = false;
     int n = graph_.add_or_find(node, added);
     if (!added) {
