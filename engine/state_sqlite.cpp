@@ -271,7 +271,7 @@ class SqliteState final : public StateStore {
   }
 
   ~SqliteState() override {
-    if (batch_depth_ > 0 && db_) sqlite3_exec(db_.get(), "COMMIT", nullptr, nullptr, nullptr);
+    if (begun_ && db_) sqlite3_exec(db_.get(), "COMMIT", nullptr, nullptr, nullptr);
   }
 
   const std::string& location() const override { return path_; }
@@ -304,14 +304,23 @@ class SqliteState final : public StateStore {
 
   // Jobs that end in one turn of the event loop share one commit (see apply.cpp); a
   // batch inside a batch joins it.
+  // A batch begins its transaction at its first statement: one with nothing to write
+  // (a turn of the loop in which no job started or ended) costs nothing.
   void begin_batch() override {
     if (!db_ || mode_ == OpenMode::ReadOnly) return;
-    if (batch_depth_ == 0) run_sql("BEGIN IMMEDIATE");
     ++batch_depth_;
   }
   void commit_batch() override {
     if (batch_depth_ == 0) return;
-    if (--batch_depth_ == 0) run_sql("COMMIT");
+    if (--batch_depth_ > 0 || !begun_) return;
+    begun_ = false;
+    run_sql("COMMIT");
+  }
+  // Before each statement: the batch's transaction, if it has not begun yet.
+  void in_batch() {
+    if (batch_depth_ == 0 || begun_) return;
+    begun_ = true;
+    run_sql("BEGIN IMMEDIATE");
   }
   // `step` is what failed ("open", "prepare", "query"); null while opening the file.
   [[noreturn]] void die(const char* step) {
@@ -801,7 +810,7 @@ class SqliteState final : public StateStore {
     ~Transaction() {
       if (done_) return;
       sqlite3_exec(st_.db(), "ROLLBACK", nullptr, nullptr, nullptr);
-      if (nested_) st_.batch_depth_ = 0;  // the whole batch is gone
+      if (nested_) st_.batch_depth_ = 0, st_.begun_ = false;  // the whole batch is gone
     }
 
    private:
@@ -959,9 +968,10 @@ class SqliteState final : public StateStore {
     }
   } cache_;
   int batch_depth_ = 0;  // begin_batch calls not committed yet
+  bool begun_ = false;   // the batch's transaction began (at its first statement)
 };
 
-Stmt::Stmt(SqliteState& st, const char* sql) : st_(st), s_(st.prepared(sql)) {}
+Stmt::Stmt(SqliteState& st, const char* sql) : st_(st), s_((st.in_batch(), st.prepared(sql))) {}
 
 void SqliteState::run_sql(const char* sql) { Stmt(*this, sql).run(); }
 
