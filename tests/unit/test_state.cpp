@@ -108,6 +108,31 @@ TEST_CASE("the change token moves with every commit of another connection", "[st
   CHECK(reader->change_token() != settled);
 }
 
+TEST_CASE("a batch takes SQLite's write lock at its first write, not before", "[state]") {
+  SubState t;
+  auto st = open_sqlite_state(t.path(), OpenMode::ReadWrite);
+  long long run = st->begin_run({"apply", "/p.lua"});
+  // Another connection that would wait for no one: it writes only if nobody holds the lock.
+  sqlite3* other = nullptr;
+  REQUIRE(sqlite3_open(t.path().c_str(), &other) == SQLITE_OK);
+  sqlite3_busy_timeout(other, 0);
+  auto other_can_write = [&] {
+    bool ok = sqlite3_exec(other, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr) == SQLITE_OK;
+    if (ok) sqlite3_exec(other, "ROLLBACK", nullptr, nullptr, nullptr);
+    return ok;
+  };
+  st->begin_batch();
+  CHECK(other_can_write());  // an open batch with nothing written holds nothing
+  st->commit_batch();
+  st->begin_batch();
+  st->job_started(run, 0, Action::Create, instance("T/a"));
+  CHECK_FALSE(other_can_write());  // a written one holds the lock until it commits
+  st->commit_batch();
+  CHECK(other_can_write());
+  CHECK(open_sqlite_state(t.path(), OpenMode::ReadOnly)->load().size() == 1);
+  sqlite3_close(other);
+}
+
 TEST_CASE("a job's outcome is stored when it ends", "[state]") {
   SubState t;
   auto st = open_sqlite_state(t.path(), OpenMode::ReadWrite);
