@@ -62,8 +62,7 @@ void LuaHookRunner::whole_run(bool starting) {
 // runs commands through a helper, so that it stays the same until the hold ends.
 void LuaHookRunner::hold_commands(bool on) {
   s_.holding_commands = on;
-  if (on && !s_.spawner && !s_.options.spawn_helper.empty())
-    s_.spawner = std::make_unique<Spawner>(s_.loop(), s_.options.spawn_helper);
+  if (on && !s_.options.spawn_helper.empty()) s_.command_spawner();
   spawner_ = on ? s_.spawner.get() : nullptr;
   if (s_.spawner) s_.spawner->hold(on);
 }

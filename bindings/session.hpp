@@ -195,6 +195,15 @@ class Session : public PipelineSource {
   std::unordered_set<Wait*> waits;                                   // alive waits
   std::unique_ptr<Spawner> spawner;  // runs ochre.sh's commands, from the first (with a helper)
   bool holding_commands = false;     // HookRunner::hold_commands
+  // The Spawner of ochre.sh's commands (with a helper), made on first use, holding
+  // commands while a run does.
+  Spawner& command_spawner() {
+    if (!spawner) {
+      spawner = std::make_unique<Spawner>(loop(), options.spawn_helper);
+      spawner->hold(holding_commands);
+    }
+    return *spawner;
+  }
   std::vector<std::unique_ptr<NativeType>> native_types;             // hooks' upvalues point here
   // Where libuv reads a command's output, before it is appended to the wait's text: one
   // per session (each read is consumed before the loop reads again), so engines on other

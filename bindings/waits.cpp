@@ -282,12 +282,8 @@ class ProcessWait : public HandleWait {
         uv_pipe_open(&in_, in[0]);
         in[0] = -1;
       }
-      if (!session.spawner) {
-        session.spawner = std::make_unique<Spawner>(session.loop(), session.options.spawn_helper);
-        session.spawner->hold(session.holding_commands);
-      }
       // The Spawner takes the command's ends.
-      int64_t ticket = session.spawner->spawn(
+      int64_t ticket = session.command_spawner().spawn(
           {cmd, env, cwd, in[1], out[1], err[1]}, [this](int pid) { on_started(pid); },
           [this](int64_t code, int signal) { on_exit(code, signal); });
       in[1] = out[1] = err[1] = -1;
