@@ -81,13 +81,20 @@ Watchdog::Reason Watchdog::leave() {
   return r;
 }
 
+// Signals are counted once the thread listens: a Ctrl-C that comes while the first hook
+// is already busy in Lua must not reach only the loop's own handler, which that hook
+// keeps from running.
 void Watchdog::count_signals(bool on) {
   {
     std::lock_guard<std::mutex> lock(mu_);
     signals_ = on;
     signal_count_ = 0;
   }
-  if (on || started_) wake();
+  if (!on && !started_) return;
+  wake();
+  if (!on) return;
+  std::unique_lock<std::mutex> lock(mu_);
+  listened_.wait(lock, [this] { return signals_listened_ || quit_; });
 }
 
 void Watchdog::on_stuck(HookRunner::Stuck stuck) {
@@ -116,6 +123,8 @@ void Watchdog::update() {
       uv_signal_stop(&sigint_);
       uv_signal_stop(&sigterm_);
     }
+    signals_listened_ = signals_on_;
+    listened_.notify_all();
   }
   if (stage_ == 1 && armed_ == generation_) return;  // waiting for the Lua hook to act
   stage_ = 0;

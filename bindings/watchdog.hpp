@@ -8,6 +8,7 @@
 #pragma once
 #include <uv.h>
 
+#include <condition_variable>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -57,6 +58,8 @@ class Watchdog {
   Reason reason_ = None;          // why the current resume is being stopped
   bool hooked_ = false;           // the Lua hook is set
   bool signals_ = false, quit_ = false;
+  bool signals_listened_ = false;  // the thread's signal handles are started
+  std::condition_variable listened_;
   int signal_count_ = 0;
   HookRunner::Stuck stuck_;
 

@@ -129,6 +129,45 @@ TEST_CASE("Ctrl-C then SIGTERM stop a hook busy in Lua, as two Ctrl-C stop a wai
   // ends from the watchdog ("busy in compiled Lua code"): the journal says the same.
 }
 
+TEST_CASE("a Ctrl-C and a SIGTERM that come as the run's first hook starts, busy in Lua, stop the run",
+          "[e2e][timeout][interrupt]") {
+  // The hook signals its own process and loops at once: the loop's own handlers never
+  // run again, and the signals must be counted all the same.
+  bool jit = GENERATE(false, true);
+  CAPTURE(jit);
+  TempDir dir;
+  dir.write("pipeline.lua", sched_prelude(dir) + "local JIT = " + (jit ? "true" : "false") + R"(
+local ffi = require "ffi"
+ffi.cdef "int kill(int pid, int sig); int getpid(void);"
+local W = ochre.component "W" {
+  create = function(self)
+    if exists("ok") then return end
+    if not JIT then jit.off() end
+    ffi.C.kill(ffi.C.getpid(), 2)
+    ffi.C.kill(ffi.C.getpid(), 15)
+    local x = 0
+    while true do x = x + 1 end
+  end,
+}
+return { W "busy" {} }
+)");
+  for (int round = 0; round < 5; ++round) {
+    CAPTURE(round);
+    auto p = dir.start({"run", "pipeline.lua"});
+    bool ended = e2e::wait_until([&] { return !p->running(); }, 20);
+    if (!ended) p->signal(SIGKILL);
+    REQUIRE(ended);
+    auto r = p->wait();
+    INFO(r.out << r.err);
+    CHECK(r.code == 1);
+    CHECK(outcome_of(dir, round + 1, "W/busy") == "interrupted: W/busy: create was interrupted");
+  }
+  dir.write("ok", "");
+  auto r = dir.ochre({"run", "pipeline.lua"});
+  CHECK(r.code == 0);
+  CHECK(outcome_of(dir, 6, "W/busy") == "done: ");
+}
+
 TEST_CASE("a lifecycle timeout, of the type or of one instance, stops its hook and wins over "
           "--timeout",
           "[e2e][timeout][lifecycle]") {
