@@ -30,6 +30,7 @@ class LuaState {
   LuaState(const LuaState&) = delete;
   LuaState& operator=(const LuaState&) = delete;
   lua_State* get() const { return L_; }
+  bool owned() const { return owned_; }
 
  private:
   lua_State* L_;

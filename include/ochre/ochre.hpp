@@ -82,6 +82,11 @@ struct Options {
   // allocator: for a host whose malloc is the faster (the ochre program links jemalloc,
   // backed by transparent huge pages). No effect on a host's lua_State.
   bool lua_uses_malloc = false;
+  // While the pipeline file runs, Lua's collector waits until the file has grown Lua's
+  // memory by this many bytes, then runs as usual: what a pipeline builds lives on, and
+  // tracing it as it grows is wasted (a quarter of a million-component load). 0: the
+  // collector runs throughout. No effect on a host's lua_State.
+  size_t load_headroom = size_t{1} << 30;
   // The REPL: the top-level locals of the pipeline file, as they were when it returned,
   // are kept for eval() to read (and assign) by name. Costs a return hook while it loads.
   bool keep_locals = false;

@@ -253,6 +253,105 @@ TEST_CASE("an engine whose Lua memory comes from malloc", "[embed]") {
   CHECK(e.jobs().empty());
 }
 
+namespace {
+
+// Lua that makes `mb` megabytes of garbage and sets `peak` to how far (in MB) Lua's
+// memory grew meanwhile.
+std::string churn(int mb) {
+  return "local function churn()\n"
+         "  local base, top, junk = collectgarbage('count'), 0, {}\n"
+         "  for i = 1, " + std::to_string(mb) + " * 16384 do\n"
+         "    junk[i % 64] = { i }\n"
+         "    if i % 1024 == 0 then top = math.max(top, collectgarbage('count') - base) end\n"
+         "  end\n"
+         "  return top / 1024\n"
+         "end\n";
+}
+
+// A pipeline whose file churns while it loads, and whose hook churns too, then prints
+// what each saw.
+std::string churning_pipeline() {
+  return "local ochre = require 'ochre'\n" + churn(96) +
+         "local loading = churn()\n"
+         "local C = ochre.component 'C' { create = function(self)\n"
+         "  print(string.format('loading %d applying %d', loading, churn()))\n"
+         "end }\n"
+         "return C 'c' {}\n";
+}
+
+// The two figures the pipeline printed (MB).
+std::pair<int, int> churned(const std::string& out) {
+  int loading = -1, applying = -1;
+  size_t at = out.find("loading ");
+  if (at != std::string::npos) std::sscanf(out.c_str() + at, "loading %d applying %d", &loading, &applying);
+  return {loading, applying};
+}
+
+}  // namespace
+
+TEST_CASE("Lua's collector waits while the pipeline file runs, up to Options::load_headroom",
+          "[embed]") {
+  Dir dir;
+  Host host;
+  Options o = host.options(dir.state());
+  auto run = [&](size_t headroom) {
+    o.load_headroom = headroom;
+    host.out.clear();
+    Engine e(o);
+    e.load_string(churning_pipeline(), "churn.lua");
+    e.plan();
+    CHECK(e.apply().done == 1);
+    INFO(host.out);
+    return churned(host.out);
+  };
+  {
+    auto [loading, applying] = run(size_t{1} << 30);
+    CHECK(loading >= 64);   // nothing collected: 96 MB made, about as much kept
+    CHECK(applying >= 0);
+    CHECK(applying <= 48);  // the collector runs again once the file returned
+  }
+  fs::remove(dir.state());
+  {
+    auto [loading, applying] = run(8u << 20);  // past 8 MB of growth it runs
+    CHECK(loading >= 0);
+    CHECK(loading <= 48);
+    CHECK(applying <= 48);
+  }
+  fs::remove(dir.state());
+  {
+    auto [loading, applying] = run(0);  // it runs throughout
+    CHECK(loading >= 0);
+    CHECK(loading <= 48);
+    CHECK(applying <= 48);
+  }
+}
+
+TEST_CASE("on the host's own lua_State, the collector runs while the pipeline loads and the "
+          "allocator stays the host's",
+          "[embed]") {
+  Dir dir;
+  Host host;
+  lua_State* L = luaL_newstate();
+  luaL_openlibs(L);
+  void* ud_before = nullptr;
+  lua_Alloc before = lua_getallocf(L, &ud_before);
+  {
+    Engine e(L, host.options(dir.state()));
+    e.load_string(churning_pipeline(), "churn.lua");
+    void* ud_loading = nullptr;
+    CHECK(lua_getallocf(L, &ud_loading) == before);
+    CHECK(ud_loading == ud_before);
+    e.plan();
+    CHECK(e.apply().done == 1);
+    INFO(host.out);
+    auto [loading, applying] = churned(host.out);
+    CHECK(loading >= 0);
+    CHECK(loading <= 48);
+    CHECK(applying <= 48);
+  }
+  lua_close(L);
+}
+
 TEST_CASE("a state read ahead is used only if nothing was committed since", "[embed]") {
   Dir dir;
   Host host;
