@@ -111,7 +111,7 @@ int main(int argc, char** argv) {
     return 2;
   }
   fs::path dir = fs::absolute(argv[1]);
-  fs::path here = fs::path(__FILE__).parent_path();
+  fs::path here = EXAMPLE_DIR;  // this file's folder, from CMakeLists.txt
   try {
     fs::create_directories(dir);
     fs::copy_file(here / "assets.lua", dir / "assets.lua", fs::copy_options::overwrite_existing);

@@ -20,7 +20,7 @@ const std::map<std::string, std::string> tty_env(const TempDir& dir) {
 
 }  // namespace
 
-TEST_CASE("repl on a terminal: ochre is a global; types, instances and the file's locals are at hand",
+TEST_CASE("repl on a terminal: ochre is a global, and types, instances and the file's locals are at hand",
           "[e2e][repl][tty]") {
   TempDir dir;
   dir.write("pipeline.lua", R"(local Service = require("ochre").component "Service" {
@@ -59,7 +59,7 @@ return api
   CHECK(t.wait() == 0);
 }
 
-TEST_CASE("repl on a terminal: Ctrl-C cancels the line, the chunk at ....>, and running Lua; the REPL goes on",
+TEST_CASE("repl on a terminal: Ctrl-C cancels the line, the chunk at ....>, and running Lua, and the REPL goes on",
           "[e2e][repl][tty][sigint]") {
   TempDir dir;
   ReplPty t(dir, {"repl"}, tty_env(dir));

@@ -325,7 +325,7 @@ TEST_CASE("cluster submissions: none before the first, kept per key and slot, re
   CHECK(st->submissions("T/b").size() == 1);
 }
 
-TEST_CASE("the sensitive fields recorded are read per type without whole rows; a damaged one fails as load does",
+TEST_CASE("the sensitive fields recorded are read per type without whole rows, and a damaged one fails as load does",
           "[state]") {
   SubState t;
   {
@@ -348,7 +348,7 @@ TEST_CASE("the sensitive fields recorded are read per type without whole rows; a
   using Recorded = std::vector<std::pair<std::string, std::vector<std::string>>>;
   CHECK(got == Recorded{{"T", {"n", "identifier"}}, {"U", {"secret"}}});
 
-  exec(t.path(), "UPDATE instances SET sensitive = 'x' WHERE key = 'T/b'");
+  exec(t.path(), "UPDATE instances SET sensitive = 'not a list' WHERE key = 'T/b'");
   try {
     open_sqlite_state(t.path(), OpenMode::ReadOnly)->recorded_sensitive();
     FAIL("expected an error");
