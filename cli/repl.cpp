@@ -4,9 +4,12 @@
 #include "cli/repl.hpp"
 
 #include <editline/readline.h>
+#include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdlib>
 #include <cstring>
 #include <iostream>
@@ -43,6 +46,7 @@ const char* const commands[] = {":plan", ":explain", ":step", ":continue", ":ski
 // :continue run, the apply's own handler has SIGINT and stops them as it stops `run`.
 volatile sig_atomic_t got_sigint = 0;
 Engine* volatile evaluating = nullptr;
+int sigint_pipe[2] = {-1, -1};  // written at each Ctrl-C: the terminal's read ends
 
 void on_sigint(int) {
   if (Engine* e = evaluating) {
@@ -54,6 +58,39 @@ void on_sigint(int) {
     e->interrupt();
   }
   got_sigint = 1;
+  if (sigint_pipe[1] >= 0) {
+    int saved = errno;
+    ssize_t n = write(sigint_pipe[1], "", 1);
+    (void)n;
+    errno = saved;
+  }
+}
+
+// libedit's reads of the terminal, one byte at a time. A Ctrl-C that comes while libedit
+// is not blocked in read() (echoing, redrawing) would interrupt nothing and leave the
+// prompt waiting for the next key: the pipe the handler writes to ends the read however
+// late it is looked at. EOF then: readline returns and the caller sees got_sigint.
+int read_terminal(FILE*) {
+  int fd = fileno(rl_instream ? rl_instream : stdin);
+  for (;;) {
+    if (got_sigint) return EOF;
+    pollfd p[2] = {{fd, POLLIN, 0}, {sigint_pipe[0], POLLIN, 0}};
+    if (poll(p, 2, -1) < 0) {
+      if (errno == EINTR) continue;
+      return EOF;
+    }
+    if (p[1].revents) {
+      char drain[16];
+      while (read(sigint_pipe[0], drain, sizeof drain) > 0) {
+      }
+      continue;
+    }
+    unsigned char c;
+    ssize_t n = read(fd, &c, 1);
+    if (n == 1) return c;
+    if (n < 0 && errno == EINTR) continue;
+    return EOF;
+  }
 }
 
 // Ours again: an apply's libuv handler leaves SIG_DFL behind when it stops. No
@@ -327,6 +364,7 @@ int run_repl(const std::string& file, const Options& options) {
     rl_readline_name = "ochre";
     rl_attempted_completion_function = complete;
     rl_catch_signals = 0;  // libedit would pass Ctrl-C on to the default: the end
+    if (pipe2(sigint_pipe, O_CLOEXEC | O_NONBLOCK) == 0) rl_getc_function = read_terminal;
     std::string hist = history_path();
     if (!hist.empty()) read_history(hist.c_str());
     for (;;) {
@@ -353,6 +391,10 @@ int run_repl(const std::string& file, const Options& options) {
       if (!repl.line(text)) break;
     }
     signal(SIGINT, SIG_DFL);
+    for (int& fd : sigint_pipe) {
+      if (fd >= 0) close(fd);
+      fd = -1;
+    }
   }
   active = nullptr;
   return 0;
