@@ -760,10 +760,11 @@ function M.component(name)
   end
 end
 
--- The instance of type `T` as stored: no validation, its site is the state.
-function internal.stored_instance(T, fields, outputs)
-  fields.outputs = outputs or {}
-  return setmetatable({ [RECORD] = T, [SITE] = "(state)", [BARE] = false, [VALUES] = fields }, T.mt)
+-- The instance of type `T` as stored: no validation, its site is the state. `values`
+-- holds its identifier; a metatable of the hook runner's fills in the rest when first
+-- read (LuaHookRunner::push_stored).
+function internal.stored_instance(T, values)
+  return setmetatable({ [RECORD] = T, [SITE] = "(state)", [BARE] = false, [VALUES] = values }, T.mt)
 end
 
 function internal.info(inst)

@@ -8,55 +8,144 @@
 
 namespace ochre::lua {
 
-// Pushes the stored version of `key` as an instance of its type (refs resolved the same
-// way), or the key as a string when it is not stored. Every stored instance it refers to
-// is built first, deepest first and without recursion (a chain can be long), and kept in
-// `cache`. A Lua error is thrown as Error(HookFailed) with its traceback. [-0, +1, -]
-void LuaHookRunner::push_stored(const Plan& plan, const std::string& key,
-                                std::unordered_map<std::string, int>& cache) {
-  lua_State* L = s_.L();
-  std::vector<std::pair<const std::string*, bool>> todo{{&key, false}};  // (key, its refs are built)
-  while (!todo.empty()) {
-    auto [k, refs_built] = todo.back();
-    todo.pop_back();
-    if (cache.count(*k)) continue;
-    const StoredInstance* st = plan.find_stored(*k);
-    if (!st) continue;  // pushed as its key
-    if (!refs_built) {
-      todo.emplace_back(k, true);
-      for (const std::string& d : st->deps)
-        if (!cache.count(d)) todo.emplace_back(&d, false);
-      continue;
-    }
-    s_.push_internal("stored_instance");
-    s_.push_type(st->type);
-    if (lua_isnil(L, -1)) {  // its type is gone: pushed as its key
-      lua_pop(L, 2);
-      continue;
-    }
-    auto push_ref = [&](const std::string& r) {
-      auto hit = cache.find(r);
-      if (hit != cache.end()) lua_rawgeti(L, LUA_REGISTRYINDEX, hit->second);
-      else lua_pushlstring(L, r.data(), r.size());
-    };
-    push_value(L, fields_to_value(st->fields), push_ref);
-    push_value(L, st->outputs, push_ref);
-    std::string err;
-    if (!pcall(L, 3, 1, &err)) throw Error(Code::HookFailed, err);
-    cache[*k] = luaL_ref(L, LUA_REGISTRYINDEX);
+namespace {
+// Private keys of the values of a stored version not read yet: its index in the plan's
+// stored instances, the runner's generation when it was made, and its key.
+char stored_index_key, stored_generation_key, stored_key_key;
+}  // namespace
+
+// Pushes the stored version of `key` as an instance of its type, or the key as a string
+// when it is not stored or its type is gone. Its values hold only its identifier until
+// something reads another field: then l_fill_stored reads the rest from the plan, with
+// the instances they refer to made the same way. A hook given the root of a large graph
+// pays for what it reads, not for the graph. Within a run a key has one table (kept
+// weakly), so a stored instance reached by two paths is the same. `L` is the thread
+// that reads (a hook's coroutine, or the main state). [-0, +1, -]
+void LuaHookRunner::push_stored(lua_State* L, const std::string& key) {
+  if (shells_ref_ == LUA_NOREF) {
+    lua_newtable(L);
+    lua_createtable(L, 0, 1);
+    lua_pushliteral(L, "v");
+    lua_setfield(L, -2, "__mode");
+    lua_setmetatable(L, -2);
+    shells_ref_ = luaL_ref(L, LUA_REGISTRYINDEX);
   }
-  auto hit = cache.find(key);
-  if (hit != cache.end()) lua_rawgeti(L, LUA_REGISTRYINDEX, hit->second);
-  else lua_pushlstring(L, key.data(), key.size());
+  lua_rawgeti(L, LUA_REGISTRYINDEX, shells_ref_);
+  lua_pushlstring(L, key.data(), key.size());
+  lua_rawget(L, -2);
+  if (!lua_isnil(L, -1)) {
+    lua_remove(L, -2);
+    return;
+  }
+  lua_pop(L, 1);
+  const StoredInstance* st = plan_ ? plan_->find_stored(key) : nullptr;
+  if (st) {
+    s_.push_internal(L, "stored_instance");
+    s_.push_type(L, st->type);
+    if (lua_isnil(L, -1)) {
+      lua_pop(L, 2);
+      st = nullptr;
+    }
+  }
+  if (!st) {
+    lua_pop(L, 1);
+    lua_pushlstring(L, key.data(), key.size());
+    return;
+  }
+  if (fill_mt_ref_ == LUA_NOREF) {
+    lua_createtable(L, 0, 1);
+    slot_ = static_cast<Slot*>(lua_newuserdata(L, sizeof(Slot)));
+    slot_->runner = this;
+    lua_pushcclosure(L, trampoline<l_fill_stored>, 1);
+    lua_setfield(L, -2, "__index");
+    fill_mt_ref_ = luaL_ref(L, LUA_REGISTRYINDEX);
+  }
+  lua_createtable(L, 0, 4);
+  lua_pushlstring(L, st->identifier.data(), st->identifier.size());
+  lua_setfield(L, -2, "identifier");
+  lua_pushlightuserdata(L, &stored_index_key);
+  lua_pushnumber(L, static_cast<double>(st - plan_->stored.data()));
+  lua_rawset(L, -3);
+  lua_pushlightuserdata(L, &stored_generation_key);
+  lua_pushnumber(L, generation_);
+  lua_rawset(L, -3);
+  lua_pushlightuserdata(L, &stored_key_key);
+  lua_pushlstring(L, key.data(), key.size());
+  lua_rawset(L, -3);
+  lua_rawgeti(L, LUA_REGISTRYINDEX, fill_mt_ref_);
+  lua_setmetatable(L, -2);
+  std::string err;
+  if (!pcall(L, 2, 1, &err)) {
+    lua_pop(L, 1);
+    throw Error(Code::HookFailed, err);
+  }
+  lua_pushlstring(L, key.data(), key.size());
+  lua_pushvalue(L, -2);
+  lua_rawset(L, -4);  // shells[key] = the instance
+  lua_remove(L, -2);
 }
 
-void LuaHookRunner::whole_run(bool starting) {
-  s_.cache_files_root(starting);
-  // Within a whole run the stored versions do not change: built once, shared by hooks.
-  for (auto& [k, r] : run_cache_) luaL_unref(s_.L(), LUA_REGISTRYINDEX, r);
-  run_cache_.clear();
-  whole_ = starting;
+// Sets the fields of `st` (and its outputs) in the table at `values`, but those a hook
+// already set there.
+void LuaHookRunner::fill_stored(lua_State* L, int values, const StoredInstance& st) {
+  auto push_ref = [&](const std::string& r) { push_stored(L, r); };
+  auto set = [&](const std::string& name, const Value& v) {
+    lua_pushlstring(L, name.data(), name.size());
+    lua_rawget(L, values);
+    bool kept = !lua_isnil(L, -1);
+    lua_pop(L, 1);
+    if (kept) return;
+    lua_pushlstring(L, name.data(), name.size());
+    push_value(L, v, push_ref);
+    lua_rawset(L, values);
+  };
+  Value fields = fields_to_value(st.fields);
+  for (const auto& [name, v] : fields.entries) set(name.text, v);
+  set("outputs", st.outputs);
 }
+
+// __index of the values of a stored version not read yet: (values, name).
+int LuaHookRunner::l_fill_stored(lua_State* L) {
+  lua_pushlightuserdata(L, &stored_index_key);
+  lua_rawget(L, 1);
+  if (lua_isnil(L, -1)) return 0;  // filled already (a field its type does not have)
+  size_t index = static_cast<size_t>(lua_tonumber(L, -1));
+  lua_pushlightuserdata(L, &stored_generation_key);
+  lua_rawget(L, 1);
+  double generation = lua_tonumber(L, -1);
+  lua_pop(L, 2);
+  auto* self = static_cast<Slot*>(lua_touserdata(L, lua_upvalueindex(1)))->runner;
+  if (!self || generation != self->generation_ || !self->plan_ || index >= self->plan_->stored.size()) {
+    lua_pushlightuserdata(L, &stored_key_key);
+    lua_rawget(L, 1);
+    const char* key = lua_tostring(L, -1);
+    throw UserError(message(Msg::StoredGone, {key ? key : "?"}));
+  }
+  for (char* k : {&stored_index_key, &stored_generation_key, &stored_key_key}) {
+    lua_pushlightuserdata(L, k);
+    lua_pushnil(L);
+    lua_rawset(L, 1);
+  }
+  lua_pushnil(L);
+  lua_setmetatable(L, 1);
+  self->fill_stored(L, 1, self->plan_->stored[index]);
+  lua_settop(L, 2);
+  lua_rawget(L, 1);
+  return 1;
+}
+
+LuaHookRunner::~LuaHookRunner() {
+  if (slot_) slot_->runner = nullptr;  // the tables may outlive the runner
+}
+
+void LuaHookRunner::run_over() {
+  plan_ = nullptr;
+  generation_ += 1;
+  if (shells_ref_ != LUA_NOREF) luaL_unref(s_.L(), LUA_REGISTRYINDEX, shells_ref_);
+  shells_ref_ = LUA_NOREF;
+}
+
+void LuaHookRunner::whole_run(bool starting) { s_.cache_files_root(starting); }
 
 // Commands held (HookRunner::hold_commands) go to the Spawner, made now if the session
 // runs commands through a helper, so that it stays the same until the hold ends.
@@ -173,24 +262,25 @@ void LuaHookRunner::start(int index, const Job& job, const Plan& plan, const Gra
     finish(std::move(out));
     return;
   }
-  std::unordered_map<std::string, int> job_cache;
-  auto& cache = whole_ ? run_cache_ : job_cache;
+  if (plan_ != &plan) {  // a plan of its own (the run's, or a step's)
+    if (plan_) run_over();
+    plan_ = &plan;
+  }
   int nargs = 1;
   std::string failure;
   try {
     if (job.action == Action::Delete) {
-      push_stored(plan, job.key, cache);
+      push_stored(L, job.key);
     } else {
       lua_rawgeti(L, LUA_REGISTRYINDEX, graph.node(job.node).handle);
       if (job.action == Action::Update) {
-        push_stored(plan, job.key, cache);
+        push_stored(L, job.key);
         nargs = 2;
       }
     }
   } catch (const Error& e) {
     failure = e.what();
   }
-  for (auto& [k, r] : job_cache) luaL_unref(L, LUA_REGISTRYINDEX, r);
   if (!failure.empty()) {  // the hook failure path, as if the hook had raised
     lua_settop(L, top);
     JobOutcome out;

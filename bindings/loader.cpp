@@ -57,11 +57,13 @@ void Session::push_internal(lua_State* L, const char* name) {
   lua_remove(L, -2);
 }
 
-void Session::push_type(const std::string& type) {
-  push_internal("types");
-  lua_pushlstring(L(), type.data(), type.size());
-  lua_rawget(L(), -2);
-  lua_remove(L(), -2);
+void Session::push_type(const std::string& type) { push_type(L(), type); }
+
+void Session::push_type(lua_State* L, const std::string& type) {
+  push_internal(L, "types");
+  lua_pushlstring(L, type.data(), type.size());
+  lua_rawget(L, -2);
+  lua_remove(L, -2);
 }
 
 const TypeInfo& Session::type_info(int idx) {

@@ -230,6 +230,7 @@ class Session : public PipelineSource {
   const TypeInfo& type_info(int idx);
   // Pushes the type table named `type`, or nil. [-0, +1, -]
   void push_type(const std::string& type);
+  void push_type(lua_State* L, const std::string& type);
 
  private:
   void run_chunk(const std::string& display_name, std::string_view text);
@@ -286,9 +287,13 @@ int start_cluster_command(Session& s, lua_State* L, ClusterCommand cmd, bool qui
 class LuaHookRunner : public HookRunner {
  public:
   explicit LuaHookRunner(Session& s) : s_(s) {}
+  ~LuaHookRunner() override;
+  LuaHookRunner(const LuaHookRunner&) = delete;
+  LuaHookRunner& operator=(const LuaHookRunner&) = delete;
   void start(int index, const Job& job, const Plan& plan, const Graph& graph, Done done) override;
   void abandon_all() override { s_.abandon_all(); }
   void whole_run(bool starting) override;
+  void run_over() override;
   void reread(int node, const Graph& graph, Reread done) override;
   void cancel_cluster_jobs() override { s_.interrupt_cluster_jobs(); }
   int waiting_elsewhere() const override;
@@ -312,11 +317,20 @@ class LuaHookRunner : public HookRunner {
     int index = -1;
     double seconds = 0, deadline = 0;
   } limit_;  // the last job given a timeout (HookRunner::limit)
-  void push_stored(const Plan& plan, const std::string& key, std::unordered_map<std::string, int>& cache);
+  // The stored versions hooks get as `old` (and `self` of delete), read lazily.
+  struct Slot {
+    LuaHookRunner* runner;  // null once the runner is gone
+  };
+  void push_stored(lua_State* L, const std::string& key);
+  void fill_stored(lua_State* L, int values, const StoredInstance& st);
+  static int l_fill_stored(lua_State* L);
   Session& s_;
-  bool whole_ = false;                             // between whole_run(true) and (false)
   Spawner* spawner_ = nullptr;                     // s_.spawner while commands are held
-  std::unordered_map<std::string, int> run_cache_;  // the stored versions built, by key
+  const Plan* plan_ = nullptr;                     // the run's, until run_over()
+  double generation_ = 1;                          // changes with each run_over()
+  int shells_ref_ = LUA_NOREF;                     // this generation's stored versions, by key (weak)
+  int fill_mt_ref_ = LUA_NOREF;                    // the metatable of values not read yet
+  Slot* slot_ = nullptr;                           // the upvalue of its __index
 };
 
 }  // namespace ochre::lua

@@ -90,6 +90,7 @@ void Scheduler::begin(const RunInfo& info) {
 }
 
 Scheduler::~Scheduler() {
+  runner_.run_over();
   runner_.on_stuck({});
   runner_.redact_with(nullptr);
   for (uv_timer_t*& t : timers_) close_timer(t);

@@ -36,6 +36,8 @@ class HookRunner {
   // Around a run taken to its end (no code but the hooks runs in between): a runner may
   // trust what only its hooks could change until `starting` is false again.
   virtual void whole_run(bool starting) { (void)starting; }
+  // The run is over and its plan may go: nothing is read from it after this.
+  virtual void run_over() {}
   // --fail-fast after a failure: jobs that wait on a cluster are cancelled there and end
   // (through their `done`) as interrupted. Local commands are left to finish.
   virtual void cancel_cluster_jobs() {}

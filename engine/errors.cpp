@@ -197,6 +197,9 @@ constexpr MsgEntry messages[] = {
      "{} timed out or was interrupted, but it is busy in compiled Lua code that cannot be "
      "stopped: ochre ends here (exit 1); the running jobs are recorded as interrupted, their "
      "commands are killed, and the next run retries them"},
+    {Msg::StoredGone, "stored-gone", Code::HookFailed,
+     "the stored version of {} is read while the run that gave it to a hook goes on, not after: "
+     "copy what a later run needs into a table of your own"},
     {Msg::NativeType, "native-type", Code::BadType, "native type {}: {}"},
     {Msg::BadKey, "bad-key", Code::Internal, "internal error (a bug in ochre): bad key {}"},
     {Msg::WaitingOnNothing, "waiting-on-nothing", Code::Internal, "internal error (a bug in ochre): waiting on nothing"},

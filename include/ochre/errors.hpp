@@ -64,7 +64,7 @@ enum class Msg {
   NativeTakes, JsonEncode, JsonDecode, WaitHere, WaitTimeout, SleepSeconds, WaitFileTakes,
   WaitPidTakes, ShEnvTable, ShEnvNames, ShEnvValue, ShTakes, ShOptions, ShCwd, ShStdin, ShUnknownOption, ShQuiet, ShFailed,
   ShCannotStart, VerbInHook, VerbTakes, PrintTostring, CannotCreate, StdlibNoModule,
-  HookOutputs, HookReturn, HookYielded, HookFailed, HookTimedOut, HookStuck, NativeType, BadKey, WaitingOnNothing,
+  HookOutputs, HookReturn, HookYielded, HookFailed, HookTimedOut, HookStuck, StoredGone, NativeType, BadKey, WaitingOnNothing,
   LuaStateMemory, NoEmbedded, BadArgument,
   // the cluster executor (engine/slurm.cpp, bindings/cluster.cpp)
   ShExecutor, ShSlurmTable, ShSlurmOption, SlurmNoSbatch, SlurmRejected, SlurmUnreachable, SlurmEnded,

@@ -352,6 +352,57 @@ TEST_CASE("on the host's own lua_State, the collector runs while the pipeline lo
   lua_close(L);
 }
 
+TEST_CASE("a hook's old reads the stored graph as stored, the same instance by two paths, and only "
+          "while its run goes on",
+          "[embed]") {
+  Dir dir;
+  Host host;
+  Engine e(host.options(dir.state()));
+  // The root's update prints what its old version refers to, keeps (where the next load
+  // finds it) a stored instance it never read a field of, and reads the one kept by the
+  // run before.
+  auto apply = [&](int v) {
+    e.load_string(R"(local ochre = require "ochre"
+local function twice(self) return { twice = self.v * 2 } end
+local Leaf = ochre.component "Leaf" { fields = { v = 0 }, create = twice, update = twice }
+local Group = ochre.component "Group" { fields = { members = {} } }
+local Root = ochre.component "Root" {
+  fields = { groups = {}, shared = false, n = 0 },
+  create = function(self) end,
+  update = function(self, old)
+    local kept = package.loaded.kept
+    if kept then
+      local ok, err = pcall(function() return kept.v end)
+      print("kept: " .. tostring(ok) .. " " .. tostring(err))
+    end
+    local b = old.groups[1].members[2]
+    print(string.format("old: n %d, %s, b.v %d, b.twice %d, same %s, %s", old.n, tostring(old.groups[2]),
+      b.v, b.outputs.twice, tostring(old.groups[1].members[1] == old.shared), tostring(old.groups[2].members[1] == b)))
+    package.loaded.kept = old.shared
+  end,
+}
+local V = )" + std::to_string(v) + R"(
+local a, b = Leaf "a" { v = V }, Leaf "b" { v = V + 1 }
+return Root "root" { n = V, shared = a, groups = { Group "g1" { members = { a, b } }, Group "g2" { members = { b } } } }
+)",
+                  "old.lua");
+    e.plan();
+    host.out.clear();
+    return e.apply();
+  };
+  CHECK(apply(1).done == 5);
+  CHECK(apply(2).failed == 0);
+  CHECK(host.out.find("old: n 1, Group/g2, b.v 2, b.twice 4, same true, true\n") != std::string::npos);
+  CHECK(host.out.find("kept:") == std::string::npos);
+  CHECK(apply(3).failed == 0);
+  INFO(host.out);
+  CHECK(host.out.find("old: n 2, Group/g2, b.v 3, b.twice 6, same true, true\n") != std::string::npos);
+  // A stored version left unread by the run before cannot be read now: its run is over.
+  CHECK(host.out.find("kept: false") != std::string::npos);
+  CHECK(host.out.find("the stored version of Leaf/a is read while the run that gave it to a hook goes on") !=
+        std::string::npos);
+}
+
 TEST_CASE("a state read ahead is used only if nothing was committed since", "[embed]") {
   Dir dir;
   Host host;
