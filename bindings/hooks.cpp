@@ -134,8 +134,12 @@ int LuaHookRunner::l_fill_stored(lua_State* L) {
   return 1;
 }
 
+// The Lua state outlives the runner (a host's may live on): the tables it made stay
+// readable as far as they were read, and raise stored-gone for the rest.
 LuaHookRunner::~LuaHookRunner() {
-  if (slot_) slot_->runner = nullptr;  // the tables may outlive the runner
+  if (slot_) slot_->runner = nullptr;
+  for (int ref : {shells_ref_, fill_mt_ref_})
+    if (ref != LUA_NOREF) luaL_unref(s_.L(), LUA_REGISTRYINDEX, ref);
 }
 
 void LuaHookRunner::run_over() {
