@@ -9,9 +9,9 @@
 namespace ochre::lua {
 
 namespace {
-// Private keys of the values of a stored version not read yet: its index in the plan's
-// stored instances, the runner's generation when it was made, and its key.
-char stored_index_key, stored_generation_key, stored_key_key;
+// Private keys of the values of a stored version not read yet: its key, and the
+// runner's generation when it was made.
+char stored_key_key, stored_generation_key;
 }  // namespace
 
 // Pushes the stored version of `key` as an instance of its type, or the key as a string
@@ -60,12 +60,9 @@ void LuaHookRunner::push_stored(lua_State* L, const std::string& key) {
     lua_setfield(L, -2, "__index");
     fill_mt_ref_ = luaL_ref(L, LUA_REGISTRYINDEX);
   }
-  lua_createtable(L, 0, 4);
+  lua_createtable(L, 0, 3);
   lua_pushlstring(L, st->identifier.data(), st->identifier.size());
   lua_setfield(L, -2, "identifier");
-  lua_pushlightuserdata(L, &stored_index_key);
-  lua_pushnumber(L, static_cast<double>(st - plan_->stored.data()));
-  lua_rawset(L, -3);
   lua_pushlightuserdata(L, &stored_generation_key);
   lua_pushnumber(L, generation_);
   lua_rawset(L, -3);
@@ -106,29 +103,26 @@ void LuaHookRunner::fill_stored(lua_State* L, int values, const StoredInstance& 
 
 // __index of the values of a stored version not read yet: (values, name).
 int LuaHookRunner::l_fill_stored(lua_State* L) {
-  lua_pushlightuserdata(L, &stored_index_key);
+  lua_pushlightuserdata(L, &stored_key_key);
   lua_rawget(L, 1);
   if (lua_isnil(L, -1)) return 0;  // filled already (a field its type does not have)
-  size_t index = static_cast<size_t>(lua_tonumber(L, -1));
+  std::string key = lua_tostring(L, -1);
   lua_pushlightuserdata(L, &stored_generation_key);
   lua_rawget(L, 1);
   double generation = lua_tonumber(L, -1);
   lua_pop(L, 2);
   auto* self = static_cast<Slot*>(lua_touserdata(L, lua_upvalueindex(1)))->runner;
-  if (!self || generation != self->generation_ || !self->plan_ || index >= self->plan_->stored.size()) {
-    lua_pushlightuserdata(L, &stored_key_key);
-    lua_rawget(L, 1);
-    const char* key = lua_tostring(L, -1);
-    throw UserError(message(Msg::StoredGone, {key ? key : "?"}));
-  }
-  for (char* k : {&stored_index_key, &stored_generation_key, &stored_key_key}) {
+  const StoredInstance* st =
+      self && generation == self->generation_ && self->plan_ ? self->plan_->find_stored(key) : nullptr;
+  if (!st) throw UserError(message(Msg::StoredGone, {key}));
+  for (char* k : {&stored_key_key, &stored_generation_key}) {
     lua_pushlightuserdata(L, k);
     lua_pushnil(L);
     lua_rawset(L, 1);
   }
   lua_pushnil(L);
   lua_setmetatable(L, 1);
-  self->fill_stored(L, 1, self->plan_->stored[index]);
+  self->fill_stored(L, 1, *st);
   lua_settop(L, 2);
   lua_rawget(L, 1);
   return 1;
