@@ -810,7 +810,7 @@ TEST_CASE("state mv on a state an older ochre wrote works once the pipeline was 
   r = dir.ochre({"run", "pipeline.lua"});
   REQUIRE(r.code == 0);
   CHECK(r.out == no_changes);
-  CHECK(dir.query("PRAGMA user_version") == Rows{"6"});
+  CHECK(dir.query("PRAGMA user_version") == Rows{"7"});
   r = dir.ochre({"state", "mv", "Download/img", "Download/pic"});
   INFO(r.out << r.err);
   CHECK(r.code == 0);

@@ -263,7 +263,7 @@ TEST_CASE("a version 3 state gets its outbox when opened for writing, and is rea
   CHECK(scalar(t.path(), "SELECT count(*) FROM sqlite_master WHERE name = 'outbox'") == 0);
 
   auto st = open_sqlite_state(t.path(), OpenMode::ReadWrite);
-  CHECK(scalar(t.path(), "PRAGMA user_version") == 6);
+  CHECK(scalar(t.path(), "PRAGMA user_version") == 7);
   CHECK(st->load().size() == 1);
   CHECK(st->runs(0).size() == 1);
   st->outbox_add({event("a")});

@@ -254,7 +254,12 @@ TEST_CASE("a version 1 state is migrated in place", "[state][migration]") {
   sqlite3_stmt* q = nullptr;
   sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &q, nullptr);
   REQUIRE(sqlite3_step(q) == SQLITE_ROW);
-  CHECK(sqlite3_column_int(q, 0) == 6);
+  CHECK(sqlite3_column_int(q, 0) == 7);
+  sqlite3_finalize(q);
+  // Version 7 dropped the index of jobs by key, which no query read.
+  sqlite3_prepare_v2(db, "SELECT count(*) FROM sqlite_master WHERE name = 'jobs_by_key'", -1, &q, nullptr);
+  REQUIRE(sqlite3_step(q) == SQLITE_ROW);
+  CHECK(sqlite3_column_int(q, 0) == 0);
   sqlite3_finalize(q);
   sqlite3_close(db);
 }
