@@ -22,6 +22,7 @@
 #include "engine/hash.hpp"
 #include "ochre/errors.hpp"
 #include "engine/state.hpp"
+#include "engine/wal_checkpointer.hpp"
 #include "engine/state_rows.hpp"
 
 namespace ochre {
@@ -277,6 +278,7 @@ class SqliteState final : public StateStore {
 
   ~SqliteState() override {
     if (begun_ && db_) sqlite3_exec(db_.get(), "COMMIT", nullptr, nullptr, nullptr);
+    if (checkpointer_ && db_) sqlite3_wal_hook(db_.get(), nullptr, nullptr);
   }
 
   const std::string& location() const override { return path_; }
@@ -929,10 +931,14 @@ class SqliteState final : public StateStore {
     version_ = schema_version;
     if (path_ != ":memory:") exec("PRAGMA journal_mode = WAL");
     exec("PRAGMA synchronous = NORMAL");
-    // A checkpoint waits for the disk twice, on the thread that commits. At SQLite's 1,000
-    // pages a first apply of 10,000 jobs made four, a fifth of its time; at 10,000 pages
-    // (a WAL of up to 40 MB, reset after each) such a run makes none before its end.
-    exec("PRAGMA wal_autocheckpoint = 10000");
+    // A checkpoint waits for the disk twice. At SQLite's 1,000 pages a first apply of
+    // 10,000 jobs made four, a fifth of its time; at 10,000 pages (a WAL of up to 40 MB,
+    // reset after each) such a run makes none before its end, and a larger one has them
+    // made by another thread (wal_checkpointer.hpp).
+    if (path_ != ":memory:") {
+      checkpointer_ = std::make_unique<WalCheckpointer>(path_, 10000);
+      checkpointer_->attach(db_.get());
+    }
     exec("PRAGMA foreign_keys = ON");
     // All steps in one transaction: a reader sees no schema or the whole of it. Another
     // writer may have made it since it was read: read again under the write lock.
@@ -972,6 +978,7 @@ class SqliteState final : public StateStore {
       for (auto& [sql, stmt] : map) sqlite3_finalize(stmt);
     }
   } cache_;
+  std::unique_ptr<WalCheckpointer> checkpointer_;  // stopped before db_ closes
   int batch_depth_ = 0;  // begin_batch calls not committed yet
   bool begun_ = false;   // the batch's transaction began (at its first statement)
 };
