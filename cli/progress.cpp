@@ -76,9 +76,9 @@ void Progress::draw() {
   if (!running_.empty()) {
     auto slowest = running_.begin();
     for (auto it = running_.begin(); it != running_.end(); ++it)
-      if (it->second < slowest->second) slowest = it;
-    std::snprintf(line, sizeof line, ", slowest: %s (%.1fs)", slowest->first.c_str(),
-                  secs(now - slowest->second));
+      if (it->second.since < slowest->second.since) slowest = it;
+    std::snprintf(line, sizeof line, ", slowest: %s (%.1fs)", slowest->second.name.c_str(),
+                  secs(now - slowest->second.since));
     text += line;
   }
   int columns = terminal_columns();
@@ -105,10 +105,10 @@ void Progress::interrupted(int signals) {
 Callbacks Progress::callbacks() {
   Callbacks cb;
   cb.started = [this](const JobInfo& job) {
-    running_[job.key + "." + job.action] = Clock::now();
+    running_[job.index] = {job.key + "." + job.action, Clock::now()};
   };
   cb.finished = [this](const JobInfo& job, const JobEnd& end) {
-    running_.erase(job.key + "." + job.action);
+    running_.erase(job.index);
     clear();
     if (end.outcome == "done") {
       ++done_;

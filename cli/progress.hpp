@@ -4,9 +4,9 @@
 // never started are one line with their count (finish()).
 #pragma once
 #include <chrono>
-#include <map>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "ochre/ochre.hpp"
@@ -41,7 +41,11 @@ class Progress {
   bool stopping_ = false;               // after a Ctrl-C
   std::vector<std::string> not_started_;  // jobs the interrupt left unstarted
   Clock::time_point start_ = Clock::now();
-  std::map<std::string, Clock::time_point> running_;
+  struct Running {
+    std::string name;  // "Type/identifier.action"
+    Clock::time_point since;
+  };
+  std::unordered_map<int, Running> running_;  // by job index
 };
 
 // Whether to colour what goes to file descriptor `fd`: --color always|never|auto; auto

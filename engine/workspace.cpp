@@ -448,14 +448,27 @@ void Workspace::begin_apply(const Callbacks& callbacks) {
   start_notifications(std::move(hooks), destroying_ ? "destroy" : "apply");
   recover_interrupted(st, notifier_.get(), source_.source());
   callbacks_ = callbacks;
+  started_infos_.clear();
   roots_.clear();
   for (int r : graph_->roots()) roots_.push_back(graph_->node(r).key);
   ApplyEvents events;
+  // A job's JobInfo is made once, when it starts, and kept until it ends.
   events.started = [this](int i, const Job&) {
-    if (callbacks_.started) callbacks_.started(job_info(*plan_, i));
+    if (!callbacks_.started && !callbacks_.finished) return;
+    JobInfo info = job_info(*plan_, i);
+    if (callbacks_.started) callbacks_.started(info);
+    if (callbacks_.finished) started_infos_[i] = std::move(info);
   };
   events.finished = [this](int i, const Job&, const JobOutcome& o) {
-    if (callbacks_.finished) callbacks_.finished(job_info(*plan_, i), job_end(o));
+    if (!callbacks_.finished) return;
+    auto it = started_infos_.find(i);
+    if (it == started_infos_.end()) {  // a job that never started: skipped
+      callbacks_.finished(job_info(*plan_, i), job_end(o));
+      return;
+    }
+    JobInfo info = std::move(it->second);
+    started_infos_.erase(it);
+    callbacks_.finished(info, job_end(o));
   };
   events.interrupted = callbacks.interrupted;
   events.tick = callbacks.tick;

@@ -8,6 +8,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "engine/apply.hpp"
@@ -177,6 +178,7 @@ class Workspace {
   } left_;  // what the last apply left undelivered
   std::vector<std::string> roots_;
   Callbacks callbacks_;
+  std::unordered_map<int, JobInfo> started_infos_;  // of the jobs running, by index
 };
 
 }  // namespace ochre
