@@ -18,6 +18,19 @@ namespace ochre {
 
 // The state read on a thread of its own while the pipeline file runs, used by the next
 // plan if nothing was committed to the state in between.
+namespace {
+
+// Whether the journal holds a run left "running". Under the lock it is a dead ochre's:
+// an apply records it as interrupted. (Each apply recovers all of them, so it is among
+// the newest.)
+bool run_left_running(StateStore& st) {
+  for (const RunRecord& r : st.runs(8))
+    if (r.outcome == "running") return true;
+  return false;
+}
+
+}  // namespace
+
 struct Workspace::ReadAhead {
   std::string path, workspace;
   std::unique_ptr<StateStore> store;
@@ -25,7 +38,7 @@ struct Workspace::ReadAhead {
   std::vector<StoredInstance> stored;
   std::vector<std::pair<std::string, std::string>> roots;
   KeyIndex index;
-  bool undelivered = false;
+  bool undelivered = false, dead_run = false;
   std::string hash_key;
   bool complete = false;  // everything read (an error leaves the reading to plan())
   std::thread thread;
@@ -39,6 +52,7 @@ struct Workspace::ReadAhead {
         stored = store->load();
         roots = store->roots();
         undelivered = !store->outbox_due(LLONG_MAX, 1).empty();
+        dead_run = run_left_running(*store);
         hash_key = store->hash_key();
         index = index_stored(stored);
         complete = true;
@@ -285,6 +299,7 @@ void Workspace::plan(bool destroy, const std::vector<std::string>& keys) {
       stored = std::move(ahead->stored);
       roots = std::move(ahead->roots);
       undelivered_ = ahead->undelivered;
+      dead_run_ = ahead->dead_run;
       stored_index = std::move(ahead->index);
       hash_key = std::move(ahead->hash_key);
     } else {
@@ -292,6 +307,7 @@ void Workspace::plan(bool destroy, const std::vector<std::string>& keys) {
       stored = st.load();
       roots = st.roots();
       undelivered_ = !st.outbox_due(LLONG_MAX, 1).empty();
+      dead_run_ = run_left_running(st);
       stored_index = index_stored(stored);
       hash_key = st.hash_key();
     }
@@ -438,9 +454,19 @@ void Workspace::begin_apply(const Callbacks& callbacks) {
   std::vector<Endpoint> hooks = endpoints();
   if (p.empty()) {
     // Nothing to run: no run is opened in the journal, nothing is notified. Old rows may
-    // still learn their breaking fields; notifications an earlier run left go out.
+    // still learn their breaking fields; notifications an earlier run left go out. A
+    // run killed after its last job was committed left nothing to plan: it is recorded
+    // as interrupted now, with its run.failed.
     record_breaks();
-    deliver_leftovers();
+    if (dead_run_) {
+      lock();
+      start_notifications(std::move(hooks), destroying_ ? "destroy" : "apply");
+      recover_interrupted(state(true), notifier_.get(), source_.source());
+      dead_run_ = false;
+      finish_notifications();
+    } else {
+      deliver_leftovers();
+    }
     unlock();
     return;
   }

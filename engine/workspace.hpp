@@ -162,10 +162,11 @@ class Workspace {
   bool destroying_ = false;
   bool destroy_all_ = false;  // a destroy of the whole pipeline (no keys)
   std::vector<std::string> destroy_keys_;
-  bool undelivered_ = false;
+  bool undelivered_ = false;  // the outbox held notifications when the state was planned against
+  bool dead_run_ = false;     // the state read holds a run left "running" (run_left_running)
   // Hashes sensitive values in plans of a state without a key; given to it when written.
   std::string own_key_;
-  const std::string& own_hash_key();  // the outbox held notifications when the state was planned against
+  const std::string& own_hash_key();
 
   // The apply under way. The delivery is declared after the run so it stops first (what
   // it did not send stays in the outbox for the next apply).

@@ -436,6 +436,21 @@ std::vector<std::string> TempDir::query(const std::string& sql, const std::strin
   return rows;
 }
 
+void TempDir::change_state(const std::string& sql) const {
+  if (!schema_.empty()) {
+    pg_exec(sql + "; COMMIT", "SET LOCAL search_path TO \"" + schema_ + "\"");
+    return;
+  }
+  sqlite3* h = nullptr;
+  int rc = sqlite3_open_v2(file(".ochre/state.db").c_str(), &h, SQLITE_OPEN_READWRITE, nullptr);
+  char* err = nullptr;
+  if (rc == SQLITE_OK) rc = sqlite3_exec(h, sql.c_str(), nullptr, nullptr, &err);
+  std::string m = err ? err : sqlite3_errmsg(h);
+  sqlite3_free(err);
+  sqlite3_close(h);
+  if (rc != SQLITE_OK) throw std::runtime_error("cannot change the state: " + m);
+}
+
 int count(const std::string& hay, const std::string& needle) {
   int n = 0;
   for (size_t p = hay.find(needle); p != std::string::npos; p = hay.find(needle, p + needle.size())) ++n;

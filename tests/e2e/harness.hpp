@@ -113,6 +113,9 @@ class TempDir {
   // Rows of a query on the SQLite file `db` (relative to this directory), fields joined by '|'.
   std::vector<std::string> query(const std::string& sql,
                                  const std::string& db = ".ochre/state.db") const;
+  // Runs statements that change the default state (in the PostgreSQL run, on this
+  // directory's schema), for a state as a dead or older ochre would have left it.
+  void change_state(const std::string& sql) const;
   // The bytes of a file, for "unchanged" checks; empty when it does not exist.
   std::string bytes(const std::string& name) const;
 

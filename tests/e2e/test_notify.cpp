@@ -430,6 +430,38 @@ return { Wait "w" {}, Fail "f" {} }
   CHECK(dir.query("SELECT count(*) FROM outbox WHERE delivered IS NULL") == Rows{"0"});
 }
 
+TEST_CASE("notifications: a run killed after its last job was committed leaves nothing to plan: "
+          "the next run records it interrupted and sends its run.failed, once",
+          "[e2e][notify][interrupt]") {
+  Receiver hook;
+  TempDir dir;
+  dir.write("pipeline.lua", pipeline);
+  const std::vector<std::string> run = {"run", "pipeline.lua", "--notify", hook.url()};
+  auto r = dir.ochre(run, with_secret);
+  REQUIRE(r.code == 0);
+  REQUIRE(events_of(hook.requests()) == Rows{"run.started", "run.finished"});
+  // What a kill -9 between the commit of the run's last job and that of its end leaves:
+  // every instance applied, the run still "running".
+  dir.change_state("UPDATE runs SET outcome = 'running', ended = NULL, summary = ''");
+
+  r = dir.ochre(run, with_secret);
+  INFO(r.out << r.err);
+  CHECK(r.code == 0);
+  CHECK(r.out.find("No changes needed") != std::string::npos);
+  CHECK(dir.query("SELECT outcome FROM runs") == Rows{"interrupted"});
+  auto got = hook.requests();
+  REQUIRE(events_of(got) == Rows{"run.started", "run.finished", "run.failed"});
+  json dead = verified(got[2]);
+  CHECK(dead["run"] == 1);
+  CHECK(dead["outcome"] == "interrupted");
+
+  // Recorded once: the run after finds nothing to do and sends nothing.
+  r = dir.ochre(run, with_secret);
+  CHECK(r.code == 0);
+  CHECK(hook.requests().size() == 3);
+  CHECK(dir.query("SELECT count(*) FROM runs") == Rows{"1"});
+}
+
 TEST_CASE("postgres: a schema an older ochre made (version 1, no outbox) is read as it is by "
           "plan, and a run with a webhook adds the outbox and notifies",
           "[e2e][postgres][notify]") {
