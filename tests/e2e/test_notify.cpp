@@ -474,7 +474,6 @@ TEST_CASE("postgres: a schema an older ochre made (version 1, no outbox) is read
   dir.change_state("DROP TABLE " + schema + ".outbox CASCADE; ALTER TABLE " + schema +
                    ".instances DROP COLUMN protect; ALTER TABLE " + schema + ".workspaces DROP COLUMN hash_key; UPDATE " +
                    schema + ".meta SET version = 1");
-  REQUIRE(dir.query("SELECT version FROM " + schema + ".meta") == Rows{"1"});
   const std::string before = dir.state_bytes();
 
   auto r = dir.ochre({"plan", "pipeline.lua"});
