@@ -16,8 +16,6 @@
 
 namespace ochre {
 
-// The state read on a thread of its own while the pipeline file runs, used by the next
-// plan if nothing was committed to the state in between.
 namespace {
 
 // Whether the journal holds a run left "running". Under the lock it is a dead ochre's:
@@ -31,6 +29,8 @@ bool run_left_running(StateStore& st) {
 
 }  // namespace
 
+// The state read on a thread of its own while the pipeline file runs, used by the next
+// plan if nothing was committed to the state in between.
 struct Workspace::ReadAhead {
   std::string path, workspace;
   std::unique_ptr<StateStore> store;
