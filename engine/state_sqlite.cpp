@@ -1,4 +1,5 @@
-// The SQLite state store: one file, WAL journal, every job outcome in its own commit.
+// The SQLite state store: one file, WAL journal, job outcomes committed in groups (whose log
+// a thread of its own checkpoints: wal_checkpointer.hpp).
 // Longer than most files on purpose: it is one implementation of the StateStore
 // interface (schema and migrations, instances, journal, versions, outbox, snapshot),
 // each method a statement or two over the same connection and prepared statements;
