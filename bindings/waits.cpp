@@ -1,6 +1,7 @@
 // The waiting calls: ochre.sleep, ochre.sh, ochre.wait_file, ochre.wait_pid. Inside a
 // hook they yield to the event loop, so other jobs go on; outside one (while the
 // pipeline loads) they drive the loop until done.
+#include <poll.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/types.h>
@@ -8,6 +9,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <utility>
 #include <vector>
 
 #include "bindings/session.hpp"
@@ -231,17 +233,15 @@ class ProcessWait : public HandleWait {
                                                            : spawn_by_server(cmd, env, cwd, stdin_data != nullptr);
     if (!err.empty()) return err;
 
-    for (uv_pipe_t* p : {&out_, &err_}) {
-      uv_read_start(reinterpret_cast<uv_stream_t*>(p),
-                    [](uv_handle_t* h, size_t, uv_buf_t* buf) {
-                      std::vector<char>& block = static_cast<ProcessWait*>(h->data)->session.read_buffer;
-                      buf->base = block.data();
-                      buf->len = block.size();
-                    },
-                    [](uv_stream_t* st, ssize_t n, const uv_buf_t* buf) {
-                      auto* self = static_cast<ProcessWait*>(st->data);
-                      self->on_read(st, n, buf);
-                    });
+    // A command run by the server is mostly over before it writes anything: its output is
+    // read when its exit is known, and the loop watches its pipes only once it has run
+    // for a while (for output as it comes, and so a full pipe never holds it up for
+    // long). Commands ochre forks itself are watched from the start.
+    if (by_server_) {
+      uv_timer_init(loop, &watch_);  // started with the command (on_started)
+      track(as_handle(&watch_));
+    } else {
+      watch_pipes();
     }
     if (stdin_data) {
       stdin_ = *stdin_data;
@@ -275,8 +275,9 @@ class ProcessWait : public HandleWait {
     if (rc == 0) rc = uv_pipe(err, 0, 0);
     if (rc == 0 && with_stdin && (rc = uv_pipe(in, 0, 0)) == 0) std::swap(in[0], in[1]);
     if (rc == 0) {
-      uv_pipe_open(&out_, out[0]);
-      uv_pipe_open(&err_, err[0]);
+      // Ours stay plain fds until the loop watches them (watch_pipes).
+      out_fd_ = out[0];
+      err_fd_ = err[0];
       out[0] = err[0] = -1;
       if (with_stdin) {
         uv_pipe_open(&in_, in[0]);
@@ -301,6 +302,9 @@ class ProcessWait : public HandleWait {
   void on_started(int pid) {
     if (pid > 0) {
       pid_ = pid;
+      if (!watching_ && !exited_)
+        uv_timer_start(&watch_, [](uv_timer_t* t) { static_cast<ProcessWait*>(t->data)->watch_pipes(); },
+                       kWatchAfterMs, 0);
       return;
     }
     start_error_ = message(Msg::ShFailed, {message(Msg::ShCannotStart, {uv_strerror(pid)})});
@@ -355,7 +359,70 @@ class ProcessWait : public HandleWait {
     exited_ = true;
     code_ = code;
     signal_ = signal;
+    if (!watching_) drain_pipes();
     check_done();
+  }
+
+  // Reads the command's pipes on the loop as output comes.
+  void watch_pipes() {
+    if (watching_) return;
+    watching_ = true;
+    if (by_server_) uv_timer_stop(&watch_);
+    for (auto [p, fd] : {std::pair{&out_, &out_fd_}, std::pair{&err_, &err_fd_}}) {
+      if (*fd >= 0) {
+        uv_pipe_open(p, *fd);
+        *fd = -1;
+      }
+      if (uv_is_closing(as_handle(p))) continue;
+      uv_read_start(reinterpret_cast<uv_stream_t*>(p),
+                    [](uv_handle_t* h, size_t, uv_buf_t* buf) {
+                      std::vector<char>& block = static_cast<ProcessWait*>(h->data)->session.read_buffer;
+                      buf->base = block.data();
+                      buf->len = block.size();
+                    },
+                    [](uv_stream_t* st, ssize_t n, const uv_buf_t* buf) {
+                      auto* self = static_cast<ProcessWait*>(st->data);
+                      self->on_read(st, n, buf);
+                    });
+    }
+  }
+
+  // The command ended before its pipes were watched: what it wrote is in them, and a
+  // pipe nobody else holds is at its end. One still open elsewhere (a process the command
+  // left behind) is watched from now on.
+  void drain_pipes() {
+    std::vector<char>& block = session.read_buffer;
+    for (;;) {
+      pollfd p[2] = {{out_fd_, POLLIN, 0}, {err_fd_, POLLIN, 0}};
+      int n = ::poll(p, 2, 0);
+      if (n < 0 && errno == EINTR) continue;
+      bool more = false;
+      for (int i = 0; i < 2 && n > 0; ++i) {
+        int& fd = i == 0 ? out_fd_ : err_fd_;
+        auto* st = reinterpret_cast<uv_stream_t*>(i == 0 ? &out_ : &err_);
+        if (p[i].revents & POLLIN) {  // (a read that cannot block)
+          ssize_t k = ::read(fd, block.data(), block.size());
+          if (k > 0) {
+            uv_buf_t buf = uv_buf_init(block.data(), static_cast<unsigned>(k));
+            on_read(st, k, &buf);
+            more = true;
+            continue;
+          }
+          if (k < 0 && errno == EINTR) {
+            more = true;
+            continue;
+          }
+        } else if (!(p[i].revents & (POLLHUP | POLLERR | POLLNVAL))) {
+          continue;
+        }
+        ::close(fd);  // at its end
+        fd = -1;
+        --pipes_open_;
+      }
+      if (!more) break;
+    }
+    if (out_fd_ >= 0 || err_fd_ >= 0) watch_pipes();
+    else if (by_server_) uv_timer_stop(&watch_);
   }
 
   void on_read(uv_stream_t* st, ssize_t n, const uv_buf_t* buf) {
@@ -420,18 +487,28 @@ class ProcessWait : public HandleWait {
     if (by_server_ && !exited_ && session.spawner) session.spawner->forget(ticket_);
     for (uv_handle_t* h : {as_handle(&out_), as_handle(&err_), as_handle(&in_), as_handle(&timer_)}) close(h);
     if (has_proc_) close(as_handle(&proc_));
+    if (by_server_) close(as_handle(&watch_));
+    for (int* fd : {&out_fd_, &err_fd_}) {
+      if (*fd >= 0) ::close(*fd);
+      *fd = -1;
+    }
   }
 
  private:
   uv_process_t proc_;
   uv_pipe_t out_, err_, in_;
+  // How long a command runs before the loop watches its pipes.
+  static constexpr uint64_t kWatchAfterMs = 5;
   uv_timer_t timer_;
+  uv_timer_t watch_;  // (by_server_) starts watch_pipes() once it has run kWatchAfterMs
   uv_write_t write_;
   std::string stdin_, out_text_, err_text_;
   std::string start_error_;  // the command could not start (found by the server)
   int64_t ticket_ = 0;       // the Spawner's, for a command it runs
   int pipes_open_ = 2;
   bool exited_ = false, timed_out_ = false, quiet_ = false;
+  bool watching_ = false;   // the loop reads the pipes (watch_pipes)
+  int out_fd_ = -1, err_fd_ = -1;  // ochre's ends while the loop does not watch them
   bool has_proc_ = false;   // proc_ is a libuv process (spawn_directly)
   bool by_server_ = false;  // started by the fork server, which reports its exit
   int64_t code_ = 0;

@@ -487,6 +487,48 @@ return W "w" {}
         Rows{"file missing: false", "file appears: true", "pid ends: true", "pid lives: false"});
 }
 
+TEST_CASE("ochre.sh returns all of a command's output: quick, long, more than a pipe holds, or held by a process it left",
+          "[e2e][scheduler][sh]") {
+  TempDir dir;
+  dir.write("pipeline.lua", sched_prelude(dir) + R"(
+local function shown(s) return (s:gsub("\n", "|")) end
+local C = ochre.component "C" {
+  fields = { n = 0 },
+  create = function(self)
+    local n, r = self.n, nil
+    if n == 1 then
+      r = ochre.sh("printf 'a\\nb'; printf e >&2")
+      append("results", "quick: " .. shown(r.stdout) .. " / " .. r.stderr)
+    elseif n == 2 then
+      r = ochre.sh("head -c 300000 /dev/zero | tr '\\0' z; echo done >&2")
+      append("results", "big: " .. #r.stdout .. " " .. tostring(r.stdout:find("^z+$") ~= nil) .. " / " .. shown(r.stderr))
+    elseif n == 3 then
+      r = ochre.sh("echo one; sleep 0.2; echo two >&2; echo three")
+      append("results", "long: " .. shown(r.stdout) .. " / " .. shown(r.stderr))
+    elseif n == 4 then
+      r = ochre.sh("echo first; (sleep 0.3; echo late; echo late2 >&2) &")
+      append("results", "left: " .. shown(r.stdout) .. " / " .. shown(r.stderr))
+    else
+      r = ochre.sh("echo " .. n .. "; echo " .. -n .. " >&2; exit " .. n % 7)
+      if r.stdout ~= n .. "\n" or r.stderr ~= -n .. "\n" or r.code ~= n % 7 then
+        append("results", "mixed up: " .. n .. " " .. shown(r.stdout) .. " " .. shown(r.stderr) .. " " .. r.code)
+      end
+    end
+  end,
+}
+local all = {}
+for n = 1, 104 do all[n] = C("c" .. n) { n = n } end
+return all
+)");
+  auto r = dir.ochre({"run", "pipeline.lua", "-j", "16"});
+  INFO(r.out << r.err);
+  CHECK(r.code == 0);
+  auto rows = dir.lines("results");
+  std::sort(rows.begin(), rows.end());
+  CHECK(rows == Rows{"big: 300000 true / done|", "left: first|late| / late2|", "long: one|three| / two|",
+                     "quick: a|b / e"});
+}
+
 TEST_CASE("colour: no escape codes with NO_COLOR or into a pipe unless --color always, bad values are usage errors",
           "[e2e][scheduler][color]") {
   TempDir dir;
