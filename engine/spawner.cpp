@@ -22,18 +22,27 @@ namespace ochre {
 
 using namespace spawn_wire;
 
-Spawner::Spawner(uv_loop_t* loop, std::string helper) : loop_(loop), helper_(std::move(helper)) {}
+// A server's event socket on the loop, and whose it is.
+struct Spawner::Watch {
+  uv_poll_t poll;
+  Spawner* spawner;
+  size_t server;
+};
+
+Spawner::Spawner(uv_loop_t* loop, std::string helper, unsigned servers)
+    : loop_(loop), helper_(std::move(helper)),
+      servers_(servers ? servers : std::clamp(std::thread::hardware_concurrency(), 1u, 4u)) {}
 
 Spawner::~Spawner() {
   {
     std::lock_guard<std::mutex> lock(mu_);
-    stop();
+    for (size_t i = 0; i < servers_.size(); ++i) stop(i);
   }
   if (later_) uv_close(reinterpret_cast<uv_handle_t*>(later_), [](uv_handle_t* h) { delete reinterpret_cast<uv_timer_t*>(h); });
 }
 
-// Starts the server; false with errno set when it cannot.
-bool Spawner::start() {
+// Starts server `i`; false with errno set when it cannot.
+bool Spawner::start(size_t i) {
   int req[2], ev[2];
   if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, req) != 0) return false;
   if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, ev) != 0) {
@@ -79,31 +88,49 @@ bool Spawner::start() {
     errno = rc;
     return false;
   }
-  if (stat(".", &server_dir_) != 0) server_dir_ = {};  // (then never taken for ours)
-  server_pid_ = pid;
-  request_fd_ = req[0];
-  event_fd_ = ev[0];
-  ++generation_;
-  poll_ = new uv_poll_t;
-  uv_poll_init(loop_, poll_, event_fd_);
-  poll_->data = this;
-  uv_poll_start(poll_, UV_READABLE, [](uv_poll_t* p, int, int) { static_cast<Spawner*>(p->data)->on_events(); });
-  uv_unref(reinterpret_cast<uv_handle_t*>(poll_));  // until a command is on its way
+  Server& s = servers_[i];
+  if (stat(".", &s.dir) != 0) s.dir = {};  // (then never taken for ours)
+  s.pid = pid;
+  s.request_fd = req[0];
+  s.event_fd = ev[0];
+  ++s.generation;
+  auto* watch = new Watch{{}, this, i};
+  s.poll = &watch->poll;
+  uv_poll_init(loop_, s.poll, s.event_fd);
+  s.poll->data = watch;
+  uv_poll_start(s.poll, UV_READABLE, [](uv_poll_t* p, int, int) {
+    auto* w = static_cast<Watch*>(p->data);
+    w->spawner->on_events(w->server);
+  });
+  uv_unref(reinterpret_cast<uv_handle_t*>(s.poll));  // until a command is on its way
   return true;
 }
 
-// Closes the server's sockets: it kills the commands still alive and exits.
-void Spawner::stop() {
-  if (server_pid_ < 0) return;
-  uv_close(reinterpret_cast<uv_handle_t*>(poll_), [](uv_handle_t* h) { delete reinterpret_cast<uv_poll_t*>(h); });
-  poll_ = nullptr;
-  close(request_fd_);
-  close(event_fd_);
-  request_fd_ = event_fd_ = -1;
-  events_.clear();
-  while (waitpid(server_pid_, nullptr, 0) < 0 && errno == EINTR) {
+// Closes server `i`'s sockets: it kills the commands still alive and exits.
+void Spawner::stop(size_t i) {
+  Server& s = servers_[i];
+  if (s.pid < 0) return;
+  uv_close(reinterpret_cast<uv_handle_t*>(s.poll), [](uv_handle_t* h) { delete static_cast<Watch*>(h->data); });
+  s.poll = nullptr;
+  close(s.request_fd);
+  close(s.event_fd);
+  s.request_fd = s.event_fd = -1;
+  s.events.clear();
+  while (waitpid(s.pid, nullptr, 0) < 0 && errno == EINTR) {
   }
-  server_pid_ = -1;
+  s.pid = -1;
+}
+
+// The directory every running server runs in, when they agree (else null: a command
+// then takes its directory along).
+const struct stat* Spawner::servers_dir() const {
+  const struct stat* dir = nullptr;
+  for (const Server& s : servers_) {
+    if (s.pid < 0) continue;
+    if (dir && (dir->st_dev != s.dir.st_dev || dir->st_ino != s.dir.st_ino)) return nullptr;
+    dir = &s.dir;
+  }
+  return dir;
 }
 
 namespace {
@@ -169,8 +196,10 @@ struct Spawner::Request {
   }
 };
 
-// Sends `r` (with mu_ held); then its fds are closed. 0 or -errno (the fds kept, to send again).
-int Spawner::send(Request& r) {
+// Sends `r` to server `i` (with mu_ held); then its fds are closed. 0 or -errno (the fds
+// kept, to send again).
+int Spawner::send(Request& r, size_t i) {
+  Server& s = servers_[i];
   alignas(cmsghdr) char control[CMSG_SPACE(sizeof r.fds)] = {};
   iovec iov[2] = {{&r.head, sizeof r.head}, {r.strings.data(), r.strings.size()}};
   msghdr msg{};
@@ -184,7 +213,7 @@ int Spawner::send(Request& r) {
   cm->cmsg_len = CMSG_LEN(r.nfds * sizeof(int));
   std::memcpy(CMSG_DATA(cm), r.fds, r.nfds * sizeof(int));
   ssize_t n;
-  while ((n = sendmsg(request_fd_, &msg, MSG_NOSIGNAL)) < 0 && errno == EINTR) {
+  while ((n = sendmsg(s.request_fd, &msg, MSG_NOSIGNAL)) < 0 && errno == EINTR) {
   }
   if (n < 0) return -errno;
   r.close_fds();  // the server has its own now
@@ -194,28 +223,51 @@ int Spawner::send(Request& r) {
     const char* from = sent < sizeof r.head ? reinterpret_cast<const char*>(&r.head) + sent
                                             : r.strings.data() + (sent - sizeof r.head);
     size_t len = sent < sizeof r.head ? sizeof r.head - sent : total - sent;
-    n = ::send(request_fd_, from, len, MSG_NOSIGNAL);
+    n = ::send(s.request_fd, from, len, MSG_NOSIGNAL);
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) return -errno;
     sent += static_cast<size_t>(n);
   }
-  unanswered_.push_back(r.ticket);
+  s.unanswered.push_back(r.ticket);
   return 0;
 }
 
-// Sends `r`, starting the server first when there is none, or again when it died since
-// the last command.
+// The server for the next request (with mu_ held): the running one with the fewest
+// requests not answered yet; while each running one has some, one not running yet, when
+// `may_start`. servers_.size() when none runs and none may start.
+size_t Spawner::pick(bool may_start) const {
+  size_t none = servers_.size(), best = none, stopped = none;
+  for (size_t i = 0; i < servers_.size(); ++i) {
+    const Server& s = servers_[i];
+    if (s.pid < 0) {
+      if (stopped == none) stopped = i;
+    } else if (best == none || s.unanswered.size() < servers_[best].unanswered.size()) {
+      best = i;
+    }
+  }
+  if (may_start && stopped != none && (best == none || !servers_[best].unanswered.empty())) return stopped;
+  return best;
+}
+
+// Sends `r`, starting a server first when none is free, or again when it died since its
+// last command.
 int Spawner::send_or_restart(Request& r) {
   int rc;
+  size_t i;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    if (server_pid_ < 0 && !start()) return -errno;
-    rc = send(r);
+    i = pick(true);
+    if (servers_[i].pid < 0 && !start(i)) {
+      int e = errno;
+      i = pick(false);  // one already running takes it, if any
+      if (i == servers_.size()) return -e;
+    }
+    rc = send(r, i);
   }
   if (rc == -EPIPE || rc == -ECONNRESET) {
-    server_gone();
+    server_gone(i);
     std::lock_guard<std::mutex> lock(mu_);
-    rc = start() ? send(r) : -errno;
+    rc = start(i) ? send(r, i) : -errno;
   }
   return rc;
 }
@@ -223,14 +275,14 @@ int Spawner::send_or_restart(Request& r) {
 int64_t Spawner::spawn(const Command& command, Started started, Exited exited) {
   auto r = std::make_unique<Request>();
   int dir = -1;
-  int rc = preflight(command, server_pid_ >= 0 ? &server_dir_ : nullptr, dir);
+  int rc = preflight(command, servers_dir(), dir);
   r->fds[r->nfds++] = command.out;
   r->fds[r->nfds++] = command.err;
   if (command.in >= 0) r->fds[r->nfds++] = command.in;
   if (dir >= 0) r->fds[r->nfds++] = dir;
-  if (rc == 0 && server_pid_ < 0) {
+  if (rc == 0 && pick(false) == servers_.size()) {  // none runs: one starts now, or says why not
     std::lock_guard<std::mutex> lock(mu_);
-    if (!start()) rc = -errno;
+    if (!start(0)) rc = -errno;
   }
   if (rc < 0) return rc;
   r->strings.append(command.cmd.c_str()).push_back('\0');
@@ -238,7 +290,7 @@ int64_t Spawner::spawn(const Command& command, Started started, Exited exited) {
   r->head = {static_cast<uint32_t>(r->strings.size()), (command.in >= 0 ? kStdin : 0) | (dir >= 0 ? kDir : 0)};
   r->ticket = next_ticket_++;
   if (!holding_ && (rc = send_or_restart(*r)) < 0) return rc;
-  entries_[r->ticket] = Entry{0, false, std::move(started), std::move(exited)};
+  entries_[r->ticket] = Entry{0, -1, false, std::move(started), std::move(exited)};
   int64_t ticket = r->ticket;
   if (holding_) {
     std::lock_guard<std::mutex> lock(mu_);
@@ -256,7 +308,7 @@ void Spawner::seal() {
 void Spawner::send_sealed() {
   std::lock_guard<std::mutex> lock(mu_);
   size_t sent = 0;
-  while (sent < sealed_ && request_fd_ >= 0 && send(*held_[sent]) == 0) ++sent;
+  for (size_t i; sent < sealed_ && (i = pick(false)) < servers_.size() && send(*held_[sent], i) == 0;) ++sent;
   held_.erase(held_.begin(), held_.begin() + static_cast<std::ptrdiff_t>(sent));
   sealed_ -= sent;
 }
@@ -319,8 +371,9 @@ void Spawner::kill(int64_t ticket) {
   RequestHead head{static_cast<uint32_t>(pid), kKill};
   ssize_t n = -1;
   std::lock_guard<std::mutex> lock(mu_);
-  if (request_fd_ >= 0) {
-    while ((n = ::send(request_fd_, &head, sizeof head, MSG_NOSIGNAL)) < 0 && errno == EINTR) {
+  int fd = servers_[static_cast<size_t>(it->second.server)].request_fd;
+  if (fd >= 0) {
+    while ((n = ::send(fd, &head, sizeof head, MSG_NOSIGNAL)) < 0 && errno == EINTR) {
     }
   }
   if (n != static_cast<ssize_t>(sizeof head)) {  // no server to do it
@@ -338,41 +391,43 @@ void Spawner::forget(int64_t ticket) {
   it->second.exited = nullptr;
 }
 
-void Spawner::on_events() {
-  unsigned generation = generation_;
+void Spawner::on_events(size_t i) {
+  Server& s = servers_[i];
+  unsigned generation = s.generation;
   bool gone = false;
   char buf[4096];
   for (;;) {
-    ssize_t n = recv(event_fd_, buf, sizeof buf, MSG_DONTWAIT);
+    ssize_t n = recv(s.event_fd, buf, sizeof buf, MSG_DONTWAIT);
     if (n > 0) {
-      events_.append(buf, static_cast<size_t>(n));
+      s.events.append(buf, static_cast<size_t>(n));
       continue;
     }
     if (n < 0 && errno == EINTR) continue;
     gone = n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK);
     break;
   }
-  size_t count = events_.size() / sizeof(Event);
+  size_t count = s.events.size() / sizeof(Event);
   std::vector<Event> events(count);
-  if (count) std::memcpy(events.data(), events_.data(), count * sizeof(Event));
-  events_.erase(0, count * sizeof(Event));
+  if (count) std::memcpy(events.data(), s.events.data(), count * sizeof(Event));
+  s.events.erase(0, count * sizeof(Event));
   // A call may resume a hook, which may start the next command (or end the server).
   for (const Event& e : events) {
-    if (generation != generation_) break;
-    event(e.kind, e.pid, e.status);
+    if (generation != s.generation) break;
+    event(i, e.kind, e.pid, e.status);
   }
   watching_changed();
-  if (gone && generation == generation_) server_gone();
+  if (gone && generation == s.generation) server_gone(i);
 }
 
-void Spawner::event(int32_t kind, int pid, int status) {
+void Spawner::event(size_t i, int32_t kind, int pid, int status) {
   if (kind == kStarted) {
     int64_t ticket;
     {
       std::lock_guard<std::mutex> lock(mu_);
-      if (unanswered_.empty()) return;
-      ticket = unanswered_.front();
-      unanswered_.pop_front();
+      std::deque<int64_t>& unanswered = servers_[i].unanswered;
+      if (unanswered.empty()) return;
+      ticket = unanswered.front();
+      unanswered.pop_front();
     }
     auto it = entries_.find(ticket);
     if (it == entries_.end()) return;
@@ -384,6 +439,7 @@ void Spawner::event(int32_t kind, int pid, int status) {
       return;
     }
     e.pid = pid;
+    e.server = static_cast<int>(i);
     by_pid_[pid] = ticket;
     if (e.kill_asked) kill(ticket);
     Started started = std::move(e.started);
@@ -402,16 +458,16 @@ void Spawner::event(int32_t kind, int pid, int status) {
   if (done) done(code, signal);
 }
 
-// The server died (killed by someone, or its thread of ochre ended): its commands can no
-// longer be followed, so they are killed and reported so. The next command starts a new
-// one; commands still held go to it.
-void Spawner::server_gone() {
+// A server died (killed by someone, or its thread of ochre ended): its commands can no
+// longer be followed, so they are killed and reported so. Its next command starts it
+// again; commands still held go to the servers then running.
+void Spawner::server_gone(size_t i) {
   std::deque<int64_t> unanswered;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    stop();
-    unanswered = std::move(unanswered_);
-    unanswered_.clear();
+    stop(i);
+    unanswered = std::move(servers_[i].unanswered);
+    servers_[i].unanswered.clear();
   }
   std::vector<Exited> gone;
   for (int64_t ticket : unanswered) {
@@ -420,28 +476,35 @@ void Spawner::server_gone() {
     gone.push_back(std::move(it->second.exited));
     entries_.erase(it);
   }
-  for (auto [pid, ticket] : by_pid_) {
-    ::kill(-pid, SIGKILL);
-    auto it = entries_.find(ticket);
-    if (it == entries_.end()) continue;
-    gone.push_back(std::move(it->second.exited));
-    entries_.erase(it);
+  for (auto at = by_pid_.begin(); at != by_pid_.end();) {
+    auto it = entries_.find(at->second);
+    if (it != entries_.end() && it->second.server != static_cast<int>(i)) {
+      ++at;
+      continue;
+    }
+    ::kill(-at->first, SIGKILL);
+    if (it != entries_.end()) {
+      gone.push_back(std::move(it->second.exited));
+      entries_.erase(it);
+    }
+    at = by_pid_.erase(at);
   }
-  by_pid_.clear();
   for (auto& done : gone)
     if (done) done(0, SIGKILL);
 }
 
-// The loop waits for the server only while a command's start or exit is still to come.
+// The loop waits for the servers only while a command's start or exit is still to come.
 void Spawner::watching_changed() {
-  if (!poll_) return;
-  bool waiting;
+  bool waiting = !by_pid_.empty();
   {
     std::lock_guard<std::mutex> lock(mu_);
-    waiting = !unanswered_.empty();
+    for (const Server& s : servers_) waiting = waiting || !s.unanswered.empty();
   }
-  if (!waiting && by_pid_.empty()) uv_unref(reinterpret_cast<uv_handle_t*>(poll_));
-  else uv_ref(reinterpret_cast<uv_handle_t*>(poll_));
+  for (const Server& s : servers_) {
+    if (!s.poll) continue;
+    if (waiting) uv_ref(reinterpret_cast<uv_handle_t*>(s.poll));
+    else uv_unref(reinterpret_cast<uv_handle_t*>(s.poll));
+  }
 }
 
 }  // namespace ochre

@@ -1,7 +1,9 @@
-// Starts hook commands through a fork server: a small helper process (`HELPER
+// Starts hook commands through fork servers: small helper processes (`HELPER
 // __spawn-server PARENT_PID`, cli/spawn_server.cpp) that ochre starts at its first
-// command. Forking ochre itself copies its page tables, which grow with the pipeline;
-// the helper is tiny, so a command costs one cheap spawn, and ochre sends requests
+// command, and more (one per processor, up to 4) when commands come faster than one
+// server starts them: a server's vfork waits while the command loads its program.
+// Forking ochre itself copies its page tables, which grow with the pipeline; the
+// helper is tiny, so a command costs one cheap spawn, and ochre sends requests
 // without waiting for an answer (a run sends those of a turn together, once the starts
 // of their jobs are committed: hold()). Each command leads a session
 // (and process group) of its own; the helper is their parent, asks the kernel for
@@ -16,6 +18,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <thread>
 #include <unordered_map>
 #include <vector>
 
@@ -24,7 +27,8 @@ namespace ochre {
 class Spawner {
  public:
   // `helper` is the program run as the server; starts and exits are reported on `loop`.
-  Spawner(uv_loop_t* loop, std::string helper);
+  // At most `servers` servers run at once (0: one per processor, up to 4).
+  Spawner(uv_loop_t* loop, std::string helper, unsigned servers = 0);
   ~Spawner();  // closes the server's sockets (it then kills what is left) and reaps it
   Spawner(const Spawner&) = delete;
   Spawner& operator=(const Spawner&) = delete;
@@ -63,39 +67,50 @@ class Spawner {
 
  private:
   struct Request;
-  bool start();
-  void stop();
-  int send(Request& r);
+  struct Watch;
+  // One fork server: its process, its sockets, and the requests it has not answered.
+  struct Server {
+    int pid = -1;
+    int request_fd = -1;
+    int event_fd = -1;
+    unsigned generation = 0;          // its starts so far
+    struct stat dir {};               // the directory it runs in (ochre's when it started)
+    uv_poll_t* poll = nullptr;        // on event_fd (in a Watch); freed when closed
+    std::string events;               // bytes of an Event not whole yet
+    std::deque<int64_t> unanswered;   // sent, not started yet, in order
+  };
+  bool start(size_t server);
+  void stop(size_t server);
+  int send(Request& r, size_t server);
+  size_t pick(bool may_start) const;
   int send_or_restart(Request& r);
-  void on_events();
-  void event(int32_t kind, int pid, int status);
-  void server_gone();
+  void on_events(size_t server);
+  void event(size_t server, int32_t kind, int pid, int status);
+  void server_gone(size_t server);
   void failed_later(int64_t ticket, int error);
   void watching_changed();
+  const struct stat* servers_dir() const;
 
   struct Entry {
     int pid = 0;  // 0 until started
+    int server = -1;  // the one that started it
     bool kill_asked = false;
     Started started;
     Exited exited;
   };
   uv_loop_t* loop_;
   std::string helper_;
-  int server_pid_ = -1;
-  int request_fd_ = -1;
-  int event_fd_ = -1;
-  unsigned generation_ = 0;    // servers started so far
-  struct stat server_dir_ {};  // the directory the server runs in (ochre's when it started)
-  uv_poll_t* poll_ = nullptr;  // on event_fd_; freed when closed
+  // A server starts one command at a time (its vfork waits while the command loads its
+  // program), so commands go to a few servers, one per processor up to 4, each started
+  // when the others are all busy starting.
+  std::vector<Server> servers_;
   uv_timer_t* later_ = nullptr;  // reports starts that failed after spawn() returned
-  std::string events_;         // bytes of an Event not whole yet
   int64_t next_ticket_ = 1;
   std::unordered_map<int64_t, Entry> entries_;
   std::unordered_map<int, int64_t> by_pid_;
-  std::deque<int64_t> unanswered_;                  // sent, not started yet, in order
-  // The request socket's writes, held_, sealed_ and unanswered_ are shared with the thread
-  // that calls send_sealed(); everything else is the loop thread's.
-  std::mutex mu_;
+  // The request sockets' writes, held_, sealed_ and the servers' unanswered lists are
+  // shared with the thread that calls send_sealed(); everything else is the loop thread's.
+  mutable std::mutex mu_;
   std::vector<std::unique_ptr<Request>> held_;      // not sent yet (hold)
   size_t sealed_ = 0;                               // how many of held_ may go
   std::vector<std::pair<int64_t, int>> failures_;  // (ticket, -errno) for later_

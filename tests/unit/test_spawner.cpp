@@ -6,6 +6,8 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <fstream>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -20,6 +22,21 @@ using namespace ochre;
 
 namespace {
 
+// The parent of process `pid` (from /proc), or 0.
+int parent_of(int pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+  std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  auto close = stat.rfind(')');  // the name, in parentheses, may hold spaces
+  int ppid = 0;
+  if (close != std::string::npos) std::sscanf(stat.c_str() + close + 2, "%*c %d", &ppid);
+  return ppid;
+}
+
+std::string read_text(const std::string& path) {
+  std::ifstream in(path);
+  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+}
+
 struct Ran {
   int pid = 0;
   bool exited = false;
@@ -30,11 +47,12 @@ struct Ran {
 struct Stand {
   TempState dir;
   Loop loop;
-  std::unique_ptr<Spawner> spawner = std::make_unique<Spawner>(&loop.loop, OCHRE_SPAWN_HELPER);
+  std::unique_ptr<Spawner> spawner;
   std::vector<std::string> env;
   std::string cwd;
 
-  Stand() {
+  explicit Stand(unsigned servers = 0)
+      : spawner(std::make_unique<Spawner>(&loop.loop, OCHRE_SPAWN_HELPER, servers)) {
     for (char** e = environ; *e; ++e) env.emplace_back(*e);
   }
   ~Stand() { spawner.reset(); }
@@ -138,4 +156,66 @@ TEST_CASE("a directory that does not exist fails the spawn at once and closes th
   char c;
   CHECK(read(fds[0], &c, 1) == 0);  // every write end closed: end of file
   close(fds[0]);
+}
+
+TEST_CASE("commands sent together go to several servers, each started once the others are busy starting",
+          "[spawner]") {
+  Stand s(3);
+  std::vector<Ran> ran(7);
+  for (size_t i = 0; i < ran.size(); ++i)
+    REQUIRE(s.spawn("echo $PPID > " + s.file("parent" + std::to_string(i)), ran[i]) > 0);
+  s.run_until([&] {
+    for (const Ran& r : ran)
+      if (!r.exited) return false;
+    return true;
+  });
+  std::set<std::string> parents;
+  for (size_t i = 0; i < ran.size(); ++i) {
+    CHECK(ran[i].code == 0);
+    parents.insert(read_text(s.file("parent" + std::to_string(i))));
+  }
+  CHECK(parents.size() == 3);
+  CHECK(parents.count(std::to_string(getpid()) + "\n") == 0);  // a server is each one's parent
+
+  // One at a time, commands need no more than one server: they all go to the same.
+  std::set<std::string> one_by_one;
+  for (int i = 0; i < 3; ++i) {
+    Ran r;
+    REQUIRE(s.spawn("echo $PPID > " + s.file("alone"), r) > 0);
+    s.run_until([&] { return r.exited; });
+    one_by_one.insert(read_text(s.file("alone")));
+  }
+  CHECK(one_by_one.size() == 1);
+}
+
+TEST_CASE("a server that dies takes only its own commands with it; the others finish, and it starts again",
+          "[spawner]") {
+  Stand s(2);
+  Ran a, b;
+  REQUIRE(s.spawn("exec sleep 30", a) > 0);
+  REQUIRE(s.spawn("sleep 0.3", b) > 0);  // the first server is busy starting a: the second takes it
+  s.run_until([&] { return a.pid > 0 && b.pid > 0; });
+  int server_a = parent_of(a.pid), server_b = parent_of(b.pid);
+  REQUIRE(server_a > 0);
+  REQUIRE(server_b > 0);
+  CHECK(server_a != server_b);
+  REQUIRE(kill(server_a, SIGKILL) == 0);
+  s.run_until([&] { return a.exited; });
+  CHECK(a.signal == SIGKILL);
+  CHECK_FALSE(b.exited);
+  s.run_until([&] { return b.exited; });
+  CHECK(b.code == 0);
+  CHECK(b.signal == 0);
+  // Two sent together need both servers again: the dead one is started anew.
+  Ran c, d;
+  REQUIRE(s.spawn("echo $PPID > " + s.file("c"), c) > 0);
+  REQUIRE(s.spawn("echo $PPID > " + s.file("d"), d) > 0);
+  s.run_until([&] { return c.exited && d.exited; });
+  CHECK(c.code == 0);
+  CHECK(d.code == 0);
+  std::string pc = read_text(s.file("c")), pd = read_text(s.file("d"));
+  CHECK(pc != pd);
+  CHECK(pc != std::to_string(server_a) + "\n");
+  CHECK(pd != std::to_string(server_a) + "\n");
+  CHECK(s.spawner->idle());
 }
