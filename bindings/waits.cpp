@@ -1,6 +1,8 @@
 // The waiting calls: ochre.sleep, ochre.sh, ochre.wait_file, ochre.wait_pid. Inside a
 // hook they yield to the event loop, so other jobs go on; outside one (while the
-// pipeline loads) they drive the loop until done.
+// pipeline loads) they drive the loop until done. Over 600 lines because ochre.sh is
+// most of it (its options, both ways of starting a command, its output): it stays with
+// the other waits, whose plumbing (HandleWait, wait_for) it shares.
 #include <poll.h>
 #include <signal.h>
 #include <sys/socket.h>

@@ -280,9 +280,9 @@ int64_t Spawner::spawn(const Command& command, Started started, Exited exited) {
   r->fds[r->nfds++] = command.err;
   if (command.in >= 0) r->fds[r->nfds++] = command.in;
   if (dir >= 0) r->fds[r->nfds++] = dir;
-  if (rc == 0 && pick(false) == servers_.size()) {  // none runs: one starts now, or says why not
+  if (rc == 0) {  // with none running, one starts now, or says why it cannot
     std::lock_guard<std::mutex> lock(mu_);
-    if (!start(0)) rc = -errno;
+    if (pick(false) == servers_.size() && !start(0)) rc = -errno;
   }
   if (rc < 0) return rc;
   r->strings.append(command.cmd.c_str()).push_back('\0');
@@ -478,15 +478,13 @@ void Spawner::server_gone(size_t i) {
   }
   for (auto at = by_pid_.begin(); at != by_pid_.end();) {
     auto it = entries_.find(at->second);
-    if (it != entries_.end() && it->second.server != static_cast<int>(i)) {
+    if (it == entries_.end() || it->second.server != static_cast<int>(i)) {
       ++at;
       continue;
     }
     ::kill(-at->first, SIGKILL);
-    if (it != entries_.end()) {
-      gone.push_back(std::move(it->second.exited));
-      entries_.erase(it);
-    }
+    gone.push_back(std::move(it->second.exited));
+    entries_.erase(it);
     at = by_pid_.erase(at);
   }
   for (auto& done : gone)
