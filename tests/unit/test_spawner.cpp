@@ -188,7 +188,7 @@ TEST_CASE("commands sent together go to several servers, each started once the o
   CHECK(one_by_one.size() == 1);
 }
 
-TEST_CASE("a server that dies takes only its own commands with it; the others finish, and it starts again",
+TEST_CASE("a server that dies takes only its own commands with it: the others finish, and it starts again",
           "[spawner]") {
   Stand s(2);
   Ran a, b;
